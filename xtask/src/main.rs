@@ -1,0 +1,84 @@
+//! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! `ci` runs exactly what `.ci/run` runs. Other tasks (`e2e`, `bench`, `chaos`, `dist`) are
+//! added by the issues that build them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xtask",
+    about = "Project automation for the OpenClaw SMS workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run every check that CI runs: fmt, clippy, tests, docs.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Ci => ci(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, found from this crate's manifest directory.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    run(Command::new(env!("CARGO")).args(args), &[])
+}
+
+fn run(cmd: &mut Command, envs: &[(&str, &str)]) -> anyhow::Result<()> {
+    cmd.current_dir(root());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("spawn {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// The CI sequence. `.ci/run` calls this, so the two can never drift apart.
+fn ci() -> anyhow::Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // The README's test command.
+    cargo(&["test", "--workspace"])?;
+    run(
+        Command::new(env!("CARGO")).args(["doc", "--workspace", "--no-deps"]),
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Tidy checks: the layout rules of `docs/ARCHITECTURE.md` and `../shared/DESIGN.md`, enforced.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Crates that must stay pure: no IO, no clock, no environment.
+const PURE: &[&str] = &[
+    "openclaw-sms-target",
+    "openclaw-sms-text",
+    "openclaw-access-policy",
+];
+
+/// Dependencies that bring IO (or an async runtime) and so may not appear in a pure crate.
+const IO_DEPS: &[&str] = &[
+    "tokio",
+    "reqwest",
+    "hyper",
+    "axum",
+    "rusqlite",
+    "mio",
+    "tracing-subscriber",
+    "openclaw-twilio",
+    "openclaw-store",
+    "openclaw-sms",
+    "openclaw-gateway",
+    "openclaw-twilio-sim",
+    "tempfile",
+];
+
+/// Source fragments that mean IO, the clock or the environment.
+const IO_SOURCE: &[&str] = &[
+    "std::fs",
+    "std::net",
+    "std::env",
+    "std::process",
+    "SystemTime::now",
+    "Instant::now",
+    "std::thread",
+    "std::io::stdin",
+    "std::io::stdout",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn crate_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn package_name(manifest: &str) -> Option<String> {
+    let pkg = manifest.split("[package]").nth(1)?;
+    pkg.lines().find_map(|l| {
+        let l = l.trim();
+        let rest = l.strip_prefix("name")?.trim_start().strip_prefix('=')?;
+        Some(rest.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// The dependency names of the `[dependencies]` table (not dev- or build-dependencies).
+fn normal_deps(manifest: &str) -> Vec<String> {
+    let mut deps = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.']).next().unwrap().trim();
+            deps.push(name.to_owned());
+        }
+    }
+    deps
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_crate_is_shaped_alike() {
+    let dirs = crate_dirs();
+    assert!(
+        dirs.len() >= 8,
+        "expected the eight crates of DESIGN.md, found {}",
+        dirs.len()
+    );
+    let index = fs::read_to_string(root().join("crates/README.md")).unwrap();
+    let mut problems = Vec::new();
+    for dir in &dirs {
+        let folder = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        match package_name(&manifest) {
+            Some(name) if name == folder => {}
+            other => problems.push(format!(
+                "{folder}: package name {other:?} differs from folder"
+            )),
+        }
+        if !folder.starts_with("openclaw-") {
+            problems.push(format!(
+                "{folder}: crate names share the `openclaw-` prefix"
+            ));
+        }
+        if !manifest.contains("[lints]\nworkspace = true") {
+            problems.push(format!("{folder}: missing `[lints] workspace = true`"));
+        }
+        for key in ["description", "keywords", "categories", "readme"] {
+            if !manifest.lines().any(|l| l.starts_with(key)) {
+                problems.push(format!("{folder}: Cargo.toml lacks `{key}`"));
+            }
+        }
+        for key in [
+            "version",
+            "edition",
+            "rust-version",
+            "license",
+            "repository",
+        ] {
+            if !manifest.contains(&format!("{key}.workspace = true")) {
+                problems.push(format!(
+                    "{folder}: Cargo.toml should inherit `{key}` from the workspace"
+                ));
+            }
+        }
+        if !dir.join("README.md").is_file() {
+            problems.push(format!("{folder}: no README.md"));
+        }
+        match fs::read_to_string(dir.join("CHANGELOG.md")) {
+            Ok(log) if log.contains("## [Unreleased]") => {}
+            _ => problems.push(format!(
+                "{folder}: CHANGELOG.md with an `## [Unreleased]` section"
+            )),
+        }
+        let entry = ["src/lib.rs", "src/main.rs"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.is_file());
+        match entry.map(|p| fs::read_to_string(p).unwrap()) {
+            Some(src) if src.starts_with("//!") => {}
+            _ => problems.push(format!(
+                "{folder}: lib.rs/main.rs must open with a `//!` crate doc"
+            )),
+        }
+        if !index.contains(&format!("[`{folder}`]")) {
+            problems.push(format!("{folder}: not listed in crates/README.md"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "layout problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn pure_crates_do_no_io() {
+    let mut problems = Vec::new();
+    for name in PURE {
+        let dir = root().join("crates").join(name);
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        for dep in normal_deps(&manifest) {
+            if IO_DEPS.contains(&dep.as_str()) {
+                problems.push(format!("{name}: depends on IO crate `{dep}`"));
+            }
+        }
+        if !dir.join("clippy.toml").is_file() {
+            problems.push(format!(
+                "{name}: no clippy.toml with the disallowed-methods list"
+            ));
+        }
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let src = fs::read_to_string(&file).unwrap();
+            for needle in IO_SOURCE {
+                if src.contains(needle) {
+                    problems.push(format!("{}: uses `{needle}`", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "pure crates must stay pure:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn access_policy_knows_no_phone_numbers() {
+    let manifest =
+        fs::read_to_string(root().join("crates/openclaw-access-policy/Cargo.toml")).unwrap();
+    let deps = normal_deps(&manifest);
+    for banned in ["openclaw-sms-target", "phonenumber"] {
+        assert!(
+            !deps.iter().any(|d| d == banned),
+            "openclaw-access-policy depends on {banned}"
+        );
+    }
+}
+
+#[test]
+fn workspace_dependencies_are_declared_once() {
+    // Every dependency of every crate comes from [workspace.dependencies].
+    let mut problems = Vec::new();
+    for dir in crate_dirs().into_iter().chain([root().join("xtask")]) {
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let mut in_deps = false;
+        for line in manifest.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                in_deps = t.ends_with("dependencies]");
+                continue;
+            }
+            if in_deps && !t.is_empty() && !t.starts_with('#') && !t.contains("workspace = true") {
+                problems.push(format!("{}: `{t}`", dir.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "use `dep.workspace = true`:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn readme_test_command_is_what_ci_runs() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let xtask = fs::read_to_string(root().join("xtask/src/main.rs")).unwrap();
+    assert!(
+        readme.contains("\ncargo test --workspace\n"),
+        "README lost its test command"
+    );
+    assert!(
+        xtask.contains(r#"cargo(&["test", "--workspace"])"#),
+        "xtask ci no longer runs it"
+    );
+    let fences = readme.matches("```sh").count();
+    assert_eq!(
+        fences, 1,
+        "the README's quick start holds exactly one command block"
+    );
+}
