@@ -4,6 +4,11 @@
 //! and the agent backends, and offers the command line. Everything reusable lives in the
 //! library crates below it (see `docs/ARCHITECTURE.md`).
 
+mod config_file;
+mod env;
+mod paths;
+mod secrets;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 

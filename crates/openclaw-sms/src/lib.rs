@@ -5,3 +5,5 @@
 //! nothing that a lower crate can own: signatures and the REST client are `openclaw-twilio`'s,
 //! storage is `openclaw-store`'s, access decisions are `openclaw-access-policy`'s, text shaping
 //! is `openclaw-sms-text`'s. The binary that runs it is `openclaw-gateway`.
+
+pub mod config;
