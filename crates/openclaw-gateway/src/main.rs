@@ -4,6 +4,7 @@
 //! and the agent backends, and offers the command line. Everything reusable lives in the
 //! library crates below it (see `docs/ARCHITECTURE.md`).
 
+mod agents;
 mod config_file;
 mod env;
 mod paths;

@@ -12,33 +12,3 @@ pub use raw::{
     LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS,
 };
 pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
-
-/// A problem in `channels.sms`: which key, and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A key holds a value that is not allowed (or is unknown).
-    #[error("{path}: {message}")]
-    Invalid {
-        /// Dotted path of the key (`channels.sms.accounts.support.dmPolicy`).
-        path: String,
-        /// What is wrong and what is allowed.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(path: &str, message: &str) -> Self {
-        Self::Invalid {
-            path: path.to_owned(),
-            message: message.to_owned(),
-        }
-    }
-
-    /// The dotted path of the offending key.
-    pub fn path(&self) -> &str {
-        match self {
-            Self::Invalid { path, .. } => path,
-        }
-    }
-}

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ConfigError, SecretInput};
+use super::SecretInput;
+use crate::SmsError;
 
 /// Keys of an account object: the top level of `channels.sms` and each `accounts.<id>`.
 /// The first block is upstream's; the second is ours.
@@ -191,11 +192,11 @@ pub struct SmsChannelInput {
 impl SmsChannelInput {
     /// Parses `channels.sms` strictly. `path` is the section's own path (`channels.sms`), used
     /// in messages.
-    pub fn from_value(value: &Value, path: &str) -> Result<Self, ConfigError> {
+    pub fn from_value(value: &Value, path: &str) -> Result<Self, SmsError> {
         check_keys(value, path)?;
         // `flatten` and `deny_unknown_fields` do not mix, so the top level is split by hand.
         let Value::Object(map) = value else {
-            return Err(ConfigError::invalid(path, "must be an object ({ … })"));
+            return Err(SmsError::invalid(path, "must be an object ({ … })"));
         };
         let mut base = serde_json::Map::new();
         let mut accounts = BTreeMap::new();
@@ -204,7 +205,7 @@ impl SmsChannelInput {
             match key.as_str() {
                 "accounts" => {
                     let Value::Object(entries) = v else {
-                        return Err(ConfigError::invalid(
+                        return Err(SmsError::invalid(
                             &format!("{path}.accounts"),
                             "must be an object of accounts, keyed by account id",
                         ));
@@ -237,10 +238,7 @@ impl SmsChannelInput {
     }
 }
 
-fn parse_typed<T: serde::de::DeserializeOwned>(
-    value: &Value,
-    path: &str,
-) -> Result<T, ConfigError> {
+fn parse_typed<T: serde::de::DeserializeOwned>(value: &Value, path: &str) -> Result<T, SmsError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let inner = err.path().to_string();
         let at = if inner == "." || inner.is_empty() {
@@ -248,7 +246,7 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
         } else {
             format!("{path}.{inner}")
         };
-        ConfigError::invalid(&at, &describe_serde_error(&err.into_inner().to_string()))
+        SmsError::invalid(&at, &describe_serde_error(&err.into_inner().to_string()))
     })
 }
 
@@ -268,7 +266,7 @@ fn describe_serde_error(message: &str) -> String {
 
 /// Rejects unknown keys in `channels.sms`, its accounts and their `limits`, naming the path and
 /// the nearest valid key.
-fn check_keys(value: &Value, path: &str) -> Result<(), ConfigError> {
+fn check_keys(value: &Value, path: &str) -> Result<(), SmsError> {
     let Value::Object(map) = value else {
         return Ok(());
     };
@@ -289,7 +287,7 @@ fn check_keys(value: &Value, path: &str) -> Result<(), ConfigError> {
                     .iter()
                     .find(|k| account.contains_key(**k))
                 {
-                    return Err(ConfigError::invalid(
+                    return Err(SmsError::invalid(
                         &format!("{account_path}.{key}"),
                         &format!("`{key}` is only allowed directly under {path}"),
                     ));
@@ -308,14 +306,14 @@ fn check_object(
     map: &serde_json::Map<String, Value>,
     path: &str,
     known: &[&str],
-) -> Result<(), ConfigError> {
+) -> Result<(), SmsError> {
     for key in map.keys() {
         if !known.contains(&key.as_str()) {
             let hint = match nearest(key, known) {
                 Some(near) => format!("unknown key; did you mean `{near}`?"),
                 None => format!("unknown key; valid keys are: {}", known.join(", ")),
             };
-            return Err(ConfigError::invalid(&format!("{path}.{key}"), &hint));
+            return Err(SmsError::invalid(&format!("{path}.{key}"), &hint));
         }
     }
     Ok(())

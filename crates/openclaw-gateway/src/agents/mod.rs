@@ -1,0 +1,183 @@
+//! Agent backends: how an allowed SMS becomes a model's answer.
+//!
+//! Configured the upstream way: `models.providers.<id>` (with `api: "openai-completions"` or
+//! our `api: "command"`) and `agents.defaults.model.primary: "<provider>/<model>"`. With no
+//! model configured the built-in echo agent answers, so the gateway can be tried at once.
+
+mod command;
+mod echo;
+mod openai;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use openclaw_sms::Agent;
+use openclaw_sms::config::SecretInput;
+use serde_json::Value;
+
+pub(crate) use command::CommandAgent;
+pub(crate) use echo::EchoAgent;
+pub(crate) use openai::{OpenAiAgent, OpenAiOptions};
+
+use crate::secrets::SecretsRuntime;
+
+/// How many earlier lines of a conversation each turn carries, unless configured.
+pub(crate) const DEFAULT_HISTORY_TURNS: usize = 10;
+/// Default time a model may take for one answer.
+pub(crate) const DEFAULT_MODEL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The system prompt every model turn starts with.
+pub(crate) const SMS_SYSTEM_PROMPT: &str = "You are a personal assistant answering by SMS. \
+Reply in plain text: no markdown, no tables, no code fences. Keep answers short: every 160 \
+characters costs the user a text message. If a longer answer is needed, give the essentials first.";
+
+/// The agent settings from `agents.defaults`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentSettings {
+    pub(crate) history_turns: usize,
+}
+
+/// Builds the agent the config names (echo when none), and its settings.
+pub(crate) fn build_agent(
+    config: &Value,
+    secrets: &SecretsRuntime<'_>,
+) -> anyhow::Result<(Arc<dyn Agent>, AgentSettings)> {
+    let defaults = config.pointer("/agents/defaults");
+    let history_turns = match defaults.and_then(|d| d.get("historyTurns")) {
+        None => DEFAULT_HISTORY_TURNS,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                anyhow!("agents.defaults.historyTurns must be a whole number (0 for none)")
+            })?,
+    };
+    let settings = AgentSettings { history_turns };
+    let primary = defaults
+        .and_then(|d| d.pointer("/model/primary"))
+        .or_else(|| {
+            defaults
+                .and_then(|d| d.get("model"))
+                .filter(|m| m.is_string())
+        });
+    let Some(primary) = primary else {
+        return Ok((Arc::new(EchoAgent), settings));
+    };
+    let primary = primary
+        .as_str()
+        .ok_or_else(|| {
+            anyhow!("agents.defaults.model.primary must be a string \"<provider>/<model>\"")
+        })?
+        .trim();
+    if primary == "echo" {
+        return Ok((Arc::new(EchoAgent), settings));
+    }
+    let (provider_id, model_id) = primary.split_once('/').ok_or_else(|| {
+        anyhow!("agents.defaults.model.primary is \"{primary}\"; write \"<provider>/<model>\", e.g. \"ollama/llama3.2\" (or \"echo\")")
+    })?;
+    let path = format!("models.providers.{provider_id}");
+    let provider = config
+        .pointer(&format!("/models/providers/{provider_id}"))
+        .ok_or_else(|| anyhow!("agents.defaults.model.primary names provider \"{provider_id}\", but {path} is not configured"))?;
+    let api = provider
+        .get("api")
+        .and_then(Value::as_str)
+        .unwrap_or("openai-completions");
+    let timeout = provider
+        .get("timeoutMs")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_MODEL_TIMEOUT, Duration::from_millis);
+    match api {
+        "openai-completions" => {
+            let base_url = provider
+                .get("baseUrl")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("{path}.baseUrl is required for api \"openai-completions\" (e.g. http://127.0.0.1:11434/v1)"))?;
+            if let Some(models) = provider.get("models").and_then(Value::as_array) {
+                let known = models
+                    .iter()
+                    .any(|m| m.get("id").and_then(Value::as_str) == Some(model_id));
+                if !known {
+                    bail!(
+                        "agents.defaults.model.primary names model \"{model_id}\", which is not listed in {path}.models"
+                    );
+                }
+            }
+            let api_key = match provider.get("apiKey") {
+                None | Some(Value::Null) => None,
+                Some(v) => {
+                    let input: SecretInput = serde_json::from_value(v.clone())
+                        .map_err(|_| anyhow!("{path}.apiKey must be a string or a SecretRef"))?;
+                    Some(secrets.resolve(&format!("{path}.apiKey"), &input)?)
+                }
+            };
+            let agent = OpenAiAgent::new(OpenAiOptions {
+                base_url: base_url.to_owned(),
+                model: model_id.to_owned(),
+                api_key,
+                timeout,
+                max_attempts: 3,
+            })
+            .with_context(|| format!("set up {path}"))?;
+            Ok((Arc::new(agent), settings))
+        }
+        "command" => {
+            let command: Vec<String> = provider
+                .get("command")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .filter(|c: &Vec<String>| !c.is_empty())
+                .ok_or_else(|| anyhow!("{path}.command must be a list such as [\"/usr/local/bin/my-agent\", \"--flag\"]"))?;
+            let agent =
+                CommandAgent::new(command, timeout).with_context(|| format!("set up {path}"))?;
+            Ok((Arc::new(agent), settings))
+        }
+        other => bail!("{path}.api is \"{other}\"; supported: \"openai-completions\", \"command\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::env::Env;
+
+    fn build(config: Value) -> anyhow::Result<String> {
+        let env = Env::from_pairs(&[("OPENAI_KEY", "sk-test")]);
+        let secrets = SecretsRuntime::new(&config, &env);
+        build_agent(&config, &secrets).map(|(a, _)| a.name().to_owned())
+    }
+
+    #[test]
+    fn selection() {
+        assert_eq!(build(json!({})).unwrap(), "echo");
+        let cfg = json!({"models": {"providers": {"local": {"api": "openai-completions", "baseUrl": "http://127.0.0.1:1/v1",
+            "apiKey": "${OPENAI_KEY}", "models": [{"id": "m1"}]}}}, "agents": {"defaults": {"model": {"primary": "local/m1"}}}});
+        assert_eq!(build(cfg).unwrap(), "openai:m1");
+        let cfg = json!({"models": {"providers": {"cmd": {"api": "command", "command": ["/bin/cat"]}}}, "agents": {"defaults": {"model": {"primary": "cmd/any"}}}});
+        assert_eq!(build(cfg).unwrap(), "command:/bin/cat");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let msg = |cfg: Value| format!("{:#}", build(cfg).unwrap_err());
+        assert!(
+            msg(json!({"agents": {"defaults": {"model": {"primary": "nope"}}}}))
+                .contains("write \"<provider>/<model>\"")
+        );
+        assert!(
+            msg(json!({"agents": {"defaults": {"model": {"primary": "x/y"}}}}))
+                .contains("models.providers.x is not configured")
+        );
+        let cfg = json!({"models": {"providers": {"p": {"api": "openai-completions"}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
+        assert!(msg(cfg).contains("models.providers.p.baseUrl is required"));
+        let cfg = json!({"models": {"providers": {"p": {"api": "openai-completions", "baseUrl": "http://x", "models": [{"id": "a"}]}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
+        assert!(msg(cfg).contains("not listed in models.providers.p.models"));
+        let cfg = json!({"models": {"providers": {"p": {"api": "command", "command": ["rel/path"]}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
+        assert!(msg(cfg).contains("absolute path"));
+        let cfg = json!({"models": {"providers": {"p": {"api": "grpc"}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
+        assert!(msg(cfg).contains("supported: \"openai-completions\", \"command\""));
+    }
+}

@@ -1,0 +1,511 @@
+//! From what the config file says to the accounts the gateway runs: multi-account merge,
+//! environment fallbacks, defaults, and typed values.
+
+use std::collections::BTreeMap;
+
+use openclaw_access_policy::DmPolicy;
+use openclaw_sms_target::{AllowEntry, E164};
+
+use super::raw::{AccountInput, ChunkLimitInput, SmsChannelInput};
+use super::SecretInput;
+use crate::SmsError;
+
+/// The account id used when none is named.
+pub const DEFAULT_ACCOUNT_ID: &str = "default";
+/// The default inbound webhook path.
+pub const DEFAULT_WEBHOOK_PATH: &str = "/webhooks/sms";
+/// The default largest reply part, in UTF-16 units.
+pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 1500;
+/// Twilio's Body limit, in characters: no part may be longer.
+pub const MAX_TEXT_CHUNK_LIMIT: usize = 1600;
+/// The default pace of parts to one recipient (long codes send about one a second).
+pub const DEFAULT_SEND_RATE_PER_SECOND: f64 = 1.0;
+
+/// Environment variables that feed the default account.
+pub const ENV_VARS: &[&str] = &[
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_PHONE_NUMBER",
+    "TWILIO_SMS_FROM",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "SMS_PUBLIC_WEBHOOK_URL",
+    "SMS_WEBHOOK_PATH",
+    "SMS_ALLOWED_USERS",
+    "SMS_TEXT_CHUNK_LIMIT",
+    "SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION",
+];
+
+/// Webhook limits, with upstream's values as defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Inbound texts per sender per minute (upstream 30).
+    pub per_sender_per_minute: u32,
+    /// Inbound texts per webhook route per minute (upstream 300).
+    pub per_route_per_minute: u32,
+    /// Failed requests per client address per minute before 429 (upstream 300).
+    pub invalid_per_client_per_minute: u32,
+    /// Unauthenticated requests in flight per route (upstream 64).
+    pub pre_auth_in_flight: u32,
+    /// Largest webhook body in bytes (upstream 32 KiB).
+    pub max_body_bytes: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_sender_per_minute: 30,
+            per_route_per_minute: 300,
+            invalid_per_client_per_minute: 300,
+            pre_auth_in_flight: 64,
+            max_body_bytes: 32 * 1024,
+        }
+    }
+}
+
+/// Why an account is not configured.
+pub const NOT_CONFIGURED_REASON: &str =
+    "SMS requires accountSid, authToken, and fromNumber or messagingServiceSid.";
+
+/// One account, resolved: every default applied, every value typed. Secrets are still
+/// [`SecretInput`]s; the gateway resolves them once at start.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Account id (`default` or the key under `accounts`).
+    pub id: String,
+    /// Dotted config path of this account's own object, for messages.
+    pub config_path: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Whether the account runs.
+    pub enabled: bool,
+    /// Twilio Account SID, trimmed (may be empty when not configured).
+    pub account_sid: String,
+    /// The Auth Token as configured.
+    pub auth_token: Option<SecretInput>,
+    /// The sender number.
+    pub from_number: Option<E164>,
+    /// The Messaging Service SID (used when `from_number` is unset).
+    pub messaging_service_sid: Option<String>,
+    /// Default recipient for automation.
+    pub default_to: Option<E164>,
+    /// Local webhook path, with a leading `/`.
+    pub webhook_path: String,
+    /// The public URL Twilio signs.
+    pub public_webhook_url: Option<String>,
+    /// `false` only when `dangerouslyDisableSignatureValidation` is set.
+    pub signature_validation: bool,
+    /// Who may talk to the agent.
+    pub dm_policy: DmPolicy,
+    /// Allowed senders from config.
+    pub allow_from: Vec<AllowEntry>,
+    /// Largest reply part in UTF-16 units (1..=1600).
+    pub text_chunk_limit: usize,
+    /// Per-attachment inbound MMS cap in bytes.
+    pub media_max_bytes: Option<u64>,
+    /// Explicit Twilio API base URL.
+    pub api_base_url: Option<String>,
+    /// Twilio Region.
+    pub region: Option<String>,
+    /// Twilio Edge.
+    pub edge: Option<String>,
+    /// API Key SID.
+    pub api_key_sid: Option<String>,
+    /// API Key secret as configured.
+    pub api_key_secret: Option<SecretInput>,
+    /// Smart encoding of replies.
+    pub smart_encoding: bool,
+    /// Segment budget per reply.
+    pub max_segments_per_reply: Option<u32>,
+    /// HELP/INFO answer.
+    pub help_text: Option<String>,
+    /// Parts per second to one recipient.
+    pub send_rate_per_second: f64,
+    /// Hold a pairing sender's first message until approval.
+    pub hold_until_approved: bool,
+    /// Webhook limits.
+    pub limits: Limits,
+    /// Non-fatal problems found while resolving (numbering-plan warnings and the like).
+    pub warnings: Vec<String>,
+}
+
+impl AccountSettings {
+    /// Whether the account has what it needs to send and receive: upstream's rule
+    /// (`accountSid && authToken && (fromNumber || messagingServiceSid)`).
+    pub fn is_configured(&self) -> bool {
+        !self.account_sid.is_empty()
+            && self.auth_token.as_ref().is_some_and(SecretInput::is_configured)
+            && (self.from_number.is_some() || self.messaging_service_sid.is_some())
+    }
+
+    /// The sender shown in status output: the number, else the service, else `SMS`.
+    pub fn sender_label(&self) -> String {
+        match (&self.from_number, &self.messaging_service_sid) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => "SMS".to_owned(),
+        }
+    }
+}
+
+/// All accounts of `channels.sms`, in listing order (`default` first).
+#[derive(Debug, Clone, Default)]
+pub struct SmsAccounts {
+    /// The accounts.
+    pub accounts: Vec<AccountSettings>,
+    /// The default account's id.
+    pub default_account: String,
+}
+
+impl SmsAccounts {
+    /// The account with `id`, or the default account when `id` is `None`.
+    pub fn get(&self, id: Option<&str>) -> Option<&AccountSettings> {
+        let id = id.map_or(self.default_account.as_str(), str::trim);
+        self.accounts.iter().find(|a| a.id == id)
+    }
+}
+
+/// Resolves `channels.sms` (already parsed strictly) with the environment `env` (a lookup that
+/// returns `None` for unset or blank variables). `path` is the section path for messages.
+pub fn resolve_accounts(
+    input: &SmsChannelInput,
+    env: &dyn Fn(&str) -> Option<String>,
+    path: &str,
+) -> Result<SmsAccounts, SmsError> {
+    let default_account = input
+        .default_account
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_ACCOUNT_ID)
+        .to_owned();
+    if default_account != DEFAULT_ACCOUNT_ID && !input.accounts.contains_key(&default_account) {
+        return Err(SmsError::invalid(
+            &format!("{path}.defaultAccount"),
+            &format!(
+                "names account \"{default_account}\", which is not under {path}.accounts (known: {})",
+                known_ids(input)
+            ),
+        ));
+    }
+    let base = &input.base;
+    let blank = |s: &Option<String>| s.as_deref().is_none_or(|v| v.trim().is_empty());
+    let env_has_any = ENV_VARS[..5].iter().any(|v| env(v).is_some());
+    let implicit_default = !blank(&base.account_sid)
+        || !blank(&base.from_number)
+        || !blank(&base.messaging_service_sid)
+        || base.auth_token.as_ref().is_some_and(SecretInput::is_configured)
+        || (default_account == DEFAULT_ACCOUNT_ID && env_has_any);
+
+    let mut ids: Vec<String> = Vec::new();
+    if implicit_default || input.accounts.contains_key(DEFAULT_ACCOUNT_ID) {
+        ids.push(DEFAULT_ACCOUNT_ID.to_owned());
+    }
+    ids.extend(input.accounts.keys().filter(|k| *k != DEFAULT_ACCOUNT_ID).cloned());
+
+    let mut accounts = Vec::with_capacity(ids.len());
+    for id in ids {
+        let own = input.accounts.get(&id).cloned().flatten();
+        let config_path = if input.accounts.contains_key(&id) {
+            format!("{path}.accounts.{id}")
+        } else {
+            path.to_owned()
+        };
+        let merged = merge(own.as_ref(), base);
+        let use_env = id == default_account;
+        let top_enabled = base.enabled != Some(false);
+        let account = resolve_one(&id, &config_path, &merged, top_enabled, use_env.then_some(env))?;
+        accounts.push(account);
+    }
+    Ok(SmsAccounts { accounts, default_account })
+}
+
+fn known_ids(input: &SmsChannelInput) -> String {
+    let ids: Vec<&str> = input.accounts.keys().map(String::as_str).collect();
+    if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+}
+
+/// Account fields over top-level fields, per field.
+fn merge(own: Option<&AccountInput>, base: &AccountInput) -> AccountInput {
+    let Some(own) = own else { return base.clone() };
+    let base = base.clone();
+    let own = own.clone();
+    AccountInput {
+        name: own.name.or(base.name),
+        enabled: own.enabled,
+        config_writes: own.config_writes.or(base.config_writes),
+        media_max_mb: own.media_max_mb.or(base.media_max_mb),
+        account_sid: own.account_sid.or(base.account_sid),
+        auth_token: own.auth_token.or(base.auth_token),
+        from_number: own.from_number.or(base.from_number),
+        messaging_service_sid: own.messaging_service_sid.or(base.messaging_service_sid),
+        default_to: own.default_to.or(base.default_to),
+        webhook_path: own.webhook_path.or(base.webhook_path),
+        public_webhook_url: own.public_webhook_url.or(base.public_webhook_url),
+        dangerously_disable_signature_validation: own
+            .dangerously_disable_signature_validation
+            .or(base.dangerously_disable_signature_validation),
+        dm_policy: own.dm_policy.or(base.dm_policy),
+        allow_from: own.allow_from.or(base.allow_from),
+        text_chunk_limit: own.text_chunk_limit.or(base.text_chunk_limit),
+        api_base_url: own.api_base_url.or(base.api_base_url),
+        region: own.region.or(base.region),
+        edge: own.edge.or(base.edge),
+        api_key_sid: own.api_key_sid.or(base.api_key_sid),
+        api_key_secret: own.api_key_secret.or(base.api_key_secret),
+        smart_encoding: own.smart_encoding.or(base.smart_encoding),
+        max_segments_per_reply: own.max_segments_per_reply.or(base.max_segments_per_reply),
+        help_text: own.help_text.or(base.help_text),
+        send_rate_per_second: own.send_rate_per_second.or(base.send_rate_per_second),
+        hold_until_approved: own.hold_until_approved.or(base.hold_until_approved),
+        limits: own.limits.or(base.limits),
+    }
+}
+
+fn trimmed(s: Option<&String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[allow(clippy::too_many_lines, reason = "one line per key reads better than helpers per key")]
+fn resolve_one(
+    id: &str,
+    path: &str,
+    input: &AccountInput,
+    top_enabled: bool,
+    env: Option<&dyn Fn(&str) -> Option<String>>,
+) -> Result<AccountSettings, SmsError> {
+    let env = |name: &str| env.and_then(|e| e(name));
+    let key = |k: &str| format!("{path}.{k}");
+    let mut warnings = Vec::new();
+
+    // Config first (an explicit empty string shadows the environment, as upstream), then env.
+    let account_sid = match &input.account_sid {
+        Some(s) => s.trim().to_owned(),
+        None => env("TWILIO_ACCOUNT_SID").unwrap_or_default().trim().to_owned(),
+    };
+    let auth_token = input.auth_token.clone().or_else(|| env("TWILIO_AUTH_TOKEN").map(SecretInput::Plain));
+    let from_raw = match &input.from_number {
+        Some(s) => trimmed(Some(s)),
+        None => env("TWILIO_PHONE_NUMBER").or_else(|| env("TWILIO_SMS_FROM")),
+    };
+    let from_number = from_raw
+        .map(|raw| parse_number(&raw, &key("fromNumber"), &mut warnings))
+        .transpose()?;
+    let messaging_service_sid = match &input.messaging_service_sid {
+        Some(s) => trimmed(Some(s)),
+        None => env("TWILIO_MESSAGING_SERVICE_SID").map(|s| s.trim().to_owned()),
+    };
+    if let Some(sid) = &messaging_service_sid {
+        if !is_sid(sid, "MG") {
+            return Err(SmsError::invalid(
+                &key("messagingServiceSid"),
+                &format!("\"{sid}\" is not a Messaging Service SID: expected MG followed by 32 hex digits"),
+            ));
+        }
+    }
+    if !account_sid.is_empty() && !is_sid(&account_sid, "AC") {
+        warnings.push(format!(
+            "{}: \"{account_sid}\" does not look like an Account SID (AC followed by 32 hex digits)",
+            key("accountSid")
+        ));
+    }
+    let default_to = trimmed(input.default_to.as_ref())
+        .map(|raw| parse_number(&raw, &key("defaultTo"), &mut warnings))
+        .transpose()?;
+    let webhook_path = match &input.webhook_path {
+        Some(p) => trimmed(Some(p)),
+        None => env("SMS_WEBHOOK_PATH").map(|s| s.trim().to_owned()),
+    }
+    .map_or_else(|| DEFAULT_WEBHOOK_PATH.to_owned(), |p| normalize_path(&p));
+    if webhook_path.contains(['?', '#', ' ']) {
+        return Err(SmsError::invalid(
+            &key("webhookPath"),
+            &format!("\"{webhook_path}\" must be a plain path such as /webhooks/sms (no query, fragment or spaces)"),
+        ));
+    }
+    let public_webhook_url = match &input.public_webhook_url {
+        Some(u) => trimmed(Some(u)),
+        None => env("SMS_PUBLIC_WEBHOOK_URL").map(|s| s.trim().to_owned()),
+    };
+    let disable_validation = match input.dangerously_disable_signature_validation {
+        Some(v) => v,
+        None => env("SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION").is_some_and(|v| v == "true"),
+    };
+    let dm_policy = match input.dm_policy.as_deref().map(str::trim) {
+        None | Some("") => DmPolicy::default(),
+        Some(raw) => raw.parse::<DmPolicy>().map_err(|_| {
+            SmsError::invalid(
+                &key("dmPolicy"),
+                &format!("unknown policy \"{raw}\"; use one of pairing, allowlist, open, disabled"),
+            )
+        })?,
+    };
+    let allow_raw: Vec<String> = match &input.allow_from {
+        Some(list) => list.entries(),
+        None => env("SMS_ALLOWED_USERS")
+            .map(|csv| csv.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default(),
+    };
+    let mut allow_from = Vec::with_capacity(allow_raw.len());
+    for (index, raw) in allow_raw.iter().enumerate() {
+        let entry = AllowEntry::parse(raw).map_err(|err| {
+            SmsError::invalid(&format!("{}[{index}]", key("allowFrom")), &format!("\"{raw}\": {err}"))
+        })?;
+        allow_from.push(entry);
+    }
+    if dm_policy == DmPolicy::Open && !allow_from.iter().any(|e| matches!(e, AllowEntry::Any)) {
+        return Err(SmsError::invalid(
+            &key("allowFrom"),
+            &format!("{path}.dmPolicy=\"open\" requires {path}.allowFrom to include \"*\""),
+        ));
+    }
+    let text_chunk_limit = match &input.text_chunk_limit {
+        Some(v) => chunk_limit(v),
+        None => env("SMS_TEXT_CHUNK_LIMIT").and_then(|s| chunk_limit_str(&s)),
+    }
+    .unwrap_or(DEFAULT_TEXT_CHUNK_LIMIT)
+    .min(MAX_TEXT_CHUNK_LIMIT);
+    let media_max_bytes = match input.media_max_mb {
+        Some(mb) if mb.is_finite() && mb > 0.0 => {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "positive and finite; MiB to bytes")]
+            let bytes = (mb * 1024.0 * 1024.0) as u64;
+            Some(bytes)
+        }
+        Some(_) => {
+            return Err(SmsError::invalid(&key("mediaMaxMb"), "must be a number greater than 0"));
+        }
+        None => None,
+    };
+    let send_rate_per_second = match input.send_rate_per_second {
+        Some(r) if r.is_finite() && r > 0.0 => r,
+        Some(_) => {
+            return Err(SmsError::invalid(
+                &key("sendRatePerSecond"),
+                "must be a number greater than 0 (parts per second to one recipient)",
+            ));
+        }
+        None => DEFAULT_SEND_RATE_PER_SECOND,
+    };
+    if input.max_segments_per_reply == Some(0) {
+        return Err(SmsError::invalid(&key("maxSegmentsPerReply"), "must be at least 1 (or removed for no budget)"));
+    }
+    let api_key_sid = trimmed(input.api_key_sid.as_ref());
+    if let Some(sid) = &api_key_sid {
+        if !is_sid(sid, "SK") {
+            return Err(SmsError::invalid(
+                &key("apiKeySid"),
+                &format!("\"{sid}\" is not an API Key SID: expected SK followed by 32 hex digits"),
+            ));
+        }
+        if input.api_key_secret.is_none() {
+            return Err(SmsError::invalid(&key("apiKeySecret"), "is required when apiKeySid is set"));
+        }
+    }
+    let defaults = Limits::default();
+    let limits = input.limits.clone().unwrap_or_default();
+    let limits = Limits {
+        per_sender_per_minute: limits.per_sender_per_minute.unwrap_or(defaults.per_sender_per_minute),
+        per_route_per_minute: limits.per_route_per_minute.unwrap_or(defaults.per_route_per_minute),
+        invalid_per_client_per_minute: limits
+            .invalid_per_client_per_minute
+            .unwrap_or(defaults.invalid_per_client_per_minute),
+        pre_auth_in_flight: limits.pre_auth_in_flight.unwrap_or(defaults.pre_auth_in_flight),
+        max_body_bytes: limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+    };
+    for (name, value) in [
+        ("perSenderPerMinute", limits.per_sender_per_minute),
+        ("perRoutePerMinute", limits.per_route_per_minute),
+        ("invalidPerClientPerMinute", limits.invalid_per_client_per_minute),
+        ("preAuthInFlight", limits.pre_auth_in_flight),
+        ("maxBodyBytes", limits.max_body_bytes),
+    ] {
+        if value == 0 {
+            return Err(SmsError::invalid(&format!("{}.{name}", key("limits")), "must be at least 1"));
+        }
+    }
+    Ok(AccountSettings {
+        id: id.to_owned(),
+        config_path: path.to_owned(),
+        name: trimmed(input.name.as_ref()),
+        enabled: top_enabled && input.enabled != Some(false),
+        account_sid,
+        auth_token,
+        from_number,
+        messaging_service_sid,
+        default_to,
+        webhook_path,
+        public_webhook_url,
+        signature_validation: !disable_validation,
+        dm_policy,
+        allow_from,
+        text_chunk_limit,
+        media_max_bytes,
+        api_base_url: trimmed(input.api_base_url.as_ref()),
+        region: trimmed(input.region.as_ref()),
+        edge: trimmed(input.edge.as_ref()),
+        api_key_sid,
+        api_key_secret: input.api_key_secret.clone(),
+        smart_encoding: input.smart_encoding.unwrap_or(true),
+        max_segments_per_reply: input.max_segments_per_reply,
+        help_text: trimmed(input.help_text.as_ref()),
+        send_rate_per_second,
+        hold_until_approved: input.hold_until_approved.unwrap_or(true),
+        limits,
+        warnings,
+    })
+}
+
+fn parse_number(raw: &str, key: &str, warnings: &mut Vec<String>) -> Result<E164, SmsError> {
+    let parsed = E164::parse_lenient(raw).map_err(|err| SmsError::invalid(key, &format!("\"{raw}\": {err}")))?;
+    if let Some(warning) = parsed.warning() {
+        warnings.push(format!("{key}: {warning}"));
+    }
+    Ok(parsed.into_value())
+}
+
+/// Upstream's rule: a positive whole number, or a digits-only string; anything else is unset.
+fn chunk_limit(input: &ChunkLimitInput) -> Option<usize> {
+    match input {
+        ChunkLimitInput::Number(n) if n.is_finite() && *n >= 1.0 && n.fract() == 0.0 && *n <= 9_007_199_254_740_991.0 => {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked: a safe positive integer")]
+            let n = *n as usize;
+            Some(n)
+        }
+        ChunkLimitInput::Number(_) => None,
+        ChunkLimitInput::Text(s) => chunk_limit_str(s),
+    }
+}
+
+fn chunk_limit_str(s: &str) -> Option<usize> {
+    let s = s.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<usize>().ok().filter(|n| *n > 0)
+}
+
+fn normalize_path(p: &str) -> String {
+    if p.starts_with('/') { p.to_owned() } else { format!("/{p}") }
+}
+
+/// `AC`/`MG`/`SK` followed by 32 hex digits.
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Groups accounts by webhook path; two enabled accounts on one path is a start-up error.
+pub fn check_webhook_paths(accounts: &[AccountSettings]) -> Result<(), SmsError> {
+    let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+    for account in accounts.iter().filter(|a| a.enabled) {
+        if let Some(owner) = owners.insert(&account.webhook_path, &account.id) {
+            return Err(SmsError::invalid(
+                &format!("{}.webhookPath", account.config_path),
+                &format!(
+                    "SMS webhook path {} is already registered by account {owner}; configure a distinct webhookPath for account {}.",
+                    account.webhook_path, account.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
