@@ -68,3 +68,8 @@ impl SmsError {
         )
     }
 }
+
+pub mod keywords;
+pub mod limits;
+pub mod metrics;
+pub mod public_url;
