@@ -1,0 +1,9 @@
+//! Integration tests: the simulator on 127.0.0.1, driven over HTTP and through its handle.
+
+mod api;
+mod callbacks;
+mod control;
+mod faults;
+mod optout;
+mod phones;
+mod support;
