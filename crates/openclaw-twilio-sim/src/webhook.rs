@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::config::WebhookMethod;
 use crate::model::{MessageStatus, StatusCallbackRecord};
-use crate::sign::signature;
+use crate::sign::{encode_form, signature};
 use crate::state::{API_VERSION, DeliveryPlan, Shared};
 use crate::time;
 
@@ -27,15 +27,6 @@ pub(crate) struct HttpAnswer {
 /// are never sent and never signed).
 pub(crate) fn request_url(configured: &str) -> &str {
     configured.split_once('#').map_or(configured, |(u, _)| u)
-}
-
-/// `application/x-www-form-urlencoded`, in order, space as `+` (as Twilio sends it).
-pub(crate) fn encode_form(params: &[(String, String)]) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        ser.append_pair(k, v);
-    }
-    ser.finish()
 }
 
 /// Sends a signed Twilio webhook. `Err` carries why no HTTP answer came.

@@ -6,4 +6,5 @@ mod control;
 mod faults;
 mod optout;
 mod phones;
+mod signature;
 mod support;
