@@ -29,12 +29,15 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(json::error(&self))).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.status == 401 {
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Twilio API\""));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == 401 {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
         }
         response
     }
@@ -43,9 +46,18 @@ impl IntoResponse for ApiError {
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/2010-04-01/Accounts/{file}", get(fetch_account))
-        .route("/2010-04-01/Accounts/{sid}/Messages.json", get(list_messages).post(create_message))
-        .route("/2010-04-01/Accounts/{sid}/Messages/{file}", get(fetch_message))
-        .route("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json", get(list_numbers))
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            get(list_messages).post(create_message),
+        )
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages/{file}",
+            get(fetch_message),
+        )
+        .route(
+            "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json",
+            get(list_numbers),
+        )
         .route("/v1/Services/{sid}", get(fetch_service))
 }
 
@@ -55,7 +67,9 @@ pub(crate) async fn not_found(uri: Uri) -> ApiError {
 }
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Applies the configured latency, then checks credentials for `account_sid`.
@@ -64,7 +78,9 @@ async fn admit(shared: &Shared, headers: &HeaderMap, account_sid: &str) -> Resul
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    shared.lock().authenticate(authorization(headers), account_sid)
+    shared
+        .lock()
+        .authenticate(authorization(headers), account_sid)
 }
 
 fn ok_json(status: StatusCode, value: Value) -> Response {
@@ -77,10 +93,14 @@ async fn fetch_account(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let sid = file.strip_suffix(".json").ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let sid = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
     admit(&shared, &headers, sid).await?;
     let state = shared.lock();
-    let account = state.account(sid).ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let account = state
+        .account(sid)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
     Ok(ok_json(StatusCode::OK, json::account(account)))
 }
 
@@ -112,16 +132,25 @@ async fn create_message(
     let (decision, retry_after, hold) = {
         let mut state = shared.lock();
         let decision = state.faults.draw();
-        (decision, state.faults.faults.retry_after, state.faults.faults.timeout_hold)
+        (
+            decision,
+            state.faults.faults.retry_after,
+            state.faults.faults.timeout_hold,
+        )
     };
     match decision {
         FaultDecision::RateLimit => {
             let mut e = ApiError::new(429, 20429, "Too Many Requests");
-            e.retry_after_secs = Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
+            e.retry_after_secs =
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0));
             return Err(e);
         }
         FaultDecision::ServerError => {
-            return Err(ApiError::new(500, 20500, "An internal server error has occurred"));
+            return Err(ApiError::new(
+                500,
+                20500,
+                "An internal server error has occurred",
+            ));
         }
         FaultDecision::None | FaultDecision::TimeoutAfterRecord => {}
     }
@@ -148,7 +177,9 @@ async fn fetch_message(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     admit(&shared, &headers, &sid).await?;
-    let message_sid = file.strip_suffix(".json").ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let message_sid = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
     let state = shared.lock();
     let message = state
         .message(message_sid)
@@ -159,13 +190,22 @@ async fn fetch_message(
 
 /// `Page` and `PageSize` from a query, with Twilio's bounds.
 fn paging(pairs: &[(String, String)]) -> (usize, usize) {
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok());
-    let size = get("PageSize").unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+    };
+    let size = get("PageSize")
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
     (get("Page").unwrap_or(0), size)
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// The filters to repeat in page URIs (`To=...&`), encoded.
@@ -187,7 +227,12 @@ async fn list_messages(
 ) -> Result<Response, ApiError> {
     admit(&shared, &headers, &sid).await?;
     let pairs = query_pairs(query.as_deref());
-    let filter = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
+    let filter = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
     let (to, from) = (filter("To"), filter("From"));
     let (on, after, before) = (filter("DateSent"), filter("DateSent>"), filter("DateSent<"));
     let (page, size) = paging(&pairs);
@@ -203,8 +248,12 @@ async fn list_messages(
             let sent = date_sent_ymd(m);
             let sent = sent.as_deref();
             on.as_deref().is_none_or(|d| sent == Some(d))
-                && after.as_deref().is_none_or(|d| sent.is_some_and(|s| s >= d))
-                && before.as_deref().is_none_or(|d| sent.is_some_and(|s| s <= d))
+                && after
+                    .as_deref()
+                    .is_none_or(|d| sent.is_some_and(|s| s >= d))
+                && before
+                    .as_deref()
+                    .is_none_or(|d| sent.is_some_and(|s| s <= d))
         })
         .skip(page.saturating_mul(size))
         .take(size + 1)
@@ -212,8 +261,22 @@ async fn list_messages(
         .collect();
     let has_next = matching.len() > size;
     let items = matching.into_iter().take(size).collect();
-    let filters = filter_prefix(&pairs, &["To", "From", "DateSent", "DateSent>", "DateSent<"]);
-    Ok(ok_json(StatusCode::OK, json::page("messages", items, uri.path(), &filters, page, size, has_next)))
+    let filters = filter_prefix(
+        &pairs,
+        &["To", "From", "DateSent", "DateSent>", "DateSent<"],
+    );
+    Ok(ok_json(
+        StatusCode::OK,
+        json::page(
+            "messages",
+            items,
+            uri.path(),
+            &filters,
+            page,
+            size,
+            has_next,
+        ),
+    ))
 }
 
 fn digits(s: &str) -> String {
@@ -230,14 +293,21 @@ async fn list_numbers(
     admit(&shared, &headers, &sid).await?;
     let pairs = query_pairs(query.as_deref());
     // Partial match on digits: a `+` sent unencoded arrives as a space, which Twilio tolerates.
-    let wanted = pairs.iter().find(|(k, _)| k == "PhoneNumber").map(|(_, v)| digits(v));
+    let wanted = pairs
+        .iter()
+        .find(|(k, _)| k == "PhoneNumber")
+        .map(|(_, v)| digits(v));
     let (page, size) = paging(&pairs);
     let state = shared.lock();
     let account = state.account(&sid).ok_or_else(ApiError::unauthenticated)?;
     let matching: Vec<Value> = account
         .numbers
         .iter()
-        .filter(|n| wanted.as_ref().is_none_or(|w| digits(&n.number).contains(w.as_str())))
+        .filter(|n| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| digits(&n.number).contains(w.as_str()))
+        })
         .skip(page.saturating_mul(size))
         .take(size + 1)
         .map(|n| json::incoming_number(&sid, n))
@@ -245,7 +315,18 @@ async fn list_numbers(
     let has_next = matching.len() > size;
     let items = matching.into_iter().take(size).collect();
     let filters = filter_prefix(&pairs, &["PhoneNumber"]);
-    Ok(ok_json(StatusCode::OK, json::page("incoming_phone_numbers", items, uri.path(), &filters, page, size, has_next)))
+    Ok(ok_json(
+        StatusCode::OK,
+        json::page(
+            "incoming_phone_numbers",
+            items,
+            uri.path(),
+            &filters,
+            page,
+            size,
+            has_next,
+        ),
+    ))
 }
 
 async fn fetch_service(
@@ -267,17 +348,29 @@ async fn fetch_service(
     let Some(owner) = owner else {
         let known = {
             let state = shared.lock();
-            state.accounts.iter().any(|a| state.authenticate(authorization(&headers), &a.sid).is_ok())
+            state
+                .accounts
+                .iter()
+                .any(|a| state.authenticate(authorization(&headers), &a.sid).is_ok())
         };
-        return Err(if known { ApiError::not_found(uri.path()) } else { ApiError::unauthenticated() });
+        return Err(if known {
+            ApiError::not_found(uri.path())
+        } else {
+            ApiError::unauthenticated()
+        });
     };
     admit(&shared, &headers, &owner).await?;
     let state = shared.lock();
-    let account = state.account(&owner).ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let account = state
+        .account(&owner)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
     let service = account
         .services
         .iter()
         .find(|s| s.sid == service_sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
-    Ok(ok_json(StatusCode::OK, json::service(&owner, account.date_created, service, &shared.base_url)))
+    Ok(ok_json(
+        StatusCode::OK,
+        json::service(&owner, account.date_created, service, &shared.base_url),
+    ))
 }

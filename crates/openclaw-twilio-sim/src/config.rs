@@ -66,7 +66,11 @@ pub struct SimNumber {
 impl SimNumber {
     /// A number (E.164) with no webhook yet.
     pub fn new(number: impl Into<String>) -> Self {
-        Self { number: number.into(), sms_url: None, sms_method: WebhookMethod::Post }
+        Self {
+            number: number.into(),
+            sms_url: None,
+            sms_method: WebhookMethod::Post,
+        }
     }
 
     /// Sets `sms_url` (POST), the URL texts to this number are sent to and signed over.
@@ -210,7 +214,8 @@ impl SimAccount {
     /// Accepts Basic auth with an API key (`SK…` SID and its secret) for this account.
     #[must_use]
     pub fn with_api_key(mut self, key_sid: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.api_keys.push((key_sid.into(), SecretString::from(secret.into())));
+        self.api_keys
+            .push((key_sid.into(), SecretString::from(secret.into())));
         self
     }
 
@@ -339,5 +344,21 @@ impl SimConfig {
     pub fn with_webhook_timeout(mut self, timeout: Duration) -> Self {
         self.webhook_timeout = timeout;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let config = SimConfig::new().with_account(
+            SimAccount::new("AC0123456789abcdef0123456789abcdef", "super-secret-token")
+                .with_api_key("SK0123456789abcdef0123456789abcdef", "super-secret-key"),
+        );
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("super-secret"), "{shown}");
+        assert!(shown.contains("AC0123456789abcdef0123456789abcdef"));
     }
 }

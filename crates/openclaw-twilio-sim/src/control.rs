@@ -75,7 +75,6 @@ fn callback_json(c: &StatusCallbackRecord) -> Value {
     })
 }
 
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
 async fn health() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
@@ -112,8 +111,11 @@ async fn text(
         outgoing = outgoing.with_sid(sid);
     }
     let result = phone.send(outgoing).await?;
-    let headers: serde_json::Map<String, Value> =
-        result.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect();
+    let headers: serde_json::Map<String, Value> = result
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+        .collect();
     Ok(Json(json!({
         "message_sid": result.message_sid,
         "status": result.status,
@@ -127,7 +129,13 @@ async fn phone_messages(
     Path(number): Path<String>,
 ) -> Result<Json<Value>, ControlError> {
     let phone = Phone::new(shared, &number)?;
-    Ok(Json(Value::from(phone.replies().iter().map(received_json).collect::<Vec<_>>())))
+    Ok(Json(Value::from(
+        phone
+            .replies()
+            .iter()
+            .map(received_json)
+            .collect::<Vec<_>>(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -180,7 +188,9 @@ async fn set_delivery(
         OutcomeWord::Undelivered => DeliveryOutcome::Undelivered {
             error_code: body.error_code.unwrap_or(DEFAULT_UNDELIVERED_CODE),
         },
-        OutcomeWord::Failed => DeliveryOutcome::Failed { error_code: body.error_code.unwrap_or(DEFAULT_FAILED_CODE) },
+        OutcomeWord::Failed => DeliveryOutcome::Failed {
+            error_code: body.error_code.unwrap_or(DEFAULT_FAILED_CODE),
+        },
     });
     Ok(StatusCode::NO_CONTENT)
 }
@@ -198,48 +208,73 @@ async fn set_webhook(
     Path(number): Path<String>,
     Json(body): Json<WebhookBody>,
 ) -> Result<StatusCode, ControlError> {
-    let method = match body.sms_method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    let method = match body
+        .sms_method
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         None | Some("POST") => WebhookMethod::Post,
         Some("GET") => WebhookMethod::Get,
-        Some(other) => return Err(ControlError(StatusCode::BAD_REQUEST, format!("unknown sms_method {other:?}"))),
+        Some(other) => {
+            return Err(ControlError(
+                StatusCode::BAD_REQUEST,
+                format!("unknown sms_method {other:?}"),
+            ));
+        }
     };
     crate::sim::set_number_webhook(&shared, &number, body.sms_url, method)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
 async fn messages(State(shared): State<AppState>) -> Json<Value> {
     let state = shared.lock();
-    Json(Value::from(state.messages.iter().map(crate::json::message).collect::<Vec<_>>()))
-}
-
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
-async fn callbacks(State(shared): State<AppState>) -> Json<Value> {
-    let state = shared.lock();
-    Json(Value::from(state.callbacks.iter().map(callback_json).collect::<Vec<_>>()))
-}
-
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
-async fn opt_outs(State(shared): State<AppState>) -> Json<Value> {
-    let state = shared.lock();
     Json(Value::from(
-        state.opt_outs.iter().map(|o| json!({ "phone": o.phone, "sender": o.sender })).collect::<Vec<_>>(),
+        state
+            .messages
+            .iter()
+            .map(crate::json::message)
+            .collect::<Vec<_>>(),
     ))
 }
 
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
+async fn callbacks(State(shared): State<AppState>) -> Json<Value> {
+    let state = shared.lock();
+    Json(Value::from(
+        state
+            .callbacks
+            .iter()
+            .map(callback_json)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+async fn opt_outs(State(shared): State<AppState>) -> Json<Value> {
+    let state = shared.lock();
+    Json(Value::from(
+        state
+            .opt_outs
+            .iter()
+            .map(|o| json!({ "phone": o.phone, "sender": o.sender }))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 async fn faults(State(shared): State<AppState>) -> Json<Faults> {
     Json(shared.lock().faults.faults.clone())
 }
 
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
-async fn set_faults(State(shared): State<AppState>, Json(faults): Json<Faults>) -> Result<Json<Faults>, ControlError> {
-    faults.validate().map_err(|e| ControlError(StatusCode::BAD_REQUEST, e))?;
+async fn set_faults(
+    State(shared): State<AppState>,
+    Json(faults): Json<Faults>,
+) -> Result<Json<Faults>, ControlError> {
+    faults
+        .validate()
+        .map_err(|e| ControlError(StatusCode::BAD_REQUEST, e))?;
     shared.lock().faults.faults = faults.clone();
     Ok(Json(faults))
 }
 
-#[expect(clippy::unused_async, reason = "axum handlers are async")]
 async fn fault_counts(State(shared): State<AppState>) -> Json<Value> {
     let c = shared.lock().faults.counts;
     Json(json!({

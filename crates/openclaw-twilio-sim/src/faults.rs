@@ -110,7 +110,11 @@ pub(crate) struct FaultState {
 impl FaultState {
     pub(crate) fn new(faults: Faults, seed: Option<u64>) -> Self {
         let rng = seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);
-        Self { faults, rng, counts: FaultCounts::default() }
+        Self {
+            faults,
+            rng,
+            counts: FaultCounts::default(),
+        }
     }
 
     /// Draws the fault for one create request and counts it.
@@ -166,17 +170,33 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence() {
-        let f = Faults { rate_limit_share: 0.2, server_error_share: 0.2, timeout_share: 0.2, ..Faults::default() };
+        let f = Faults {
+            rate_limit_share: 0.2,
+            server_error_share: 0.2,
+            timeout_share: 0.2,
+            ..Faults::default()
+        };
         assert_eq!(draws(&f, 7, 200), draws(&f, 7, 200));
         assert_ne!(draws(&f, 7, 200), draws(&f, 8, 200));
     }
 
     #[test]
     fn certain_and_impossible_shares() {
-        let all_429 = Faults { rate_limit_share: 1.0, ..Faults::default() };
-        assert!(draws(&all_429, 1, 50).iter().all(|d| *d == FaultDecision::RateLimit));
+        let all_429 = Faults {
+            rate_limit_share: 1.0,
+            ..Faults::default()
+        };
+        assert!(
+            draws(&all_429, 1, 50)
+                .iter()
+                .all(|d| *d == FaultDecision::RateLimit)
+        );
         let none = Faults::default();
-        assert!(draws(&none, 1, 50).iter().all(|d| *d == FaultDecision::None));
+        assert!(
+            draws(&none, 1, 50)
+                .iter()
+                .all(|d| *d == FaultDecision::None)
+        );
     }
 
     fn check_validate(f: &Faults, ok: bool) {
@@ -186,10 +206,36 @@ mod tests {
     #[test]
     fn validation_table() {
         check_validate(&Faults::default(), true);
-        check_validate(&Faults { server_error_share: 1.5, ..Faults::default() }, false);
-        check_validate(&Faults { timeout_share: -0.1, ..Faults::default() }, false);
-        check_validate(&Faults { timeout_share: 0.6, rate_limit_share: 0.6, ..Faults::default() }, false);
-        check_validate(&Faults { timeout_share: 0.5, rate_limit_share: 0.5, ..Faults::default() }, true);
+        check_validate(
+            &Faults {
+                server_error_share: 1.5,
+                ..Faults::default()
+            },
+            false,
+        );
+        check_validate(
+            &Faults {
+                timeout_share: -0.1,
+                ..Faults::default()
+            },
+            false,
+        );
+        check_validate(
+            &Faults {
+                timeout_share: 0.6,
+                rate_limit_share: 0.6,
+                ..Faults::default()
+            },
+            false,
+        );
+        check_validate(
+            &Faults {
+                timeout_share: 0.5,
+                rate_limit_share: 0.5,
+                ..Faults::default()
+            },
+            true,
+        );
     }
 
     #[test]

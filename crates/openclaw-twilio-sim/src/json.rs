@@ -3,9 +3,9 @@
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
+use crate::config::SimMessagingService;
 use crate::model::{MessageStatus, SimMessage};
 use crate::state::{API_VERSION, AccountState, ApiError, NumberState};
-use crate::config::SimMessagingService;
 use crate::time::rfc2822;
 
 /// `{code, message, more_info, status}`.
@@ -102,7 +102,12 @@ pub(crate) fn incoming_number(account_sid: &str, n: &NumberState) -> Value {
 }
 
 /// A Messaging Service resource (`messaging.twilio.com/v1`), with absolute URLs on `base_url`.
-pub(crate) fn service(account_sid: &str, created: std::time::SystemTime, s: &SimMessagingService, base_url: &str) -> Value {
+pub(crate) fn service(
+    account_sid: &str,
+    created: std::time::SystemTime,
+    s: &SimMessagingService,
+    base_url: &str,
+) -> Value {
     let url = format!("{base_url}/v1/Services/{}", s.sid);
     json!({
         "account_sid": account_sid,
@@ -137,12 +142,20 @@ pub(crate) fn service(account_sid: &str, created: std::time::SystemTime, s: &Sim
 
 /// A page of a v2010 list: `{<key>: items, page, page_size, start, end, uri, first_page_uri,
 /// next_page_uri, previous_page_uri}`. `path` is the list path without query.
-pub(crate) fn page(key: &str, items: Vec<Value>, path: &str, filters: &str, page: usize, page_size: usize, has_next: bool) -> Value {
+pub(crate) fn page(
+    key: &str,
+    items: Vec<Value>,
+    path: &str,
+    filters: &str,
+    page: usize,
+    page_size: usize,
+    has_next: bool,
+) -> Value {
     let start = page * page_size;
     let end = (start + items.len()).saturating_sub(1);
     let uri = |p: usize| format!("{path}?{filters}PageSize={page_size}&Page={p}");
     json!({
-        key: items,
+        key: Value::Array(items),
         "end": end,
         "first_page_uri": uri(0),
         "next_page_uri": if has_next { Value::from(uri(page + 1)) } else { Value::Null },

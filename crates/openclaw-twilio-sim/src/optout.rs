@@ -12,8 +12,16 @@ pub(crate) enum Keyword {
 }
 
 /// Opt-out keywords (twilio-and-sms.md section E).
-const STOP_WORDS: [&str; 8] =
-    ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
+const STOP_WORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
 /// Opt-in keywords.
 const START_WORDS: [&str; 3] = ["START", "YES", "UNSTOP"];
 /// Help keywords.

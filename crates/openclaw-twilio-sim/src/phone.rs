@@ -23,13 +23,21 @@ pub struct OutgoingText {
 impl OutgoingText {
     /// A text to the Twilio number `to`.
     pub fn new(to: impl Into<String>, body: impl Into<String>) -> Self {
-        Self { to: to.into(), body: body.into(), media: Vec::new(), sid: None }
+        Self {
+            to: to.into(),
+            body: body.into(),
+            media: Vec::new(),
+            sid: None,
+        }
     }
 
     /// Attaches media (`MediaUrl{N}` / `MediaContentType{N}`).
     #[must_use]
     pub fn with_media(mut self, url: impl Into<String>, content_type: impl Into<String>) -> Self {
-        self.media.push(PhoneMedia { url: url.into(), content_type: content_type.into() });
+        self.media.push(PhoneMedia {
+            url: url.into(),
+            content_type: content_type.into(),
+        });
         self
     }
 
@@ -55,7 +63,10 @@ impl Phone {
             return Err(RunSimulatorError::InvalidNumber(number.to_owned()));
         }
         shared.lock().phone_mut(number);
-        Ok(Self { shared, number: number.to_owned() })
+        Ok(Self {
+            shared,
+            number: number.to_owned(),
+        })
     }
 
     /// The phone's number.
@@ -71,7 +82,12 @@ impl Phone {
     }
 
     /// Like [`Phone::text`] with a fixed `MessageSid`, to replay a delivery.
-    pub async fn text_with_sid(&self, sid: &str, to: &str, body: &str) -> Result<WebhookResult, RunSimulatorError> {
+    pub async fn text_with_sid(
+        &self,
+        sid: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<WebhookResult, RunSimulatorError> {
         self.send(OutgoingText::new(to, body).with_sid(sid)).await
     }
 
@@ -81,10 +97,13 @@ impl Phone {
     /// [`WebhookResult::status`]); the inbound message then carries error 11200. TwiML
     /// `<Message>` verbs in a 2xx answer are sent to this phone as replies.
     pub async fn send(&self, text: OutgoingText) -> Result<WebhookResult, RunSimulatorError> {
-        if let Some(sid) = &text.sid {
-            if !crate::sid::is_sid(sid, "SM") && !crate::sid::is_sid(sid, "MM") {
-                return Err(RunSimulatorError::InvalidConfig(format!("MessageSid {sid:?} is not SM/MM + 32 hex digits")));
-            }
+        if let Some(sid) = &text.sid
+            && !crate::sid::is_sid(sid, "SM")
+            && !crate::sid::is_sid(sid, "MM")
+        {
+            return Err(RunSimulatorError::InvalidConfig(format!(
+                "MessageSid {sid:?} is not SM/MM + 32 hex digits"
+            )));
         }
         let plan = self.shared.lock().receive_text(
             &self.number,
@@ -99,7 +118,8 @@ impl Phone {
         let Some((url, method)) = plan.target else {
             return Err(RunSimulatorError::NoWebhook(plan.number));
         };
-        let answer = webhook::send(&self.shared, &url, method, &plan.params, &plan.auth_token).await;
+        let answer =
+            webhook::send(&self.shared, &url, method, &plan.params, &plan.auth_token).await;
         let now = SystemTime::now();
         match answer {
             Ok(answer) => {
@@ -107,7 +127,13 @@ impl Phone {
                     let mut state = self.shared.lock();
                     if (200..300).contains(&answer.status) {
                         for reply in webhook::twiml_messages(&answer.body) {
-                            state.record_reply(&plan.account_sid, &plan.number, &self.number, &reply, now);
+                            state.record_reply(
+                                &plan.account_sid,
+                                &plan.number,
+                                &self.number,
+                                &reply,
+                                now,
+                            );
                         }
                     } else {
                         state.mark_webhook_failed(&plan.message_sid, now);
@@ -122,8 +148,13 @@ impl Phone {
                 })
             }
             Err(reason) => {
-                self.shared.lock().mark_webhook_failed(&plan.message_sid, now);
-                Err(RunSimulatorError::DeliverWebhook { url: webhook::request_url(&url).to_owned(), reason })
+                self.shared
+                    .lock()
+                    .mark_webhook_failed(&plan.message_sid, now);
+                Err(RunSimulatorError::DeliverWebhook {
+                    url: webhook::request_url(&url).to_owned(),
+                    reason,
+                })
             }
         }
     }
@@ -131,7 +162,12 @@ impl Phone {
     /// Everything this phone has received, oldest first.
     #[must_use]
     pub fn replies(&self) -> Vec<ReceivedSms> {
-        self.shared.lock().phones.get(&self.number).map(|p| p.received.clone()).unwrap_or_default()
+        self.shared
+            .lock()
+            .phones
+            .get(&self.number)
+            .map(|p| p.received.clone())
+            .unwrap_or_default()
     }
 
     /// The next message this phone has not yet taken with `next_reply`, waiting up to

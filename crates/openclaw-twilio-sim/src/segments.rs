@@ -31,7 +31,11 @@ pub(crate) fn count(body: &str) -> u32 {
     } else {
         (body.encode_utf16().count(), 70, 67)
     };
-    let segments = if units <= single { 1 } else { units.div_ceil(multi) };
+    let segments = if units <= single {
+        1
+    } else {
+        units.div_ceil(multi)
+    };
     u32::try_from(segments).unwrap_or(u32::MAX)
 }
 

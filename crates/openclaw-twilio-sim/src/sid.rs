@@ -10,9 +10,9 @@ pub(crate) fn new_sid(prefix: &str) -> String {
 
 /// Whether `value` is `prefix` followed by exactly 32 hex digits.
 pub(crate) fn is_sid(value: &str, prefix: &str) -> bool {
-    value.strip_prefix(prefix).is_some_and(|hex| {
-        hex.len() == SID_HEX_LEN && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    value
+        .strip_prefix(prefix)
+        .is_some_and(|hex| hex.len() == SID_HEX_LEN && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Whether `value` looks like an E.164 number: `+`, a non-zero digit, then 7 to 14 more digits.

@@ -7,7 +7,11 @@ use secrecy::SecretString;
 
 /// The `X-Twilio-Signature` for a request to `url` with form `params` (empty for GET): what
 /// Twilio sends, HMAC-SHA1 keyed with the account's primary Auth Token.
-pub(crate) fn signature(url: &str, params: &[(String, String)], auth_token: &SecretString) -> String {
+pub(crate) fn signature(
+    url: &str,
+    params: &[(String, String)],
+    auth_token: &SecretString,
+) -> String {
     signature::compute(url, params, auth_token)
 }
 

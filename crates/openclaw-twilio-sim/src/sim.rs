@@ -29,7 +29,9 @@ impl Simulator {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| RunSimulatorError::Bind { addr, source })?;
-        let addr = listener.local_addr().map_err(|source| RunSimulatorError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| RunSimulatorError::Bind { addr, source })?;
         let http = reqwest::Client::builder()
             // Webhooks go to local servers: never through a proxy from the environment.
             .no_proxy()
@@ -46,12 +48,20 @@ impl Simulator {
             let shutdown = async {
                 let _ = stop_rx.await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(error = %e, "simulator server stopped");
             }
         });
         tracing::info!(%addr, "twilio simulator listening");
-        Ok(SimHandle { shared, addr, stop: Some(stop_tx), server })
+        Ok(SimHandle {
+            shared,
+            addr,
+            stop: Some(stop_tx),
+            server,
+        })
     }
 }
 
@@ -115,7 +125,9 @@ impl SimHandle {
 
     /// Replaces the fault knobs (the RNG and the counters carry on).
     pub fn set_faults(&self, faults: Faults) -> Result<(), RunSimulatorError> {
-        faults.validate().map_err(RunSimulatorError::InvalidConfig)?;
+        faults
+            .validate()
+            .map_err(RunSimulatorError::InvalidConfig)?;
         self.shared.lock().faults.faults = faults;
         Ok(())
     }

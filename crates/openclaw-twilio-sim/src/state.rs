@@ -43,7 +43,12 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after_secs: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
     }
 
     pub(crate) fn unauthenticated() -> Self {
@@ -51,7 +56,11 @@ impl ApiError {
     }
 
     pub(crate) fn not_found(path: &str) -> Self {
-        Self::new(404, 20404, format!("The requested resource {path} was not found"))
+        Self::new(
+            404,
+            20404,
+            format!("The requested resource {path} was not found"),
+        )
     }
 }
 
@@ -81,12 +90,15 @@ pub(crate) struct AccountState {
 impl AccountState {
     /// The Messaging Service whose pool holds `number`, if any.
     pub(crate) fn service_of(&self, number: &str) -> Option<&SimMessagingService> {
-        self.services.iter().find(|s| s.numbers.iter().any(|n| n == number))
+        self.services
+            .iter()
+            .find(|s| s.numbers.iter().any(|n| n == number))
     }
 
     /// The opt-out scope of a sender number: its service, else the number itself.
     fn sender_key(&self, number: &str) -> String {
-        self.service_of(number).map_or_else(|| number.to_owned(), |s| s.sid.clone())
+        self.service_of(number)
+            .map_or_else(|| number.to_owned(), |s| s.sid.clone())
     }
 }
 
@@ -125,7 +137,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(state: State, config: &SimConfig, base_url: String, http: reqwest::Client) -> Self {
+    pub(crate) fn new(
+        state: State,
+        config: &SimConfig,
+        base_url: String,
+        http: reqwest::Client,
+    ) -> Self {
         Self {
             state: Mutex::new(state),
             received: Notify::new(),
@@ -207,35 +224,49 @@ fn country_of(number: &str) -> &'static str {
         ("+34", "ES"),
         ("+39", "IT"),
     ];
-    CODES.iter().find(|(p, _)| number.starts_with(p)).map_or("", |(_, c)| c)
+    CODES
+        .iter()
+        .find(|(p, _)| number.starts_with(p))
+        .map_or("", |(_, c)| c)
 }
 
 impl State {
     /// Validates the configuration and builds the initial state.
-    pub(crate) fn from_config(config: &SimConfig, now: SystemTime) -> Result<Self, RunSimulatorError> {
+    pub(crate) fn from_config(
+        config: &SimConfig,
+        now: SystemTime,
+    ) -> Result<Self, RunSimulatorError> {
         let bad = |m: String| RunSimulatorError::InvalidConfig(m);
         config.faults.validate().map_err(bad)?;
         let mut seen_numbers = BTreeSet::new();
         let mut accounts = Vec::new();
         for account in &config.accounts {
             if !is_sid(&account.sid, "AC") {
-                return Err(bad(format!("account SID {:?} is not AC + 32 hex digits", account.sid)));
+                return Err(bad(format!(
+                    "account SID {:?} is not AC + 32 hex digits",
+                    account.sid
+                )));
             }
             if accounts.iter().any(|a: &AccountState| a.sid == account.sid) {
                 return Err(bad(format!("account {} is listed twice", account.sid)));
             }
             if account.auth_token.expose_secret().is_empty() {
-                return Err(bad(format!("account {} has an empty Auth Token", account.sid)));
+                return Err(bad(format!(
+                    "account {} has an empty Auth Token",
+                    account.sid
+                )));
             }
             for (key, _) in &account.api_keys {
                 if !is_sid(key, "SK") {
-                    return Err(bad(format!("API key SID {key:?} is not SK + 32 hex digits")));
+                    return Err(bad(format!(
+                        "API key SID {key:?} is not SK + 32 hex digits"
+                    )));
                 }
             }
-            if let AccountType::Trial { verified } = &account.account_type {
-                if let Some(n) = verified.iter().find(|n| !is_e164(n)) {
-                    return Err(bad(format!("verified number {n:?} is not E.164")));
-                }
+            if let AccountType::Trial { verified } = &account.account_type
+                && let Some(n) = verified.iter().find(|n| !is_e164(n))
+            {
+                return Err(bad(format!("verified number {n:?} is not E.164")));
             }
             let mut numbers = Vec::new();
             for n in &account.numbers {
@@ -255,10 +286,20 @@ impl State {
             }
             for s in &account.services {
                 if !is_sid(&s.sid, "MG") {
-                    return Err(bad(format!("Messaging Service SID {:?} is not MG + 32 hex digits", s.sid)));
+                    return Err(bad(format!(
+                        "Messaging Service SID {:?} is not MG + 32 hex digits",
+                        s.sid
+                    )));
                 }
-                if let Some(n) = s.numbers.iter().find(|n| !numbers.iter().any(|o| &o.number == *n)) {
-                    return Err(bad(format!("service {} pools {n}, which account {} does not own", s.sid, account.sid)));
+                if let Some(n) = s
+                    .numbers
+                    .iter()
+                    .find(|n| !numbers.iter().any(|o| &o.number == *n))
+                {
+                    return Err(bad(format!(
+                        "service {} pools {n}, which account {} does not own",
+                        s.sid, account.sid
+                    )));
                 }
             }
             accounts.push(AccountState {
@@ -289,10 +330,17 @@ impl State {
 
     /// Checks HTTP Basic credentials (Account SID + Auth Token, or API key SID + secret)
     /// against the account named in the path. A simulator need not compare in constant time.
-    pub(crate) fn authenticate(&self, authorization: Option<&str>, path_account: &str) -> Result<(), ApiError> {
+    pub(crate) fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        path_account: &str,
+    ) -> Result<(), ApiError> {
         let unauth = ApiError::unauthenticated;
         let encoded = authorization
-            .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+            .and_then(|h| {
+                h.strip_prefix("Basic ")
+                    .or_else(|| h.strip_prefix("basic "))
+            })
             .ok_or_else(unauth)?;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
@@ -303,7 +351,10 @@ impl State {
         let ok = if user == account.sid {
             account.auth_token.expose_secret() == password
         } else {
-            account.api_keys.iter().any(|(k, s)| k == user && s.expose_secret() == password)
+            account
+                .api_keys
+                .iter()
+                .any(|(k, s)| k == user && s.expose_secret() == password)
         };
         if ok { Ok(()) } else { Err(unauth()) }
     }
@@ -329,7 +380,14 @@ impl State {
     }
 
     /// Records a message Twilio itself sends to a phone (keyword reply, TwiML `<Message>`).
-    pub(crate) fn record_reply(&mut self, account_sid: &str, from: &str, to: &str, body: &str, now: SystemTime) -> String {
+    pub(crate) fn record_reply(
+        &mut self,
+        account_sid: &str,
+        from: &str,
+        to: &str,
+        body: &str,
+        now: SystemTime,
+    ) -> String {
         let sid = new_sid("SM");
         self.push_message(SimMessage {
             sid: sid.clone(),
@@ -368,27 +426,47 @@ impl State {
         initial_callback: InitialStatusCallback,
         now: SystemTime,
     ) -> Result<(SimMessage, DeliveryPlan), ApiError> {
-        let account = self.account(account_sid).ok_or_else(ApiError::unauthenticated)?;
+        let account = self
+            .account(account_sid)
+            .ok_or_else(ApiError::unauthenticated)?;
         let to = optional(request.to.as_deref())
             .ok_or_else(|| ApiError::new(400, 21604, "A 'To' phone number is required."))?;
         if !is_e164(&to) {
-            return Err(ApiError::new(400, 21211, format!("Invalid 'To' Phone Number: {to}")));
+            return Err(ApiError::new(
+                400,
+                21211,
+                format!("Invalid 'To' Phone Number: {to}"),
+            ));
         }
         let body = request.body.unwrap_or_default();
         if body.is_empty() && request.media_urls.is_empty() {
             return Err(ApiError::new(400, 21602, "Message body is required."));
         }
         if body.chars().count() > MAX_BODY_CHARS {
-            return Err(ApiError::new(400, 21617, "The concatenated message body exceeds the 1600 character limit."));
+            return Err(ApiError::new(
+                400,
+                21617,
+                "The concatenated message body exceeds the 1600 character limit.",
+            ));
         }
         if request.media_urls.len() > MAX_MEDIA {
-            return Err(ApiError::new(400, 21623, "Number of media files exceeds allowed limit."));
+            return Err(ApiError::new(
+                400,
+                21623,
+                "Number of media files exceeds allowed limit.",
+            ));
         }
         let service_sid = optional(request.messaging_service_sid.as_deref());
         let service = match &service_sid {
-            Some(sid) => Some(account.services.iter().find(|s| &s.sid == sid).ok_or_else(|| {
-                ApiError::new(400, 21701, format!("The Messaging Service Sid {sid} is invalid."))
-            })?),
+            Some(sid) => Some(account.services.iter().find(|s| &s.sid == sid).ok_or_else(
+                || {
+                    ApiError::new(
+                        400,
+                        21701,
+                        format!("The Messaging Service Sid {sid} is invalid."),
+                    )
+                },
+            )?),
             None => None,
         };
         let from = match (optional(request.from.as_deref()), service) {
@@ -405,16 +483,30 @@ impl State {
                 return Err(ApiError::new(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."));
             }
         };
-        if let AccountType::Trial { verified } = &account.account_type {
-            if !verified.iter().any(|v| v == &to) {
-                return Err(ApiError::new(400, 21608, format!("The number {to} is unverified. Trial accounts cannot send messages to unverified numbers; verify {to} at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.")));
-            }
+        if let AccountType::Trial { verified } = &account.account_type
+            && !verified.iter().any(|v| v == &to)
+        {
+            return Err(ApiError::new(
+                400,
+                21608,
+                format!(
+                    "The number {to} is unverified. Trial accounts cannot send messages to unverified numbers; verify {to} at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers."
+                ),
+            ));
         }
         let sender = service.map_or_else(|| account.sender_key(&from), |s| s.sid.clone());
-        if self.opt_outs.contains(&OptOut { phone: to.clone(), sender }) {
-            return Err(ApiError::new(400, 21610, "Attempt to send to unsubscribed recipient"));
+        if self.opt_outs.contains(&OptOut {
+            phone: to.clone(),
+            sender,
+        }) {
+            return Err(ApiError::new(
+                400,
+                21610,
+                "Attempt to send to unsubscribed recipient",
+            ));
         }
-        let messaging_service_sid = service.map(|s| s.sid.clone())
+        let messaging_service_sid = service
+            .map(|s| s.sid.clone())
             .or_else(|| account.service_of(&from).map(|s| s.sid.clone()));
         let status_callback = optional(request.status_callback.as_deref())
             .or_else(|| service.and_then(|s| s.status_callback.clone()));
@@ -450,7 +542,11 @@ impl State {
             media_urls: request.media_urls.clone(),
             messaging_service_sid: messaging_service_sid.clone(),
             direction: Direction::OutboundApi,
-            status: if via_service { MessageStatus::Accepted } else { MessageStatus::Queued },
+            status: if via_service {
+                MessageStatus::Accepted
+            } else {
+                MessageStatus::Queued
+            },
             error_code: None,
             num_segments: segments::count(&body),
             status_callback: status_callback.clone(),
@@ -483,11 +579,19 @@ impl State {
     }
 
     /// Moves a message to `status` (with the plan's error code on a failure status).
-    pub(crate) fn advance(&mut self, sid: &str, status: MessageStatus, error_code: Option<u32>, now: SystemTime) {
+    pub(crate) fn advance(
+        &mut self,
+        sid: &str,
+        status: MessageStatus,
+        error_code: Option<u32>,
+        now: SystemTime,
+    ) {
         if let Some(m) = self.message_mut(sid) {
             m.status = status;
             m.date_updated = now;
-            if matches!(status, MessageStatus::Sent | MessageStatus::Failed) && m.date_sent.is_none() {
+            if matches!(status, MessageStatus::Sent | MessageStatus::Failed)
+                && m.date_sent.is_none()
+            {
                 m.date_sent = Some(now);
             }
             if matches!(status, MessageStatus::Failed | MessageStatus::Undelivered) {
@@ -530,7 +634,8 @@ impl State {
         let auth_token = account.auth_token.clone();
         let service_sid = service.map(|s| s.sid.clone());
         let sender = account.sender_key(to);
-        let message_sid = sid.unwrap_or_else(|| new_sid(if media.is_empty() { "SM" } else { "MM" }));
+        let message_sid =
+            sid.unwrap_or_else(|| new_sid(if media.is_empty() { "SM" } else { "MM" }));
         let first_time = self.message(&message_sid).is_none();
         let keyword = Keyword::classify(body);
         let num_segments = segments::count(body).max(1);
@@ -553,7 +658,10 @@ impl State {
                 date_updated: now,
             });
             if let Some(keyword) = keyword {
-                let pair = OptOut { phone: phone.to_owned(), sender };
+                let pair = OptOut {
+                    phone: phone.to_owned(),
+                    sender,
+                };
                 match keyword {
                     Keyword::Stop => {
                         self.record_reply(&account_sid, to, phone, keyword.reply(), now);
@@ -606,7 +714,14 @@ impl State {
         push("From", phone);
         push("ApiVersion", API_VERSION);
 
-        Ok(InboundPlan { message_sid, account_sid, auth_token, number: to.to_owned(), target, params })
+        Ok(InboundPlan {
+            message_sid,
+            account_sid,
+            auth_token,
+            number: to.to_owned(),
+            target,
+            params,
+        })
     }
 
     /// Marks an inbound message whose webhook failed with 11200, as Twilio does.

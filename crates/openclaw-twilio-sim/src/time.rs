@@ -32,7 +32,15 @@ impl Civil {
         // 1970-01-01 was a Thursday (4).
         let weekday = u32::try_from((days + 4).rem_euclid(7)).unwrap_or(0);
         let rem = u32::try_from(rem).unwrap_or(0);
-        Self { year, month, day, hour: rem / 3600, minute: rem % 3600 / 60, second: rem % 60, weekday }
+        Self {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem % 3600 / 60,
+            second: rem % 60,
+            weekday,
+        }
     }
 }
 
@@ -48,7 +56,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = if m <= 2 { y + 1 } else { y };
-    (year, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        year,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -60,7 +72,10 @@ const MONTHS: [&str; 12] = [
 pub(crate) fn rfc2822(time: SystemTime) -> String {
     let c = Civil::from_system_time(time);
     let weekday = WEEKDAYS.get(c.weekday as usize).copied().unwrap_or("Sun");
-    let month = MONTHS.get(c.month.saturating_sub(1) as usize).copied().unwrap_or("Jan");
+    let month = MONTHS
+        .get(c.month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("Jan");
     format!(
         "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} +0000",
         c.day, c.year, c.hour, c.minute, c.second
@@ -100,9 +115,29 @@ mod tests {
 
     #[test]
     fn formats_dates() {
-        check(0, "Thu, 01 Jan 1970 00:00:00 +0000", "1970-01-01", "7001010000");
-        check(951_782_400, "Tue, 29 Feb 2000 00:00:00 +0000", "2000-02-29", "0002290000");
-        check(1_692_853_305, "Thu, 24 Aug 2023 05:01:45 +0000", "2023-08-24", "2308240501");
-        check(1_795_633_486, "Wed, 25 Nov 2026 19:04:46 +0000", "2026-11-25", "2611251904");
+        check(
+            0,
+            "Thu, 01 Jan 1970 00:00:00 +0000",
+            "1970-01-01",
+            "7001010000",
+        );
+        check(
+            951_782_400,
+            "Tue, 29 Feb 2000 00:00:00 +0000",
+            "2000-02-29",
+            "0002290000",
+        );
+        check(
+            1_692_853_305,
+            "Thu, 24 Aug 2023 05:01:45 +0000",
+            "2023-08-24",
+            "2308240501",
+        );
+        check(
+            1_795_633_486,
+            "Wed, 25 Nov 2026 19:04:46 +0000",
+            "2026-11-25",
+            "2611251904",
+        );
     }
 }

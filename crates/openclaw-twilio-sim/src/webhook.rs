@@ -67,10 +67,19 @@ pub(crate) async fn send(
     let headers = response
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = response.text().await.map_err(describe)?;
-    Ok(HttpAnswer { status, body, headers })
+    Ok(HttpAnswer {
+        status,
+        body,
+        headers,
+    })
 }
 
 fn describe(error: reqwest::Error) -> String {
@@ -85,7 +94,11 @@ fn describe(error: reqwest::Error) -> String {
 }
 
 /// The form of one status callback, in the order Twilio sends it.
-fn callback_params(plan: &DeliveryPlan, status: MessageStatus, now: SystemTime) -> Vec<(String, String)> {
+fn callback_params(
+    plan: &DeliveryPlan,
+    status: MessageStatus,
+    now: SystemTime,
+) -> Vec<(String, String)> {
     let mut p: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: &str| p.push((k.to_owned(), v.to_owned()));
     push("SmsSid", &plan.message_sid);
@@ -97,10 +110,15 @@ fn callback_params(plan: &DeliveryPlan, status: MessageStatus, now: SystemTime) 
     }
     push("MessageSid", &plan.message_sid);
     push("AccountSid", &plan.account_sid);
-    if let (Some(code), MessageStatus::Failed | MessageStatus::Undelivered) = (plan.error_code, status) {
+    if let (Some(code), MessageStatus::Failed | MessageStatus::Undelivered) =
+        (plan.error_code, status)
+    {
         push("ErrorCode", &code.to_string());
     }
-    if matches!(status, MessageStatus::Delivered | MessageStatus::Undelivered) {
+    if matches!(
+        status,
+        MessageStatus::Delivered | MessageStatus::Undelivered
+    ) {
         push("RawDlrDoneDate", &time::raw_dlr_done_date(now));
     }
     push("From", &plan.from);
@@ -117,7 +135,9 @@ pub(crate) async fn run_delivery(shared: Arc<Shared>, plan: DeliveryPlan) {
             tokio::time::sleep(shared.delivery_step).await;
         }
         let now = SystemTime::now();
-        shared.lock().advance(&plan.message_sid, status, plan.error_code, now);
+        shared
+            .lock()
+            .advance(&plan.message_sid, status, plan.error_code, now);
         let Some(url) = plan.status_callback.as_deref() else {
             continue;
         };
@@ -149,11 +169,17 @@ pub(crate) fn twiml_messages(twiml: &str) -> Vec<String> {
         let Some(tag_end) = rest.find('>') else { break };
         let self_closing = rest[..tag_end].ends_with('/');
         let after = &rest[tag_end + 1..];
-        if self_closing || !(rest.starts_with('>') || rest.starts_with(char::is_whitespace) || rest.starts_with('/')) {
+        if self_closing
+            || !(rest.starts_with('>')
+                || rest.starts_with(char::is_whitespace)
+                || rest.starts_with('/'))
+        {
             rest = after;
             continue;
         }
-        let Some(end) = after.find("</Message>") else { break };
+        let Some(end) = after.find("</Message>") else {
+            break;
+        };
         let inner = &after[..end];
         let text = match (inner.find("<Body>"), inner.find("</Body>")) {
             (Some(b), Some(e)) if b < e => &inner[b + "<Body>".len()..e],
@@ -186,14 +212,20 @@ mod tests {
         check("<Response></Response>", &[]);
         check("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>", &[]);
         check("<Response><Message>hi</Message></Response>", &["hi"]);
-        check("<Response><Message to=\"+1\">a &amp; b</Message><Message><Body>c&lt;d</Body></Message></Response>", &["a & b", "c<d"]);
+        check(
+            "<Response><Message to=\"+1\">a &amp; b</Message><Message><Body>c&lt;d</Body></Message></Response>",
+            &["a & b", "c<d"],
+        );
         check("<Response><Message/></Response>", &[]);
         check("<Response><MessageX>no</MessageX></Response>", &[]);
     }
 
     #[test]
     fn fragment_is_cut() {
-        assert_eq!(request_url("https://h/p?x=1#rc=2&rt=5000"), "https://h/p?x=1");
+        assert_eq!(
+            request_url("https://h/p?x=1#rc=2&rt=5000"),
+            "https://h/p?x=1"
+        );
         assert_eq!(request_url("https://h/p"), "https://h/p");
     }
 }

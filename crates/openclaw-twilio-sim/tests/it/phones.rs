@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use openclaw_twilio_sim::{
-    Direction, MessageStatus, OutgoingText, RunSimulatorError, SimAccount, SimConfig, SimMessagingService, SimNumber,
-    WebhookMethod,
+    Direction, MessageStatus, OutgoingText, RunSimulatorError, SimAccount, SimConfig,
+    SimMessagingService, SimNumber, WebhookMethod,
 };
 
-use crate::support::{ACCOUNT, NUMBER, PHONE, Recorder, SERVICE, SERVICE_NUMBER, TOKEN, TestResult, start, start_with};
+use crate::support::{
+    ACCOUNT, NUMBER, PHONE, Recorder, SERVICE, SERVICE_NUMBER, TOKEN, TestResult, start, start_with,
+};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -25,16 +27,46 @@ async fn text_posts_twilio_form_to_sms_url() -> TestResult {
     let r = &requests[0];
     assert_eq!(r.method, "POST");
     assert_eq!(r.uri, "/webhooks/sms");
-    assert_eq!(r.header("content-type").as_deref(), Some("application/x-www-form-urlencoded"));
-    assert!(r.header("x-twilio-signature").is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert!(
+        r.header("x-twilio-signature")
+            .is_some_and(|s| !s.is_empty())
+    );
     let names: Vec<String> = r.form().into_iter().map(|(k, _)| k).collect();
     for name in [
-        "ToCountry", "ToState", "SmsMessageSid", "NumMedia", "ToCity", "FromZip", "SmsSid", "FromState", "SmsStatus",
-        "FromCity", "Body", "FromCountry", "To", "ToZip", "NumSegments", "MessageSid", "AccountSid", "From", "ApiVersion",
+        "ToCountry",
+        "ToState",
+        "SmsMessageSid",
+        "NumMedia",
+        "ToCity",
+        "FromZip",
+        "SmsSid",
+        "FromState",
+        "SmsStatus",
+        "FromCity",
+        "Body",
+        "FromCountry",
+        "To",
+        "ToZip",
+        "NumSegments",
+        "MessageSid",
+        "AccountSid",
+        "From",
+        "ApiVersion",
     ] {
-        assert!(names.iter().any(|n| n == name), "missing {name} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == name),
+            "missing {name} in {names:?}"
+        );
     }
-    assert!(!names.iter().any(|n| n == "MessagingServiceSid" || n == "OptOutType"));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "MessagingServiceSid" || n == "OptOutType")
+    );
     let sid = result.message_sid.clone();
     for (name, value) in [
         ("MessageSid", sid.as_str()),
@@ -54,7 +86,10 @@ async fn text_posts_twilio_form_to_sms_url() -> TestResult {
     }
     // The inbound message is listed.
     let m = sim.message(&sid).ok_or("inbound message not recorded")?;
-    assert_eq!((m.direction, m.status, m.error_code), (Direction::Inbound, MessageStatus::Received, None));
+    assert_eq!(
+        (m.direction, m.status, m.error_code),
+        (Direction::Inbound, MessageStatus::Received, None)
+    );
     Ok(())
 }
 
@@ -69,7 +104,10 @@ async fn media_fields_are_numbered() -> TestResult {
     assert!(result.message_sid.starts_with("MM"));
     let r = &hook.requests()[0];
     assert_eq!(r.field("NumMedia").as_deref(), Some("2"));
-    assert_eq!(r.field("MediaUrl0").as_deref(), Some("https://api.twilio.com/m/1"));
+    assert_eq!(
+        r.field("MediaUrl0").as_deref(),
+        Some("https://api.twilio.com/m/1")
+    );
     assert_eq!(r.field("MediaContentType1").as_deref(), Some("image/png"));
     Ok(())
 }
@@ -84,9 +122,16 @@ async fn same_sid_twice_posts_twice_records_once() -> TestResult {
     phone.text_with_sid(sid, NUMBER, "again").await?;
     let requests = hook.requests();
     assert_eq!(requests.len(), 2);
-    assert!(requests.iter().all(|r| r.field("MessageSid").as_deref() == Some(sid)));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.field("MessageSid").as_deref() == Some(sid))
+    );
     assert_eq!(sim.messages().iter().filter(|m| m.sid == sid).count(), 1);
-    assert!(matches!(phone.text_with_sid("SMnope", NUMBER, "x").await, Err(RunSimulatorError::InvalidConfig(_))));
+    assert!(matches!(
+        phone.text_with_sid("SMnope", NUMBER, "x").await,
+        Err(RunSimulatorError::InvalidConfig(_))
+    ));
     Ok(())
 }
 
@@ -95,7 +140,9 @@ async fn messaging_service_routing() -> TestResult {
     let hook = Recorder::ok().await?;
     let sim = start(&hook.base).await?;
     // Service number, service does not defer: the service's inbound URL.
-    sim.phone(PHONE)?.text(SERVICE_NUMBER, "to the service").await?;
+    sim.phone(PHONE)?
+        .text(SERVICE_NUMBER, "to the service")
+        .await?;
     let r = hook.requests().pop().ok_or("no request")?;
     assert_eq!(r.uri, "/webhooks/service");
     assert_eq!(r.field("MessagingServiceSid").as_deref(), Some(SERVICE));
@@ -110,7 +157,9 @@ async fn messaging_service_routing() -> TestResult {
                 .defer_inbound_to_numbers(),
         );
     let sim2 = start_with(SimConfig::new().with_account(deferring)).await?;
-    sim2.phone(PHONE)?.text(SERVICE_NUMBER, "to the number").await?;
+    sim2.phone(PHONE)?
+        .text(SERVICE_NUMBER, "to the number")
+        .await?;
     let r = hook.requests().pop().ok_or("no request")?;
     assert_eq!(r.uri, "/own");
     assert_eq!(r.field("MessagingServiceSid").as_deref(), Some(SERVICE));
@@ -120,8 +169,11 @@ async fn messaging_service_routing() -> TestResult {
 #[tokio::test]
 async fn get_method_sends_query_string() -> TestResult {
     let hook = Recorder::ok().await?;
-    let account = SimAccount::new(ACCOUNT, TOKEN)
-        .with_number(SimNumber::new(NUMBER).with_sms_url(format!("{}/get?x=1", hook.base)).with_sms_method(WebhookMethod::Get));
+    let account = SimAccount::new(ACCOUNT, TOKEN).with_number(
+        SimNumber::new(NUMBER)
+            .with_sms_url(format!("{}/get?x=1", hook.base))
+            .with_sms_method(WebhookMethod::Get),
+    );
     let sim = start_with(SimConfig::new().with_account(account)).await?;
     sim.phone(PHONE)?.text(NUMBER, "by get").await?;
     let r = hook.requests().pop().ok_or("no request")?;
@@ -134,12 +186,19 @@ async fn get_method_sends_query_string() -> TestResult {
 
 #[tokio::test]
 async fn twiml_message_is_delivered_to_the_phone() -> TestResult {
-    let hook = Recorder::start(200, "<Response><Message>Thanks &amp; bye</Message></Response>").await?;
+    let hook = Recorder::start(
+        200,
+        "<Response><Message>Thanks &amp; bye</Message></Response>",
+    )
+    .await?;
     let sim = start(&hook.base).await?;
     let phone = sim.phone(PHONE)?;
     phone.text(NUMBER, "hi").await?;
     let reply = phone.next_reply(WAIT).await.ok_or("no reply")?;
-    assert_eq!((reply.from.as_str(), reply.body.as_str()), (NUMBER, "Thanks & bye"));
+    assert_eq!(
+        (reply.from.as_str(), reply.body.as_str()),
+        (NUMBER, "Thanks & bye")
+    );
     Ok(())
 }
 
@@ -149,7 +208,10 @@ async fn failing_webhook_marks_11200() -> TestResult {
     let sim = start(&hook.base).await?;
     let result = sim.phone(PHONE)?.text(NUMBER, "hi").await?;
     assert_eq!(result.status, 403);
-    assert_eq!(sim.message(&result.message_sid).and_then(|m| m.error_code), Some(11200));
+    assert_eq!(
+        sim.message(&result.message_sid).and_then(|m| m.error_code),
+        Some(11200)
+    );
 
     // Nobody listening: an error naming the URL, and 11200 on the message.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -161,7 +223,10 @@ async fn failing_webhook_marks_11200() -> TestResult {
         other => return Err(format!("expected DeliverWebhook, got {other:?}").into()),
     }
     let last = sim.messages().pop().ok_or("no message")?;
-    assert_eq!((last.body.as_str(), last.error_code), ("anyone?", Some(11200)));
+    assert_eq!(
+        (last.body.as_str(), last.error_code),
+        ("anyone?", Some(11200))
+    );
     Ok(())
 }
 
@@ -170,10 +235,19 @@ async fn unknown_number_and_missing_webhook() -> TestResult {
     let hook = Recorder::ok().await?;
     let sim = start(&hook.base).await?;
     let phone = sim.phone(PHONE)?;
-    assert!(matches!(phone.text("+15559998888", "hi").await, Err(RunSimulatorError::UnknownNumber(_))));
+    assert!(matches!(
+        phone.text("+15559998888", "hi").await,
+        Err(RunSimulatorError::UnknownNumber(_))
+    ));
     sim.set_number_webhook(NUMBER, None, WebhookMethod::Post)?;
-    assert!(matches!(phone.text(NUMBER, "hi").await, Err(RunSimulatorError::NoWebhook(_))));
-    assert!(matches!(sim.phone("12345"), Err(RunSimulatorError::InvalidNumber(_))));
+    assert!(matches!(
+        phone.text(NUMBER, "hi").await,
+        Err(RunSimulatorError::NoWebhook(_))
+    ));
+    assert!(matches!(
+        sim.phone("12345"),
+        Err(RunSimulatorError::InvalidNumber(_))
+    ));
     assert_eq!(hook.requests().len(), 0);
     Ok(())
 }
@@ -182,6 +256,11 @@ async fn unknown_number_and_missing_webhook() -> TestResult {
 async fn next_reply_times_out_with_none() -> TestResult {
     let hook = Recorder::ok().await?;
     let sim = start(&hook.base).await?;
-    assert_eq!(sim.phone(PHONE)?.next_reply(Duration::from_millis(20)).await, None);
+    assert_eq!(
+        sim.phone(PHONE)?
+            .next_reply(Duration::from_millis(20))
+            .await,
+        None
+    );
     Ok(())
 }

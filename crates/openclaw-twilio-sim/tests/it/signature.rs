@@ -4,7 +4,10 @@ use openclaw_twilio::signature::{self, Keys, VerifyRequest};
 use openclaw_twilio_sim::{SimAccount, SimConfig, SimNumber, WebhookMethod};
 use secrecy::SecretString;
 
-use crate::support::{ACCOUNT, AUTH, NUMBER, PHONE, Recorded, Recorder, TOKEN, TestResult, account, call, messages_path, start, start_with};
+use crate::support::{
+    ACCOUNT, AUTH, NUMBER, PHONE, Recorded, Recorder, TOKEN, TestResult, account, call,
+    messages_path, start, start_with,
+};
 
 fn verify(url: &str, r: &Recorded, token: &str) -> Result<(), signature::VerifySignatureError> {
     let header = r.header("x-twilio-signature");
@@ -17,14 +20,18 @@ async fn inbound_webhook_signature_verifies() -> TestResult {
     let hook = Recorder::ok().await?;
     let sim = start(&hook.base).await?;
     // Characters that need encoding, to prove the body is encoded exactly as signed.
-    sim.phone(PHONE)?.text(NUMBER, "héllo + world & 100% ✓ a=b").await?;
+    sim.phone(PHONE)?
+        .text(NUMBER, "héllo + world & 100% ✓ a=b")
+        .await?;
     let r = hook.requests().pop().ok_or("no webhook")?;
     let url = format!("{}/webhooks/sms", hook.base);
     verify(&url, &r, TOKEN)?;
     assert!(verify(&url, &r, "another-token").is_err());
     assert!(verify(&format!("{}/webhooks/other", hook.base), &r, TOKEN).is_err());
     let mut tampered = r.clone();
-    tampered.body = String::from_utf8(r.body.clone())?.replace("world", "w0rld").into_bytes();
+    tampered.body = String::from_utf8(r.body.clone())?
+        .replace("world", "w0rld")
+        .into_bytes();
     assert!(verify(&url, &tampered, TOKEN).is_err());
     Ok(())
 }
@@ -33,20 +40,28 @@ async fn inbound_webhook_signature_verifies() -> TestResult {
 async fn signature_covers_the_configured_url_with_query_not_the_fragment() -> TestResult {
     let hook = Recorder::ok().await?;
     let configured = format!("{}/webhooks/sms?account=main#rc=3", hook.base);
-    let account = SimAccount::new(ACCOUNT, TOKEN).with_number(SimNumber::new(NUMBER).with_sms_url(configured));
+    let account = SimAccount::new(ACCOUNT, TOKEN)
+        .with_number(SimNumber::new(NUMBER).with_sms_url(configured));
     let sim = start_with(SimConfig::new().with_account(account)).await?;
     sim.phone(PHONE)?.text(NUMBER, "hi").await?;
     let r = hook.requests().pop().ok_or("no webhook")?;
     assert_eq!(r.uri, "/webhooks/sms?account=main");
-    verify(&format!("{}/webhooks/sms?account=main", hook.base), &r, TOKEN)?;
+    verify(
+        &format!("{}/webhooks/sms?account=main", hook.base),
+        &r,
+        TOKEN,
+    )?;
     Ok(())
 }
 
 #[tokio::test]
 async fn get_webhook_signature_covers_the_full_url() -> TestResult {
     let hook = Recorder::ok().await?;
-    let account = SimAccount::new(ACCOUNT, TOKEN)
-        .with_number(SimNumber::new(NUMBER).with_sms_url(format!("{}/get", hook.base)).with_sms_method(WebhookMethod::Get));
+    let account = SimAccount::new(ACCOUNT, TOKEN).with_number(
+        SimNumber::new(NUMBER)
+            .with_sms_url(format!("{}/get", hook.base))
+            .with_sms_method(WebhookMethod::Get),
+    );
     let sim = start_with(SimConfig::new().with_account(account)).await?;
     sim.phone(PHONE)?.text(NUMBER, "by get").await?;
     let r = hook.requests().pop().ok_or("no webhook")?;
@@ -59,7 +74,19 @@ async fn status_callback_signatures_verify() -> TestResult {
     let hook = Recorder::ok().await?;
     let sim = start_with(SimConfig::new().with_account(account(&hook.base))).await?;
     let callback = format!("{}/status", hook.base);
-    call(&sim, "POST", &messages_path(), AUTH, &[("To", PHONE), ("From", NUMBER), ("Body", "x"), ("StatusCallback", &callback)]).await?;
+    call(
+        &sim,
+        "POST",
+        &messages_path(),
+        AUTH,
+        &[
+            ("To", PHONE),
+            ("From", NUMBER),
+            ("Body", "x"),
+            ("StatusCallback", &callback),
+        ],
+    )
+    .await?;
     for _ in 0..500 {
         if sim.status_callbacks().len() >= 3 {
             break;

@@ -7,7 +7,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::any;
-use openclaw_twilio_sim::{SimAccount, SimConfig, SimHandle, SimMessagingService, SimNumber, Simulator};
+use openclaw_twilio_sim::{
+    SimAccount, SimConfig, SimHandle, SimMessagingService, SimNumber, Simulator,
+};
 use serde_json::Value;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -36,11 +38,17 @@ impl Recorded {
     }
 
     pub(crate) fn field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 }
 
@@ -62,20 +70,36 @@ struct RecorderState {
     body: &'static str,
 }
 
-async fn record(State(s): State<RecorderState>, method: axum::http::Method, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
-    s.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Recorded {
-        method: method.to_string(),
-        uri: uri.to_string(),
-        headers,
-        body: body.to_vec(),
-    });
+async fn record(
+    State(s): State<RecorderState>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+    s.requests
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(Recorded {
+            method: method.to_string(),
+            uri: uri.to_string(),
+            headers,
+            body: body.to_vec(),
+        });
     (s.status, [("content-type", "text/xml")], s.body)
 }
 
 impl Recorder {
-    pub(crate) async fn start(status: u16, body: &'static str) -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) async fn start(
+        status: u16,
+        body: &'static str,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let state = RecorderState { requests: Arc::clone(&requests), status: StatusCode::from_u16(status)?, body };
+        let state = RecorderState {
+            requests: Arc::clone(&requests),
+            status: StatusCode::from_u16(status)?,
+            body,
+        };
         let app = Router::new().fallback(any(record)).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -86,11 +110,18 @@ impl Recorder {
     }
 
     pub(crate) async fn ok() -> Result<Self, Box<dyn std::error::Error>> {
-        Self::start(200, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>").await
+        Self::start(
+            200,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+        )
+        .await
     }
 
     pub(crate) fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -99,7 +130,10 @@ pub(crate) fn account(webhook: &str) -> SimAccount {
     SimAccount::new(ACCOUNT, TOKEN)
         .with_api_key(KEY_SID, KEY_SECRET)
         .with_number(SimNumber::new(NUMBER).with_sms_url(format!("{webhook}/webhooks/sms")))
-        .with_number(SimNumber::new(SERVICE_NUMBER).with_sms_url(format!("{webhook}/webhooks/service-number")))
+        .with_number(
+            SimNumber::new(SERVICE_NUMBER)
+                .with_sms_url(format!("{webhook}/webhooks/service-number")),
+        )
         .with_messaging_service(
             SimMessagingService::new(SERVICE)
                 .with_number(SERVICE_NUMBER)
@@ -136,7 +170,11 @@ pub(crate) async fn call(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.text().await?;
-    let json = if body.is_empty() { Value::Null } else { serde_json::from_str(&body)? };
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body)?
+    };
     Ok((status, json, headers))
 }
 
@@ -147,7 +185,18 @@ pub(crate) fn messages_path() -> String {
 pub(crate) const AUTH: Option<(&str, &str)> = Some((ACCOUNT, TOKEN));
 
 /// Creates a message from NUMBER to `to`; returns (status, body).
-pub(crate) async fn send(sim: &SimHandle, to: &str, body: &str) -> Result<(u16, Value), Box<dyn std::error::Error>> {
-    let (status, json, _) = call(sim, "POST", &messages_path(), AUTH, &[("To", to), ("From", NUMBER), ("Body", body)]).await?;
+pub(crate) async fn send(
+    sim: &SimHandle,
+    to: &str,
+    body: &str,
+) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+    let (status, json, _) = call(
+        sim,
+        "POST",
+        &messages_path(),
+        AUTH,
+        &[("To", to), ("From", NUMBER), ("Body", body)],
+    )
+    .await?;
     Ok((status, json))
 }
