@@ -131,7 +131,6 @@ impl CreateMessage {
 
 /// Filters for listing messages (first page only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ListMessages {
     /// `To`: only messages to this address.
     pub to: Option<String>,

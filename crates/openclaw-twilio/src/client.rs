@@ -396,6 +396,18 @@ impl Client {
         &self.inner.account_sid
     }
 
+    /// The REST API base URL in use (e.g. `https://api.dublin.ie1.twilio.com`).
+    #[must_use]
+    pub fn api_base(&self) -> &str {
+        &self.inner.api_base
+    }
+
+    /// The Messaging API base URL in use (Messaging Services).
+    #[must_use]
+    pub fn messaging_base(&self) -> &str {
+        &self.inner.messaging_base
+    }
+
     fn redact(&self, text: &str) -> String {
         redact(
             text,
