@@ -36,3 +36,18 @@ pub mod form;
 pub mod sid;
 pub mod signature;
 pub mod webhook;
+
+mod api;
+mod client;
+mod error;
+
+pub use api::{
+    Account, Capabilities, CreateMessage, IncomingPhoneNumber, ListMessages, MAX_BODY_UTF16_UNITS,
+    MAX_MEDIA_URLS, MAX_PAGE_SIZE, MAX_VALIDITY_PERIOD_SECS, Message, MessagingService, Sender,
+};
+pub use client::{
+    ApiBase, Client, ClientConfig, Credentials, DEFAULT_API_BASE, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MESSAGING_BASE, DEFAULT_TIMEOUT, MAX_ERROR_BODY_BYTES, MAX_SUCCESS_BODY_BYTES,
+    TRUNCATED_MARKER,
+};
+pub use error::{ErrorKind, RetryClass, TwilioError, hint_for_code};
