@@ -398,8 +398,14 @@ mod tests {
             "7",
         ])?;
         let shown = format!("{c:?}");
-        assert!(shown.contains("http://127.0.0.1:18789/webhooks/sms"), "{shown}");
-        assert!(shown.contains("use_inbound_webhook_on_number: true"), "{shown}");
+        assert!(
+            shown.contains("http://127.0.0.1:18789/webhooks/sms"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("use_inbound_webhook_on_number: true"),
+            "{shown}"
+        );
         assert!(shown.contains("rate_limit_share: 0.25"), "{shown}");
         assert!(shown.contains("seed: Some(7)"), "{shown}");
         Ok(())
@@ -409,7 +415,17 @@ mod tests {
     fn incomplete_flags_are_errors() {
         assert!(config(&["--number", "+15550001111"]).is_err());
         assert!(config(&["--account-sid", "AC0123456789abcdef0123456789abcdef"]).is_err());
-        assert!(config(&["--account-sid", "AC0", "--auth-token", "t", "--api-key", "nocolon"]).is_err());
+        assert!(
+            config(&[
+                "--account-sid",
+                "AC0",
+                "--auth-token",
+                "t",
+                "--api-key",
+                "nocolon"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

@@ -183,3 +183,17 @@ pub(crate) fn set_number_webhook(
     n.sms_method = method;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn handles_cross_tasks() {
+        assert_send_sync::<SimHandle>();
+        assert_send_sync::<Phone>();
+        assert_send_sync::<RunSimulatorError>();
+    }
+}

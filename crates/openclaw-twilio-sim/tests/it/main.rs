@@ -2,6 +2,7 @@
 
 mod api;
 mod callbacks;
+mod client;
 mod control;
 mod faults;
 mod optout;
