@@ -161,7 +161,6 @@ async fn create_message(
         shared.initial_status_callback,
         SystemTime::now(),
     )?;
-    shared.received.notify_waiters();
     tokio::spawn(webhook::run_delivery(Arc::clone(&shared), plan));
     if decision == FaultDecision::TimeoutAfterRecord {
         tracing::debug!(sid = %message.sid, "holding the answer (timeout fault)");

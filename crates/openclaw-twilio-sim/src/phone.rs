@@ -114,7 +114,6 @@ impl Phone {
             self.shared.opt_out_type,
             SystemTime::now(),
         )?;
-        self.shared.received.notify_waiters();
         let Some((url, method)) = plan.target else {
             return Err(RunSimulatorError::NoWebhook(plan.number));
         };
@@ -139,7 +138,6 @@ impl Phone {
                         state.mark_webhook_failed(&plan.message_sid, now);
                     }
                 }
-                self.shared.received.notify_waiters();
                 Ok(WebhookResult {
                     message_sid: plan.message_sid,
                     status: answer.status,
@@ -174,8 +172,9 @@ impl Phone {
     /// `timeout` for one to arrive; `None` when none came in time.
     pub async fn next_reply(&self, timeout: Duration) -> Option<ReceivedSms> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let arrived = Arc::clone(&self.shared.lock().phone_mut(&self.number).arrived);
         loop {
-            let notified = self.shared.received.notified();
+            let notified = arrived.notified();
             tokio::pin!(notified);
             // Register before looking, so a message arriving in between still wakes us.
             notified.as_mut().enable();

@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -109,6 +109,29 @@ impl SimHandle {
     #[must_use]
     pub fn status_callbacks(&self) -> Vec<StatusCallbackRecord> {
         self.shared.lock().callbacks.clone()
+    }
+
+    /// Waits until at least `count` status callbacks have been sent (or `timeout` passed) and
+    /// returns all of them, in the order they completed.
+    pub async fn wait_for_status_callbacks(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<StatusCallbackRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.callback_recorded.notified();
+            tokio::pin!(notified);
+            // Register before looking, so a callback recorded in between still wakes us.
+            notified.as_mut().enable();
+            let callbacks = self.status_callbacks();
+            if callbacks.len() >= count {
+                return callbacks;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.status_callbacks();
+            }
+        }
     }
 
     /// The blocked (phone, sender) pairs.

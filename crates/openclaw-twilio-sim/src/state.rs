@@ -2,7 +2,7 @@
 //! server (`api`) and the phones (`phone`) translate requests into these calls.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -108,6 +108,16 @@ pub(crate) struct PhoneState {
     pub(crate) received: Vec<ReceivedSms>,
     pub(crate) cursor: usize,
     pub(crate) delivery: DeliveryOutcome,
+    /// Woken whenever this phone receives a message.
+    pub(crate) arrived: Arc<Notify>,
+}
+
+impl PhoneState {
+    /// Adds a message to the inbox and wakes whoever waits for this phone.
+    pub(crate) fn receive(&mut self, sms: ReceivedSms) {
+        self.received.push(sms);
+        self.arrived.notify_waiters();
+    }
 }
 
 /// All mutable simulator state, behind one mutex (never held across an `.await`).
@@ -126,8 +136,8 @@ pub(crate) struct State {
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
-    /// Woken whenever any phone receives a message.
-    pub(crate) received: Notify,
+    /// Woken whenever a status callback is recorded.
+    pub(crate) callback_recorded: Notify,
     pub(crate) http: reqwest::Client,
     pub(crate) base_url: String,
     pub(crate) opt_out_type: OptOutTypeField,
@@ -145,7 +155,7 @@ impl Shared {
     ) -> Self {
         Self {
             state: Mutex::new(state),
-            received: Notify::new(),
+            callback_recorded: Notify::new(),
             http,
             base_url,
             opt_out_type: config.opt_out_type,
@@ -406,7 +416,7 @@ impl State {
             date_sent: Some(now),
             date_updated: now,
         });
-        self.phone_mut(to).received.push(ReceivedSms {
+        self.phone_mut(to).receive(ReceivedSms {
             sid: sid.clone(),
             from: from.to_owned(),
             to: to.to_owned(),
@@ -556,7 +566,7 @@ impl State {
         };
         self.push_message(message.clone());
         if outcome == DeliveryOutcome::Delivered {
-            self.phone_mut(&to).received.push(ReceivedSms {
+            self.phone_mut(&to).receive(ReceivedSms {
                 sid: sid.clone(),
                 from: from.clone(),
                 to: to.clone(),

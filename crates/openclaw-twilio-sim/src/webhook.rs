@@ -155,6 +155,7 @@ pub(crate) async fn run_delivery(shared: Arc<Shared>, plan: DeliveryPlan) {
             response_status,
             error,
         });
+        shared.callback_recorded.notify_waiters();
     }
 }
 

@@ -13,13 +13,15 @@ async fn callbacks_settled(
     sim: &openclaw_twilio_sim::SimHandle,
     n: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    for _ in 0..500 {
-        if sim.status_callbacks().len() >= n {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let got = sim
+        .wait_for_status_callbacks(n, Duration::from_secs(10))
+        .await
+        .len();
+    if got >= n {
+        Ok(())
+    } else {
+        Err(format!("only {got} callbacks").into())
     }
-    Err(format!("only {} callbacks", sim.status_callbacks().len()).into())
 }
 
 #[tokio::test]

@@ -201,12 +201,8 @@ async fn webhook_forms_parse_with_openclaw_twilio() -> TestResult {
     let mut request = CreateMessage::new("+15551112222", Sender::From(NUMBER.to_owned()), "x");
     request.status_callback = Some(callback);
     c.create_message(&request).await?;
-    for _ in 0..500 {
-        if sim.status_callbacks().len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    sim.wait_for_status_callbacks(3, Duration::from_secs(10))
+        .await;
     let statuses: Vec<String> = hook
         .requests()
         .iter()

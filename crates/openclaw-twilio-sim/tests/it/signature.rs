@@ -87,12 +87,8 @@ async fn status_callback_signatures_verify() -> TestResult {
         ],
     )
     .await?;
-    for _ in 0..500 {
-        if sim.status_callbacks().len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    sim.wait_for_status_callbacks(3, std::time::Duration::from_secs(10))
+        .await;
     let requests = hook.requests();
     assert_eq!(requests.len(), 3);
     for r in &requests {
