@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::e164::{E164, check_len};
+use crate::e164::{E164, check_len, plan_check};
 use crate::error::ParseTargetError;
 use crate::target::{ParseOptions, parse_number, split_target_prefix};
 
@@ -74,13 +74,7 @@ impl AllowEntry {
         } else {
             parse_number(rest, input, options.default_region)?
         };
-        if options.strict {
-            if let Some(crate::NumberWarning::NotValidInNumberingPlan { number, suggestion }) =
-                number.plan_warning()
-            {
-                return Err(ParseTargetError::NotValidInNumberingPlan { number, suggestion });
-            }
-        }
+        plan_check(&number, options.strict)?;
         Ok(Self::Number(number))
     }
 

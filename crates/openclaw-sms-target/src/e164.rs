@@ -342,6 +342,20 @@ impl<'de> Deserialize<'de> for Region {
     }
 }
 
+/// The plan warnings for `number`, or, in strict mode, the error they turn into.
+pub(crate) fn plan_check(
+    number: &E164,
+    strict: bool,
+) -> Result<Vec<NumberWarning>, ParseTargetError> {
+    match number.plan_warning() {
+        None => Ok(Vec::new()),
+        Some(NumberWarning::NotValidInNumberingPlan { number, suggestion }) if strict => {
+            Err(ParseTargetError::NotValidInNumberingPlan { number, suggestion })
+        }
+        Some(warning) => Ok(vec![warning]),
+    }
+}
+
 /// Refuses input longer than [`MAX_INPUT_LEN`].
 pub(crate) fn check_len(input: &str) -> Result<&str, ParseTargetError> {
     if input.len() > MAX_INPUT_LEN {

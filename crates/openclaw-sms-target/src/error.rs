@@ -82,7 +82,7 @@ pub enum ParseTargetError {
 
     /// Fewer than [`MIN_DIGITS`](crate::MIN_DIGITS) digits, country code included.
     #[error(
-        "{input:?} has {digits} digits, too few for a phone number: an E.164 number has 7 to 15 digits with its country code, as in {EXAMPLE}"
+        "{input:?} has {digits} digits, too few for a phone number: write the whole number with its country code, 7 to 15 digits, as in {EXAMPLE}"
     )]
     TooShort {
         /// The whole input.
@@ -93,7 +93,7 @@ pub enum ParseTargetError {
 
     /// More than [`MAX_DIGITS`](crate::MAX_DIGITS) digits, country code included.
     #[error(
-        "{input:?} has {digits} digits, too many for a phone number: an E.164 number has 7 to 15 digits with its country code, as in {EXAMPLE}"
+        "{input:?} has {digits} digits, too many for a phone number: write 7 to 15 digits with the country code and no extension, as in {EXAMPLE}"
     )]
     TooLong {
         /// The whole input.

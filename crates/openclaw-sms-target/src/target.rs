@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use phonenumber::Mode;
 
-use crate::e164::{E164, NumberWarning, Region, Scanned, check_len, missing_country_code};
+use crate::e164::{
+    E164, NumberWarning, Region, Scanned, check_len, missing_country_code, plan_check,
+};
 use crate::error::{EXAMPLE, ParseTargetError};
 
 /// How to read a number: in which region national formats are read, and whether the
@@ -111,19 +113,7 @@ impl Target {
     pub fn parse(input: &str, options: &ParseOptions) -> Result<Self, ParseTargetError> {
         let (prefix, rest) = split_target_prefix(input)?;
         let number = parse_number(rest, input, options.default_region)?;
-        let warnings: Vec<NumberWarning> = number.plan_warning().into_iter().collect();
-        if options.strict {
-            if let Some(NumberWarning::NotValidInNumberingPlan { number, suggestion }) =
-                warnings.into_iter().next()
-            {
-                return Err(ParseTargetError::NotValidInNumberingPlan { number, suggestion });
-            }
-            return Ok(Self {
-                number,
-                prefix,
-                warnings: Vec::new(),
-            });
-        }
+        let warnings = plan_check(&number, options.strict)?;
         Ok(Self {
             number,
             prefix,
