@@ -156,27 +156,35 @@ impl E164 {
     /// ```
     #[must_use]
     pub fn plan_warning(&self) -> Option<NumberWarning> {
-        if self.is_valid_in_plan() {
+        let reading = phonenumber::parse(None, self.as_str()).ok();
+        let read_as = reading.as_ref().map(|n| n.format().mode(Mode::E164).to_string());
+        let valid = match (&reading, &read_as) {
+            // libphonenumber reads the digits as written: its verdict stands.
+            (Some(n), Some(text)) if *text == self.text => n.is_valid(),
+            // It reads them differently (it strips what it takes for a national prefix, as in
+            // `+7 800…`): judge the digits as written against the metadata.
+            _ => self.matches_plan_exactly(),
+        };
+        if valid {
             return None;
         }
-        // What libphonenumber makes of the digits: it strips a national `0` written after the
-        // country code (`+44 0 7911…`). Offer that reading only when it is valid itself.
-        let suggestion = phonenumber::parse(None, self.as_str())
-            .ok()
+        // Offer libphonenumber's reading (`+44 0 7911…` → `+44 7911…`) when it is valid itself.
+        let suggestion = reading
             .filter(phonenumber::PhoneNumber::is_valid)
-            .map(|n| n.format().mode(Mode::E164).to_string())
-            .and_then(|s| s.strip_prefix('+').map(str::to_owned))
-            .and_then(|d| Self::from_digits(&d, &d).ok())
+            .and(read_as)
+            .and_then(|text| text.strip_prefix('+').map(str::to_owned))
+            .and_then(|digits| Self::from_digits(&digits, &digits).ok())
             .filter(|s| s != self);
-        Some(NumberWarning::NotValidInNumberingPlan {
-            number: self.clone(),
-            suggestion,
-        })
+        Some(NumberWarning::NotValidInNumberingPlan { number: self.clone(), suggestion })
     }
 
-    fn is_valid_in_plan(&self) -> bool {
+    /// Whether the national digits, exactly as written, match a valid number type of a
+    /// region with this country code. Checks the general pattern first, so that only the
+    /// matching regions' type patterns are compiled (`phonenumber` keeps only 100 compiled
+    /// patterns).
+    fn matches_plan_exactly(&self) -> bool {
         let national = self.national_digits();
-        let exact = DATABASE.by_code(&self.country_code()).is_some_and(|metas| {
+        DATABASE.by_code(&self.country_code()).is_some_and(|metas| {
             metas.iter().any(|meta| {
                 let d = meta.descriptors();
                 d.general().is_match(national)
@@ -184,11 +192,7 @@ impl E164 {
                         .iter()
                         .any(|t| d.get(*t).is_some_and(|desc| desc.is_match(national)))
             })
-        });
-        // libphonenumber's own verdict, where it reads the digits as written.
-        exact
-            || phonenumber::parse(None, self.as_str())
-                .is_ok_and(|n| n.is_valid() && n.format().mode(Mode::E164).to_string() == self.text)
+        })
     }
 }
 
