@@ -89,3 +89,8 @@ pub use pairing::{
     find_request_by_code, generate_code, prune_expired,
 };
 pub use policy::{AllowRule, DmPolicy, GROUP_PREFIX, PolicyWarning, check_policy_config};
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -157,7 +157,9 @@ impl E164 {
     #[must_use]
     pub fn plan_warning(&self) -> Option<NumberWarning> {
         let reading = phonenumber::parse(None, self.as_str()).ok();
-        let read_as = reading.as_ref().map(|n| n.format().mode(Mode::E164).to_string());
+        let read_as = reading
+            .as_ref()
+            .map(|n| n.format().mode(Mode::E164).to_string());
         let valid = match (&reading, &read_as) {
             // libphonenumber reads the digits as written: its verdict stands.
             (Some(n), Some(text)) if *text == self.text => n.is_valid(),
@@ -175,7 +177,10 @@ impl E164 {
             .and_then(|text| text.strip_prefix('+').map(str::to_owned))
             .and_then(|digits| Self::from_digits(&digits, &digits).ok())
             .filter(|s| s != self);
-        Some(NumberWarning::NotValidInNumberingPlan { number: self.clone(), suggestion })
+        Some(NumberWarning::NotValidInNumberingPlan {
+            number: self.clone(),
+            suggestion,
+        })
     }
 
     /// Whether the national digits, exactly as written, match a valid number type of a

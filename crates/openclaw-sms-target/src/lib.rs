@@ -54,3 +54,8 @@ pub use allow::{
 pub use e164::{E164, MAX_DIGITS, MAX_INPUT_LEN, MIN_DIGITS, NumberWarning, Region};
 pub use error::ParseTargetError;
 pub use target::{InboundSender, ParseOptions, Target, TargetPrefix};
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
