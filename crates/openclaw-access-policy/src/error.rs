@@ -1,0 +1,42 @@
+//! The crate's one error type.
+
+/// Why a policy configuration or a policy value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyConfigError {
+    /// `dmPolicy` is `open` but `allowFrom` lacks `"*"`. The message is upstream's, with the
+    /// caller's key prefix (`channels.sms`, `channels.sms.accounts.support`).
+    #[error(r#"{key_prefix}.dmPolicy="open" requires {key_prefix}.allowFrom to include "*""#)]
+    OpenWithoutWildcard {
+        /// The config path the keys live under, such as `channels.sms`.
+        key_prefix: String,
+    },
+
+    /// A `dmPolicy` value that is not one of the four policies.
+    #[error(r#"unknown dmPolicy {input:?}: write "pairing", "allowlist", "open" or "disabled""#)]
+    UnknownDmPolicy {
+        /// The value as written.
+        input: String,
+    },
+
+    /// An empty allow rule.
+    #[error(r#"empty allow entry: write a sender id, "*" or accessGroup:<name>"#)]
+    EmptyAllowRule,
+
+    /// An `accessGroup:` rule without a group name.
+    #[error("{input:?} names no access group: write accessGroup:<name>")]
+    EmptyGroupName {
+        /// The rule as written.
+        input: String,
+    },
+
+    /// A pairing code that is not 8 characters from
+    /// [`PAIRING_CODE_ALPHABET`](crate::PAIRING_CODE_ALPHABET).
+    #[error(
+        "{input:?} is not a pairing code: copy the 8-character code from the pairing message (letters and digits, case does not matter)"
+    )]
+    InvalidPairingCode {
+        /// The code as written (at most 64 characters of it).
+        input: String,
+    },
+}
