@@ -5,6 +5,7 @@
 //! secrets runtime turns them into values once, at start.
 
 mod raw;
+mod resolve;
 mod secret;
 
 pub use raw::{
@@ -12,3 +13,9 @@ pub use raw::{
     LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS,
 };
 pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
+
+pub use resolve::{
+    AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT,
+    DEFAULT_WEBHOOK_PATH, ENV_VARS, Limits, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
+    SmsAccounts, check_webhook_paths, resolve_accounts,
+};

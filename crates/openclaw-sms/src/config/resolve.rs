@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use openclaw_access_policy::DmPolicy;
-use openclaw_sms_target::{AllowEntry, E164};
+use openclaw_sms_target::{AllowEntry, E164, ParseOptions, Target};
 
-use super::raw::{AccountInput, ChunkLimitInput, SmsChannelInput};
 use super::SecretInput;
+use super::raw::{AccountInput, ChunkLimitInput, SmsChannelInput};
 use crate::SmsError;
 
 /// The account id used when none is named.
@@ -134,7 +134,10 @@ impl AccountSettings {
     /// (`accountSid && authToken && (fromNumber || messagingServiceSid)`).
     pub fn is_configured(&self) -> bool {
         !self.account_sid.is_empty()
-            && self.auth_token.as_ref().is_some_and(SecretInput::is_configured)
+            && self
+                .auth_token
+                .as_ref()
+                .is_some_and(SecretInput::is_configured)
             && (self.from_number.is_some() || self.messaging_service_sid.is_some())
     }
 
@@ -194,15 +197,29 @@ pub fn resolve_accounts(
     let implicit_default = !blank(&base.account_sid)
         || !blank(&base.from_number)
         || !blank(&base.messaging_service_sid)
-        || base.auth_token.as_ref().is_some_and(SecretInput::is_configured)
+        || base
+            .auth_token
+            .as_ref()
+            .is_some_and(SecretInput::is_configured)
         || (default_account == DEFAULT_ACCOUNT_ID && env_has_any);
 
     let mut ids: Vec<String> = Vec::new();
     if implicit_default || input.accounts.contains_key(DEFAULT_ACCOUNT_ID) {
         ids.push(DEFAULT_ACCOUNT_ID.to_owned());
     }
-    ids.extend(input.accounts.keys().filter(|k| *k != DEFAULT_ACCOUNT_ID).cloned());
+    ids.extend(
+        input
+            .accounts
+            .keys()
+            .filter(|k| *k != DEFAULT_ACCOUNT_ID)
+            .cloned(),
+    );
 
+    if !ids.iter().any(|id| id == DEFAULT_ACCOUNT_ID) {
+        // The top level is no account of its own here, but its values are still checked, so
+        // that a bad value is refused when it is written, not when an account inherits it.
+        resolve_one(DEFAULT_ACCOUNT_ID, path, base, true, None)?;
+    }
     let mut accounts = Vec::with_capacity(ids.len());
     for id in ids {
         let own = input.accounts.get(&id).cloned().flatten();
@@ -214,15 +231,28 @@ pub fn resolve_accounts(
         let merged = merge(own.as_ref(), base);
         let use_env = id == default_account;
         let top_enabled = base.enabled != Some(false);
-        let account = resolve_one(&id, &config_path, &merged, top_enabled, use_env.then_some(env))?;
+        let account = resolve_one(
+            &id,
+            &config_path,
+            &merged,
+            top_enabled,
+            use_env.then_some(env),
+        )?;
         accounts.push(account);
     }
-    Ok(SmsAccounts { accounts, default_account })
+    Ok(SmsAccounts {
+        accounts,
+        default_account,
+    })
 }
 
 fn known_ids(input: &SmsChannelInput) -> String {
     let ids: Vec<&str> = input.accounts.keys().map(String::as_str).collect();
-    if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.join(", ")
+    }
 }
 
 /// Account fields over top-level fields, per field.
@@ -266,7 +296,10 @@ fn trimmed(s: Option<&String>) -> Option<String> {
     s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-#[allow(clippy::too_many_lines, reason = "one line per key reads better than helpers per key")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one line per key reads better than helpers per key"
+)]
 fn resolve_one(
     id: &str,
     path: &str,
@@ -281,9 +314,15 @@ fn resolve_one(
     // Config first (an explicit empty string shadows the environment, as upstream), then env.
     let account_sid = match &input.account_sid {
         Some(s) => s.trim().to_owned(),
-        None => env("TWILIO_ACCOUNT_SID").unwrap_or_default().trim().to_owned(),
+        None => env("TWILIO_ACCOUNT_SID")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     };
-    let auth_token = input.auth_token.clone().or_else(|| env("TWILIO_AUTH_TOKEN").map(SecretInput::Plain));
+    let auth_token = input
+        .auth_token
+        .clone()
+        .or_else(|| env("TWILIO_AUTH_TOKEN").map(SecretInput::Plain));
     let from_raw = match &input.from_number {
         Some(s) => trimmed(Some(s)),
         None => env("TWILIO_PHONE_NUMBER").or_else(|| env("TWILIO_SMS_FROM")),
@@ -299,7 +338,9 @@ fn resolve_one(
         if !is_sid(sid, "MG") {
             return Err(SmsError::invalid(
                 &key("messagingServiceSid"),
-                &format!("\"{sid}\" is not a Messaging Service SID: expected MG followed by 32 hex digits"),
+                &format!(
+                    "\"{sid}\" is not a Messaging Service SID: expected MG followed by 32 hex digits"
+                ),
             ));
         }
     }
@@ -320,7 +361,9 @@ fn resolve_one(
     if webhook_path.contains(['?', '#', ' ']) {
         return Err(SmsError::invalid(
             &key("webhookPath"),
-            &format!("\"{webhook_path}\" must be a plain path such as /webhooks/sms (no query, fragment or spaces)"),
+            &format!(
+                "\"{webhook_path}\" must be a plain path such as /webhooks/sms (no query, fragment or spaces)"
+            ),
         ));
     }
     let public_webhook_url = match &input.public_webhook_url {
@@ -343,13 +386,21 @@ fn resolve_one(
     let allow_raw: Vec<String> = match &input.allow_from {
         Some(list) => list.entries(),
         None => env("SMS_ALLOWED_USERS")
-            .map(|csv| csv.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .map(|csv| {
+                csv.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     let mut allow_from = Vec::with_capacity(allow_raw.len());
     for (index, raw) in allow_raw.iter().enumerate() {
         let entry = AllowEntry::parse(raw).map_err(|err| {
-            SmsError::invalid(&format!("{}[{index}]", key("allowFrom")), &format!("\"{raw}\": {err}"))
+            SmsError::invalid(
+                &format!("{}[{index}]", key("allowFrom")),
+                &format!("\"{raw}\": {err}"),
+            )
         })?;
         allow_from.push(entry);
     }
@@ -367,12 +418,19 @@ fn resolve_one(
     .min(MAX_TEXT_CHUNK_LIMIT);
     let media_max_bytes = match input.media_max_mb {
         Some(mb) if mb.is_finite() && mb > 0.0 => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "positive and finite; MiB to bytes")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "positive and finite; MiB to bytes"
+            )]
             let bytes = (mb * 1024.0 * 1024.0) as u64;
             Some(bytes)
         }
         Some(_) => {
-            return Err(SmsError::invalid(&key("mediaMaxMb"), "must be a number greater than 0"));
+            return Err(SmsError::invalid(
+                &key("mediaMaxMb"),
+                "must be a number greater than 0",
+            ));
         }
         None => None,
     };
@@ -387,7 +445,10 @@ fn resolve_one(
         None => DEFAULT_SEND_RATE_PER_SECOND,
     };
     if input.max_segments_per_reply == Some(0) {
-        return Err(SmsError::invalid(&key("maxSegmentsPerReply"), "must be at least 1 (or removed for no budget)"));
+        return Err(SmsError::invalid(
+            &key("maxSegmentsPerReply"),
+            "must be at least 1 (or removed for no budget)",
+        ));
     }
     let api_key_sid = trimmed(input.api_key_sid.as_ref());
     if let Some(sid) = &api_key_sid {
@@ -398,29 +459,44 @@ fn resolve_one(
             ));
         }
         if input.api_key_secret.is_none() {
-            return Err(SmsError::invalid(&key("apiKeySecret"), "is required when apiKeySid is set"));
+            return Err(SmsError::invalid(
+                &key("apiKeySecret"),
+                "is required when apiKeySid is set",
+            ));
         }
     }
     let defaults = Limits::default();
     let limits = input.limits.clone().unwrap_or_default();
     let limits = Limits {
-        per_sender_per_minute: limits.per_sender_per_minute.unwrap_or(defaults.per_sender_per_minute),
-        per_route_per_minute: limits.per_route_per_minute.unwrap_or(defaults.per_route_per_minute),
+        per_sender_per_minute: limits
+            .per_sender_per_minute
+            .unwrap_or(defaults.per_sender_per_minute),
+        per_route_per_minute: limits
+            .per_route_per_minute
+            .unwrap_or(defaults.per_route_per_minute),
         invalid_per_client_per_minute: limits
             .invalid_per_client_per_minute
             .unwrap_or(defaults.invalid_per_client_per_minute),
-        pre_auth_in_flight: limits.pre_auth_in_flight.unwrap_or(defaults.pre_auth_in_flight),
+        pre_auth_in_flight: limits
+            .pre_auth_in_flight
+            .unwrap_or(defaults.pre_auth_in_flight),
         max_body_bytes: limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
     };
     for (name, value) in [
         ("perSenderPerMinute", limits.per_sender_per_minute),
         ("perRoutePerMinute", limits.per_route_per_minute),
-        ("invalidPerClientPerMinute", limits.invalid_per_client_per_minute),
+        (
+            "invalidPerClientPerMinute",
+            limits.invalid_per_client_per_minute,
+        ),
         ("preAuthInFlight", limits.pre_auth_in_flight),
         ("maxBodyBytes", limits.max_body_bytes),
     ] {
         if value == 0 {
-            return Err(SmsError::invalid(&format!("{}.{name}", key("limits")), "must be at least 1"));
+            return Err(SmsError::invalid(
+                &format!("{}.{name}", key("limits")),
+                "must be at least 1",
+            ));
         }
     }
     Ok(AccountSettings {
@@ -456,18 +532,23 @@ fn resolve_one(
 }
 
 fn parse_number(raw: &str, key: &str, warnings: &mut Vec<String>) -> Result<E164, SmsError> {
-    let parsed = E164::parse_lenient(raw).map_err(|err| SmsError::invalid(key, &format!("\"{raw}\": {err}")))?;
-    if let Some(warning) = parsed.warning() {
-        warnings.push(format!("{key}: {warning}"));
-    }
-    Ok(parsed.into_value())
+    let target = Target::parse(raw, &ParseOptions::new())
+        .map_err(|err| SmsError::invalid(key, &format!("\"{raw}\": {err}")))?;
+    warnings.extend(target.warnings().iter().map(|w| format!("{key}: {w}")));
+    Ok(target.into_number())
 }
 
 /// Upstream's rule: a positive whole number, or a digits-only string; anything else is unset.
 fn chunk_limit(input: &ChunkLimitInput) -> Option<usize> {
     match input {
-        ChunkLimitInput::Number(n) if n.is_finite() && *n >= 1.0 && n.fract() == 0.0 && *n <= 9_007_199_254_740_991.0 => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked: a safe positive integer")]
+        ChunkLimitInput::Number(n)
+            if n.is_finite() && *n >= 1.0 && n.fract() == 0.0 && *n <= 9_007_199_254_740_991.0 =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "checked: a safe positive integer"
+            )]
             let n = *n as usize;
             Some(n)
         }
@@ -485,7 +566,11 @@ fn chunk_limit_str(s: &str) -> Option<usize> {
 }
 
 fn normalize_path(p: &str) -> String {
-    if p.starts_with('/') { p.to_owned() } else { format!("/{p}") }
+    if p.starts_with('/') {
+        p.to_owned()
+    } else {
+        format!("/{p}")
+    }
 }
 
 /// `AC`/`MG`/`SK` followed by 32 hex digits.
@@ -508,4 +593,268 @@ pub fn check_webhook_paths(accounts: &[AccountSettings]) -> Result<(), SmsError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn resolve(config: Value, env: &[(&str, &str)]) -> Result<SmsAccounts, SmsError> {
+        let input = SmsChannelInput::from_value(&config, "channels.sms")?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, v)| k == name && !v.trim().is_empty())
+                .map(|(_, v)| v.clone())
+        };
+        resolve_accounts(&input, &lookup, "channels.sms")
+    }
+
+    fn ids(accounts: &SmsAccounts) -> Vec<&str> {
+        accounts.accounts.iter().map(|a| a.id.as_str()).collect()
+    }
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    const MG: &str = "MG0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn account_listing() {
+        let cases: &[(Value, &[(&str, &str)], &[&str])] = &[
+            (json!({}), &[], &[]),
+            (json!({"enabled": true, "dmPolicy": "pairing"}), &[], &[]),
+            (json!({}), &[("TWILIO_ACCOUNT_SID", SID)], &["default"]),
+            // Blank env values do not create a phantom account.
+            (
+                json!({}),
+                &[("TWILIO_ACCOUNT_SID", " "), ("TWILIO_PHONE_NUMBER", "\t")],
+                &[],
+            ),
+            (json!({"fromNumber": "+15551234567"}), &[], &["default"]),
+            (
+                json!({"accounts": {"support": {"accountSid": SID}}}),
+                &[],
+                &["support"],
+            ),
+            (
+                json!({"accountSid": SID, "accounts": {"support": {}}}),
+                &[],
+                &["default", "support"],
+            ),
+            (
+                json!({"accounts": {"b": {}, "a": {}, "default": {}}}),
+                &[],
+                &["default", "a", "b"],
+            ),
+            // Env vars feed the account `defaultAccount` names, and create no implicit default.
+            (
+                json!({"defaultAccount": "support", "accounts": {"support": {}}}),
+                &[("TWILIO_ACCOUNT_SID", SID)],
+                &["support"],
+            ),
+        ];
+        for (config, env, expected) in cases {
+            let accounts = resolve(config.clone(), env).unwrap();
+            assert_eq!(ids(&accounts), *expected, "{config} {env:?}");
+        }
+    }
+
+    #[test]
+    fn env_fallbacks_apply_to_the_default_account_only() {
+        let env = [
+            ("TWILIO_ACCOUNT_SID", SID),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_PHONE_NUMBER", " "),
+            ("TWILIO_SMS_FROM", "+15551234567"),
+            (
+                "SMS_PUBLIC_WEBHOOK_URL",
+                "https://gw.example.com/webhooks/sms",
+            ),
+            ("SMS_WEBHOOK_PATH", "hooks/sms"),
+            ("SMS_ALLOWED_USERS", "+15557654321, sms:+15557654322"),
+            ("SMS_TEXT_CHUNK_LIMIT", "900"),
+            ("SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION", "TRUE"),
+        ];
+        let accounts = resolve(
+            json!({"defaultAccount": "main", "accounts": {"main": {}, "other": {}}}),
+            &env,
+        )
+        .unwrap();
+        let main = accounts.get(None).unwrap();
+        assert_eq!(main.id, "main");
+        assert_eq!(main.account_sid, SID);
+        assert!(main.is_configured());
+        assert_eq!(
+            main.from_number.as_ref().map(E164::as_str),
+            Some("+15551234567"),
+            "blank TWILIO_PHONE_NUMBER does not hide TWILIO_SMS_FROM"
+        );
+        assert_eq!(main.webhook_path, "/hooks/sms");
+        assert_eq!(main.allow_from.len(), 2);
+        assert_eq!(main.text_chunk_limit, 900);
+        assert!(
+            main.signature_validation,
+            "only the exact string `true` disables validation"
+        );
+        let other = accounts.get(Some("other")).unwrap();
+        assert_eq!(other.account_sid, "");
+        assert!(!other.is_configured());
+        assert_eq!(other.webhook_path, DEFAULT_WEBHOOK_PATH);
+    }
+
+    #[test]
+    fn config_wins_over_env_and_accounts_inherit_top_level() {
+        let config = json!({
+            "accountSid": SID, "authToken": "top", "fromNumber": "+15551234567", "dmPolicy": "allowlist", "allowFrom": ["+15557654321"],
+            "accounts": {"support": {"fromNumber": "", "messagingServiceSid": MG, "webhookPath": "/webhooks/sms/support", "enabled": true}}
+        });
+        let accounts = resolve(config, &[("TWILIO_PHONE_NUMBER", "+15550000000")]).unwrap();
+        let default = accounts.get(None).unwrap();
+        assert_eq!(
+            default.from_number.as_ref().map(E164::as_str),
+            Some("+15551234567")
+        );
+        let support = accounts.get(Some("support")).unwrap();
+        assert_eq!(support.account_sid, SID);
+        assert_eq!(
+            support.from_number, None,
+            "an explicit empty string shadows the top level and env"
+        );
+        assert_eq!(support.messaging_service_sid.as_deref(), Some(MG));
+        assert_eq!(support.dm_policy, DmPolicy::Allowlist);
+        assert!(support.is_configured());
+        assert_eq!(support.sender_label(), MG);
+        check_webhook_paths(&accounts.accounts).unwrap();
+    }
+
+    #[test]
+    fn defaults() {
+        let a = resolve(json!({"accountSid": SID}), &[])
+            .unwrap()
+            .accounts
+            .remove(0);
+        assert!(a.enabled);
+        assert_eq!(a.dm_policy, DmPolicy::Pairing);
+        assert_eq!(a.webhook_path, "/webhooks/sms");
+        assert_eq!(a.text_chunk_limit, 1500);
+        assert!(a.smart_encoding && a.hold_until_approved && a.signature_validation);
+        assert_eq!(a.limits, Limits::default());
+        assert_eq!(a.limits.max_body_bytes, 32_768);
+        assert!(!a.is_configured());
+    }
+
+    #[test]
+    fn text_chunk_limit_table() {
+        let check = |v: Value, expected: usize| {
+            let a = resolve(json!({"accountSid": SID, "textChunkLimit": v}), &[])
+                .unwrap()
+                .accounts
+                .remove(0);
+            assert_eq!(a.text_chunk_limit, expected, "{v}");
+        };
+        check(json!(1200), 1200);
+        check(json!("800"), 800);
+        check(json!(5000), 1600);
+        check(json!(0), 1500);
+        check(json!(-1), 1500);
+        check(json!(1.5), 1500);
+        check(json!("0"), 1500);
+        check(json!("unlimited"), 1500);
+        check(json!(" "), 1500);
+    }
+
+    #[test]
+    fn kill_switch_and_disabled_accounts() {
+        let accounts = resolve(
+            json!({"enabled": false, "accountSid": SID, "accounts": {"s": {"enabled": true}}}),
+            &[],
+        )
+        .unwrap();
+        assert!(accounts.accounts.iter().all(|a| !a.enabled));
+        let accounts = resolve(
+            json!({"accountSid": SID, "accounts": {"s": {"enabled": false}}}),
+            &[],
+        )
+        .unwrap();
+        assert!(accounts.get(None).unwrap().enabled);
+        assert!(!accounts.get(Some("s")).unwrap().enabled);
+    }
+
+    #[test]
+    fn errors_say_which_account_which_key_and_what_is_allowed() {
+        let err = |config: Value| resolve(config, &[]).unwrap_err().to_string();
+        assert_eq!(
+            err(json!({"dmPolicy": "open", "allowFrom": ["+15557654321"]})),
+            "channels.sms.allowFrom: channels.sms.dmPolicy=\"open\" requires channels.sms.allowFrom to include \"*\""
+        );
+        assert_eq!(
+            err(json!({"accounts": {"support": {"dmPolicy": "friends"}}})),
+            "channels.sms.accounts.support.dmPolicy: unknown policy \"friends\"; use one of pairing, allowlist, open, disabled"
+        );
+        assert!(
+            err(
+                json!({"accounts": {"s": {"allowFrom": ["+15557654321", "whatsapp:+15557654321"]}}})
+            )
+            .starts_with("channels.sms.accounts.s.allowFrom[1]: \"whatsapp:+15557654321\": ")
+        );
+        assert!(
+            err(json!({"fromNumber": "(555) 123-4567"}))
+                .starts_with("channels.sms.fromNumber: \"(555) 123-4567\": ")
+        );
+        assert!(
+            err(json!({"messagingServiceSid": "MG123"}))
+                .contains("expected MG followed by 32 hex digits")
+        );
+        assert!(
+            err(json!({"defaultAccount": "nope", "accounts": {"a": {}}}))
+                .contains("not under channels.sms.accounts (known: a)")
+        );
+        assert!(
+            err(json!({"limits": {"maxBodyBytes": 0}}))
+                .starts_with("channels.sms.limits.maxBodyBytes: must be at least 1")
+        );
+        assert!(
+            err(json!({"apiKeySid": "SK0123456789abcdef0123456789abcdef"}))
+                .contains("apiKeySecret: is required")
+        );
+    }
+
+    #[test]
+    fn two_accounts_on_one_path_is_an_error_naming_both() {
+        let accounts = resolve(
+            json!({"accounts": {"a": {"webhookPath": "webhooks/sms"}, "b": {"webhookPath": "/webhooks/sms"}}}),
+            &[],
+        )
+        .unwrap();
+        let err = check_webhook_paths(&accounts.accounts)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "channels.sms.accounts.b.webhookPath: SMS webhook path /webhooks/sms is already registered by account a; configure a distinct webhookPath for account b."
+        );
+    }
+
+    #[test]
+    fn numbering_plan_problems_are_warnings_not_refusals() {
+        let a = resolve(
+            json!({"accountSid": SID, "fromNumber": "+15551234567"}),
+            &[],
+        )
+        .unwrap()
+        .accounts
+        .remove(0);
+        assert_eq!(
+            a.from_number.as_ref().map(E164::as_str),
+            Some("+15551234567")
+        );
+        assert!(
+            !a.warnings.is_empty(),
+            "the product page's example number is not valid in the numbering plan"
+        );
+    }
 }
