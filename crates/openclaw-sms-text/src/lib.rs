@@ -38,11 +38,13 @@ pub use error::ParseChunkLimitError;
 pub use markdown::{HIDDEN_BLOCK_TAGS, to_plain_text};
 pub use reply::{Reply, ReplyOptions, prepare_reply};
 pub use segments::{
-    Encoding, GSM7_MULTI_SEGMENT, GSM7_SINGLE_SEGMENT, SEGMENT_BITS, SegmentReport, UCS2_MULTI_SEGMENT,
-    UCS2_SINGLE_SEGMENT, UDH_BITS, analyze, utf16_len,
+    Encoding, GSM7_MULTI_SEGMENT, GSM7_SINGLE_SEGMENT, SEGMENT_BITS, SegmentReport,
+    UCS2_MULTI_SEGMENT, UCS2_SINGLE_SEGMENT, UDH_BITS, analyze, utf16_len,
 };
-pub use smart::{SMART_ENCODING_TABLE, smart_encode, smart_replacement, transliterate};
+pub use smart::{
+    SMART_ENCODING_ADDITIONS, SMART_ENCODING_TABLE, smart_encode, smart_replacement, transliterate,
+};
 pub use split::{
-    ChunkLimit, DEFAULT_CHUNK_LIMIT, MAX_CHUNK_LIMIT, MIN_CHUNK_LIMIT, MIN_FILL_PERCENT, Numbering, Part,
-    SplitOptions, TRUNCATION_NOTICE, split,
+    ChunkLimit, DEFAULT_CHUNK_LIMIT, MAX_CHUNK_LIMIT, MIN_CHUNK_LIMIT, MIN_FILL_PERCENT, Numbering,
+    Part, SplitOptions, TRUNCATION_NOTICE, split,
 };

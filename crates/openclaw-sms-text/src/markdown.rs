@@ -3,16 +3,24 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Tags whose whole content is model reasoning or tool scaffolding, never meant for the reader.
-pub const HIDDEN_BLOCK_TAGS: &[&str] =
-    &["think", "thinking", "thought", "reasoning", "antthinking", "tool_call", "tool_result"];
+pub const HIDDEN_BLOCK_TAGS: &[&str] = &[
+    "think",
+    "thinking",
+    "thought",
+    "reasoning",
+    "antthinking",
+    "tool_call",
+    "tool_result",
+];
 
 /// Converts an agent's markdown reply to plain SMS text.
 ///
 /// - Headings become their text on their own line; emphasis, strong and strikethrough marks
 ///   disappear; inline code and fenced or indented code are flattened to their content (fence
 ///   lines gone, code lines kept as they are).
-/// - Links become `label (url)`, or just the label when it already is the URL (with or without
-///   its scheme or a trailing `/`) or a `mailto:`/`tel:`/`sms:` address, or when the URL is a
+/// - Links become `label (url)`, or just the label when it already is the URL (compared on
+///   letters, digits and `@`, without the scheme, so `x.io` is `https://x.io/`) or a
+///   `mailto:`/`tel:`/`sms:` address, or when the URL is a
 ///   `#fragment`; an empty label gives the URL. Bare URLs stay. Images become `alt (url)`.
 /// - Lists use GSM-7 characters: `- ` for bullets, `1. ` for numbered items (counting from the
 ///   list's start), nested items indented by two spaces a level; continuation lines of an item
@@ -48,7 +56,11 @@ pub fn to_plain_text(markdown: &str) -> String {
 }
 
 fn normalize_newlines(text: &str) -> String {
-    if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_owned() }
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Separation owed before the next piece of block content.
@@ -98,7 +110,11 @@ impl Renderer {
     }
 
     fn indent(&self) -> usize {
-        if self.code_block { 0 } else { 2 * self.lists.len() }
+        if self.code_block {
+            0
+        } else {
+            2 * self.lists.len()
+        }
     }
 
     /// A block starts: owe a paragraph break (a line break inside list items).
@@ -106,7 +122,11 @@ impl Renderer {
         if self.after_marker {
             return;
         }
-        let sep = if self.lists.is_empty() { Sep::Paragraph } else { Sep::Line };
+        let sep = if self.lists.is_empty() {
+            Sep::Paragraph
+        } else {
+            Sep::Line
+        };
         self.pending = self.pending.max(sep);
     }
 
@@ -239,9 +259,16 @@ impl Renderer {
             }
             Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
                 self.flush(self.indent());
-                self.links.push(Link { dest: dest_url.trim().to_owned(), start: self.out.len() });
+                self.links.push(Link {
+                    dest: dest_url.trim().to_owned(),
+                    start: self.out.len(),
+                });
             }
-            Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Superscript | Tag::Subscript => {}
+            Tag::Emphasis
+            | Tag::Strong
+            | Tag::Strikethrough
+            | Tag::Superscript
+            | Tag::Subscript => {}
         }
     }
 
@@ -295,7 +322,12 @@ impl Renderer {
             }
             TagEnd::Link | TagEnd::Image => {
                 if let Some(link) = self.links.pop() {
-                    let label = self.out.get(link.start..).unwrap_or_default().trim().to_owned();
+                    let label = self
+                        .out
+                        .get(link.start..)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
                     if let Some(suffix) = link_suffix(&label, &link.dest) {
                         self.out.push_str(&suffix);
                     }
@@ -309,7 +341,11 @@ impl Renderer {
             | TagEnd::DefinitionListTitle
             | TagEnd::DefinitionListDefinition
             | TagEnd::MetadataBlock(_) => self.block(),
-            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Superscript | TagEnd::Subscript => {}
+            TagEnd::Emphasis
+            | TagEnd::Strong
+            | TagEnd::Strikethrough
+            | TagEnd::Superscript
+            | TagEnd::Subscript => {}
         }
     }
 }
@@ -322,14 +358,27 @@ fn link_suffix(label: &str, dest: &str) -> Option<String> {
     if label.is_empty() {
         return Some(dest.to_owned());
     }
+    // Compared on letters, digits and `@` only, after the scheme: `x.io` is `https://x.io/`,
+    // `+1 555 0100` is `tel:+15550100`.
     let bare = |s: &str| -> String {
         let s = ["mailto:", "tel:", "sms:", "https://", "http://"]
             .iter()
-            .find_map(|p| s.get(..p.len()).filter(|h| h.eq_ignore_ascii_case(p)).map(|_| &s[p.len()..]))
+            .find_map(|p| {
+                s.get(..p.len())
+                    .filter(|h| h.eq_ignore_ascii_case(p))
+                    .map(|_| &s[p.len()..])
+            })
             .unwrap_or(s);
-        s.trim_end_matches('/').to_ascii_lowercase()
+        s.chars()
+            .filter(|c| c.is_alphanumeric() || *c == '@')
+            .flat_map(char::to_lowercase)
+            .collect()
     };
-    if bare(label) == bare(dest) { None } else { Some(format!(" ({dest})")) }
+    if bare(label) == bare(dest) {
+        None
+    } else {
+        Some(format!(" ({dest})"))
+    }
 }
 
 fn render_table(table: &Table, indent: usize) -> String {
@@ -350,7 +399,12 @@ fn render_table(table: &Table, indent: usize) -> String {
         }
     }
     if table.rows.is_empty() {
-        let head: Vec<&str> = table.head.iter().map(String::as_str).filter(|h| !h.is_empty()).collect();
+        let head: Vec<&str> = table
+            .head
+            .iter()
+            .map(String::as_str)
+            .filter(|h| !h.is_empty())
+            .collect();
         if !head.is_empty() {
             lines.push(head.join("; "));
         }
@@ -359,7 +413,12 @@ fn render_table(table: &Table, indent: usize) -> String {
 }
 
 fn is_line_break_tag(raw: &str) -> bool {
-    let tag = raw.trim().trim_start_matches('<').trim_end_matches('>').trim_end_matches('/').trim();
+    let tag = raw
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim_end_matches('/')
+        .trim();
     tag.eq_ignore_ascii_case("br")
 }
 
@@ -387,14 +446,34 @@ pub(crate) fn strip_html(raw: &str) -> String {
             .take_while(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_ascii_lowercase();
-        let looks_like_tag = !name.is_empty() && (tag.starts_with(|c: char| c.is_ascii_alphabetic()) || tag.starts_with('/'));
+        let looks_like_tag = !name.is_empty()
+            && (tag.starts_with(|c: char| c.is_ascii_alphabetic()) || tag.starts_with('/'));
         if !looks_like_tag {
             out.push('<');
             rest = &after[1..];
             continue;
         }
         let closing = tag.starts_with('/');
-        if name == "br" || (closing && matches!(name.as_str(), "p" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "pre" | "table" | "ul" | "ol")) {
+        if name == "br"
+            || (closing
+                && matches!(
+                    name.as_str(),
+                    "p" | "div"
+                        | "li"
+                        | "tr"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "h5"
+                        | "h6"
+                        | "blockquote"
+                        | "pre"
+                        | "table"
+                        | "ul"
+                        | "ol"
+                ))
+        {
             out.push('\n');
         }
         rest = &after[close + 1..];
@@ -425,7 +504,9 @@ pub(crate) fn decode_entities(text: &str) -> String {
                 "apos" => '\'',
                 "nbsp" => '\u{a0}',
                 _ => {
-                    let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    let code = if let Some(hex) =
+                        name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
+                    {
                         u32::from_str_radix(hex, 16).ok()?
                     } else {
                         name.strip_prefix('#')?.parse().ok()?
@@ -465,7 +546,9 @@ pub(crate) fn strip_hidden_blocks(text: &str) -> String {
             Some((open_start, name)) => {
                 out.push_str(&text[pos..open_start]);
                 let close = format!("</{name}>");
-                pos = lower[open_start..].find(&close).map_or(text.len(), |i| open_start + i + close.len());
+                pos = lower[open_start..]
+                    .find(&close)
+                    .map_or(text.len(), |i| open_start + i + close.len());
             }
             None => {
                 out.push_str(&text[pos..]);
@@ -504,7 +587,10 @@ fn first_orphan_close(lower: &str) -> Option<(usize, usize)> {
             lower.find(&tag).map(|i| (i, i + tag.len()))
         })
         .min()?;
-    let ends_line = lower[end..].split('\n').next().is_some_and(|l| l.trim().is_empty());
+    let ends_line = lower[end..]
+        .split('\n')
+        .next()
+        .is_some_and(|l| l.trim().is_empty());
     let quoted = lower[..start].ends_with('`');
     let opened_before = next_open(lower, 0).is_some_and(|(open, _)| open < start);
     (ends_line && !quoted && !opened_before).then_some((start, end))
@@ -565,7 +651,10 @@ mod tests {
         check("- a\n- b\n  - c\n    1. d", "- a\n- b\n  - c\n    1. d");
         check("3. x\n4. y", "3. x\n4. y");
         check("- one\n\n- two", "- one\n- two");
-        check("| A | B |\n|---|---|\n| 1 | 2 |\n| 3 |  |", "- A: 1; B: 2\n- A: 3");
+        check(
+            "| A | B |\n|---|---|\n| 1 | 2 |\n| 3 |  |",
+            "- A: 1; B: 2\n- A: 3",
+        );
         check("<!-- hidden -->\nshown", "shown");
         check("<div>\n<p>Hi &amp; bye</p>\n</div>", "Hi & bye");
     }

@@ -19,7 +19,10 @@ pub struct ReplyOptions {
 
 impl Default for ReplyOptions {
     fn default() -> Self {
-        Self { smart_encoding: true, split: SplitOptions::default() }
+        Self {
+            smart_encoding: true,
+            split: SplitOptions::default(),
+        }
     }
 }
 
@@ -61,8 +64,18 @@ pub struct Reply {
 #[must_use]
 pub fn prepare_reply(markdown: &str, options: &ReplyOptions) -> Reply {
     let plain = to_plain_text(markdown);
-    let text = if options.smart_encoding { smart_encode(&plain).into_owned() } else { plain };
+    let text = if options.smart_encoding {
+        smart_encode(&plain).into_owned()
+    } else {
+        plain
+    };
     let (parts, truncated) = split_with(&text, &options.split, options.smart_encoding);
     let billed_segments = parts.iter().map(|p| p.segments).sum();
-    Reply { report: analyze(&text), text, parts, billed_segments, truncated }
+    Reply {
+        report: analyze(&text),
+        text,
+        parts,
+        billed_segments,
+        truncated,
+    }
 }

@@ -157,7 +157,13 @@ const RECENT: usize = 8;
 
 impl Packer {
     const fn new() -> Self {
-        Self { segments: 1, used: 0, first: true, recent: [0; RECENT], recent_len: 0 }
+        Self {
+            segments: 1,
+            used: 0,
+            first: true,
+            recent: [0; RECENT],
+            recent_len: 0,
+        }
     }
 
     #[inline]
@@ -267,7 +273,11 @@ mod tests {
             let expected: Vec<String> = text
                 .graphemes(true)
                 .flat_map(|g| {
-                    if g == "\r\n" { vec!["\r".to_owned(), "\n".to_owned()] } else { vec![g.to_owned()] }
+                    if g == "\r\n" {
+                        vec!["\r".to_owned(), "\n".to_owned()]
+                    } else {
+                        vec![g.to_owned()]
+                    }
                 })
                 .collect();
             assert_eq!(graphemes(text), expected, "{text:?}");
@@ -276,7 +286,11 @@ mod tests {
 
     fn check(text: &str, encoding: Encoding, segments: u32, characters: u32) {
         let r = analyze(text);
-        assert_eq!((r.encoding, r.segments, r.characters), (encoding, segments, characters), "{text:?}");
+        assert_eq!(
+            (r.encoding, r.segments, r.characters),
+            (encoding, segments, characters),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -289,7 +303,12 @@ mod tests {
         check(&"a".repeat(307), Gsm7, 3, 307);
         check(&"[".repeat(80), Gsm7, 1, 160);
         // 152 septets then an escape pair: the pair does not fit in 153, so it moves whole.
-        check(&format!("{}{}", "a".repeat(152), "[".repeat(5)), Gsm7, 2, 162);
+        check(
+            &format!("{}{}", "a".repeat(152), "[".repeat(5)),
+            Gsm7,
+            2,
+            162,
+        );
         check(&"é".repeat(160), Gsm7, 1, 160);
         check(&"ê".repeat(70), Ucs2, 1, 70);
         check(&"ê".repeat(71), Ucs2, 2, 71);

@@ -5,6 +5,11 @@
 //! TwilioDevEd/message-segment-calculator `src/libs/SmartEncodingMap.ts` (270 entries), with one
 //! deliberate difference: the calculator maps `‹` (U+2039) to `>` and `›` (U+203A) to `<`,
 //! which reverses them; here `‹` becomes `<` and `›` becomes `>`.
+//!
+//! Four additions that the table lacks and model replies are full of (see
+//! [`SMART_ENCODING_ADDITIONS`]): the non-breaking hyphen U+2011, the figure dash U+2012 and the
+//! minus sign U+2212 become `-`; the soft hyphen U+00AD is removed. Without them one `‑` keeps a
+//! whole reply in UCS-2.
 
 use std::borrow::Cow;
 
@@ -288,16 +293,28 @@ pub const SMART_ENCODING_TABLE: &[(char, &str)] = &[
     ('\u{ff64}', ","),
 ];
 
-/// The replacement of one character, if the Smart Encoding table has one.
+/// Replacements this crate adds to Twilio's table (sorted by character).
+pub const SMART_ENCODING_ADDITIONS: &[(char, &str)] = &[
+    ('\u{00ad}', ""),
+    ('\u{2011}', "-"),
+    ('\u{2012}', "-"),
+    ('\u{2212}', "-"),
+];
+
+/// The replacement of one character, from [`SMART_ENCODING_TABLE`] or
+/// [`SMART_ENCODING_ADDITIONS`].
 #[must_use]
 pub fn smart_replacement(c: char) -> Option<&'static str> {
     if c.is_ascii() && !c.is_ascii_control() && c != '`' {
         return None;
     }
-    SMART_ENCODING_TABLE
-        .binary_search_by_key(&c, |&(k, _)| k)
-        .ok()
-        .map(|i| SMART_ENCODING_TABLE[i].1)
+    let find = |table: &'static [(char, &'static str)]| {
+        table
+            .binary_search_by_key(&c, |&(k, _)| k)
+            .ok()
+            .map(|i| table[i].1)
+    };
+    find(SMART_ENCODING_TABLE).or_else(|| find(SMART_ENCODING_ADDITIONS))
 }
 
 /// Replaces every character that has an entry in the Smart Encoding table, unconditionally.
@@ -307,7 +324,10 @@ pub fn smart_replacement(c: char) -> Option<&'static str> {
 /// text GSM-7.
 #[must_use]
 pub fn transliterate(text: &str) -> Cow<'_, str> {
-    let Some(first) = text.char_indices().find(|&(_, c)| smart_replacement(c).is_some()) else {
+    let Some(first) = text
+        .char_indices()
+        .find(|&(_, c)| smart_replacement(c).is_some())
+    else {
         return Cow::Borrowed(text);
     };
     let mut out = String::with_capacity(text.len() + 8);
@@ -358,9 +378,20 @@ mod tests {
         for pair in SMART_ENCODING_TABLE.windows(2) {
             assert!(pair[0].0 < pair[1].0, "{:?} before {:?}", pair[0], pair[1]);
         }
-        for &(c, r) in SMART_ENCODING_TABLE {
+        for pair in SMART_ENCODING_ADDITIONS.windows(2) {
+            assert!(pair[0].0 < pair[1].0);
+        }
+        for &(c, r) in SMART_ENCODING_TABLE.iter().chain(SMART_ENCODING_ADDITIONS) {
             assert!(gsm::is_gsm7(r), "{c:?} -> {r:?}");
             assert!(gsm::septets(c).is_none(), "{c:?} is already GSM-7");
+        }
+        for (c, _) in SMART_ENCODING_ADDITIONS {
+            assert!(
+                SMART_ENCODING_TABLE
+                    .binary_search_by_key(c, |&(k, _)| k)
+                    .is_err(),
+                "{c:?} is in Twilio's table"
+            );
         }
     }
 
@@ -381,5 +412,9 @@ mod tests {
         check("Can’t 😀", "Can’t 😀");
         check("日本語です。", "日本語です。");
         check("Café crème", "Café crème");
+        check(
+            "non\u{2011}breaking, 2\u{2212}1, soft\u{ad}hyphen",
+            "non-breaking, 2-1, softhyphen",
+        );
     }
 }

@@ -130,10 +130,11 @@ impl FromStr for ChunkLimit {
     /// Reads a decimal number (as an environment variable would hold it), then as
     /// [`ChunkLimit::from_number`]: `"0"`, `"-5"` and `"inf"` give the default; `"abc"` is an error.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.trim()
-            .parse::<f64>()
-            .map(Self::from_number)
-            .map_err(|_| ParseChunkLimitError::NotANumber { input: s.chars().take(ECHO_LIMIT).collect() })
+        s.trim().parse::<f64>().map(Self::from_number).map_err(|_| {
+            ParseChunkLimitError::NotANumber {
+                input: s.chars().take(ECHO_LIMIT).collect(),
+            }
+        })
     }
 }
 
@@ -195,7 +196,13 @@ pub struct Part {
 impl Part {
     fn new(text: String, source: Range<usize>) -> Self {
         let report = analyze(&text);
-        Self { text, encoding: report.encoding, segments: report.segments, units: report.units, source }
+        Self {
+            text,
+            encoding: report.encoding,
+            segments: report.segments,
+            units: report.units,
+            source,
+        }
     }
 }
 
@@ -227,10 +234,19 @@ pub(crate) fn split_with(text: &str, options: &SplitOptions, smart: bool) -> (Ve
     // Each round either settles or widens the numbering reserve (by a digit) or tightens the
     // budget by the overshoot; a few rounds always suffice, the bound only guards the loop.
     for _ in 0..MAX_ROUNDS {
-        let plan = Planner { text, limit, reserve, numbering: options.numbering, smart };
+        let plan = Planner {
+            text,
+            limit,
+            reserve,
+            numbering: options.numbering,
+            smart,
+        };
         let (bodies, truncated) = plan.plan(cut_budget);
         let count = bodies.len();
-        let needed = options.numbering.label(count, count).map_or(0, |l| utf16_len(&l) as usize);
+        let needed = options
+            .numbering
+            .label(count, count)
+            .map_or(0, |l| utf16_len(&l) as usize);
         if needed > reserve {
             reserve = needed;
             continue;
@@ -252,9 +268,21 @@ pub(crate) fn split_with(text: &str, options: &SplitOptions, smart: bool) -> (Ve
         }
     }
     // Not reached in practice; fall back to the plain split, which is always valid.
-    let plan = Planner { text, limit, reserve: 0, numbering: Numbering::Off, smart };
+    let plan = Planner {
+        text,
+        limit,
+        reserve: 0,
+        numbering: Numbering::Off,
+        smart,
+    };
     let (bodies, _) = plan.plan(None);
-    (bodies.iter().map(|b| Part::new(plan.render(b, None), b.range.clone())).collect(), false)
+    (
+        bodies
+            .iter()
+            .map(|b| Part::new(plan.render(b, None), b.range.clone()))
+            .collect(),
+        false,
+    )
 }
 
 const MAX_ROUNDS: usize = 8;
@@ -286,10 +314,15 @@ impl Planner<'_> {
         let mut pos = skip_whitespace(text, 0);
         while pos < text.len() {
             let cut = next_cut(text, pos, self.body_limit());
-            bodies.push(Body { range: pos..cut.end, notice: false });
+            bodies.push(Body {
+                range: pos..cut.end,
+                notice: false,
+            });
             pos = skip_whitespace(text, cut.resume);
         }
-        let Some(budget) = budget else { return (bodies, false) };
+        let Some(budget) = budget else {
+            return (bodies, false);
+        };
         let costs: Vec<u32> = bodies.iter().map(|b| self.cost(b)).collect();
         if costs.iter().sum::<u32>() <= budget {
             return (bodies, false);
@@ -311,7 +344,10 @@ impl Planner<'_> {
             }
             if kept == 0 {
                 bodies.clear();
-                bodies.push(Body { range: start..start, notice: true });
+                bodies.push(Body {
+                    range: start..start,
+                    notice: true,
+                });
                 return (bodies, true);
             }
             kept -= 1;
@@ -326,7 +362,10 @@ impl Planner<'_> {
         let mut limit = self.body_limit().checked_sub(notice_units)?;
         while limit > 0 && start < self.text.len() {
             let cut = next_cut(self.text, start, limit);
-            let body = Body { range: start..cut.end, notice: true };
+            let body = Body {
+                range: start..cut.end,
+                notice: true,
+            };
             if cut.end > start && self.cost(&body) <= left {
                 return Some(body);
             }
@@ -350,7 +389,11 @@ impl Planner<'_> {
     fn render(&self, body: &Body, label: Option<&str>) -> String {
         let raw = &self.text[body.range.clone()];
         let extra = label.map_or(0, |l| utf16_len(l) as usize)
-            + if body.notice { utf16_len(TRUNCATION_NOTICE) as usize + 1 } else { 0 };
+            + if body.notice {
+                utf16_len(TRUNCATION_NOTICE) as usize + 1
+            } else {
+                0
+            };
         let mut out = String::with_capacity(raw.len() + extra + 8);
         if let (Some(l), Numbering::Prefix) = (label, self.numbering) {
             out.push_str(l);
@@ -400,7 +443,8 @@ struct Candidate {
 
 /// Whether a grapheme cluster is breaking whitespace (see the module documentation).
 fn is_breaking_whitespace(g: &str) -> bool {
-    g.chars().all(|c| c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}'))
+    g.chars()
+        .all(|c| c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}'))
 }
 
 /// The first position at or after `pos` that does not start breaking whitespace.
@@ -445,7 +489,11 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
                     1 => Kind::Line,
                     _ => Kind::Paragraph,
                 };
-                best[kind as usize] = Some(Candidate { end: start, resume: pos, units: before });
+                best[kind as usize] = Some(Candidate {
+                    end: start,
+                    resume: pos,
+                    units: before,
+                });
             }
         }
         if units + g_units > limit {
@@ -455,11 +503,18 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
         units += g_units;
         content_end = pos + g.len();
         if matches!(g, "。" | "！" | "？") {
-            best[Kind::Sentence as usize] = Some(Candidate { end: content_end, resume: content_end, units });
+            best[Kind::Sentence as usize] = Some(Candidate {
+                end: content_end,
+                resume: content_end,
+                units,
+            });
         }
     }
     if fits_all {
-        return Cut { end: content_end, resume: text.len() };
+        return Cut {
+            end: content_end,
+            resume: text.len(),
+        };
     }
     let half = limit * MIN_FILL_PERCENT / 100;
     let chosen = [Kind::Paragraph, Kind::Line, Kind::Sentence, Kind::Word]
@@ -467,7 +522,10 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
         .find_map(|&k| best[k as usize].filter(|c| c.units >= half))
         .or_else(|| best.iter().flatten().max_by_key(|c| c.end).copied());
     if let Some(c) = chosen {
-        return Cut { end: c.end, resume: c.resume };
+        return Cut {
+            end: c.end,
+            resume: c.resume,
+        };
     }
     if content_end == from {
         // One grapheme cluster alone is over the limit: cut it between code points.
@@ -494,7 +552,10 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
 fn url_start(text: &str, from: usize, cut: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let window = &bytes[from..cut];
-    let ws = window.iter().rposition(u8::is_ascii_whitespace).map_or(from, |p| from + p + 1);
+    let ws = window
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(from, |p| from + p + 1);
     (ws..cut).rev().find(|&i| {
         let rest = &bytes[i..];
         rest.starts_with(b"https://") || rest.starts_with(b"http://")
@@ -528,11 +589,27 @@ mod tests {
         check("one two three", 9, &["one two", "three"]);
         check("aaaa bb.\ncc dd", 12, &["aaaa bb.", "cc dd"]);
         check("aa. bb cc dd", 10, &["aa. bb cc", "dd"]);
-        check("Para one.\n\nPara two is long", 16, &["Para one.", "Para two is long"]);
+        check(
+            "Para one.\n\nPara two is long",
+            16,
+            &["Para one.", "Para two is long"],
+        );
         check("abcdefghij", 4, &["abcd", "efgh", "ij"]);
-        check("日本語です。次の文です。", 8, &["日本語です。", "次の文です。"]);
-        check("see https://example.com/abc", 20, &["see", "https://example.com/", "abc"]);
-        check("see:https://example.com/a", 20, &["see:", "https://example.com/", "a"]);
+        check(
+            "日本語です。次の文です。",
+            8,
+            &["日本語です。", "次の文です。"],
+        );
+        check(
+            "see https://example.com/abc",
+            20,
+            &["see", "https://example.com/", "abc"],
+        );
+        check(
+            "see:https://example.com/a",
+            20,
+            &["see:", "https://example.com/", "a"],
+        );
         check("😀😀😀", 3, &["😀", "😀", "😀"]);
         check("e\u{301}e\u{301}", 3, &["e\u{301}", "e\u{301}"]);
         check("a\u{a0}b c", 3, &["a\u{a0}b", "c"]);
@@ -541,15 +618,33 @@ mod tests {
     #[test]
     fn half_full_rule_prefers_the_furthest_break() {
         // The paragraph break would leave the part under half full: take the later line break.
-        check("ab\n\ncdefghij klm\nnop", 16, &["ab\n\ncdefghij klm", "nop"]);
+        check(
+            "ab\n\ncdefghij klm\nnop",
+            16,
+            &["ab\n\ncdefghij klm", "nop"],
+        );
         // ... but a paragraph break past half wins over a later word break.
         check("abcdefghi\n\njk lm no", 16, &["abcdefghi", "jk lm no"]);
     }
 
     #[test]
     fn chunk_limit_parsing() {
-        for (input, units) in [("1500", 1500), ("0", 1500), ("-3", 1500), ("inf", 1500), ("NaN", 1500), ("5", 70), ("99999", 1600), (" 160 ", 160), ("160.7", 160)] {
-            assert_eq!(input.parse::<ChunkLimit>().map(ChunkLimit::units), Ok(units), "{input}");
+        for (input, units) in [
+            ("1500", 1500),
+            ("0", 1500),
+            ("-3", 1500),
+            ("inf", 1500),
+            ("NaN", 1500),
+            ("5", 70),
+            ("99999", 1600),
+            (" 160 ", 160),
+            ("160.7", 160),
+        ] {
+            assert_eq!(
+                input.parse::<ChunkLimit>().map(ChunkLimit::units),
+                Ok(units),
+                "{input}"
+            );
         }
         assert!("abc".parse::<ChunkLimit>().is_err());
         assert_eq!(ChunkLimit::from_number(f64::INFINITY), ChunkLimit::DEFAULT);
