@@ -44,7 +44,7 @@ fn criterion_benches(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("analyze", |b| b.iter(|| analyze(black_box(&text))));
     group.bench_function("baseline_chars_count", |b| {
-        b.iter(|| black_box(&text).chars().count())
+        b.iter(|| black_box(&text).chars().count());
     });
     group.finish();
 
@@ -53,10 +53,10 @@ fn criterion_benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("reply_2kb");
     group.throughput(Throughput::Bytes(md.len() as u64));
     group.bench_function("prepare_reply", |b| {
-        b.iter(|| prepare_reply(black_box(md), &options))
+        b.iter(|| prepare_reply(black_box(md), &options));
     });
     group.bench_function("baseline_chars_count", |b| {
-        b.iter(|| black_box(md).chars().count())
+        b.iter(|| black_box(md).chars().count());
     });
     group.finish();
 }

@@ -45,6 +45,6 @@ pub use smart::{
     SMART_ENCODING_ADDITIONS, SMART_ENCODING_TABLE, smart_encode, smart_replacement, transliterate,
 };
 pub use split::{
-    ChunkLimit, DEFAULT_CHUNK_LIMIT, MAX_CHUNK_LIMIT, MIN_CHUNK_LIMIT, MIN_FILL_PERCENT, Numbering,
-    Part, SplitOptions, TRUNCATION_NOTICE, split,
+    ChunkLimit, DEFAULT_CHUNK_LIMIT, LOOKAHEAD_LIMITS, MAX_CHUNK_LIMIT, MIN_CHUNK_LIMIT,
+    MIN_FILL_PERCENT, Numbering, Part, SplitOptions, TRUNCATION_NOTICE, split,
 };

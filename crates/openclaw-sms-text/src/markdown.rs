@@ -294,11 +294,11 @@ impl Renderer {
             }
             TagEnd::Item => self.after_marker = false,
             TagEnd::TableCell => {
-                if let Some(t) = &mut self.table {
-                    if let Some(start) = t.cell_start.take() {
-                        let cell = self.out.split_off(start.min(self.out.len()));
-                        t.row.push(cell.trim().to_owned());
-                    }
+                if let Some(t) = &mut self.table
+                    && let Some(start) = t.cell_start.take()
+                {
+                    let cell = self.out.split_off(start.min(self.out.len()));
+                    t.row.push(cell.trim().to_owned());
                 }
             }
             TagEnd::TableHead => {

@@ -1,34 +1,4 @@
-//! Splitting a reply into SMS parts that Twilio accepts, on readable boundaries.
-//!
-//! # Where a part ends
-//!
-//! A part holds at most [`ChunkLimit`] UTF-16 units (numbering and the budget notice
-//! included). Within that window the splitter looks for, in this order, a paragraph break (a
-//! whitespace run with two or more line feeds), a line break (one line feed), a sentence end
-//! (`.` `!` `?` `…` possibly followed by closing quotes or brackets, then whitespace; or a
-//! fullwidth `。` `！` `？`, where no whitespace follows) and a word break (any other
-//! whitespace run). A kind of break is taken only if it leaves the part at least half full
-//! ([`MIN_FILL_PERCENT`]); when no kind does, the furthest break of any kind is taken. Only when
-//! the window holds no break at all is the text cut hard, at the last grapheme-cluster
-//! boundary that fits, and never inside a URL (`http://…`, `https://…`) unless the URL starts
-//! the part and alone is over the limit.
-//!
-//! # Which whitespace a break drops
-//!
-//! A break drops exactly the maximal run of *breaking whitespace* it sits in: every grapheme
-//! cluster made only of characters with the Unicode `White_Space` property (space, TAB, LF,
-//! CR, CR LF, U+2028, U+3000, …) **except** the no-break spaces U+00A0, U+2007 and U+202F,
-//! which never break and are never dropped. Whitespace at the start and end of the whole text
-//! is dropped too. Nothing else is ever dropped: a hard cut or a break after `。` drops
-//! nothing. Hence the parts re-join to the text: `text[part.source]` is each part's body, and
-//! between two consecutive parts (and before the first and after the last) lies only breaking
-//! whitespace.
-//!
-//! # The one exception to grapheme clusters
-//!
-//! A part never ends inside a grapheme cluster, except when one cluster alone is longer than
-//! the limit (possible only with pathological runs of combining marks): Twilio would refuse
-//! such a part, so the cluster is cut between code points (never inside a surrogate pair).
+//! Splitting a reply into SMS parts that Twilio accepts, on readable boundaries; see [`split`].
 
 use std::ops::Range;
 use std::str::FromStr;
@@ -107,7 +77,6 @@ impl ChunkLimit {
             return Self::MAX;
         }
         // 1.0 <= value < 1600.0 here, so the conversion is exact after `floor`.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         Self::new(value.floor() as u64)
     }
 
@@ -206,18 +175,49 @@ impl Part {
     }
 }
 
-/// Splits `text` into parts; see the [module documentation](self) for where parts end and
-/// which whitespace a break drops. A text that is empty or only whitespace gives no parts.
+/// Splits `text` into parts. A text that is empty or only whitespace gives no parts.
+///
+/// # Where a part ends
+///
+/// A part holds at most [`ChunkLimit`] UTF-16 units (numbering and the budget notice
+/// included). Within that window the splitter looks for, in this order, a paragraph break (a
+/// whitespace run with two or more line feeds), a line break (one line feed), a sentence end
+/// (`.` `!` `?` `…` possibly followed by closing quotes or brackets, then whitespace; or a
+/// fullwidth `。` `！` `？`, where no whitespace follows) and a word break (any other
+/// whitespace run). A kind of break is taken if it leaves the part at least half full
+/// ([`MIN_FILL_PERCENT`]), or if the rest of the text after it needs no more parts than after
+/// the furthest break (judged by length, looking at most [`LOOKAHEAD_LIMITS`] limits ahead);
+/// when no kind qualifies, the furthest break of any kind is taken. Only when
+/// the window holds no break at all is the text cut hard, at the last grapheme-cluster
+/// boundary that fits, and never inside a URL (`http://…`, `https://…`) unless the URL starts
+/// the part and alone is over the limit.
+///
+/// # Which whitespace a break drops
+///
+/// A break drops exactly the maximal run of *breaking whitespace* it sits in: every grapheme
+/// cluster made only of characters with the Unicode `White_Space` property (space, TAB, LF,
+/// CR, CR LF, U+2028, U+3000, …) **except** the no-break spaces U+00A0, U+2007 and U+202F,
+/// which never break and are never dropped. Whitespace at the start and end of the whole text
+/// is dropped too. Nothing else is ever dropped: a hard cut or a break after `。` drops
+/// nothing. Hence the parts re-join to the text: `text[part.source]` is each part's body, and
+/// between two consecutive parts (and before the first and after the last) lies only breaking
+/// whitespace.
+///
+/// # The one exception to grapheme clusters
+///
+/// A part never ends inside a grapheme cluster, except when one cluster alone is longer than
+/// the limit (possible only with pathological runs of combining marks): Twilio would refuse
+/// such a part, so the cluster is cut between code points (never inside a surrogate pair).
 ///
 /// ```
 /// use openclaw_sms_text::{split, ChunkLimit, Numbering, SplitOptions};
 ///
-/// let text = "First paragraph.\n\nSecond one, which is a little longer than the first.";
+/// let text = "First paragraph.\n\nSecond one, which is a little longer than the first one.";
 /// let options = SplitOptions { chunk_limit: ChunkLimit::new(70), numbering: Numbering::Suffix, ..SplitOptions::default() };
 /// let parts = split(text, &options);
 /// assert_eq!(parts.len(), 2);
 /// assert_eq!(parts[0].text, "First paragraph. (1/2)");
-/// assert_eq!(&text[parts[1].source.clone()], "Second one, which is a little longer than the first.");
+/// assert_eq!(&text[parts[1].source.clone()], "Second one, which is a little longer than the first one.");
 /// ```
 #[must_use]
 pub fn split(text: &str, options: &SplitOptions) -> Vec<Part> {
@@ -418,6 +418,22 @@ impl Planner<'_> {
     }
 }
 
+/// How far ahead, in limits, the splitter counts the rest of the text to see whether an
+/// earlier, better break would cost an extra part.
+pub const LOOKAHEAD_LIMITS: usize = 4;
+
+/// UTF-16 units of `text`, or `None` once they exceed `cap`.
+fn units_up_to(text: &str, cap: usize) -> Option<usize> {
+    let mut units = 0;
+    for c in text.chars() {
+        units += c.len_utf16();
+        if units > cap {
+            return None;
+        }
+    }
+    Some(units)
+}
+
 /// Where a part ends (`end`) and where the search for the next part starts (`resume`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cut {
@@ -481,20 +497,21 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
             units += g_units;
             continue;
         }
-        if let Some((start, before, feeds)) = run.take() {
-            if before <= limit && start > from {
-                let kind = match feeds {
-                    0 if ends_sentence(&text[..start]) => Kind::Sentence,
-                    0 => Kind::Word,
-                    1 => Kind::Line,
-                    _ => Kind::Paragraph,
-                };
-                best[kind as usize] = Some(Candidate {
-                    end: start,
-                    resume: pos,
-                    units: before,
-                });
-            }
+        if let Some((start, before, feeds)) = run.take()
+            && before <= limit
+            && start > from
+        {
+            let kind = match feeds {
+                0 if ends_sentence(&text[..start]) => Kind::Sentence,
+                0 => Kind::Word,
+                1 => Kind::Line,
+                _ => Kind::Paragraph,
+            };
+            best[kind as usize] = Some(Candidate {
+                end: start,
+                resume: pos,
+                units: before,
+            });
         }
         if units + g_units > limit {
             fits_all = false;
@@ -517,10 +534,21 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
         };
     }
     let half = limit * MIN_FILL_PERCENT / 100;
+    let furthest = best.iter().flatten().max_by_key(|c| c.end).copied();
+    // Parts still needed after a break, if the rest is short enough to look at.
+    let parts_after = |c: &Candidate| {
+        units_up_to(&text[c.resume..], LOOKAHEAD_LIMITS * limit).map(|u| u.div_ceil(limit))
+    };
+    let furthest_parts = furthest.as_ref().and_then(parts_after);
     let chosen = [Kind::Paragraph, Kind::Line, Kind::Sentence, Kind::Word]
         .iter()
-        .find_map(|&k| best[k as usize].filter(|c| c.units >= half))
-        .or_else(|| best.iter().flatten().max_by_key(|c| c.end).copied());
+        .find_map(|&k| {
+            best[k as usize].filter(|c| {
+                c.units >= half
+                    || furthest_parts.is_some_and(|f| parts_after(c).is_some_and(|p| p <= f))
+            })
+        })
+        .or(furthest);
     if let Some(c) = chosen {
         return Cut {
             end: c.end,
@@ -588,7 +616,8 @@ mod tests {
         check("  alpha  ", 5, &["alpha"]);
         check("one two three", 9, &["one two", "three"]);
         check("aaaa bb.\ncc dd", 12, &["aaaa bb.", "cc dd"]);
-        check("aa. bb cc dd", 10, &["aa. bb cc", "dd"]);
+        check("aa. bb cc dd", 10, &["aa.", "bb cc dd"]);
+        check("aa bb. cc dd ee ff", 10, &["aa bb.", "cc dd ee", "ff"]);
         check(
             "Para one.\n\nPara two is long",
             16,
@@ -616,12 +645,14 @@ mod tests {
     }
 
     #[test]
-    fn half_full_rule_prefers_the_furthest_break() {
-        // The paragraph break would leave the part under half full: take the later line break.
+    fn break_choice_rules() {
+        // A short first paragraph is its own part when that costs no extra part ...
+        check("ab\n\ncdefghij klm\nnop", 16, &["ab", "cdefghij klm\nnop"]);
+        // ... but not when it would: then the later line break, which fills half, wins.
         check(
-            "ab\n\ncdefghij klm\nnop",
+            "ab\n\ncdefghij klm\nnop qrstuvwx yz",
             16,
-            &["ab\n\ncdefghij klm", "nop"],
+            &["ab\n\ncdefghij klm", "nop qrstuvwx yz"],
         );
         // ... but a paragraph break past half wins over a later word break.
         check("abcdefghi\n\njk lm no", 16, &["abcdefghi", "jk lm no"]);

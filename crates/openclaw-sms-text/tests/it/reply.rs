@@ -87,7 +87,7 @@ fn numbering_counts_toward_the_limit() {
             let label = format!("({}/{n})", i + 1);
             match numbering {
                 Numbering::Prefix => {
-                    assert!(part.text.starts_with(&format!("{label} ")), "{}", part.text)
+                    assert!(part.text.starts_with(&format!("{label} ")), "{}", part.text);
                 }
                 _ => assert!(part.text.ends_with(&format!(" {label}")), "{}", part.text),
             }
