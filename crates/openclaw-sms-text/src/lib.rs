@@ -48,3 +48,8 @@ pub use split::{
     ChunkLimit, DEFAULT_CHUNK_LIMIT, LOOKAHEAD_LIMITS, MAX_CHUNK_LIMIT, MIN_CHUNK_LIMIT,
     MIN_FILL_PERCENT, Numbering, Part, SplitOptions, TRUNCATION_NOTICE, split,
 };
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -185,3 +185,20 @@ fn empty_reply_has_no_parts() {
     }
     assert!(split(" \n ", &SplitOptions::default()).is_empty());
 }
+
+#[test]
+fn bullet_rendering_costs_twice_as_much() {
+    // Upstream renders list items with `•`, which is not GSM-7.
+    let markdown = include_str!("../data/long-answer.md");
+    let ours = prepare_reply(markdown, &ReplyOptions::default());
+    let bullets = openclaw_sms_text::to_plain_text(markdown)
+        .replace("\n- ", "\n• ")
+        .replace("\n  - ", "\n  • ");
+    let upstream: u32 = split(&bullets, &SplitOptions::default())
+        .iter()
+        .map(|p| p.segments)
+        .sum();
+    assert_eq!(ours.report.encoding, Encoding::Gsm7);
+    assert_eq!(analyze(&bullets).encoding, Encoding::Ucs2);
+    assert_eq!((ours.billed_segments, upstream), (15, 33));
+}
