@@ -1,9 +1,11 @@
 //! What one long markdown reply costs: sent raw, formatted by this crate, and formatted with
 //! `•` bullets as upstream does (no Smart Encoding, 1500-unit chunks).
 //!
-//! `cargo run -p openclaw-sms-text --example bullet_cost [file.md]`
+//! `cargo run -p openclaw-sms-text --example bullet_cost` (the reply is `tests/data/long-answer.md`).
 
-use openclaw_sms_text::{ReplyOptions, SplitOptions, analyze, prepare_reply, split, to_plain_text};
+use openclaw_sms_text::{
+    ReplyOptions, SplitOptions, analyze, prepare_reply, smart_encode, split, to_plain_text,
+};
 
 /// Our plain text with upstream's list marker: `- ` at the start of a line becomes `• `.
 fn with_bullets(plain: &str) -> String {
@@ -34,20 +36,19 @@ fn row(label: &str, text: &str) {
     );
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let markdown = match std::env::args().nth(1) {
-        Some(path) => std::fs::read_to_string(path)?,
-        None => include_str!("../tests/data/long-answer.md").to_owned(),
-    };
-    let ours = prepare_reply(&markdown, &ReplyOptions::default());
-    let bullets = with_bullets(&to_plain_text(&markdown));
+fn main() {
+    let markdown = include_str!("../tests/data/long-answer.md");
+    let ours = prepare_reply(markdown, &ReplyOptions::default());
+    let bullets = with_bullets(&to_plain_text(markdown));
     println!(
         "{:<34} {:>5} {:>6} {:>9} {:>6} {:>7}",
         "rendering", "enc", "units", "as 1 msg", "parts", "billed"
     );
-    row("raw markdown (no formatting)", &markdown);
-    row("ours, smart encoding off", &to_plain_text(&markdown));
+    row("raw markdown (no formatting)", markdown);
+    row("ours, smart encoding off", &to_plain_text(markdown));
     row("ours: plain text + smart encoding", &ours.text);
     row("upstream style: `•` bullets", &bullets);
-    Ok(())
+    // Twilio's own Smart Encoding maps `•` to `-`, but upstream neither applies it nor sets
+    // `SmartEncoded`, so this row is what Smart Encoding alone would recover.
+    row("`•` bullets, then Smart Encoding", &smart_encode(&bullets));
 }

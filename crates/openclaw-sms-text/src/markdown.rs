@@ -164,15 +164,12 @@ impl Renderer {
     }
 
     fn event(&mut self, event: Event<'_>) {
-        if let Some(html) = &mut self.html {
-            match event {
-                Event::Html(raw) | Event::Text(raw) => {
-                    html.push_str(&raw);
-                    return;
-                }
-                Event::End(TagEnd::HtmlBlock) => {}
-                _ => {}
-            }
+        // Inside an HTML block, collect the raw HTML and strip it as a whole at its end.
+        if let Some(html) = &mut self.html
+            && let Event::Html(raw) | Event::Text(raw) = &event
+        {
+            html.push_str(raw);
+            return;
         }
         match event {
             Event::Start(tag) => self.start(tag),
@@ -537,9 +534,8 @@ pub(crate) fn strip_hidden_blocks(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     // A closing tag that ends a line, with no opening tag before it: drop everything before.
-    if let Some((close_start, close_end)) = first_orphan_close(&lower) {
+    if let Some(close_end) = first_orphan_close(&lower) {
         pos = close_end;
-        let _ = close_start;
     }
     while pos < text.len() {
         match next_open(&lower, pos) {
@@ -564,8 +560,8 @@ fn next_open(lower: &str, from: usize) -> Option<(usize, &'static str)> {
     let mut search = from;
     while let Some(i) = lower[search..].find('<') {
         let at = search + i;
-        let line_start = lower[..at].rfind('\n').map_or(0, |n| n + 1);
-        let starts_line = lower[line_start..at].chars().all(|c| c == ' ' || c == '\t');
+        let before = lower[..at].trim_end_matches([' ', '\t']);
+        let starts_line = before.is_empty() || before.ends_with('\n');
         if starts_line {
             for &name in HIDDEN_BLOCK_TAGS {
                 let rest = &lower[at + 1..];
@@ -579,7 +575,8 @@ fn next_open(lower: &str, from: usize) -> Option<(usize, &'static str)> {
     None
 }
 
-fn first_orphan_close(lower: &str) -> Option<(usize, usize)> {
+/// The end of the first closing tag that ends a line with no opening tag before it.
+fn first_orphan_close(lower: &str) -> Option<usize> {
     let (start, end) = HIDDEN_BLOCK_TAGS
         .iter()
         .filter_map(|name| {
@@ -593,7 +590,7 @@ fn first_orphan_close(lower: &str) -> Option<(usize, usize)> {
         .is_some_and(|l| l.trim().is_empty());
     let quoted = lower[..start].ends_with('`');
     let opened_before = next_open(lower, 0).is_some_and(|(open, _)| open < start);
-    (ends_line && !quoted && !opened_before).then_some((start, end))
+    (ends_line && !quoted && !opened_before).then_some(end)
 }
 
 /// Trailing spaces go, three or more line feeds become two, the whole is trimmed.

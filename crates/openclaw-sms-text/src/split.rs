@@ -267,7 +267,8 @@ pub(crate) fn split_with(text: &str, options: &SplitOptions, smart: bool) -> (Ve
             _ => return (parts, truncated),
         }
     }
-    // Not reached in practice; fall back to the plain split, which is always valid.
+    // Not reached in practice. Fall back to what always holds: no numbering, and with a budget
+    // a single one-segment part.
     let plan = Planner {
         text,
         limit,
@@ -275,16 +276,15 @@ pub(crate) fn split_with(text: &str, options: &SplitOptions, smart: bool) -> (Ve
         numbering: Numbering::Off,
         smart,
     };
-    let (bodies, _) = plan.plan(None);
-    (
-        bodies
-            .iter()
-            .map(|b| Part::new(plan.render(b, None), b.range.clone()))
-            .collect(),
-        false,
-    )
+    let (bodies, truncated) = plan.plan(budget.map(|_| 1));
+    let parts = bodies
+        .iter()
+        .map(|b| Part::new(plan.render(b, None), b.range.clone()))
+        .collect();
+    (parts, truncated)
 }
 
+/// Planning rounds before the fallback; numbering width and budget tightening settle in 2 to 4.
 const MAX_ROUNDS: usize = 8;
 
 /// A part before rendering: a range of the text and whether it carries the budget notice.
