@@ -269,10 +269,10 @@ impl PairingStore for SqliteStore {
                 params![key.channel, key.account, request.sender_id],
             )?;
             insert_allow(conn, &key, &request.sender_id, now)?;
-            if let Some(id) = request.held_event_id {
-                if held(conn, id)? {
-                    requeue(conn, id, now)?;
-                }
+            if let Some(id) = request.held_event_id
+                && held(conn, id)?
+            {
+                requeue(conn, id, now)?;
             }
             Ok(Some(request))
         })
