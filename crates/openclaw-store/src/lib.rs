@@ -77,8 +77,8 @@ pub use pairing::{
     AllowEntry, CreateRequestOutcome, NewPairingRequest, PairingKey, PairingRequest, PairingStore,
 };
 pub use sqlite::{
-    BUSY_TIMEOUT_MS, DEFAULT_READERS, LEGACY_CHANNEL, LegacyImport, MAX_BATCH, OpenReport,
-    SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
+    BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,
+    LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
 };
 
 /// All of the store: what the channel adapter holds as `Arc<dyn Store>`.

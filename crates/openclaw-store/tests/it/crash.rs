@@ -47,7 +47,12 @@ impl Rng {
 
 fn event(n: u64) -> NewIngress {
     NewIngress {
-        account: if n % 3 == 0 { "work" } else { "default" }.to_owned(),
+        account: if n.is_multiple_of(3) {
+            "work"
+        } else {
+            "default"
+        }
+        .to_owned(),
         event_id: format!("SM{n:020}"),
         lane: format!("sender:+1555{:07}", n % 50),
         payload: format!("Body=message+{n}&From=%2B1555{:07}", n % 50).into_bytes(),
@@ -59,9 +64,17 @@ fn event(n: u64) -> NewIngress {
 /// after each acknowledgement, re-send some earlier events (must be duplicates with the same
 /// id), and run a pump that claims and completes.
 fn run_child(path: &Path, start: u64) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(path, &StoreOptions::default()).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(path, &StoreOptions::default())
+                .await
+                .unwrap(),
+        );
         println!("READY");
         let next = Arc::new(AtomicU64::new(start));
         let mut tasks = Vec::new();
@@ -73,18 +86,21 @@ fn run_child(path: &Path, start: u64) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let item = event(n);
                     let account = item.account.clone();
-                    let id = store.enqueue(item).await.unwrap().id().as_i64();
+                    let id = match store.enqueue(item).await {
+                        Ok(e) => e.id().as_i64(),
+                        Err(err) => return format!("enqueue failed: {err}"),
+                    };
                     {
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "ACK {account} SM{n:020} {id}").unwrap();
                         out.flush().unwrap();
                     }
                     mine.push((n, id));
-                    if n % 7 == 0 {
+                    if n.is_multiple_of(7) {
                         let (old, old_id) = mine[mine.len() / 2];
-                        let again = store.enqueue(event(old)).await.unwrap();
-                        if !matches!(again, Enqueued::Duplicate { id, .. } if id.as_i64() == old_id) {
-                            println!("BAD duplicate of {old}: {again:?}");
+                        match store.enqueue(event(old)).await {
+                            Ok(Enqueued::Duplicate { id, .. }) if id.as_i64() == old_id => {}
+                            other => return format!("duplicate of {old}: {other:?}"),
                         }
                     }
                 }
@@ -93,15 +109,22 @@ fn run_child(path: &Path, start: u64) {
         let pump = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             loop {
-                let claimed = pump.claim_next(ClaimScope::All, i64::MAX, 16).await.unwrap();
+                let claimed = match pump.claim_next(ClaimScope::All, i64::MAX, 16).await {
+                    Ok(c) => c,
+                    Err(err) => return format!("claim failed: {err}"),
+                };
                 for c in claimed {
-                    pump.complete(c.id, i64::MAX).await.unwrap();
+                    if let Err(err) = pump.complete(c.id, i64::MAX).await {
+                        return format!("complete failed: {err}");
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }));
+        // Runs until killed; a task that stops has found a fault and says so.
         for t in tasks {
-            t.await.unwrap();
+            let why = t.await.unwrap_or_else(|e| e.to_string());
+            println!("BAD {why}");
         }
     });
 }
@@ -110,8 +133,13 @@ fn run_child(path: &Path, start: u64) {
 /// (this is the harness half of `acknowledged_enqueues_survive_sigkill`, not a test of its own).
 #[test]
 fn crash_child() {
-    let Ok(path) = std::env::var(CHILD_ENV) else { return };
-    let start = std::env::var(START_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let start = std::env::var(START_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     run_child(Path::new(&path), start);
 }
 
@@ -119,7 +147,12 @@ fn crash_child() {
 /// the complete `ACK` lines it printed.
 fn run_and_kill(path: &Path, start: u64, delay: Duration) -> Vec<(String, String, i64)> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash::crash_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, path)
         .env(START_ENV, start.to_string())
         .stdout(Stdio::piped())
@@ -147,7 +180,11 @@ fn run_and_kill(path: &Path, start: u64, delay: Duration) -> Vec<(String, String
             assert!(!text.starts_with("BAD"), "child reported: {text}");
             let parts: Vec<&str> = text.split_whitespace().collect();
             if let ["ACK", account, event, id] = parts.as_slice() {
-                acks.push(((*account).to_owned(), (*event).to_owned(), id.parse().unwrap()));
+                acks.push((
+                    (*account).to_owned(),
+                    (*event).to_owned(),
+                    id.parse().unwrap(),
+                ));
                 if !signalled {
                     signalled = true;
                     let _ = first_tx.send(());
@@ -169,16 +206,27 @@ fn run_and_kill(path: &Path, start: u64, delay: Duration) -> Vec<(String, String
 
 #[test]
 fn acknowledged_enqueues_survive_sigkill() {
-    let kills: u32 = std::env::var(KILLS_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_KILLS);
-    let seed: u64 = std::env::var(SEED_ENV).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        u64::try_from(nanos.as_nanos() % u128::from(u64::MAX)).unwrap_or(1)
-    });
+    let kills: u32 = std::env::var(KILLS_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_KILLS);
+    let seed: u64 = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            u64::try_from(nanos.as_nanos() % u128::from(u64::MAX)).unwrap_or(1)
+        });
     eprintln!("crash test: {kills} kills, {SEED_ENV}={seed}");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state/crash.sqlite");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut acknowledged: HashMap<(String, String), i64> = HashMap::new();
     for cycle in 0..u64::from(kills) {
         let delay = Duration::from_millis(rng.next() % (MAX_KILL_DELAY_MS + 1));
@@ -191,21 +239,42 @@ fn acknowledged_enqueues_survive_sigkill() {
         }
         // Reopen through the store (recovers the WAL, resets claims), check integrity.
         runtime.block_on(async {
-            let store = SqliteStore::open(&path, &StoreOptions::default()).await.unwrap();
-            assert_eq!(store.integrity_check().await.unwrap(), ["ok"], "cycle {cycle}");
+            let store = SqliteStore::open(&path, &StoreOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                store.integrity_check().await.unwrap(),
+                ["ok"],
+                "cycle {cycle}"
+            );
             store.close().await.unwrap();
         });
         let conn = rusqlite::Connection::open(&path).unwrap();
         let mut rows: HashMap<(String, String), Vec<i64>> = HashMap::new();
-        let mut stmt = conn.prepare("SELECT account, event_id, id FROM ingress").unwrap();
-        for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap() {
+        let mut stmt = conn
+            .prepare("SELECT account, event_id, id FROM ingress")
+            .unwrap();
+        for row in stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+        {
             let (account, event, id): (String, String, i64) = row.unwrap();
             rows.entry((account, event)).or_default().push(id);
         }
         for (key, id) in &acknowledged {
-            assert_eq!(rows.get(key), Some(&vec![*id]), "cycle {cycle}: {key:?} lost or duplicated");
+            assert_eq!(
+                rows.get(key),
+                Some(&vec![*id]),
+                "cycle {cycle}: {key:?} lost or duplicated"
+            );
         }
-        eprintln!("crash test: cycle {cycle}: killed after {delay:?}, {fresh} new acks, {} rows", rows.len());
+        eprintln!(
+            "crash test: cycle {cycle}: killed after {delay:?}, {fresh} new acks, {} rows",
+            rows.len()
+        );
     }
-    assert!(acknowledged.len() >= usize::try_from(kills).unwrap(), "every cycle acknowledged at least one enqueue");
+    assert!(
+        acknowledged.len() >= usize::try_from(kills).unwrap(),
+        "every cycle acknowledged at least one enqueue"
+    );
 }

@@ -32,17 +32,40 @@ fn senders(list: &[openclaw_store::PairingRequest]) -> Vec<&str> {
 async fn create_refuses_existing_sender_and_taken_code() {
     let (store, _dir) = file_store().await;
     let k = key("default");
-    let created = store.create_request(&k, request("abcd2345", "+15550001", 10)).await.unwrap();
-    let CreateRequestOutcome::Created(r) = created else { panic!("{created:?}") };
-    assert_eq!((r.code.as_str(), r.created_at, r.last_seen_at), ("ABCD2345", 10, 10));
+    let created = store
+        .create_request(&k, request("abcd2345", "+15550001", 10))
+        .await
+        .unwrap();
+    let CreateRequestOutcome::Created(r) = created else {
+        panic!("{created:?}")
+    };
+    assert_eq!(
+        (r.code.as_str(), r.created_at, r.last_seen_at),
+        ("ABCD2345", 10, 10)
+    );
     assert_eq!(r.meta, json!({ "accountId": "default" }));
-    let again = store.create_request(&k, request("WXYZ6789", "+15550001", 20)).await.unwrap();
+    let again = store
+        .create_request(&k, request("WXYZ6789", "+15550001", 20))
+        .await
+        .unwrap();
     assert_eq!(again, CreateRequestOutcome::SenderExists(r.clone()));
-    let clash = store.create_request(&k, request("ABCD2345", "+15550002", 20)).await.unwrap();
+    let clash = store
+        .create_request(&k, request("ABCD2345", "+15550002", 20))
+        .await
+        .unwrap();
     assert_eq!(clash, CreateRequestOutcome::CodeTaken);
     // Same code, other account: fine.
-    assert!(matches!(store.create_request(&key("work"), request("ABCD2345", "+15550002", 20)).await.unwrap(), CreateRequestOutcome::Created(_)));
-    assert!(matches!(store.create_request(&k, request("  ", "+1", 1)).await, Err(StoreError::InvalidInput { .. })));
+    assert!(matches!(
+        store
+            .create_request(&key("work"), request("ABCD2345", "+15550002", 20))
+            .await
+            .unwrap(),
+        CreateRequestOutcome::Created(_)
+    ));
+    assert!(matches!(
+        store.create_request(&k, request("  ", "+1", 1)).await,
+        Err(StoreError::InvalidInput { .. })
+    ));
     assert_eq!(store.request_for(&k, "+15550001").await.unwrap(), Some(r));
     assert_eq!(store.request_for(&k, "+15550009").await.unwrap(), None);
 }
@@ -51,8 +74,14 @@ async fn create_refuses_existing_sender_and_taken_code() {
 async fn touch_list_and_expiry() {
     let (store, _dir) = file_store().await;
     let k = key("default");
-    store.create_request(&k, request("AAAA2222", "+1", 0)).await.unwrap();
-    store.create_request(&k, request("BBBB3333", "+2", 1_000)).await.unwrap();
+    store
+        .create_request(&k, request("AAAA2222", "+1", 0))
+        .await
+        .unwrap();
+    store
+        .create_request(&k, request("BBBB3333", "+2", 1_000))
+        .await
+        .unwrap();
     assert!(store.touch_request(&k, "+1", 500).await.unwrap());
     assert!(!store.touch_request(&k, "+9", 500).await.unwrap());
     // last_seen never moves back.
@@ -62,8 +91,17 @@ async fn touch_list_and_expiry() {
     assert_eq!(live[0].last_seen_at, 500);
     assert!(live[0].is_live(2_000, TTL));
     // At exactly created_at + ttl a request is expired.
-    assert_eq!(senders(&store.list_requests(&k, TTL, TTL).await.unwrap()), ["+2"]);
-    assert!(store.list_requests(&key("other"), 0, TTL).await.unwrap().is_empty());
+    assert_eq!(
+        senders(&store.list_requests(&k, TTL, TTL).await.unwrap()),
+        ["+2"]
+    );
+    assert!(
+        store
+            .list_requests(&key("other"), 0, TTL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let pruned = store.prune_requests(&k, TTL, TTL).await.unwrap();
     assert_eq!(senders(&pruned), ["+1"]);
     assert_eq!(store.request_for(&k, "+1").await.unwrap(), None);
@@ -74,15 +112,40 @@ async fn touch_list_and_expiry() {
 async fn approve_is_case_insensitive_atomic_and_only_for_live_requests() {
     let (store, _dir) = file_store().await;
     let k = key("default");
-    store.create_request(&k, request("ABCD2345", "+15550001", 0)).await.unwrap();
-    store.create_request(&k, request("WXYZ6789", "+15550002", 0)).await.unwrap();
+    store
+        .create_request(&k, request("ABCD2345", "+15550001", 0))
+        .await
+        .unwrap();
+    store
+        .create_request(&k, request("WXYZ6789", "+15550002", 0))
+        .await
+        .unwrap();
     assert_eq!(store.approve(&k, "nope", 1, TTL).await.unwrap(), None);
-    assert_eq!(store.approve(&key("work"), "ABCD2345", 1, TTL).await.unwrap(), None);
-    let approved = store.approve(&k, " abcd2345 ", 5, TTL).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .approve(&key("work"), "ABCD2345", 1, TTL)
+            .await
+            .unwrap(),
+        None
+    );
+    let approved = store
+        .approve(&k, " abcd2345 ", 5, TTL)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(approved.sender_id, "+15550001");
-    assert_eq!(senders(&store.list_requests(&k, 6, TTL).await.unwrap()), ["+15550002"]);
+    assert_eq!(
+        senders(&store.list_requests(&k, 6, TTL).await.unwrap()),
+        ["+15550002"]
+    );
     let allowed = store.allow_entries(&k).await.unwrap();
-    assert_eq!(allowed.iter().map(|e| (e.entry.as_str(), e.added_at)).collect::<Vec<_>>(), [("+15550001", 5)]);
+    assert_eq!(
+        allowed
+            .iter()
+            .map(|e| (e.entry.as_str(), e.added_at))
+            .collect::<Vec<_>>(),
+        [("+15550001", 5)]
+    );
     // A second approval of the same code finds nothing.
     assert_eq!(store.approve(&k, "ABCD2345", 6, TTL).await.unwrap(), None);
     // Expired: not approvable.
@@ -102,7 +165,11 @@ async fn approve_releases_the_held_message_and_expiry_discards_it() {
     let mut r = request("WXYZ6789", "+2", 0);
     r.held_event_id = Some(dropped);
     store.create_request(&k, r).await.unwrap();
-    let approved = store.approve(&k, "abcd2345", 10, TTL).await.unwrap().unwrap();
+    let approved = store
+        .approve(&k, "abcd2345", 10, TTL)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(approved.held_event_id, Some(kept));
     let claimed = store.claim_next(ClaimScope::All, 10, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [kept]);
@@ -110,7 +177,10 @@ async fn approve_releases_the_held_message_and_expiry_discards_it() {
     assert_eq!(pruned[0].held_event_id, Some(dropped));
     assert_eq!(
         store.enqueue(msg("a", "m2", "s2", 0)).await.unwrap(),
-        Enqueued::Duplicate { id: dropped, state: IngressState::Completed }
+        Enqueued::Duplicate {
+            id: dropped,
+            state: IngressState::Completed
+        }
     );
 }
 
@@ -138,7 +208,10 @@ async fn delete_request_discards_its_held_message() {
     assert!(!store.delete_request(&k, "+1", 5).await.unwrap());
     assert_eq!(
         store.enqueue(msg("a", "m1", "s1", 0)).await.unwrap(),
-        Enqueued::Duplicate { id: ids[0], state: IngressState::Completed }
+        Enqueued::Duplicate {
+            id: ids[0],
+            state: IngressState::Completed
+        }
     );
 }
 
@@ -149,12 +222,32 @@ async fn allow_entries_add_remove_per_key() {
     assert!(store.add_allow_entry(&k, "+2", 2).await.unwrap());
     assert!(store.add_allow_entry(&k, "+1", 1).await.unwrap());
     assert!(!store.add_allow_entry(&k, "+1", 3).await.unwrap());
-    assert!(store.add_allow_entry(&PairingKey::new("telegram", "default"), "+1", 1).await.unwrap());
-    assert!(matches!(store.add_allow_entry(&k, " ", 1).await, Err(StoreError::InvalidInput { .. })));
+    assert!(
+        store
+            .add_allow_entry(&PairingKey::new("telegram", "default"), "+1", 1)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.add_allow_entry(&k, " ", 1).await,
+        Err(StoreError::InvalidInput { .. })
+    ));
     let list = store.allow_entries(&k).await.unwrap();
-    assert_eq!(list.iter().map(|e| (e.entry.as_str(), e.added_at)).collect::<Vec<_>>(), [("+1", 1), ("+2", 2)]);
+    assert_eq!(
+        list.iter()
+            .map(|e| (e.entry.as_str(), e.added_at))
+            .collect::<Vec<_>>(),
+        [("+1", 1), ("+2", 2)]
+    );
     assert!(store.remove_allow_entry(&k, "+1").await.unwrap());
     assert!(!store.remove_allow_entry(&k, "+1").await.unwrap());
     assert_eq!(store.allow_entries(&k).await.unwrap().len(), 1);
-    assert_eq!(store.allow_entries(&PairingKey::new("telegram", "default")).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .allow_entries(&PairingKey::new("telegram", "default"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
