@@ -23,6 +23,19 @@
 //! a writer thread that group-commits (many callers, one transaction, one fsync; each caller
 //! answered after the commit), reader connections for reads.
 //!
+//! # Runtime
+//!
+//! Calls are async and must run inside a tokio runtime (reads use its blocking pool); no call
+//! blocks a tokio worker thread. Open the store once and share it (`Arc`); dropping the last
+//! handle lets the writer finish what is queued, [`SqliteStore::close`] also waits for it.
+//!
+//! # Durability
+//!
+//! An `Ok` from a write means the transaction is committed with `synchronous=FULL`: it survives
+//! the process being killed and, as far as the disk honours fsync, a power cut. The crash test
+//! (`tests/it/crash.rs`) kills a writing child process with SIGKILL and checks every
+//! acknowledged message; `OPENCLAW_STORE_CRASH_KILLS` sets how many times.
+//!
 //! # Example
 //!
 //! ```

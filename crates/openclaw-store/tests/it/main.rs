@@ -10,3 +10,4 @@ mod optout;
 mod outbound;
 mod pairing;
 mod support;
+mod traits;
