@@ -105,7 +105,7 @@ fn claim(
     limit: usize,
 ) -> Result<Vec<Claimed>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut claimed = conn
+    let claimed = conn
         .prepare_cached(CLAIM_SQL)
         .and_then(|mut s| {
             s.query_map(params![now, scope, limit], |r| {
@@ -123,7 +123,7 @@ fn claim(
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(StoreError::query("claim ingress messages"))?;
-    for c in &mut claimed {
+    for c in &claimed {
         exec(
             conn,
             "claim ingress message",
@@ -137,6 +137,18 @@ fn claim(
 #[async_trait]
 impl IngressQueue for SqliteStore {
     async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
+        for (what, value) in [
+            ("account", &item.account),
+            ("event id", &item.event_id),
+            ("lane", &item.lane),
+        ] {
+            if value.is_empty() {
+                return Err(StoreError::InvalidInput {
+                    what,
+                    reason: "empty".to_owned(),
+                });
+            }
+        }
         self.write(move |conn| {
             let earlier: Option<(i64, String)> = conn
                 .prepare_cached("SELECT id, state FROM ingress WHERE account = ?1 AND event_id = ?2")

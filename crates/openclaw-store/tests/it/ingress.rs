@@ -303,6 +303,13 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
             state: IngressState::Completed
         }
     );
+    for (account, event, lane) in [("", "e", "l"), ("a", "", "l"), ("a", "e", "")] {
+        let err = store
+            .enqueue(msg(account, event, lane, 1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+    }
     let missing = IngressId::new(9_999);
     assert_eq!(
         store.complete(missing, 1).await,
