@@ -595,3 +595,65 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
         "state batch committed"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> Result<i64, StoreError> {
+        conn.query_row("SELECT count(*) FROM opt_outs", [], |r| r.get(0))
+            .map_err(StoreError::query("count"))
+    }
+
+    fn insert(conn: &Connection, number: &str) -> Result<(), StoreError> {
+        conn.execute(
+            "INSERT INTO opt_outs (account, number, keyword, at) VALUES ('a', ?1, 'STOP', 0)",
+            [number],
+        )
+        .map(drop)
+        .map_err(StoreError::query("insert"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_leaves_nothing_and_spares_its_batch() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |conn| {
+                        insert(conn, &format!("+{i}"))?;
+                        if i % 4 == 0 {
+                            // Written, then refused: the savepoint must undo the insert.
+                            return Err(StoreError::InvalidInput {
+                                what: "test",
+                                reason: "refused after writing".to_owned(),
+                            });
+                        }
+                        Ok(i)
+                    })
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 48);
+        assert_eq!(store.write(count).await.unwrap(), 48);
+        // A job that fails on a constraint is refused alone, too.
+        let dup = store.write(|conn| insert(conn, "+1")).await;
+        assert!(matches!(dup, Err(StoreError::QueryDatabase { .. })));
+        assert_eq!(store.write(count).await.unwrap(), 48);
+    }
+
+    #[tokio::test]
+    async fn closed_store_refuses_writes() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        drop(store.jobs.take());
+        assert_eq!(store.write(count).await, Err(StoreError::WriterStopped));
+    }
+}
