@@ -1,8 +1,8 @@
 //! Durable state for the OpenClaw SMS channel.
 //!
 //! Everything the gateway must not lose: the ingress queue of accepted webhooks, pairing
-//! requests and allow entries, opt-outs, delivery observations, conversation history and
-//! outbound intents. The embedded default is SQLite, one file in the state directory.
+//! requests and allow entries, opt-outs, delivery observations, conversation history,
+//! outbound intents, saved replies and agent-turn counters. The embedded default is SQLite, one file in the state directory.
 //!
 //! This crate stores and answers; it does not decide. Access decisions are
 //! `openclaw-access-policy`'s, and the pipeline that drives the store is `openclaw-sms`'s.
@@ -13,8 +13,8 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`]) and a [`Store`] supertrait that is
-//! all of them. Narrow traits let a test fake only what it needs and let a component take only
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`]) and a [`Store`]
+//! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no SQLite type, so a PostgreSQL
 //! implementation can be added without touching the adapter.
@@ -22,6 +22,15 @@
 //! [`SqliteStore`] is the implementation: WAL with `synchronous=FULL`, versioned migrations,
 //! a writer thread that group-commits (many callers, one transaction, one fsync; each caller
 //! answered after the commit), reader connections for reads.
+//!
+//! # One answer per message
+//!
+//! A claimed message whose reply is already saved ([`OutboundStore::reply`]) is not shown to
+//! the agent again: its stored text is split and sent, skipping parts whose intents are sent.
+//! Otherwise the agent answers and the answer is saved ([`OutboundStore::save_reply`], first
+//! writer wins) before its first part's intent is written. [`TurnLedger`] counts agent calls
+//! per event so a test can check the outcome; the only window left for a second call is a
+//! kill between the agent's answer and the commit of `save_reply`.
 //!
 //! # Runtime
 //!
@@ -70,6 +79,7 @@ mod optout;
 mod outbound;
 mod pairing;
 mod sqlite;
+mod turns;
 
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
@@ -83,8 +93,8 @@ pub use ingress::{
 };
 pub use optout::{HISTORY_PER_PEER, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
 pub use outbound::{
-    INTENT_TTL_MS, IntentCreated, IntentId, IntentState, NewIntent, OutboundIntent, OutboundStore,
-    body_hash,
+    INTENT_TTL_MS, IntentCreated, IntentId, IntentState, NewIntent, NewReply, OutboundIntent,
+    OutboundStore, SavedReply, body_hash,
 };
 pub use pairing::{
     AllowEntry, CreateRequestOutcome, NewPairingRequest, PairingKey, PairingRequest, PairingStore,
@@ -93,14 +103,27 @@ pub use sqlite::{
     BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,
     LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
 };
+pub use turns::TurnLedger;
 
 /// All of the store: what the channel adapter holds as `Arc<dyn Store>`.
 pub trait Store:
-    IngressQueue + PairingStore + OptOutStore + HistoryStore + DeliveryStore + OutboundStore
+    IngressQueue
+    + PairingStore
+    + OptOutStore
+    + HistoryStore
+    + DeliveryStore
+    + OutboundStore
+    + TurnLedger
 {
 }
 
 impl<T> Store for T where
-    T: IngressQueue + PairingStore + OptOutStore + HistoryStore + DeliveryStore + OutboundStore
+    T: IngressQueue
+        + PairingStore
+        + OptOutStore
+        + HistoryStore
+        + DeliveryStore
+        + OutboundStore
+        + TurnLedger
 {
 }

@@ -1,12 +1,14 @@
 //! Outbound intents: one row per message part, written before the send, so a crash mid-reply
-//! resumes without sending a part twice.
+//! resumes without sending a part twice. Saved replies: the agent's answer, written once before
+//! its first part is sent, so a resume sends the stored text instead of asking the agent again.
 
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
 
 use crate::StoreError;
 
-/// Finished intents (sent or failed) are kept this long for inspection (7 days).
+/// Finished intents (sent or failed) are kept this long for inspection (7 days). Saved replies
+/// (counted from their creation) and agent-turn counters (from their last turn) are kept as long.
 pub const INTENT_TTL_MS: i64 = 7 * 86_400_000;
 
 /// The row id of an outbound intent.
@@ -162,7 +164,41 @@ impl IntentCreated {
     }
 }
 
-/// Outbound intents. Transitions: pending -> sent | failed | ambiguous; ambiguous -> sent | failed.
+/// A reply to save before its first part is sent ([`OutboundStore::save_reply`]).
+///
+/// The store puts no cap on `text`: it is the agent's answer, already bounded by the gateway
+/// (the pipeline's reply length limit) before it gets here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReply {
+    /// The reply (caller-chosen, the same id as its intents' [`NewIntent::reply_id`], e.g. the
+    /// inbound event id).
+    pub reply_id: String,
+    /// The channel account.
+    pub account: String,
+    /// The recipient.
+    pub recipient: String,
+    /// The whole reply text, before splitting into parts.
+    pub text: String,
+    /// Now, unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A stored reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedReply {
+    /// The reply.
+    pub reply_id: String,
+    /// The account.
+    pub account: String,
+    /// The recipient.
+    pub recipient: String,
+    /// The whole reply text.
+    pub text: String,
+    /// Saved, unix milliseconds (of the first writer).
+    pub created_at: i64,
+}
+
+/// Outbound intents and saved replies. Transitions: pending -> sent | failed | ambiguous; ambiguous -> sent | failed.
 #[async_trait]
 pub trait OutboundStore: Send + Sync {
     /// Writes an intent, or returns the existing one for the same `(reply_id, part_index)`.
@@ -183,8 +219,19 @@ pub trait OutboundStore: Send + Sync {
     /// Pending and ambiguous intents of an account, oldest first (resume after a crash).
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError>;
 
-    /// Drops finished intents older than the TTL; returns how many.
+    /// Drops finished intents whose last change is older than the TTL ([`INTENT_TTL_MS`]),
+    /// saved replies created before it, and, in a store that is also a
+    /// [`TurnLedger`](crate::TurnLedger), agent-turn counters whose last turn is older; returns
+    /// how many rows were dropped in all. A saved reply that still has a pending or ambiguous
+    /// intent is kept whatever its age, since a resume needs its text.
     async fn prune_intents(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Saves a reply, or returns the one already saved under the same `reply_id` unchanged
+    /// (first writer wins). The caller then sends the returned text, never a second answer.
+    async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError>;
+
+    /// The saved reply with this id, if any (and not pruned).
+    async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError>;
 }
 
 #[cfg(test)]

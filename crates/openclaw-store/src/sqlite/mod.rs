@@ -7,6 +7,7 @@ mod misc;
 mod outbound;
 mod pairing;
 mod schema;
+mod turns;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -71,7 +72,8 @@ pub struct StoreOptions {
     pub delivery_ttl_ms: i64,
     /// Delivery records kept ([`MAX_DELIVERY_RECORDS`]).
     pub max_delivery_records: u64,
-    /// Lifetime of finished outbound intents ([`INTENT_TTL_MS`]).
+    /// Lifetime of finished outbound intents, saved replies and agent-turn counters
+    /// ([`INTENT_TTL_MS`]).
     pub intent_ttl_ms: i64,
 }
 

@@ -7,7 +7,8 @@ use super::SqliteStore;
 use super::ingress::to_u64;
 use crate::StoreError;
 use crate::outbound::{
-    IntentCreated, IntentId, IntentState, NewIntent, OutboundIntent, OutboundStore,
+    IntentCreated, IntentId, IntentState, NewIntent, NewReply, OutboundIntent, OutboundStore,
+    SavedReply,
 };
 
 const COLUMNS: &str = "id, reply_id, account, recipient, body_hash, part_index, part_count, state, message_sid, error, created_at, updated_at";
@@ -64,6 +65,25 @@ fn by_id(conn: &Connection, id: IntentId) -> Result<OutboundIntent, StoreError> 
             what: "outbound intent",
             id: id.as_i64(),
         })
+}
+
+fn saved_reply(conn: &Connection, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
+    conn.prepare_cached(
+        "SELECT reply_id, account, recipient, text, created_at FROM saved_replies WHERE reply_id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([reply_id], |r| {
+            Ok(SavedReply {
+                reply_id: r.get(0)?,
+                account: r.get(1)?,
+                recipient: r.get(2)?,
+                text: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(StoreError::query("read saved reply"))
 }
 
 impl SqliteStore {
@@ -204,11 +224,59 @@ impl OutboundStore for SqliteStore {
     async fn prune_intents(&self, now: i64) -> Result<u64, StoreError> {
         let cutoff = now.saturating_sub(self.options.intent_ttl_ms);
         self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM outbound_intents WHERE state IN ('sent', 'failed') AND updated_at < ?1")
-                .and_then(|mut s| s.execute([cutoff]))
-                .map(to_u64)
-                .map_err(StoreError::query("prune outbound intents"))
+            let delete = |context: &'static str, sql: &str| {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([cutoff]))
+                    .map(to_u64)
+                    .map_err(StoreError::query(context))
+            };
+            let intents = delete(
+                "prune outbound intents",
+                "DELETE FROM outbound_intents WHERE state IN ('sent', 'failed') AND updated_at < ?1",
+            )?;
+            // After the intents: a reply whose last intents just went is prunable now.
+            let replies = delete(
+                "prune saved replies",
+                "DELETE FROM saved_replies WHERE created_at < ?1 AND NOT EXISTS (
+                    SELECT 1 FROM outbound_intents i WHERE i.reply_id = saved_replies.reply_id
+                    AND i.state IN ('pending', 'ambiguous'))",
+            )?;
+            let turns = delete(
+                "prune agent turns",
+                "DELETE FROM agent_turns WHERE last_at < ?1",
+            )?;
+            Ok(intents.saturating_add(replies).saturating_add(turns))
         })
         .await
+    }
+
+    async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (reply_id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    reply.reply_id,
+                    reply.account,
+                    reply.recipient,
+                    reply.text,
+                    reply.created_at
+                ])
+            })
+            .map_err(StoreError::query("save reply"))?;
+            // Inserted just above or already there, in this transaction.
+            saved_reply(conn, &reply.reply_id)?.ok_or_else(|| StoreError::DecodeRow {
+                what: "saved reply",
+                reason: "missing right after it was saved".to_owned(),
+            })
+        })
+        .await
+    }
+
+    async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
+        let reply_id = reply_id.to_owned();
+        self.read(move |conn| saved_reply(conn, &reply_id)).await
     }
 }

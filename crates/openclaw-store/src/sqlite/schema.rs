@@ -104,8 +104,29 @@ CREATE TABLE meta (
 ) STRICT;
 ";
 
+/// Version 3: saved replies (the agent's answer, kept for a resume) and agent-turn counters.
+const V3: &str = "
+CREATE TABLE saved_replies (
+    reply_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX saved_replies_created ON saved_replies (created_at);
+CREATE TABLE agent_turns (
+    account TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (account, event_id)
+) STRICT;
+CREATE INDEX agent_turns_last ON agent_turns (last_at);
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX
