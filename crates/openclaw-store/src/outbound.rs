@@ -222,8 +222,9 @@ pub trait OutboundStore: Send + Sync {
     /// Drops finished intents whose last change is older than the TTL ([`INTENT_TTL_MS`]),
     /// saved replies created before it, and, in a store that is also a
     /// [`TurnLedger`](crate::TurnLedger), agent-turn counters whose last turn is older; returns
-    /// how many rows were dropped in all. A saved reply that still has a pending or ambiguous
-    /// intent is kept whatever its age, since a resume needs its text.
+    /// how many rows were dropped in all. A saved reply is kept, whatever its age, while any of
+    /// its intents is (pending and ambiguous intents are never pruned, and a resume needs the
+    /// text).
     async fn prune_intents(&self, now: i64) -> Result<u64, StoreError>;
 
     /// Saves a reply, or returns the one already saved under the same `reply_id` unchanged

@@ -238,8 +238,7 @@ impl OutboundStore for SqliteStore {
             let replies = delete(
                 "prune saved replies",
                 "DELETE FROM saved_replies WHERE created_at < ?1 AND NOT EXISTS (
-                    SELECT 1 FROM outbound_intents i WHERE i.reply_id = saved_replies.reply_id
-                    AND i.state IN ('pending', 'ambiguous'))",
+                    SELECT 1 FROM outbound_intents i WHERE i.reply_id = saved_replies.reply_id)",
             )?;
             let turns = delete(
                 "prune agent turns",

@@ -9,5 +9,7 @@ mod migrations;
 mod optout;
 mod outbound;
 mod pairing;
+mod replies;
 mod support;
 mod traits;
+mod turns;

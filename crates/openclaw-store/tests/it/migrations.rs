@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use openclaw_store::{
-    ClaimScope, Enqueued, IngressQueue, IngressState, PairingKey, PairingStore, SqliteStore,
-    StoreError, StoreOptions,
+    ClaimScope, DeliveryStore, Enqueued, HistoryStore, IngressId, IngressQueue, IngressState,
+    IntentState, LegacyImport, NewReply, OptOutStore, OutboundStore, PairingKey, PairingStore,
+    Role, SqliteStore, StoreError, StoreOptions, TurnLedger,
 };
 
 fn fixture(name: &str) -> String {
@@ -129,6 +130,139 @@ async fn version_1_database_is_migrated_with_its_data() {
     assert_eq!(
         store.open_report().schema_from,
         SqliteStore::schema_version()
+    );
+}
+
+#[tokio::test]
+async fn version_2_database_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&fixture("schema-v2.sql"))
+        .unwrap();
+    let store = SqliteStore::open(&path, &StoreOptions::default())
+        .await
+        .unwrap();
+    let report = store.open_report();
+    assert_eq!(
+        (report.schema_from, report.schema_to, report.reclaimed),
+        (2, SqliteStore::schema_version(), 0)
+    );
+    assert_eq!(SqliteStore::schema_version(), 3);
+    // Ingress: the pending one is claimable, the held one is not, dedupe still answers.
+    let claimed = store.claim_next(ClaimScope::All, 2_000, 10).await.unwrap();
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|c| (c.event_id.as_str(), c.payload.as_slice()))
+            .collect::<Vec<_>>(),
+        [("SMpending", b"Body=hi".as_slice())]
+    );
+    let dup = store
+        .enqueue(crate::support::msg("default", "SMheld", "x", 0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        dup,
+        Enqueued::Duplicate {
+            state: IngressState::Held,
+            ..
+        }
+    ));
+    // Pairing keeps its held message; allow entries, opt-outs, history, deliveries survive.
+    let key = PairingKey::new("sms", "default");
+    let requests = store.list_requests(&key, 1_100, 3_600_000).await.unwrap();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| (r.code.as_str(), r.held_event_id))
+            .collect::<Vec<_>>(),
+        [("ABCD2345", Some(IngressId::new(2)))]
+    );
+    assert_eq!(
+        store.allow_entries(&key).await.unwrap()[0].entry,
+        "+15550004"
+    );
+    let opt_out = store
+        .opt_out("default", "+15550005")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((opt_out.keyword.as_str(), opt_out.at), ("STOP", 800));
+    let history = store
+        .recent_history("default", "+15550001", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (h.role, h.text.as_str(), h.at))
+            .collect::<Vec<_>>(),
+        [
+            (Role::User, "hello", 900),
+            (Role::Assistant, "hi there", 940)
+        ]
+    );
+    let delivery = store.delivery("default", "SMout1").await.unwrap().unwrap();
+    assert_eq!(
+        (delivery.status.as_str(), delivery.observations),
+        ("delivered", 2)
+    );
+    // Outbound intents survive; the ambiguous one is still to be resumed.
+    let intents = store.intents_for_reply("SMdone").await.unwrap();
+    assert_eq!(
+        intents
+            .iter()
+            .map(|i| (i.part_index, i.state, i.message_sid.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (0, IntentState::Sent, Some("SMout1")),
+            (1, IntentState::Ambiguous, None)
+        ]
+    );
+    assert_eq!(store.unfinished_intents("default").await.unwrap().len(), 1);
+    // The legacy import marker survives, so nothing is imported again.
+    assert_eq!(
+        store.import_legacy(dir.path(), 2_000).await.unwrap(),
+        LegacyImport::AlreadyDone { at: 400 }
+    );
+    // The new tables start empty and work.
+    assert_eq!(store.reply("SMdone").await.unwrap(), None);
+    assert!(store.agent_turns("default").await.unwrap().is_empty());
+    let saved = store
+        .save_reply(NewReply {
+            reply_id: "SMdone".into(),
+            account: "default".into(),
+            recipient: "+15550001".into(),
+            text: "resumed".into(),
+            created_at: 2_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.reply("SMdone").await.unwrap(), Some(saved));
+    assert_eq!(
+        store
+            .record_agent_turn("default", "SMpending", 2_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.integrity_check().await.unwrap(), ["ok"]);
+    store.close().await.unwrap();
+    // The migrated schema is the fresh schema.
+    assert_eq!(schema_of(&path), fresh_schema().await);
+    // Opening again migrates nothing and keeps the new rows.
+    let store = SqliteStore::open(&path, &StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.open_report().schema_from,
+        SqliteStore::schema_version()
+    );
+    assert_eq!(
+        store.reply("SMdone").await.unwrap().map(|r| r.text),
+        Some("resumed".to_owned())
     );
 }
 

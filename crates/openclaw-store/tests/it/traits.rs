@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use openclaw_store::{ClaimScope, IngressQueue, OptOut, OptOutStore, SqliteStore, Store};
+use openclaw_store::{
+    ClaimScope, IngressQueue, NewReply, OptOut, OptOutStore, OutboundStore, SqliteStore, Store,
+    TurnLedger,
+};
 
 use crate::support::msg;
 
@@ -30,4 +33,30 @@ async fn store_is_object_safe_and_upcasts() {
     );
     let opt_outs: Arc<dyn OptOutStore> = store;
     assert!(opt_outs.is_opted_out("a", "+1").await.unwrap());
+}
+
+#[tokio::test]
+async fn replies_and_turns_through_trait_objects() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let ledger: Arc<dyn TurnLedger> = Arc::clone(&store) as Arc<dyn TurnLedger>;
+    let outbound: Arc<dyn OutboundStore> = store;
+    let reply = |text: &str| NewReply {
+        reply_id: "SM1".into(),
+        account: "a".into(),
+        recipient: "+1".into(),
+        text: text.into(),
+        created_at: 1,
+    };
+    assert_eq!(ledger.record_agent_turn("a", "SM1", 1).await.unwrap(), 1);
+    assert_eq!(outbound.save_reply(reply("one")).await.unwrap().text, "one");
+    assert_eq!(ledger.record_agent_turn("a", "SM1", 2).await.unwrap(), 2);
+    assert_eq!(outbound.save_reply(reply("two")).await.unwrap().text, "one");
+    assert_eq!(
+        outbound.reply("SM1").await.unwrap().map(|r| r.text),
+        Some("one".to_owned())
+    );
+    assert_eq!(
+        ledger.agent_turns("a").await.unwrap(),
+        [("SM1".to_owned(), 2)]
+    );
 }
