@@ -51,3 +51,21 @@ impl TurnLedger for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(stored: i64, expected: u32) {
+        assert_eq!(count(stored), expected);
+    }
+
+    #[test]
+    fn stored_counts_saturate() {
+        check(0, 0);
+        check(3, 3);
+        check(i64::from(u32::MAX), u32::MAX);
+        check(i64::from(u32::MAX) + 1, u32::MAX);
+    }
+}

@@ -1,5 +1,7 @@
 //! Agent-turn counters.
 
+use std::sync::Arc;
+
 use openclaw_store::{INTENT_TTL_MS, OutboundStore, TurnLedger};
 
 use crate::support::file_store;
@@ -52,4 +54,27 @@ async fn turns_are_pruned_by_their_last_turn() {
     assert!(store.agent_turns("a").await.unwrap().is_empty());
     // A pruned counter starts again from one.
     assert_eq!(store.record_agent_turn("a", "old", 1).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_turns_each_get_their_own_count() {
+    let (store, _dir) = file_store().await;
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.record_agent_turn("a", "SM", i).await
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap().unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=32).collect::<Vec<u32>>());
+    assert_eq!(
+        store.agent_turns("a").await.unwrap(),
+        [("SM".to_owned(), 32)]
+    );
 }
