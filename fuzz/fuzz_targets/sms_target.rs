@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(E164::parse(number.as_str()).ok(), Some(number));
     }
     if let Ok(sender) = InboundSender::parse(s) {
-        assert_eq!(E164::parse(sender.number().as_str()).as_ref(), Ok(sender.number()));
+        assert_eq!(
+            E164::parse(sender.number().as_str()).as_ref(),
+            Ok(sender.number())
+        );
     }
     if let Ok(entry) = AllowEntry::parse_with(s, &options) {
         assert_eq!(entry.to_string().parse::<AllowEntry>().ok(), Some(entry));
