@@ -147,6 +147,12 @@ impl E164 {
     /// `phonenumber`). `None` means valid. A warning does not make the number unusable: test
     /// numbers such as `+15551234567` are not valid, and Twilio's `+15005550006` is.
     ///
+    /// Cost: tens of microseconds once `phonenumber` has compiled the country's patterns. It
+    /// keeps only 100 compiled patterns, so a stream of numbers from many countries can cost
+    /// milliseconds per check. [`Target::parse`](crate::Target::parse) runs it (for its
+    /// warnings); [`E164::parse`], [`InboundSender::parse`](crate::InboundSender::parse) and
+    /// [`AllowEntry::parse`](crate::AllowEntry::parse) do not (unless strict).
+    ///
     /// ```
     /// use openclaw_sms_target::E164;
     ///
