@@ -6,10 +6,26 @@
 //! storage is `openclaw-store`'s, access decisions are `openclaw-access-policy`'s, text shaping
 //! is `openclaw-sms-text`'s. The binary that runs it is `openclaw-gateway`.
 
+pub mod account;
 pub mod agent;
+pub mod channel;
+pub mod clock;
 pub mod config;
+pub mod keywords;
+pub mod limits;
+pub mod media;
+pub mod metrics;
+pub mod outbound;
+pub mod pipeline;
+pub mod public_url;
+pub mod texts;
+pub mod webhook;
 
+pub use account::{AccountOptions, AccountRuntime, ResolvedAccount};
 pub use agent::{Agent, AgentReply, AgentTurn, HistoryRole, HistoryTurn, MediaAttachment};
+pub use channel::{ChannelOptions, SmsChannel};
+pub use clock::Clock;
+pub use pipeline::Processed;
 
 /// The error type of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,8 +84,3 @@ impl SmsError {
         )
     }
 }
-
-pub mod keywords;
-pub mod limits;
-pub mod metrics;
-pub mod public_url;

@@ -46,14 +46,13 @@ impl FixedWindowLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !windows.contains_key(key) && windows.len() >= MAX_TRACKED_KEYS {
             windows.retain(|_, w| now.duration_since(w.opened) < WINDOW);
-            if windows.len() >= MAX_TRACKED_KEYS {
-                if let Some(oldest) = windows
+            if windows.len() >= MAX_TRACKED_KEYS
+                && let Some(oldest) = windows
                     .iter()
                     .min_by_key(|(_, w)| w.opened)
                     .map(|(k, _)| k.clone())
-                {
-                    windows.remove(&oldest);
-                }
+            {
+                windows.remove(&oldest);
             }
         }
         let window = windows.entry(key.to_owned()).or_insert(Window {

@@ -39,12 +39,11 @@ pub struct UrlProblem(pub String);
 /// URL-safe characters, no credentials, and a public host name.
 pub fn check_public_url(url: &str, policy: UrlPolicy) -> Result<(), UrlProblem> {
     let problem = |m: &str| Err(UrlProblem(m.to_owned()));
-    let rest = match url
+    let Some(rest) = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-    {
-        Some(rest) => rest,
-        None => return problem("must start with https:// (or http://)"),
+    else {
+        return problem("must start with https:// (or http://)");
     };
     let (authority, tail) = rest
         .find(['/', '?', '#'])

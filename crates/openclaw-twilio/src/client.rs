@@ -255,6 +255,41 @@ fn bases(base: &ApiBase) -> Result<(String, String), TwilioError> {
     }
 }
 
+/// Most redirects followed when fetching media.
+pub const MAX_MEDIA_REDIRECTS: usize = 3;
+
+/// An attachment fetched by [`Client::fetch_media`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchedMedia {
+    /// The `Content-Type` of the final answer.
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    &url[..end]
+}
+
+/// The host (without port) of a URL.
+fn host_of(url: &str) -> &str {
+    let origin = origin_of(url);
+    let authority = origin.find("://").map_or(origin, |i| &origin[i + 3..]);
+    if authority.starts_with('[') {
+        return authority
+            .split(']')
+            .next()
+            .map_or(authority, |h| &authority[..h.len() + 1]);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
 /// Replaces credentials in text Twilio (or a proxy) sent back: the secret itself, the
 /// Basic-auth string, `Basic …`/`Bearer …` tokens and JSON `auth_token` values.
 fn redact(text: &str, secrets: &[&str]) -> String {
@@ -501,6 +536,139 @@ impl Client {
         list(&value, "messages")
             .and_then(|items| items.iter().map(|m| Message::from_json(m, None)).collect())
             .map_err(|e| decode_error(op, status, e))
+    }
+
+    /// Fetches an inbound MMS attachment (a `MediaUrl{N}` of a webhook) with the account's
+    /// credentials, reading at most `max_bytes`.
+    ///
+    /// The URL must be under this client's API base. Redirects (Twilio answers with one to its
+    /// media CDN) are followed, at most [`MAX_MEDIA_REDIRECTS`], only to `https` hosts under
+    /// `twilio.com` or `twiliocdn.com` (or the API host itself), and the credentials are sent
+    /// to the API host only.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] (permanent) for a URL outside the API base, a refused
+    /// redirect or a body over `max_bytes`; otherwise as the other calls (429 and 5xx are
+    /// retryable).
+    pub async fn fetch_media(
+        &self,
+        url: &str,
+        max_bytes: u64,
+    ) -> Result<FetchedMedia, TwilioError> {
+        let op = Operation::MediaFetch;
+        let base = format!("{}/", self.inner.api_base);
+        if !url.starts_with(&base) {
+            return Err(TwilioError::new(
+                ErrorKind::InvalidRequest,
+                op,
+                "media URL is not under the Twilio API host",
+            ));
+        }
+        let api_host = host_of(&self.inner.api_base).to_owned();
+        let mut current = url.to_owned();
+        for _ in 0..=MAX_MEDIA_REDIRECTS {
+            let mut req = self.inner.http.get(&current);
+            if host_of(&current) == api_host {
+                let mut auth = reqwest::header::HeaderValue::from_str(
+                    self.inner.authorization.expose_secret(),
+                )
+                .map_err(|_| {
+                    TwilioError::new(
+                        ErrorKind::Config,
+                        op,
+                        "credentials are not valid header text",
+                    )
+                })?;
+                auth.set_sensitive(true);
+                req = req.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            let mut resp = req.send().await.map_err(|e| self.transport_error(op, &e))?;
+            let status = resp.status();
+            if status.is_redirection() {
+                let location = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        TwilioError::new(
+                            ErrorKind::MalformedResponse,
+                            op,
+                            "redirect without a Location",
+                        )
+                        .with_status(status.as_u16())
+                    })?;
+                let next = if location.starts_with('/') {
+                    format!("{}{location}", origin_of(&current))
+                } else {
+                    location.to_owned()
+                };
+                let host = host_of(&next);
+                let twilio_host = next.starts_with("https://")
+                    && (host.ends_with(".twilio.com") || host.ends_with(".twiliocdn.com"));
+                if !(twilio_host || host == api_host) {
+                    return Err(TwilioError::new(
+                        ErrorKind::InvalidRequest,
+                        op,
+                        format!("refused a media redirect to {host}: not a Twilio media host"),
+                    ));
+                }
+                current = next;
+                continue;
+            }
+            if !status.is_success() {
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(TwilioError::api(
+                    op,
+                    status.as_u16(),
+                    None,
+                    format!("media fetch answered {status}"),
+                    String::new(),
+                    retry_after,
+                ));
+            }
+            if resp.content_length().is_some_and(|n| n > max_bytes) {
+                return Err(TwilioError::new(
+                    ErrorKind::InvalidRequest,
+                    op,
+                    format!("media is larger than the {max_bytes}-byte budget"),
+                ));
+            }
+            let content_type = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty());
+            let mut bytes = Vec::new();
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(op, &e))?
+            {
+                if bytes.len() as u64 + chunk.len() as u64 > max_bytes {
+                    return Err(TwilioError::new(
+                        ErrorKind::InvalidRequest,
+                        op,
+                        format!("media is larger than the {max_bytes}-byte budget"),
+                    ));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok(FetchedMedia {
+                content_type,
+                bytes,
+            });
+        }
+        Err(TwilioError::new(
+            ErrorKind::InvalidRequest,
+            op,
+            format!("more than {MAX_MEDIA_REDIRECTS} media redirects"),
+        ))
     }
 
     /// Sends one request; returns the status and the JSON object of a 2xx answer.

@@ -50,6 +50,7 @@ pub(crate) enum Operation {
     PhoneNumberLookup,
     MessagingServiceLookup,
     MessageLookup,
+    MediaFetch,
 }
 
 impl fmt::Display for Operation {
@@ -61,6 +62,7 @@ impl fmt::Display for Operation {
             Self::PhoneNumberLookup => "phone-number lookup",
             Self::MessagingServiceLookup => "messaging-service lookup",
             Self::MessageLookup => "message lookup",
+            Self::MediaFetch => "media fetch",
         })
     }
 }

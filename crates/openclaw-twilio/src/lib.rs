@@ -47,7 +47,7 @@ pub use api::{
 };
 pub use client::{
     ApiBase, Client, ClientConfig, Credentials, DEFAULT_API_BASE, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MESSAGING_BASE, DEFAULT_TIMEOUT, MAX_ERROR_BODY_BYTES, MAX_SUCCESS_BODY_BYTES,
-    TRUNCATED_MARKER,
+    DEFAULT_MESSAGING_BASE, DEFAULT_TIMEOUT, FetchedMedia, MAX_ERROR_BODY_BYTES,
+    MAX_MEDIA_REDIRECTS, MAX_SUCCESS_BODY_BYTES, TRUNCATED_MARKER,
 };
 pub use error::{ErrorKind, RetryClass, TwilioError, hint_for_code};

@@ -16,6 +16,6 @@ pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 
 pub use resolve::{
     AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT,
-    DEFAULT_WEBHOOK_PATH, ENV_VARS, Limits, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
+    DEFAULT_WEBHOOK_PATH, ENV_VARS, EnvLookup, Limits, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
     SmsAccounts, check_webhook_paths, resolve_accounts,
 };

@@ -35,6 +35,9 @@ pub const ENV_VARS: &[&str] = &[
     "SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION",
 ];
 
+/// A lookup of environment variables (`None` when unset or blank).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Webhook limits, with upstream's values as defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -172,7 +175,7 @@ impl SmsAccounts {
 /// returns `None` for unset or blank variables). `path` is the section path for messages.
 pub fn resolve_accounts(
     input: &SmsChannelInput,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: EnvLookup<'_>,
     path: &str,
 ) -> Result<SmsAccounts, SmsError> {
     let default_account = input
@@ -305,7 +308,7 @@ fn resolve_one(
     path: &str,
     input: &AccountInput,
     top_enabled: bool,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Option<EnvLookup<'_>>,
 ) -> Result<AccountSettings, SmsError> {
     let env = |name: &str| env.and_then(|e| e(name));
     let key = |k: &str| format!("{path}.{k}");
@@ -334,15 +337,15 @@ fn resolve_one(
         Some(s) => trimmed(Some(s)),
         None => env("TWILIO_MESSAGING_SERVICE_SID").map(|s| s.trim().to_owned()),
     };
-    if let Some(sid) = &messaging_service_sid {
-        if !is_sid(sid, "MG") {
-            return Err(SmsError::invalid(
-                &key("messagingServiceSid"),
-                &format!(
-                    "\"{sid}\" is not a Messaging Service SID: expected MG followed by 32 hex digits"
-                ),
-            ));
-        }
+    if let Some(sid) = &messaging_service_sid
+        && !is_sid(sid, "MG")
+    {
+        return Err(SmsError::invalid(
+            &key("messagingServiceSid"),
+            &format!(
+                "\"{sid}\" is not a Messaging Service SID: expected MG followed by 32 hex digits"
+            ),
+        ));
     }
     if !account_sid.is_empty() && !is_sid(&account_sid, "AC") {
         warnings.push(format!(
@@ -624,7 +627,8 @@ mod tests {
 
     #[test]
     fn account_listing() {
-        let cases: &[(Value, &[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (Value, &'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case<'_>] = &[
             (json!({}), &[], &[]),
             (json!({"enabled": true, "dmPolicy": "pairing"}), &[], &[]),
             (json!({}), &[("TWILIO_ACCOUNT_SID", SID)], &["default"]),

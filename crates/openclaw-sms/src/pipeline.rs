@@ -1,0 +1,642 @@
+//! The pump: runs accepted messages in order per sender, in parallel across senders.
+//!
+//! For each message: identity checks (else dead letter), opt-out keywords (never reach the
+//! agent), the access decision (allow, pairing challenge, silent drop), then one agent turn and
+//! the reply. The agent's answer is saved before any part is sent, so a crash between parts
+//! resumes the same answer: one acknowledged SMS, one agent turn, each part sent once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openclaw_access_policy::{
+    AllowRule, Challenge, Decision, DecisionInput, PairingCode, PairingLimits, Timestamp, decide,
+};
+use openclaw_sms_target::{AllowEntry, InboundSender};
+use openclaw_store::{
+    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, NewPairingRequest, NewReply, OptOut,
+    PairingKey, Role, TransientFailure,
+};
+use openclaw_twilio::form::Form;
+use openclaw_twilio::webhook::InboundMessage;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::account::AccountRuntime;
+use crate::agent::{AgentTurn, HistoryRole, HistoryTurn};
+use crate::channel::{CHANNEL, SmsChannel};
+use crate::keywords::{Keyword, classify};
+use crate::metrics::names;
+use crate::texts::{pairing_reply, unavailable_media_notice};
+
+/// How a processed message ended, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// Answered by the agent.
+    Answered,
+    /// A keyword handled by the channel.
+    Keyword(&'static str),
+    /// A pairing code was texted (and the message held when `holdUntilApproved`).
+    Challenged,
+    /// Dropped silently.
+    Dropped(String),
+    /// Failed permanently.
+    DeadLettered(String),
+    /// Failed for now; retried later.
+    Retrying(String),
+}
+
+impl SmsChannel {
+    /// Runs the pump until `stop` is cancelled, then waits up to `grace` for messages in
+    /// flight; whatever is unfinished stays in the queue and runs after the next start.
+    pub async fn run_pump(self: Arc<Self>, stop: CancellationToken, grace: Duration) {
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, openclaw_store::IngressId> = HashMap::new();
+        let mut last_prune = Instant::now();
+        loop {
+            while let Some(done) = tasks.try_join_next_with_id() {
+                self.reap(done, &mut running).await;
+            }
+            if stop.is_cancelled() {
+                break;
+            }
+            let free = self.options.max_concurrent.saturating_sub(tasks.len());
+            let mut claimed = Vec::new();
+            if free > 0 {
+                match self
+                    .store
+                    .claim_next(ClaimScope::All, self.clock.now_ms(), free)
+                    .await
+                {
+                    Ok(c) => claimed = c,
+                    Err(err) => tracing::error!("could not claim queued SMS: {err}"),
+                }
+            }
+            let got_work = !claimed.is_empty();
+            for message in claimed {
+                let id = message.id;
+                let channel = Arc::clone(&self);
+                let handle = tasks.spawn(async move {
+                    channel.process(message).await;
+                });
+                running.insert(handle.id(), id);
+            }
+            if last_prune.elapsed() > Duration::from_secs(60) {
+                last_prune = Instant::now();
+                self.prune().await;
+            }
+            if got_work && tasks.len() < self.options.max_concurrent {
+                // Other lanes may have become due behind the ones just claimed.
+                continue;
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.options.poll_interval) => {}
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => self.reap(done, &mut running).await,
+            }
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+                Ok(Some(done)) => self.reap(done, &mut running).await,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        unfinished = tasks.len(),
+                        "shutdown grace elapsed; unfinished SMS stay queued for the next start"
+                    );
+                    tasks.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn reap(
+        &self,
+        done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        running: &mut HashMap<tokio::task::Id, openclaw_store::IngressId>,
+    ) {
+        match done {
+            Ok((id, ())) => {
+                running.remove(&id);
+            }
+            Err(err) => {
+                if let Some(ingress) = running.remove(&err.id())
+                    && err.is_panic()
+                {
+                    tracing::error!(%ingress, "SMS processing panicked; it will be retried");
+                    let now = self.clock.now_ms();
+                    let failure = TransientFailure {
+                        now,
+                        error: "processing panicked".to_owned(),
+                        retry_at: now + 5_000,
+                    };
+                    let _ = self.store.fail_transient(ingress, failure).await;
+                }
+            }
+        }
+    }
+
+    async fn prune(&self) {
+        let now = self.clock.now_ms();
+        if let Err(err) = self.store.prune_ingress(now).await {
+            tracing::warn!("pruning the ingress queue failed: {err}");
+        }
+        let _ = self.store.prune_intents(now).await;
+        let _ = self.store.prune_deliveries(now).await;
+        for account in &self.accounts {
+            let ttl = pairing_ttl_ms(&PairingLimits::default());
+            let _ = self
+                .store
+                .prune_requests(&pairing_key(account.id()), now, ttl)
+                .await;
+        }
+        self.refresh_gauges().await;
+    }
+
+    /// Processes one claimed message to its end: completed, held, retried or dead-lettered.
+    pub async fn process(&self, message: Claimed) -> Processed {
+        let id = message.id;
+        let outcome = self.process_inner(&message).await;
+        let now = self.clock.now_ms();
+        let result = match &outcome {
+            Processed::DeadLettered(reason) => {
+                tracing::warn!(account = %message.account, event = %message.event_id, "SMS dead-lettered: {reason}");
+                self.store.dead_letter(id, reason, now).await
+            }
+            Processed::Retrying(error) => {
+                if message.attempt + 1 >= self.options.max_attempts {
+                    let reason = format!("gave up after {} attempts: {error}", message.attempt + 1);
+                    tracing::warn!(account = %message.account, event = %message.event_id, "SMS dead-lettered: {reason}");
+                    self.store.dead_letter(id, &reason, now).await
+                } else {
+                    let jitter = rand::random_range(0.8..1.2);
+                    let delay = self.options.retry.delay_ms(message.attempt, jitter);
+                    tracing::warn!(account = %message.account, event = %message.event_id, "SMS will be retried in {delay} ms: {error}");
+                    self.store
+                        .fail_transient(
+                            id,
+                            TransientFailure {
+                                now,
+                                error: error.clone(),
+                                retry_at: now + delay,
+                            },
+                        )
+                        .await
+                }
+            }
+            Processed::Challenged => Ok(()),
+            _ => self.store.complete(id, now).await,
+        };
+        if let Err(err) = result {
+            tracing::error!(account = %message.account, event = %message.event_id, "could not record the outcome of an SMS: {err}");
+        }
+        outcome
+    }
+
+    async fn process_inner(&self, message: &Claimed) -> Processed {
+        let Some(account) = self.account(&message.account).cloned() else {
+            return Processed::DeadLettered(format!(
+                "account {} is not configured or not enabled",
+                message.account
+            ));
+        };
+        let Ok(form) = Form::parse(&message.payload) else {
+            return Processed::DeadLettered(
+                "invalid-payload: SMS ingress payload is invalid.".to_owned(),
+            );
+        };
+        let inbound = match InboundMessage::from_form(&form) {
+            Ok(m) => m,
+            Err(err) => {
+                return Processed::DeadLettered(format!(
+                    "invalid-payload: SMS ingress payload is invalid ({err})."
+                ));
+            }
+        };
+        if let Err(reason) = check_identity(&account, &inbound) {
+            return Processed::DeadLettered(format!("invalid-payload: {reason}"));
+        }
+        let sender = match InboundSender::parse(&inbound.from) {
+            Ok(s) => s.number().to_string(),
+            Err(err) => {
+                return Processed::DeadLettered(format!(
+                    "invalid-payload: invalid sender {:?}: {err}",
+                    inbound.from
+                ));
+            }
+        };
+        if inbound.body.is_empty() && inbound.num_media == 0 {
+            return Processed::DeadLettered(
+                "invalid-payload: message has neither text nor media".to_owned(),
+            );
+        }
+        let opt_out_type = inbound.opt_out_type.as_ref().map(|t| match t {
+            openclaw_twilio::webhook::OptOutType::Stop => "STOP",
+            openclaw_twilio::webhook::OptOutType::Start => "START",
+            openclaw_twilio::webhook::OptOutType::Help => "HELP",
+            _ => "",
+        });
+        if let Some(keyword) = classify(&inbound.body, opt_out_type) {
+            return self.keyword(&account, &sender, keyword, message).await;
+        }
+        match self.decide(&account, &sender, message).await {
+            Ok(None) => {}
+            Ok(Some(outcome)) => return outcome,
+            Err(error) => return Processed::Retrying(error),
+        }
+        self.answer(&account, &sender, &inbound, message).await
+    }
+
+    async fn keyword(
+        &self,
+        account: &AccountRuntime,
+        sender: &str,
+        keyword: Keyword,
+        message: &Claimed,
+    ) -> Processed {
+        let now = self.clock.now_ms();
+        match keyword {
+            Keyword::OptOut(word) => {
+                let opt_out = OptOut {
+                    account: account.id().to_owned(),
+                    number: sender.to_owned(),
+                    keyword: word.to_owned(),
+                    at: now,
+                };
+                if let Err(err) = self.store.set_opt_out(opt_out).await {
+                    return Processed::Retrying(format!("could not record the opt-out: {err}"));
+                }
+                tracing::info!(
+                    account = account.id(),
+                    sender,
+                    keyword = word,
+                    "SMS sender opted out; nothing more will be sent to them"
+                );
+                Processed::Keyword("opt-out")
+            }
+            Keyword::OptIn(word) => {
+                if let Err(err) = self.store.clear_opt_out(account.id(), sender).await {
+                    return Processed::Retrying(format!("could not clear the opt-out: {err}"));
+                }
+                tracing::info!(
+                    account = account.id(),
+                    sender,
+                    keyword = word,
+                    "SMS sender opted back in"
+                );
+                Processed::Keyword("opt-in")
+            }
+            Keyword::Help => {
+                if let Some(help) = &account.settings.help_text {
+                    let reply_id = format!("help:{}:{}", account.id(), message.event_id);
+                    let report = self
+                        .outbound
+                        .send_reply(account, sender, help, &reply_id)
+                        .await;
+                    if let Some(err) = report.first_error() {
+                        tracing::warn!(
+                            account = account.id(),
+                            sender,
+                            "SMS help reply failed: {err}"
+                        );
+                    }
+                }
+                Processed::Keyword("help")
+            }
+        }
+    }
+
+    /// `Ok(None)`: allowed, go on. `Ok(Some(..))`: handled here.
+    async fn decide(
+        &self,
+        account: &AccountRuntime,
+        sender: &str,
+        message: &Claimed,
+    ) -> Result<Option<Processed>, String> {
+        let key = pairing_key(account.id());
+        let now = self.clock.now_ms();
+        let limits = PairingLimits::default();
+        let ttl = pairing_ttl_ms(&limits);
+        let config_allow: Vec<AllowRule> = account
+            .settings
+            .allow_from
+            .iter()
+            .filter_map(to_rule)
+            .collect();
+        let stored: Vec<String> = self
+            .store
+            .allow_entries(&key)
+            .await
+            .map_err(|e| format!("could not read allow entries: {e}"))?
+            .into_iter()
+            .map(|e| e.entry)
+            .collect();
+        let pending: Vec<openclaw_access_policy::PairingRequest> = self
+            .store
+            .list_requests(&key, now, ttl)
+            .await
+            .map_err(|e| format!("could not read pairing requests: {e}"))?
+            .into_iter()
+            .filter_map(to_policy_request)
+            .collect();
+        for _ in 0..3 {
+            let input = DecisionInput {
+                policy: account.settings.dm_policy,
+                config_allow: &config_allow,
+                stored_allow: &stored,
+                pending: &pending,
+                sender,
+                now: Timestamp::from_unix_millis(now),
+                limits: &limits,
+            };
+            let decision = decide(&input, &mut rand::rng());
+            match decision {
+                Decision::Allow { .. } => return Ok(None),
+                Decision::Drop { reason } => {
+                    tracing::info!(
+                        account = account.id(),
+                        sender,
+                        reason = reason.as_str(),
+                        "SMS sender {sender} is not authorized"
+                    );
+                    return Ok(Some(Processed::Dropped(reason.as_str().to_owned())));
+                }
+                Decision::Challenge(Challenge::AlreadyPending { .. }) => {
+                    let _ = self.store.touch_request(&key, sender, now).await;
+                    return Ok(Some(Processed::Dropped(
+                        "pairing_already_pending".to_owned(),
+                    )));
+                }
+                Decision::Challenge(Challenge::New(request)) => {
+                    let hold = account.settings.hold_until_approved;
+                    let new = NewPairingRequest {
+                        code: request.code.as_str().to_owned(),
+                        sender_id: sender.to_owned(),
+                        meta: serde_json::json!({"accountId": account.id()}),
+                        created_at: now,
+                        held_event_id: hold.then_some(message.id),
+                    };
+                    match self
+                        .store
+                        .create_request(&key, new)
+                        .await
+                        .map_err(|e| format!("could not store the pairing request: {e}"))?
+                    {
+                        CreateRequestOutcome::Created(created) => {
+                            if hold {
+                                self.store
+                                    .hold(message.id, now)
+                                    .await
+                                    .map_err(|e| format!("could not hold the message: {e}"))?;
+                            } else {
+                                self.store
+                                    .complete(message.id, now)
+                                    .await
+                                    .map_err(|e| format!("could not complete: {e}"))?;
+                            }
+                            tracing::info!(
+                                account = account.id(),
+                                sender,
+                                "SMS pairing request created for {sender}"
+                            );
+                            let text = pairing_reply(sender, &created.code);
+                            let reply_id = format!("pairing:{}:{}", account.id(), message.event_id);
+                            let report = self
+                                .outbound
+                                .send_reply(account, sender, &text, &reply_id)
+                                .await;
+                            if let Some(err) = report.first_error() {
+                                tracing::warn!(
+                                    account = account.id(),
+                                    sender,
+                                    "SMS pairing reply failed for {sender}: {err}"
+                                );
+                            }
+                            return Ok(Some(Processed::Challenged));
+                        }
+                        CreateRequestOutcome::SenderExists(_) => {
+                            let _ = self.store.touch_request(&key, sender, now).await;
+                            return Ok(Some(Processed::Dropped(
+                                "pairing_already_pending".to_owned(),
+                            )));
+                        }
+                        // Another sender took the code meanwhile: draw again.
+                        _ => {}
+                    }
+                }
+                _ => return Ok(Some(Processed::Dropped("unknown decision".to_owned()))),
+            }
+        }
+        Err("no free pairing code after 3 tries".to_owned())
+    }
+
+    async fn answer(
+        &self,
+        account: &AccountRuntime,
+        sender: &str,
+        inbound: &InboundMessage,
+        message: &Claimed,
+    ) -> Processed {
+        let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
+        let saved = match self.store.reply(&reply_id).await {
+            Ok(saved) => saved,
+            Err(err) => {
+                return Processed::Retrying(format!("could not read the saved reply: {err}"));
+            }
+        };
+        let text = if let Some(saved) = saved {
+            tracing::info!(
+                account = account.id(),
+                sender,
+                "resuming a saved SMS reply after a restart"
+            );
+            saved.text
+        } else {
+            let media = crate::media::materialize(account, inbound, &self.options).await;
+            let media = match media {
+                Ok(m) => m,
+                Err(transient) => return Processed::Retrying(transient),
+            };
+            let mut text = inbound.body.clone();
+            if media.unavailable > 0 {
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&unavailable_media_notice(media.unavailable));
+            }
+            let history = match self
+                .store
+                .recent_history(account.id(), sender, self.options.history_turns)
+                .await
+            {
+                Ok(h) => h
+                    .into_iter()
+                    .map(|e| HistoryTurn {
+                        role: if e.role == Role::Assistant {
+                            HistoryRole::Assistant
+                        } else {
+                            HistoryRole::User
+                        },
+                        text: e.text,
+                    })
+                    .collect(),
+                Err(err) => return Processed::Retrying(format!("could not read history: {err}")),
+            };
+            let turn = AgentTurn {
+                channel: CHANNEL.to_owned(),
+                account_id: account.id().to_owned(),
+                sender: sender.to_owned(),
+                message_id: message.event_id.clone(),
+                text,
+                media: media.attachments,
+                history,
+                received_at_ms: message.received_at,
+            };
+            let started = Instant::now();
+            let _ = self
+                .store
+                .record_agent_turn(account.id(), &message.event_id, self.clock.now_ms())
+                .await;
+            let reply = self.agent.reply(&turn).await;
+            self.metrics
+                .observe(names::AGENT_SECONDS, &[], started.elapsed());
+            let reply = match reply {
+                Ok(r) => {
+                    self.metrics
+                        .inc(names::AGENT_TURNS, &[("outcome", "ok")], 1);
+                    r
+                }
+                Err(err) => {
+                    self.metrics
+                        .inc(names::AGENT_TURNS, &[("outcome", "error")], 1);
+                    return if err.is_retryable() {
+                        Processed::Retrying(err.to_string())
+                    } else {
+                        Processed::DeadLettered(err.to_string())
+                    };
+                }
+            };
+            let new = NewReply {
+                reply_id: reply_id.clone(),
+                account: account.id().to_owned(),
+                recipient: sender.to_owned(),
+                text: reply.text,
+                created_at: self.clock.now_ms(),
+            };
+            match self.store.save_reply(new).await {
+                Ok(saved) => saved.text,
+                Err(err) => {
+                    return Processed::Retrying(format!("could not save the agent's reply: {err}"));
+                }
+            }
+        };
+        let now = self.clock.now_ms();
+        let _ = self
+            .store
+            .append_history(
+                account.id(),
+                sender,
+                HistoryEntry {
+                    role: Role::User,
+                    text: inbound.body.clone(),
+                    at: message.received_at,
+                },
+            )
+            .await;
+        if !text.trim().is_empty() {
+            tracing::info!(
+                account = account.id(),
+                sender,
+                "SMS reply started for {sender}"
+            );
+            let report = self
+                .outbound
+                .send_reply(account, sender, &text, &reply_id)
+                .await;
+            let _ = self
+                .store
+                .append_history(
+                    account.id(),
+                    sender,
+                    HistoryEntry {
+                        role: Role::Assistant,
+                        text: report.reply.text.clone(),
+                        at: now,
+                    },
+                )
+                .await;
+            self.metrics.observe(
+                names::REPLY_SECONDS,
+                &[],
+                Duration::from_millis(
+                    u64::try_from(self.clock.now_ms() - message.received_at).unwrap_or(0),
+                ),
+            );
+            if let Some(err) = report.first_error() {
+                tracing::warn!(
+                    account = account.id(),
+                    sender,
+                    partial = report.is_partial(),
+                    "SMS reply not fully delivered: {err}"
+                );
+            }
+        }
+        Processed::Answered
+    }
+}
+
+/// The store key of an account's pairing requests and allow entries.
+pub fn pairing_key(account: &str) -> PairingKey {
+    PairingKey {
+        channel: CHANNEL.to_owned(),
+        account: account.to_owned(),
+    }
+}
+
+/// Pairing lifetime in milliseconds.
+pub fn pairing_ttl_ms(limits: &PairingLimits) -> i64 {
+    i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn to_rule(entry: &AllowEntry) -> Option<AllowRule> {
+    AllowRule::parse(&entry.to_string()).ok()
+}
+
+fn to_policy_request(
+    r: openclaw_store::PairingRequest,
+) -> Option<openclaw_access_policy::PairingRequest> {
+    Some(openclaw_access_policy::PairingRequest {
+        code: PairingCode::parse(&r.code).ok()?,
+        sender_id: r.sender_id,
+        created_at: Timestamp::from_unix_millis(r.created_at),
+        last_seen_at: Timestamp::from_unix_millis(r.last_seen_at),
+        meta: Default::default(),
+    })
+}
+
+/// Upstream's identity rules: the webhook must be for this account, and for its number (when
+/// `fromNumber` is set) or its Messaging Service.
+fn check_identity(account: &AccountRuntime, inbound: &InboundMessage) -> Result<(), String> {
+    if inbound.account_sid.as_str() != account.settings.account_sid {
+        return Err("SMS ingress payload has an invalid Twilio account.".to_owned());
+    }
+    if let Some(from_number) = &account.settings.from_number {
+        let to = InboundSender::parse(&inbound.to)
+            .map_err(|_| "SMS ingress payload has an invalid Twilio recipient.".to_owned())?;
+        if to.number() != from_number {
+            return Err("SMS ingress payload has an invalid Twilio recipient.".to_owned());
+        }
+    } else if let Some(service) = &account.settings.messaging_service_sid
+        && inbound
+            .messaging_service_sid
+            .as_ref()
+            .map(openclaw_twilio::sid::MessagingServiceSid::as_str)
+            != Some(service.as_str())
+    {
+        return Err("SMS ingress payload has an invalid Twilio Messaging Service.".to_owned());
+    }
+    Ok(())
+}
