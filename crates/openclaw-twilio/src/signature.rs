@@ -293,36 +293,39 @@ fn cut_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(before, _)| before)
 }
 
-/// Sorted, de-duplicated `(name, value)` references: names in byte order, each name's distinct
-/// values in byte order.
-fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(&str, &str)> {
+/// The parameter part of the signed string: names in byte order, each name's distinct values
+/// in byte order, each pair as `name + value`. Built once per request and shared by all URL
+/// candidates (one MAC update instead of two per pair).
+fn params_suffix<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<u8> {
     let mut sorted: Vec<(&str, &str)> = params
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
         .collect();
     sorted.sort_unstable();
     sorted.dedup();
-    sorted
+    let len = sorted.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut suffix = Vec::with_capacity(len);
+    for (k, v) in sorted {
+        suffix.extend_from_slice(k.as_bytes());
+        suffix.extend_from_slice(v.as_bytes());
+    }
+    suffix
 }
 
-fn mac_over<M: Mac + Clone>(base: &M, url: &str, sorted: &[(&str, &str)]) -> M {
+fn mac_over<M: Mac + Clone>(base: &M, url: &str, suffix: &[u8]) -> M {
     let mut mac = base.clone();
     mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
+    mac.update(suffix);
     mac
 }
 
 /// The exact string Twilio signs for `url` and `params` (for debugging and tests).
 #[must_use]
 pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(url: &str, params: &[(K, V)]) -> String {
+    let suffix = params_suffix(params);
+    // The suffix is a concatenation of whole `&str`s, so it is valid UTF-8.
     let mut s = String::from(cut_fragment(url));
-    for (k, v) in sorted_params(params) {
-        s.push_str(k);
-        s.push_str(v);
-    }
+    s.push_str(&String::from_utf8_lossy(&suffix));
     s
 }
 
@@ -347,7 +350,7 @@ pub fn compute_with<K: AsRef<str>, V: AsRef<str>>(
     key: &SecretString,
 ) -> String {
     let url = cut_fragment(url);
-    let sorted = sorted_params(params);
+    let sorted = params_suffix(params);
     let key = key.expose_secret().as_bytes();
     let b64 = base64::engine::general_purpose::STANDARD;
     match algorithm {
@@ -496,7 +499,7 @@ enum Verifier<'k> {
 }
 
 impl Verifier<'_> {
-    fn matches(&self, url: &str, sorted: &[(&str, &str)], header: &str) -> bool {
+    fn matches(&self, url: &str, sorted: &[u8], header: &str) -> bool {
         match self {
             Self::Sha1(base) => ct_equal_b64(
                 &mac_over(*base, url, sorted).finalize().into_bytes(),
@@ -595,7 +598,7 @@ pub fn verify(request: &VerifyRequest<'_>, keys: &Keys) -> Result<Verified, Veri
                 &parsed
             }
         };
-        (sorted_params(form.pairs()), None)
+        (params_suffix(form.pairs()), None)
     };
 
     let mut tried: Vec<String> = Vec::new();
