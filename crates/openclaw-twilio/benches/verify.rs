@@ -67,7 +67,7 @@ fn benches(c: &mut Criterion, f: &Fixture) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("verify_20_field_form", |b| b.iter(|| verify_once(f)));
     g.bench_function("parse_and_verify_20_field_form", |b| {
-        b.iter(|| parse_and_verify_once(f))
+        b.iter(|| parse_and_verify_once(f));
     });
     g.bench_function("baseline_bare_hmac_sha1", |b| b.iter(|| bare_hmac_once(f)));
     g.finish();

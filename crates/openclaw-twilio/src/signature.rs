@@ -406,6 +406,15 @@ pub fn url_with_body_sha256(url: &str, body: &[u8]) -> String {
     out
 }
 
+/// Signs a JSON webhook as Twilio does: returns the URL with `bodySHA256` added and the
+/// `X-Twilio-Signature` for it (HMAC-SHA1 over the URL alone). For simulators and tests.
+#[must_use]
+pub fn sign_json(url: &str, body: &[u8], auth_token: &SecretString) -> (String, String) {
+    let signed_url = url_with_body_sha256(url, body);
+    let signature = compute(&signed_url, &[] as &[(&str, &str)], auth_token);
+    (signed_url, signature)
+}
+
 /// The value of the `bodySHA256` query parameter, if present.
 fn body_sha256_param(url: &str) -> Option<&str> {
     let (_, query) = url.split_once('?')?;
