@@ -367,6 +367,19 @@ pub fn compute_with<K: AsRef<str>, V: AsRef<str>>(
     }
 }
 
+/// The URL Twilio signed for a request, from the configured public webhook URL (upstream's
+/// rule): the public URL byte for byte with its `#…` fragment cut; if it has no query, the
+/// request's own query string (without `?`) is appended. Never re-serialised, so `:443` and
+/// the query's spelling stay as configured.
+#[must_use]
+pub fn webhook_url(public_url: &str, request_query: Option<&str>) -> String {
+    let base = cut_fragment(public_url);
+    match request_query.filter(|q| !q.is_empty()) {
+        Some(query) if !base.contains('?') => format!("{base}?{query}"),
+        _ => base.to_owned(),
+    }
+}
+
 /// Lower-case hexadecimal SHA-256 of a body, as Twilio puts it in `bodySHA256`.
 #[must_use]
 pub fn body_sha256_hex(body: &[u8]) -> String {
@@ -704,6 +717,35 @@ mod tests {
         check("https://a.com/p?x=a@b", "https://a.com/p?x=a@b");
         check("https://a.com", "https://a.com");
         check("relative", "relative");
+    }
+
+    #[test]
+    fn webhook_url_table() {
+        fn check(public: &str, query: Option<&str>, expected: &str) {
+            assert_eq!(webhook_url(public, query), expected, "{public} {query:?}");
+        }
+        check(
+            "https://gw.example:443/sms",
+            None,
+            "https://gw.example:443/sms",
+        );
+        check(
+            "https://gw.example/sms#ct=100&rc=1",
+            None,
+            "https://gw.example/sms",
+        );
+        check(
+            "https://gw.example/sms",
+            Some("a=1&b='"),
+            "https://gw.example/sms?a=1&b='",
+        );
+        check("https://gw.example/sms", Some(""), "https://gw.example/sms");
+        check(
+            "https://gw.example/sms?k=v#rc=1",
+            Some("a=1"),
+            "https://gw.example/sms?k=v",
+        );
+        check("https://GW.example/SMS", None, "https://GW.example/SMS");
     }
 
     #[test]
