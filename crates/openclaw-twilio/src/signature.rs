@@ -297,19 +297,31 @@ fn cut_fragment(url: &str) -> &str {
 /// in byte order, each pair as `name + value`. Built once per request and shared by all URL
 /// candidates (one MAC update instead of two per pair).
 fn params_suffix<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<u8> {
-    let mut sorted: Vec<(&str, &str)> = params
+    let mut sorted: Vec<(u64, &str, &str)> = params
         .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .map(|(k, v)| (prefix_key(k.as_ref()), k.as_ref(), v.as_ref()))
         .collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let len = sorted.iter().map(|(k, v)| k.len() + v.len()).sum();
+    // Ordering by the 8-byte prefix first is the same order as byte order of the names (see
+    // `prefix_key`); most comparisons end there instead of in a string comparison.
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    sorted.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+    let len = sorted.iter().map(|(_, k, v)| k.len() + v.len()).sum();
     let mut suffix = Vec::with_capacity(len);
-    for (k, v) in sorted {
+    for (_, k, v) in sorted {
         suffix.extend_from_slice(k.as_bytes());
         suffix.extend_from_slice(v.as_bytes());
     }
     suffix
+}
+
+/// The first 8 bytes of `name`, zero-padded, as a big-endian number. Monotone with byte
+/// order: `prefix_key(a) < prefix_key(b)` implies `a < b` (a shorter name's zero padding never
+/// sorts after the longer name's bytes), and equal keys fall back to comparing the strings.
+fn prefix_key(name: &str) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = name.len().min(8);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    u64::from_be_bytes(buf)
 }
 
 fn mac_over<M: Mac + Clone>(base: &M, url: &str, suffix: &[u8]) -> M {
@@ -717,6 +729,51 @@ mod tests {
         check("https://a.com/p?x=a@b", "https://a.com/p?x=a@b");
         check("https://a.com", "https://a.com");
         check("relative", "relative");
+    }
+
+    /// The straightforward definition the optimised `params_suffix` must match.
+    fn naive_suffix(params: &[(String, String)]) -> Vec<u8> {
+        let mut sorted: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted
+            .iter()
+            .flat_map(|(k, v)| k.bytes().chain(v.bytes()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn suffix_matches_the_naive_sort(
+            params in proptest::collection::vec(("(To|From|Sms|Media|\\x00|[a-zA-Z0-9]){0,6}", "[a-c]{0,2}"), 0..24)
+        ) {
+            proptest::prop_assert_eq!(params_suffix(&params), naive_suffix(&params));
+        }
+    }
+
+    #[test]
+    fn prefix_key_ties_and_padding() {
+        let names = [
+            "",
+            "\0",
+            "\0\0",
+            "To",
+            "To\0",
+            "ToCity",
+            "ToCountry",
+            "ToCountrz",
+            "Tp",
+            "a",
+        ];
+        let params: Vec<(String, String)> = names
+            .iter()
+            .rev()
+            .map(|n| ((*n).to_owned(), "v".to_owned()))
+            .collect();
+        assert_eq!(params_suffix(&params), naive_suffix(&params));
     }
 
     #[test]
