@@ -3,14 +3,21 @@
 //!
 //! Signature computation and verification, and webhook form parsing, are pure functions with
 //! no IO; the REST client does HTTP. This crate does not decide what to send or to whom
-//! (that is `openclaw-sms`), and it is not a full Twilio SDK: it covers what the SMS and Voice
-//! Call channels need.
+//! (that is `openclaw-sms`), it does not format or split text (that is `openclaw-sms-text`)
+//! or parse phone numbers (`openclaw-sms-target`), and it is not a full Twilio SDK: it covers
+//! what the SMS and Voice Call channels need. For other Twilio APIs use Twilio's OpenAPI
+//! bindings.
 //!
 //! - [`signature`]: compute and verify `X-Twilio-Signature` (constant time, port and quote
-//!   variants, `bodySHA256`, shared keys).
-//! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs.
+//!   variants, `bodySHA256`, shared keys); failures list the URLs tried.
+//! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs, and back.
 //! - [`webhook`]: typed inbound messages and delivery-status callbacks, the empty TwiML answer.
-//! - [`sid`]: newtypes for SIDs.
+//! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `SK…`, `PN…`).
+//! - [`Client`]: the REST client (create message, fetch account, list incoming numbers,
+//!   fetch a Messaging Service, list messages) with one opaque error, [`TwilioError`], whose
+//!   [`RetryClass`] says whether a retry is safe.
+//!
+//! Verify a webhook, then read it:
 //!
 //! ```
 //! use openclaw_twilio::{form::Form, signature, webhook::InboundMessage};
@@ -31,7 +38,6 @@
 //! assert_eq!(message.body, "hi");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-
 pub mod form;
 pub mod sid;
 pub mod signature;

@@ -293,36 +293,51 @@ fn cut_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(before, _)| before)
 }
 
-/// Sorted, de-duplicated `(name, value)` references: names in byte order, each name's distinct
-/// values in byte order.
-fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(&str, &str)> {
-    let mut sorted: Vec<(&str, &str)> = params
+/// The parameter part of the signed string: names in byte order, each name's distinct values
+/// in byte order, each pair as `name + value`. Built once per request and shared by all URL
+/// candidates (one MAC update instead of two per pair).
+fn params_suffix<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<u8> {
+    let mut sorted: Vec<(u64, &str, &str)> = params
         .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .map(|(k, v)| (prefix_key(k.as_ref()), k.as_ref(), v.as_ref()))
         .collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    sorted
+    // Ordering by the 8-byte prefix first is the same order as byte order of the names (see
+    // `prefix_key`); most comparisons end there instead of in a string comparison.
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    sorted.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+    let len = sorted.iter().map(|(_, k, v)| k.len() + v.len()).sum();
+    let mut suffix = Vec::with_capacity(len);
+    for (_, k, v) in sorted {
+        suffix.extend_from_slice(k.as_bytes());
+        suffix.extend_from_slice(v.as_bytes());
+    }
+    suffix
 }
 
-fn mac_over<M: Mac + Clone>(base: &M, url: &str, sorted: &[(&str, &str)]) -> M {
+/// The first 8 bytes of `name`, zero-padded, as a big-endian number. Monotone with byte
+/// order: `prefix_key(a) < prefix_key(b)` implies `a < b` (a shorter name's zero padding never
+/// sorts after the longer name's bytes), and equal keys fall back to comparing the strings.
+fn prefix_key(name: &str) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = name.len().min(8);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    u64::from_be_bytes(buf)
+}
+
+fn mac_over<M: Mac + Clone>(base: &M, url: &str, suffix: &[u8]) -> M {
     let mut mac = base.clone();
     mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
+    mac.update(suffix);
     mac
 }
 
 /// The exact string Twilio signs for `url` and `params` (for debugging and tests).
 #[must_use]
 pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(url: &str, params: &[(K, V)]) -> String {
+    let suffix = params_suffix(params);
+    // The suffix is a concatenation of whole `&str`s, so it is valid UTF-8.
     let mut s = String::from(cut_fragment(url));
-    for (k, v) in sorted_params(params) {
-        s.push_str(k);
-        s.push_str(v);
-    }
+    s.push_str(&String::from_utf8_lossy(&suffix));
     s
 }
 
@@ -347,7 +362,7 @@ pub fn compute_with<K: AsRef<str>, V: AsRef<str>>(
     key: &SecretString,
 ) -> String {
     let url = cut_fragment(url);
-    let sorted = sorted_params(params);
+    let sorted = params_suffix(params);
     let key = key.expose_secret().as_bytes();
     let b64 = base64::engine::general_purpose::STANDARD;
     match algorithm {
@@ -361,6 +376,19 @@ pub fn compute_with<K: AsRef<str>, V: AsRef<str>>(
                 .finalize()
                 .into_bytes(),
         ),
+    }
+}
+
+/// The URL Twilio signed for a request, from the configured public webhook URL (upstream's
+/// rule): the public URL byte for byte with its `#…` fragment cut; if it has no query, the
+/// request's own query string (without `?`) is appended. Never re-serialised, so `:443` and
+/// the query's spelling stay as configured.
+#[must_use]
+pub fn webhook_url(public_url: &str, request_query: Option<&str>) -> String {
+    let base = cut_fragment(public_url);
+    match request_query.filter(|q| !q.is_empty()) {
+        Some(query) if !base.contains('?') => format!("{base}?{query}"),
+        _ => base.to_owned(),
     }
 }
 
@@ -401,6 +429,15 @@ pub fn url_with_body_sha256(url: &str, body: &[u8]) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// Signs a JSON webhook as Twilio does: returns the URL with `bodySHA256` added and the
+/// `X-Twilio-Signature` for it (HMAC-SHA1 over the URL alone). For simulators and tests.
+#[must_use]
+pub fn sign_json(url: &str, body: &[u8], auth_token: &SecretString) -> (String, String) {
+    let signed_url = url_with_body_sha256(url, body);
+    let signature = compute(&signed_url, &[] as &[(&str, &str)], auth_token);
+    (signed_url, signature)
 }
 
 /// The value of the `bodySHA256` query parameter, if present.
@@ -496,7 +533,7 @@ enum Verifier<'k> {
 }
 
 impl Verifier<'_> {
-    fn matches(&self, url: &str, sorted: &[(&str, &str)], header: &str) -> bool {
+    fn matches(&self, url: &str, sorted: &[u8], header: &str) -> bool {
         match self {
             Self::Sha1(base) => ct_equal_b64(
                 &mac_over(*base, url, sorted).finalize().into_bytes(),
@@ -595,7 +632,7 @@ pub fn verify(request: &VerifyRequest<'_>, keys: &Keys) -> Result<Verified, Veri
                 &parsed
             }
         };
-        (sorted_params(form.pairs()), None)
+        (params_suffix(form.pairs()), None)
     };
 
     let mut tried: Vec<String> = Vec::new();
@@ -692,6 +729,80 @@ mod tests {
         check("https://a.com/p?x=a@b", "https://a.com/p?x=a@b");
         check("https://a.com", "https://a.com");
         check("relative", "relative");
+    }
+
+    /// The straightforward definition the optimised `params_suffix` must match.
+    fn naive_suffix(params: &[(String, String)]) -> Vec<u8> {
+        let mut sorted: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        sorted
+            .iter()
+            .flat_map(|(k, v)| k.bytes().chain(v.bytes()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn suffix_matches_the_naive_sort(
+            params in proptest::collection::vec(("(To|From|Sms|Media|\\x00|[a-zA-Z0-9]){0,6}", "[a-c]{0,2}"), 0..24)
+        ) {
+            proptest::prop_assert_eq!(params_suffix(&params), naive_suffix(&params));
+        }
+    }
+
+    #[test]
+    fn prefix_key_ties_and_padding() {
+        let names = [
+            "",
+            "\0",
+            "\0\0",
+            "To",
+            "To\0",
+            "ToCity",
+            "ToCountry",
+            "ToCountrz",
+            "Tp",
+            "a",
+        ];
+        let params: Vec<(String, String)> = names
+            .iter()
+            .rev()
+            .map(|n| ((*n).to_owned(), "v".to_owned()))
+            .collect();
+        assert_eq!(params_suffix(&params), naive_suffix(&params));
+    }
+
+    #[test]
+    fn webhook_url_table() {
+        fn check(public: &str, query: Option<&str>, expected: &str) {
+            assert_eq!(webhook_url(public, query), expected, "{public} {query:?}");
+        }
+        check(
+            "https://gw.example:443/sms",
+            None,
+            "https://gw.example:443/sms",
+        );
+        check(
+            "https://gw.example/sms#ct=100&rc=1",
+            None,
+            "https://gw.example/sms",
+        );
+        check(
+            "https://gw.example/sms",
+            Some("a=1&b='"),
+            "https://gw.example/sms?a=1&b='",
+        );
+        check("https://gw.example/sms", Some(""), "https://gw.example/sms");
+        check(
+            "https://gw.example/sms?k=v#rc=1",
+            Some("a=1"),
+            "https://gw.example/sms?k=v",
+        );
+        check("https://GW.example/SMS", None, "https://GW.example/SMS");
     }
 
     #[test]

@@ -392,7 +392,7 @@ const STATUS_FIELDS: &[&str] = &[
 ];
 
 /// A delivery-status callback for a message we sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatusCallback {
     /// `MessageSid`, else `SmsSid`.
@@ -413,6 +413,26 @@ pub struct StatusCallback {
     pub to: Option<String>,
     /// Every other pair, in arrival order.
     pub extra: Vec<(String, String)>,
+}
+
+impl fmt::Debug for StatusCallback {
+    /// Phone numbers are personal data: `Debug` shows whether they are present only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatusCallback")
+            .field("message_sid", &self.message_sid)
+            .field("account_sid", &self.account_sid)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("status", &self.status)
+            .field("error_code", &self.error_code)
+            .field("raw_dlr_done_date", &self.raw_dlr_done_date)
+            .field("from", &self.from.as_ref().map(|_| "<redacted>"))
+            .field("to", &self.to.as_ref().map(|_| "<redacted>"))
+            .field(
+                "extra",
+                &self.extra.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl StatusCallback {

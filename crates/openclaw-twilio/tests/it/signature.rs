@@ -303,6 +303,12 @@ fn body_sha256_vectors() {
         "Ldidvp12m26NI7eqEvxnEpkd9Hc=",
     )
     .unwrap();
+    // `sign_json` produces the same URL and signature as the helper libraries.
+    let (signed_url, sig) = signature::sign_json(URL, JSON_BODY.as_bytes(), &token());
+    assert_eq!(
+        (signed_url.as_str(), sig.as_str()),
+        (with_hash.as_str(), "a9nBmqA0ju/hNViExpshrM61xv4=")
+    );
     // A body that does not match its hash: the URL signature is right, the body is not.
     assert_eq!(
         run(
