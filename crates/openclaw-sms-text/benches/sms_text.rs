@@ -55,6 +55,13 @@ fn criterion_benches(c: &mut Criterion) {
     group.bench_function("prepare_reply", |b| {
         b.iter(|| prepare_reply(black_box(md), &options));
     });
+    let plain = openclaw_sms_text::to_plain_text(md);
+    group.bench_function("to_plain_text", |b| {
+        b.iter(|| openclaw_sms_text::to_plain_text(black_box(md)));
+    });
+    group.bench_function("split", |b| {
+        b.iter(|| openclaw_sms_text::split(black_box(&plain), &options.split));
+    });
     group.bench_function("baseline_chars_count", |b| {
         b.iter(|| black_box(md).chars().count());
     });
@@ -108,7 +115,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     criterion_benches(&mut c);
     c.final_summary();
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    if !std::env::args().any(|a| a == "--test" || a == "--list" || a == "--profile-time") {
         summary();
     }
 }

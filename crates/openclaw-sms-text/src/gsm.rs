@@ -66,6 +66,9 @@ pub(crate) fn ascii_septets(b: u8) -> u8 {
 /// calculator as well.
 #[must_use]
 pub(crate) fn is_gsm7(text: &str) -> bool {
+    if text.is_ascii() {
+        return text.bytes().all(|b| ASCII_SEPTETS[usize::from(b)] != 0);
+    }
     text.chars().all(|c| septets(c).is_some())
 }
 

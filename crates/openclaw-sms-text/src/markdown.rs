@@ -1,5 +1,7 @@
 //! Markdown to the plain text a phone shows.
 
+use std::borrow::Cow;
+
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// Tags whose whole content is model reasoning or tool scaffolding, never meant for the reader.
@@ -55,11 +57,11 @@ pub fn to_plain_text(markdown: &str) -> String {
     finish(&renderer.out)
 }
 
-fn normalize_newlines(text: &str) -> String {
+fn normalize_newlines(text: &str) -> Cow<'_, str> {
     if text.contains('\r') {
-        text.replace("\r\n", "\n").replace('\r', "\n")
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
-        text.to_owned()
+        Cow::Borrowed(text)
     }
 }
 
@@ -529,7 +531,10 @@ pub(crate) fn decode_entities(text: &str) -> String {
 }
 
 /// Removes reasoning and tool blocks (see [`to_plain_text`]).
-pub(crate) fn strip_hidden_blocks(text: &str) -> String {
+pub(crate) fn strip_hidden_blocks(text: &str) -> Cow<'_, str> {
+    if !text.contains('<') {
+        return Cow::Borrowed(text);
+    }
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
@@ -552,7 +557,7 @@ pub(crate) fn strip_hidden_blocks(text: &str) -> String {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The first opening hidden-block tag at or after `from` that starts a line.

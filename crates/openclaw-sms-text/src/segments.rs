@@ -83,49 +83,156 @@ pub struct SegmentReport {
 /// ```
 #[must_use]
 pub fn analyze(text: &str) -> SegmentReport {
-    let mut gsm = Packer::new();
-    let mut ucs = Packer::new();
-    let mut is_gsm = true;
-    let mut septets: u32 = 0;
-    let mut graphemes: u32 = 0;
-    let mut units: u32 = 0;
-    for_each_grapheme(text, |g| {
-        graphemes += 1;
-        let (g_units, g_septets) = match g {
-            Grapheme::Ascii(b) => (1, gsm::ascii_septets(b)),
-            Grapheme::Other(s) => {
-                let n = utf16_len(s);
-                let mut chars = s.chars();
-                let sep = match (chars.next(), chars.next()) {
-                    (Some(c), None) if n == 1 => gsm::septets(c).unwrap_or(0),
-                    _ => 0,
-                };
-                (n, sep)
-            }
-        };
-        units = units.saturating_add(g_units);
-        if is_gsm {
-            if g_septets == 0 {
-                is_gsm = false;
-            } else {
-                septets += u32::from(g_septets);
-                gsm.push(7 * u32::from(g_septets));
-            }
-        }
-        // In UCS-2 a GSM-7 character (even an extension one) costs 16 bits: one unit.
-        ucs.push(16u32.saturating_mul(g_units));
-    });
-    let (encoding, packer, characters) = if is_gsm {
-        (Encoding::Gsm7, gsm, septets)
+    let tally = Tally::of(text);
+    let (encoding, characters) = if tally.gsm {
+        (Encoding::Gsm7, tally.septets)
     } else {
-        (Encoding::Ucs2, ucs, graphemes)
+        (Encoding::Ucs2, tally.graphemes)
+    };
+    let segments = if tally.units == 0 {
+        0
+    } else if tally.gsm && !tally.escape {
+        // Every character is 7 bits: 160, then 153 a segment.
+        closed_form(tally.septets, GSM7_SINGLE_SEGMENT, GSM7_MULTI_SEGMENT)
+    } else if !tally.gsm && !tally.multi_unit {
+        // Every grapheme is 16 bits: 70, then 67 a segment.
+        closed_form(tally.graphemes, UCS2_SINGLE_SEGMENT, UCS2_MULTI_SEGMENT)
+    } else {
+        pack(text, encoding)
     };
     SegmentReport {
         encoding,
-        segments: if units == 0 { 0 } else { packer.segments },
+        segments,
         characters,
-        units,
+        units: tally.units,
     }
+}
+
+fn closed_form(n: u32, single: u32, multi: u32) -> u32 {
+    if n <= single { 1 } else { n.div_ceil(multi) }
+}
+
+/// What one pass over the graphemes learns.
+#[derive(Debug, Default)]
+struct Tally {
+    septets: u32,
+    graphemes: u32,
+    units: u32,
+    gsm: bool,
+    /// A GSM-7 extension character (2 septets) occurs.
+    escape: bool,
+    /// A grapheme of more than one UTF-16 unit occurs.
+    multi_unit: bool,
+}
+
+impl Tally {
+    fn of(text: &str) -> Self {
+        let mut t = Self {
+            gsm: true,
+            ..Self::default()
+        };
+        for_each_piece(text, |piece| match piece {
+            Piece::Ascii(run) => {
+                // Saturate rather than wrap for absurd (over 4 GB) inputs.
+                let len = u32::try_from(run.len()).unwrap_or(u32::MAX);
+                t.graphemes = t.graphemes.saturating_add(len);
+                t.units = t.units.saturating_add(len);
+                let (mut septets, mut zero, mut two) = (0u32, false, false);
+                for &b in run {
+                    let sep = gsm::ascii_septets(b);
+                    septets += u32::from(sep);
+                    zero |= sep == 0;
+                    two |= sep == 2;
+                }
+                t.septets = t.septets.saturating_add(septets);
+                t.gsm &= !zero;
+                t.escape |= two;
+            }
+            Piece::Other(g) => {
+                let n = utf16_len(g);
+                t.graphemes = t.graphemes.saturating_add(1);
+                t.units = t.units.saturating_add(n);
+                t.multi_unit |= n > 1;
+                let sep = if n == 1 {
+                    g.chars().next().and_then(gsm::septets).unwrap_or(0)
+                } else {
+                    0
+                };
+                t.gsm &= sep != 0;
+                t.escape |= sep == 2;
+                t.septets = t.septets.saturating_add(u32::from(sep));
+            }
+        });
+        t
+    }
+}
+
+/// A run of ASCII characters that are each a grapheme of their own (CR LF counted as two), or
+/// one other grapheme cluster.
+enum Piece<'a> {
+    Ascii(&'a [u8]),
+    Other(&'a str),
+}
+
+/// Calls `f` with the pieces of `text`, in order.
+fn for_each_piece<'a>(text: &'a str, mut f: impl FnMut(Piece<'a>)) {
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    let mut i = 0;
+    while i < len {
+        // ASCII bytes followed by ASCII (or the end) stand alone.
+        let run_end = bytes[i..]
+            .iter()
+            .position(|&b| b >= 0x80)
+            .map_or(len, |p| i + p);
+        let lone_end = if run_end == len {
+            len
+        } else {
+            run_end.saturating_sub(1).max(i)
+        };
+        if lone_end > i {
+            f(Piece::Ascii(&bytes[i..lone_end]));
+            i = lone_end;
+            continue;
+        }
+        let start = i;
+        for (offset, g) in text[start..].grapheme_indices(true) {
+            match g.as_bytes() {
+                b @ ([_] | b"\r\n") => f(Piece::Ascii(b)),
+                _ => f(Piece::Other(g)),
+            }
+            i = start + offset + g.len();
+            if i < len && bytes[i] < 0x80 && (i + 1 == len || bytes[i + 1] < 0x80) {
+                break;
+            }
+        }
+    }
+}
+
+/// Segments by the calculator's packing, for texts whose graphemes differ in size.
+fn pack(text: &str, encoding: Encoding) -> u32 {
+    let mut packer = Packer::new();
+    for_each_piece(text, |piece| match (encoding, piece) {
+        // In UCS-2 a GSM-7 character (even an extension one) costs 16 bits: one unit.
+        (Encoding::Ucs2, Piece::Ascii(run)) => packer.push_many(16, run.len()),
+        (Encoding::Ucs2, Piece::Other(g)) => packer.push(16u32.saturating_mul(utf16_len(g))),
+        (Encoding::Gsm7, Piece::Ascii(run)) => {
+            let mut rest = run;
+            while let Some(&first) = rest.first() {
+                let sep = gsm::ascii_septets(first);
+                let same = rest
+                    .iter()
+                    .position(|&b| gsm::ascii_septets(b) != sep)
+                    .unwrap_or(rest.len());
+                packer.push_many(7 * u32::from(sep), same);
+                rest = &rest[same..];
+            }
+        }
+        (Encoding::Gsm7, Piece::Other(g)) => {
+            packer.push(7 * u32::from(g.chars().next().and_then(gsm::septets).unwrap_or(1)));
+        }
+    });
+    packer.segments
 }
 
 /// UTF-16 code units of `text` (what JavaScript's `length` and Twilio's `Body` limit count).
@@ -166,6 +273,37 @@ impl Packer {
         }
     }
 
+    /// Pushes `count` graphemes of `bits` each: the same as `count` calls to [`push`], in
+    /// constant time once past the first segment.
+    ///
+    /// [`push`]: Self::push
+    fn push_many(&mut self, bits: u32, count: usize) {
+        let mut count = u32::try_from(count).unwrap_or(u32::MAX);
+        while count > 0 && self.first {
+            self.push(bits);
+            count -= 1;
+        }
+        if count == 0 || bits == 0 {
+            return;
+        }
+        let fit_now = SEGMENT_BITS.saturating_sub(self.used) / bits;
+        if count <= fit_now {
+            self.used += count * bits;
+            return;
+        }
+        count -= fit_now;
+        // Every later segment starts with its header and takes `per` graphemes.
+        let per = ((SEGMENT_BITS - UDH_BITS) / bits).max(1);
+        let (full, rest) = (count / per, count % per);
+        if rest == 0 {
+            self.segments = self.segments.saturating_add(full);
+            self.used = UDH_BITS + per * bits;
+        } else {
+            self.segments = self.segments.saturating_add(full + 1);
+            self.used = UDH_BITS + rest * bits;
+        }
+    }
+
     #[inline]
     fn push(&mut self, bits: u32) {
         if SEGMENT_BITS.saturating_sub(self.used) < bits || self.used > SEGMENT_BITS {
@@ -197,48 +335,66 @@ impl Packer {
     }
 }
 
-/// One grapheme cluster, with a fast path for lone ASCII characters.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Grapheme<'a> {
-    /// An ASCII character that is a grapheme on its own.
-    Ascii(u8),
-    /// Any other grapheme cluster.
-    Other(&'a str),
+/// Extended grapheme clusters of `text` from byte `start` (a cluster boundary), with their
+/// byte offsets, as `unicode-segmentation` finds them, but fast on ASCII.
+///
+/// An ASCII character followed by another ASCII character (or the end) is a cluster of its
+/// own, except CR LF; and once the Unicode segmenter has found a boundary before such a pair
+/// (always the case after ASCII), the pair's first character is a cluster. So the segmenter
+/// only runs over the non-ASCII stretches and the ASCII character before each.
+pub(crate) struct Graphemes<'a> {
+    text: &'a str,
+    pos: usize,
+    slow: Option<(usize, unicode_segmentation::GraphemeIndices<'a>)>,
 }
 
-/// Calls `f` for each grapheme cluster of `text`, in order, with CR LF split into two (as the
-/// calculator does).
-///
-/// An ASCII character followed by another ASCII character (or the end) is a grapheme of its
-/// own (the only exception, CR LF, is split anyway), and there is always a boundary before an
-/// ASCII character that starts such a pair when the previous cluster was found by the
-/// Unicode segmenter, so the segmenter only runs over the non-ASCII stretches.
-pub(crate) fn for_each_grapheme<'a>(text: &'a str, mut f: impl FnMut(Grapheme<'a>)) {
-    let bytes = text.as_bytes();
-    let len = bytes.len();
-    let ascii_pair_at = |i: usize| bytes[i] < 0x80 && (i + 1 == len || bytes[i + 1] < 0x80);
-    let mut i = 0;
-    while i < len {
-        if ascii_pair_at(i) {
-            f(Grapheme::Ascii(bytes[i]));
-            i += 1;
-            continue;
+impl<'a> Graphemes<'a> {
+    pub(crate) fn new(text: &'a str, start: usize) -> Self {
+        Self {
+            text,
+            pos: start,
+            slow: None,
         }
-        let start = i;
-        for (offset, g) in text[start..].grapheme_indices(true) {
-            if g == "\r\n" {
-                f(Grapheme::Ascii(b'\r'));
-                f(Grapheme::Ascii(b'\n'));
-            } else if g.len() == 1 {
-                f(Grapheme::Ascii(g.as_bytes()[0]));
-            } else {
-                f(Grapheme::Other(g));
+    }
+
+    /// Whether an ASCII character at `i` is a cluster of its own.
+    #[inline]
+    fn lone_ascii_at(&self, i: usize) -> bool {
+        let b = self.text.as_bytes();
+        b[i] < 0x80
+            && b.get(i + 1).is_none_or(|&n| n < 0x80)
+            && !(b[i] == b'\r' && b.get(i + 1) == Some(&b'\n'))
+    }
+}
+
+impl<'a> Iterator for Graphemes<'a> {
+    type Item = (usize, &'a str);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((base, slow)) = &mut self.slow {
+            if let Some((offset, g)) = slow.next() {
+                let start = *base + offset;
+                self.pos = start + g.len();
+                if self.pos < self.text.len() && self.lone_ascii_at(self.pos) {
+                    self.slow = None;
+                }
+                return Some((start, g));
             }
-            i = start + offset + g.len();
-            if i < len && ascii_pair_at(i) {
-                break;
-            }
+            self.slow = None;
+            self.pos = self.text.len();
+            return None;
         }
+        let pos = self.pos;
+        if pos >= self.text.len() {
+            return None;
+        }
+        if self.lone_ascii_at(pos) {
+            self.pos = pos + 1;
+            return Some((pos, &self.text[pos..=pos]));
+        }
+        self.slow = Some((pos, self.text[pos..].grapheme_indices(true)));
+        self.next()
     }
 }
 
@@ -246,15 +402,32 @@ pub(crate) fn for_each_grapheme<'a>(text: &'a str, mut f: impl FnMut(Grapheme<'a
 mod tests {
     use super::*;
 
+    /// The calculator's graphemes (CR LF split), through `for_each_piece`.
     fn graphemes(text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for_each_grapheme(text, |g| {
-            out.push(match g {
-                Grapheme::Ascii(b) => char::from(b).to_string(),
-                Grapheme::Other(s) => s.to_owned(),
-            });
+        for_each_piece(text, |piece| match piece {
+            Piece::Ascii(run) => out.extend(run.iter().map(|&b| char::from(b).to_string())),
+            Piece::Other(g) => out.push(g.to_owned()),
         });
         out
+    }
+
+    #[test]
+    fn fast_iterator_agrees_with_the_segmenter() {
+        for text in [
+            "",
+            "a\r\nb\r",
+            "\r\n\r\n",
+            "e\u{301}x",
+            "🇮🇹🇫🇷a",
+            "x👩‍👩‍👧y",
+            "\u{600}1 a",
+            "日本語です。abc",
+        ] {
+            let ours: Vec<(usize, &str)> = Graphemes::new(text, 0).collect();
+            let theirs: Vec<(usize, &str)> = text.grapheme_indices(true).collect();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
     }
 
     #[test]
@@ -319,6 +492,51 @@ mod tests {
         // 66 units then an emoji: the surrogate pair never splits, so it moves to segment 2.
         check(&format!("{}😀", "ê".repeat(66)), Ucs2, 1, 67);
         check(&format!("{}😀", "ê".repeat(69)), Ucs2, 2, 70);
+    }
+
+    #[test]
+    fn packing_agrees_with_the_closed_forms() {
+        for n in 1..=700 {
+            let gsm = "a".repeat(n);
+            let ucs = "ж".repeat(n);
+            let n = u32::try_from(n).unwrap();
+            assert_eq!(pack(&gsm, Encoding::Gsm7), closed_form(n, 160, 153), "{n}");
+            assert_eq!(pack(&ucs, Encoding::Ucs2), closed_form(n, 70, 67), "{n}");
+        }
+    }
+
+    #[test]
+    fn push_many_is_repeated_push() {
+        for start in [0u32, 1, 100, 159, 160, 161, 400] {
+            for (bits, count) in [
+                (7, 0),
+                (7, 1),
+                (7, 152),
+                (7, 153),
+                (7, 154),
+                (14, 77),
+                (16, 67),
+                (16, 200),
+                (32, 33),
+                (32, 34),
+            ] {
+                let mut one = Packer::new();
+                let mut many = Packer::new();
+                for _ in 0..start {
+                    one.push(if start % 2 == 0 { 7 } else { 16 });
+                    many.push(if start % 2 == 0 { 7 } else { 16 });
+                }
+                for _ in 0..count {
+                    one.push(bits);
+                }
+                many.push_many(bits, count as usize);
+                assert_eq!(
+                    (one.segments, one.used),
+                    (many.segments, many.used),
+                    "{start} then {count} x {bits}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -324,19 +324,29 @@ pub fn smart_replacement(c: char) -> Option<&'static str> {
 /// text GSM-7.
 #[must_use]
 pub fn transliterate(text: &str) -> Cow<'_, str> {
+    // Printable ASCII other than the backtick never changes: copy such runs whole.
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'`' || b == b'\n' || b == b'\r';
+    let bytes = text.as_bytes();
     let Some(first) = text
         .char_indices()
-        .find(|&(_, c)| smart_replacement(c).is_some())
+        .find(|&(i, c)| !plain(bytes[i]) && smart_replacement(c).is_some())
+        .map(|(i, _)| i)
     else {
         return Cow::Borrowed(text);
     };
     let mut out = String::with_capacity(text.len() + 8);
-    out.push_str(&text[..first.0]);
-    for c in text[first.0..].chars() {
+    out.push_str(&text[..first]);
+    let mut rest = &text[first..];
+    while !rest.is_empty() {
+        let run = rest.bytes().position(|b| !plain(b)).unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        rest = &rest[run..];
+        let Some(c) = rest.chars().next() else { break };
         match smart_replacement(c) {
             Some(r) => out.push_str(r),
             None => out.push(c),
         }
+        rest = &rest[c.len_utf8()..];
     }
     Cow::Owned(out)
 }

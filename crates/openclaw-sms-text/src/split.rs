@@ -4,11 +4,10 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use serde::Serialize;
-use unicode_segmentation::UnicodeSegmentation;
 
 use crate::error::ParseChunkLimitError;
 use crate::gsm;
-use crate::segments::{Encoding, analyze, utf16_len};
+use crate::segments::{Encoding, Graphemes, analyze, utf16_len};
 use crate::smart;
 
 /// Default part size in UTF-16 units (upstream `textChunkLimit` default).
@@ -459,6 +458,9 @@ struct Candidate {
 
 /// Whether a grapheme cluster is breaking whitespace (see the module documentation).
 fn is_breaking_whitespace(g: &str) -> bool {
+    if let [b] = g.as_bytes() {
+        return matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    }
     g.chars()
         .all(|c| c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}'))
 }
@@ -466,7 +468,7 @@ fn is_breaking_whitespace(g: &str) -> bool {
 /// The first position at or after `pos` that does not start breaking whitespace.
 pub(crate) fn skip_whitespace(text: &str, pos: usize) -> usize {
     let mut end = pos;
-    for g in text[pos..].graphemes(true) {
+    for (_, g) in Graphemes::new(text, pos) {
         if !is_breaking_whitespace(g) {
             break;
         }
@@ -488,9 +490,12 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
     let mut best: [Option<Candidate>; 4] = [None; 4];
     let mut content_end = from;
     let mut fits_all = true;
-    for (offset, g) in text[from..].grapheme_indices(true) {
-        let pos = from + offset;
-        let g_units = utf16_len(g) as usize;
+    for (pos, g) in Graphemes::new(text, from) {
+        let g_units = if g.len() == 1 {
+            1
+        } else {
+            utf16_len(g) as usize
+        };
         if is_breaking_whitespace(g) {
             let r = run.get_or_insert((pos, units, 0));
             r.2 += g.matches('\n').count();
@@ -539,13 +544,14 @@ pub(crate) fn next_cut(text: &str, from: usize, limit: usize) -> Cut {
     let parts_after = |c: &Candidate| {
         units_up_to(&text[c.resume..], LOOKAHEAD_LIMITS * limit).map(|u| u.div_ceil(limit))
     };
-    let furthest_parts = furthest.as_ref().and_then(parts_after);
+    let furthest_parts = std::cell::OnceCell::new();
+    let furthest_parts = || *furthest_parts.get_or_init(|| furthest.as_ref().and_then(parts_after));
     let chosen = [Kind::Paragraph, Kind::Line, Kind::Sentence, Kind::Word]
         .iter()
         .find_map(|&k| {
             best[k as usize].filter(|c| {
                 c.units >= half
-                    || furthest_parts.is_some_and(|f| parts_after(c).is_some_and(|p| p <= f))
+                    || furthest_parts().is_some_and(|f| parts_after(c).is_some_and(|p| p <= f))
             })
         })
         .or(furthest);

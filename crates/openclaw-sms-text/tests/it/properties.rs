@@ -62,7 +62,7 @@ fn boundaries(text: &str) -> Vec<usize> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn parts_fit_rejoin_and_keep_graphemes(text in reply_text(), limit in limit(), numbering in numbering()) {
