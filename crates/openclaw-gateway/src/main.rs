@@ -5,79 +5,99 @@
 //! library crates below it (see `docs/ARCHITECTURE.md`).
 
 mod agents;
+mod cli;
 mod config_file;
 mod env;
 mod paths;
+mod runtime;
 mod secrets;
+mod server;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use axum::Router;
-use axum::routing::get;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The default gateway port, as upstream.
-const DEFAULT_PORT: u16 = 18789;
+pub(crate) const DEFAULT_PORT: u16 = 18789;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "openclaw",
-    version,
-    about = "Personal AI-assistant gateway (SMS channel)"
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OPENCLAW_GIT_HASH"), ")"),
+    about = "Personal AI-assistant gateway: the Twilio SMS channel",
+    propagate_version = true
 )]
-struct Cli {
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GlobalArgs {
+    /// Config file (default: $OPENCLAW_CONFIG_PATH, else $OPENCLAW_STATE_DIR/openclaw.json, else ~/.openclaw/openclaw.json).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// State directory (default: $OPENCLAW_STATE_DIR, else ~/.openclaw).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Port of the running gateway that commands talk to (default: gateway.port, else 18789).
+    #[arg(long, global = true, value_name = "PORT")]
+    pub(crate) gateway_port: Option<u16>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the gateway: the HTTP server with its channel webhooks.
-    Gateway {
-        /// Port to listen on.
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
-    },
+pub(crate) enum Command {
+    /// Run the gateway: the HTTP server with the SMS webhooks, the pipeline and the agent.
+    Gateway(cli::gateway::GatewayArgs),
+    /// Read, validate and patch the config file.
+    #[command(subcommand)]
+    Config(cli::config::ConfigCommand),
+    /// Install and list channel plugins.
+    #[command(subcommand)]
+    Plugins(cli::plugins::PluginsCommand),
+    /// List and approve pairing requests.
+    #[command(subcommand)]
+    Pairing(cli::pairing::PairingCommand),
+    /// Send messages.
+    #[command(subcommand)]
+    Message(cli::message::MessageCommand),
+    /// Channel status, probes and capabilities.
+    #[command(subcommand)]
+    Channels(cli::channels::ChannelsCommand),
+    /// SMS tools.
+    #[command(subcommand)]
+    Sms(cli::sms::SmsCommand),
+    /// Drive the local Twilio simulator of a `gateway --dev` (text from a simulated phone).
+    #[command(subcommand)]
+    Sim(cli::sim::SimCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let result = match cli.command {
-        Command::Gateway { port } => run_gateway(port),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    cli::logging::init(cli.global.log_format);
+    match cli::run(cli) {
+        Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // One line: what went wrong and, in the message, how to fix it.
+            let message = format!("{err:#}").replace('\n', " ");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run_gateway(port: u16) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    runtime.block_on(async move {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("bind {addr} (is another gateway running? try --port)"))?;
-        let app = Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(|| async { "ready" }));
-        tracing::info!(%addr, "gateway listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serve HTTP")
-    })
 }

@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod pipeline;
+pub mod probe;
 pub mod public_url;
 pub mod texts;
 pub mod webhook;

@@ -1,0 +1,29 @@
+//! Stamps the binary with the git commit it was built from, for `openclaw --version`.
+
+use std::process::Command;
+
+fn main() {
+    let hash = std::env::var("OPENCLAW_GIT_HASH")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_owned())
+        });
+    println!(
+        "cargo:rustc-env=OPENCLAW_GIT_HASH={}",
+        hash.as_deref().unwrap_or("unknown")
+    );
+    println!("cargo:rerun-if-env-changed=OPENCLAW_GIT_HASH");
+    // Rebuild when HEAD moves (best effort: only inside a git checkout).
+    for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! `openclaw channels status|capabilities`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::bail;
+use clap::Subcommand;
+use openclaw_sms::config::{AccountSettings, NOT_CONFIGURED_REASON};
+use openclaw_sms::probe::{DEFAULT_PROBE_TIMEOUT, ProbeResult, probe};
+use serde_json::{Value, json};
+
+use super::admin::{GatewayClient, block_on};
+use super::{Ctx, print_json};
+use crate::runtime::{account_runtime, now_ms, open_store, startup_warnings};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChannelsCommand {
+    /// Per account: configured or not (and why), signature validation, webhook path, sender,
+    /// policy, whether a local gateway runs it; with --probe, Twilio-side checks.
+    Status {
+        /// The channel (`sms`).
+        #[arg(long, default_value = "sms")]
+        channel: String,
+        /// Run the Twilio-side probe.
+        #[arg(long)]
+        probe: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the channel can do, with a Twilio-side probe of each configured account.
+    Capabilities {
+        /// The channel (`sms`).
+        #[arg(long, default_value = "sms")]
+        channel: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
+    let (channel, probe_wanted, as_json, capabilities) = match cmd {
+        ChannelsCommand::Status {
+            channel,
+            probe,
+            json,
+        } => (channel, probe, json, false),
+        ChannelsCommand::Capabilities { channel, json } => (channel, true, json, true),
+    };
+    if channel != "sms" {
+        bail!("unknown channel \"{channel}\"; this gateway has: sms");
+    }
+    block_on(async move {
+        let accounts = ctx.sms_accounts()?;
+        let client = GatewayClient::new(&ctx)?;
+        let running = client.status().await;
+        let mut rows = Vec::new();
+        for account in &accounts.accounts {
+            let probe_result = if probe_wanted && account.enabled && account.is_configured() {
+                Some(run_probe(&ctx, account).await)
+            } else {
+                None
+            };
+            rows.push(account_json(account, running.as_ref(), probe_result));
+        }
+        if as_json {
+            let caps = capabilities_json();
+            let out = if capabilities {
+                json!({"channel": "sms", "capabilities": caps, "accounts": rows})
+            } else {
+                json!({
+                    "channelOrder": ["sms"],
+                    "channelLabels": {"sms": "SMS"},
+                    "channels": {"sms": {"configured": rows.iter().any(|r| r["configured"] == true), "running": running.is_some()}},
+                    "channelAccounts": {"sms": rows},
+                    "channelDefaultAccountId": {"sms": accounts.default_account},
+                })
+            };
+            print_json(&out)?;
+        } else {
+            if capabilities {
+                println!(
+                    "SMS (Twilio): Twilio-backed SMS/MMS with inbound webhooks and outbound replies."
+                );
+                println!(
+                    "Chat types: direct. Media: inbound MMS. Threads, reactions, edit, unsend: no."
+                );
+                println!(
+                    "Formatting: plain text (markdown removed), GSM-7 aware segments, long replies split."
+                );
+            }
+            if rows.is_empty() {
+                println!(
+                    "No SMS account is configured. Set channels.sms (openclaw config patch) or TWILIO_* environment variables."
+                );
+            }
+            for row in &rows {
+                print_account(row);
+            }
+        }
+        let failed = rows.iter().any(|r| r["probe"]["ok"] == false);
+        Ok(if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    })?
+}
+
+async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
+    let runtime = match account_runtime(
+        account,
+        &ctx.doc.value,
+        &ctx.env,
+        openclaw_sms::AccountOptions::default(),
+    ) {
+        Ok(r) => r,
+        Err(err) => {
+            return ProbeResult {
+                ok: false,
+                error: Some(format!("{err:#}")),
+                webhook: json!({"status": "unavailable", "reason": format!("{err:#}")}),
+                recent_inbound: None,
+                recent_outbound: None,
+                hints: vec![],
+            };
+        }
+    };
+    let store: Arc<dyn openclaw_store::Store> =
+        match open_store(&ctx.paths.state_dir, now_ms()).await {
+            Ok(s) => s,
+            Err(_) => Arc::new(match openclaw_store::SqliteStore::open_in_memory() {
+                Ok(s) => s,
+                Err(err) => {
+                    return ProbeResult {
+                        ok: false,
+                        error: Some(err.to_string()),
+                        webhook: json!({"status": "unavailable"}),
+                        recent_inbound: None,
+                        recent_outbound: None,
+                        hints: vec![],
+                    };
+                }
+            }),
+        };
+    probe(&runtime, store.as_ref(), DEFAULT_PROBE_TIMEOUT).await
+}
+
+fn capabilities_json() -> Value {
+    json!({"chatTypes": ["direct"], "media": true, "threads": false, "reactions": false, "edit": false, "unsend": false, "reply": false, "effects": false, "blockStreaming": false, "textChunkLimit": 1500})
+}
+
+fn account_json(
+    account: &AccountSettings,
+    running: Option<&Value>,
+    probe: Option<ProbeResult>,
+) -> Value {
+    let running_here = running
+        .and_then(|r| r["accounts"].as_array())
+        .is_some_and(|a| a.iter().any(|x| x["accountId"] == account.id.as_str()));
+    let token_status = match &account.auth_token {
+        Some(t) if t.is_configured() => "configured",
+        _ => "missing",
+    };
+    let signature = if !account.signature_validation {
+        "disabled"
+    } else if account.public_webhook_url.is_none() {
+        "missing-public-url"
+    } else {
+        "configured"
+    };
+    let state = if !account.enabled {
+        "disabled"
+    } else if account.is_configured() {
+        "configured"
+    } else {
+        "unconfigured"
+    };
+    json!({
+        "accountId": account.id,
+        "name": account.name.clone().unwrap_or_else(|| account.sender_label()),
+        "enabled": account.enabled,
+        "configured": account.is_configured(),
+        "reason": (!account.is_configured()).then_some(NOT_CONFIGURED_REASON),
+        "tokenStatus": token_status,
+        "signatureValidation": signature,
+        "webhookPath": account.webhook_path,
+        "publicWebhookUrl": account.public_webhook_url,
+        "sender": account.sender_label(),
+        "dmPolicy": account.dm_policy,
+        "running": running_here,
+        "connected": running_here,
+        "statusState": state,
+        "warnings": startup_warnings(account),
+        "probe": probe,
+    })
+}
+
+fn print_account(row: &Value) {
+    let s = |k: &str| row[k].as_str().unwrap_or("").to_owned();
+    println!();
+    println!(
+        "Account {} ({}): {}",
+        s("accountId"),
+        s("name"),
+        s("statusState")
+    );
+    if let Some(reason) = row["reason"].as_str() {
+        println!("  Not configured: {reason}");
+    }
+    println!("  Sender: {}", s("sender"));
+    println!(
+        "  Webhook path: {}   public URL: {}",
+        s("webhookPath"),
+        row["publicWebhookUrl"].as_str().unwrap_or("(not set)")
+    );
+    println!("  Signature validation: {}", s("signatureValidation"));
+    println!("  DM policy: {}", s("dmPolicy"));
+    println!(
+        "  Running in a local gateway: {}",
+        if row["running"] == true { "yes" } else { "no" }
+    );
+    for warning in row["warnings"].as_array().into_iter().flatten() {
+        println!("  {}", warning.as_str().unwrap_or(""));
+    }
+    let probe = &row["probe"];
+    if probe.is_null() {
+        return;
+    }
+    if probe["ok"] == true {
+        println!("  Probe: ok");
+    } else {
+        println!(
+            "  Probe: failed ({})",
+            probe["error"].as_str().unwrap_or("unknown")
+        );
+    }
+    let webhook = &probe["webhook"];
+    match webhook["status"].as_str() {
+        Some("matches" | "messaging-service-matches") => println!(
+            "  Twilio SMS webhook: {}",
+            webhook["configuredUrl"].as_str().unwrap_or("")
+        ),
+        Some(other) => println!("  Twilio SMS webhook: {other}"),
+        None => {}
+    }
+    if let Some(inbound) = probe.get("recentInbound").filter(|v| !v.is_null()) {
+        let code = inbound["errorCode"]
+            .as_u64()
+            .map(|c| format!(" error={c}"))
+            .unwrap_or_default();
+        println!(
+            "  Recent inbound: {}{code}",
+            inbound["status"].as_str().unwrap_or("unknown")
+        );
+    }
+    if let Some(outbound) = probe.get("recentOutbound").filter(|v| !v.is_null()) {
+        let code = outbound["errorCode"]
+            .as_str()
+            .map(|c| format!(" error={c}"))
+            .unwrap_or_default();
+        println!(
+            "  Recent outbound: {}{code}",
+            outbound["status"].as_str().unwrap_or("unknown")
+        );
+    }
+    for hint in probe["hints"].as_array().into_iter().flatten() {
+        println!("  Hint: {}", hint.as_str().unwrap_or(""));
+    }
+}

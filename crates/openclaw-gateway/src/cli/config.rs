@@ -1,0 +1,192 @@
+//! `openclaw config patch|get|validate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::{Ctx, print_json, sms_accounts};
+use crate::config_file::{self, Change, ChangeOp};
+use crate::secrets::SecretsRuntime;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Apply a JSON5 merge patch: objects merge, arrays and scalars replace, null deletes.
+    Patch {
+        /// The patch file (JSON5).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Validate the result (schema and secret resolvability) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the value at a dotted path (`channels.sms.dmPolicy`); the whole config without one.
+    Get {
+        /// Dotted path.
+        path: Option<String>,
+        /// Print as JSON even for strings.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the config: schema of channels.sms and resolvability of its secrets.
+    Validate {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConfigCommand::Patch {
+            file,
+            dry_run,
+            json,
+        } => patch(ctx, &file, dry_run, json),
+        ConfigCommand::Get { path, json } => get(&ctx, path.as_deref(), json),
+        ConfigCommand::Validate { json } => validate_cmd(&ctx, json),
+    }
+}
+
+/// Every check a config must pass to be written: schema, then secret resolvability (exec
+/// providers included: they run once here, as they will at start).
+pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    let accounts = sms_accounts(config, &ctx.env)?;
+    openclaw_sms::config::check_webhook_paths(&accounts.accounts)?;
+    let secrets = SecretsRuntime::new(config, &ctx.env);
+    let mut warnings = Vec::new();
+    for account in accounts.accounts.iter().filter(|a| a.enabled) {
+        if let Some(token) = &account.auth_token {
+            secrets.resolve(&format!("{}.authToken", account.config_path), token)?;
+        }
+        if let Some(secret) = &account.api_key_secret {
+            secrets.resolve(&format!("{}.apiKeySecret", account.config_path), secret)?;
+        }
+        warnings.extend(account.warnings.iter().cloned());
+    }
+    crate::agents::build_agent(config, &secrets)?;
+    Ok(warnings)
+}
+
+fn patch(
+    mut ctx: Ctx,
+    file: &std::path::Path,
+    dry_run: bool,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
+    let patch = config_file::read_json5_file(file, "patch file")?;
+    let mut next = ctx.doc.value.clone();
+    let changes = config_file::merge_patch(&mut next, &patch);
+    let checks = validate(&next, &ctx).with_context(|| {
+        format!(
+            "the patched config is invalid; nothing was written to {}",
+            ctx.paths.config.display()
+        )
+    })?;
+    if !dry_run && !changes.is_empty() {
+        ctx.doc.value = next;
+        ctx.doc.save()?;
+    }
+    if json_out {
+        print_json(&json!({
+            "ok": true,
+            "dryRun": dry_run,
+            "configPath": ctx.paths.config,
+            "operations": changes,
+            "warnings": checks,
+        }))?;
+    } else {
+        print_changes(&changes, dry_run, &ctx.paths.config);
+        for warning in checks {
+            println!("warning: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_changes(changes: &[Change], dry_run: bool, path: &std::path::Path) {
+    if changes.is_empty() {
+        println!("No changes: {} already matches the patch.", path.display());
+        return;
+    }
+    let verb = if dry_run { "Would change" } else { "Changed" };
+    println!("{verb} {} path(s) in {}:", changes.len(), path.display());
+    for change in changes {
+        let op = match change.op {
+            ChangeOp::Set => "set",
+            ChangeOp::Delete => "delete",
+        };
+        println!("  {op} {}", change.path);
+    }
+    if dry_run {
+        println!("Dry run: nothing was written.");
+    }
+}
+
+fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
+    let path = path.unwrap_or("");
+    let Some(value) = config_file::get_path(&ctx.doc.value, path) else {
+        bail!("{path} is not set in {}", ctx.paths.config.display());
+    };
+    let value = redact(path, value);
+    match &value {
+        Value::String(s) if !json_out => println!("{s}"),
+        other => print_json(other)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plain secrets in the config are shown as `***` (references are shown as they are).
+fn redact(path: &str, value: &Value) -> Value {
+    const SECRET_KEYS: &[&str] = &["authToken", "apiKeySecret", "apiKey"];
+    let last = path.rsplit('.').next().unwrap_or("");
+    match value {
+        Value::String(_) if SECRET_KEYS.contains(&last) => {
+            let input: Option<openclaw_sms::config::SecretInput> =
+                serde_json::from_value(value.clone()).ok();
+            if input.and_then(|i| i.reference()).is_some() {
+                value.clone()
+            } else {
+                Value::String("***".to_owned())
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    (k.clone(), redact(&child, v))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn validate_cmd(ctx: &Ctx, json_out: bool) -> anyhow::Result<ExitCode> {
+    let warnings = validate(&ctx.doc.value, ctx)?;
+    if json_out {
+        print_json(&json!({"ok": true, "configPath": ctx.paths.config, "warnings": warnings}))?;
+    } else {
+        if ctx.doc.existed {
+            println!("Config is valid: {}", ctx.paths.config.display());
+        } else {
+            println!(
+                "Config is valid: {} does not exist, so the built-in defaults apply",
+                ctx.paths.config.display()
+            );
+        }
+        for warning in warnings {
+            println!("warning: {warning}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

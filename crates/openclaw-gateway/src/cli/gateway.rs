@@ -1,0 +1,268 @@
+//! `openclaw gateway`: the server, the pump, the agent; `--dev` wires in a local Twilio.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use openclaw_sms::metrics::Metrics;
+use openclaw_sms::{AccountOptions, ChannelOptions, Clock, SmsChannel};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::Ctx;
+use crate::config_file::merge_patch;
+use crate::runtime::{now_ms, open_store, running_accounts};
+use crate::secrets::SecretsRuntime;
+use crate::server::{self, ServerInfo};
+
+/// How long in-flight work may take to finish after SIGINT/SIGTERM.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The dev gateway's Twilio number and the phone its instructions text from.
+pub(crate) const DEV_NUMBER: &str = "+15551234567";
+/// The phone the dev instructions use.
+pub(crate) const DEV_PHONE: &str = "+15557654321";
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    /// Port to listen on (default: gateway.port in config, else 18789).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Where to listen: loopback (127.0.0.1), lan (0.0.0.0), or an IP address.
+    #[arg(long, default_value = "loopback")]
+    pub(crate) bind: String,
+    /// Demo mode: a local Twilio simulator, the echo agent unless a model is configured, and a
+    /// temporary state directory (unless --state-dir is given).
+    #[arg(long)]
+    pub(crate) dev: bool,
+}
+
+fn bind_ip(bind: &str) -> anyhow::Result<IpAddr> {
+    match bind {
+        "loopback" => Ok(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        "lan" => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        other => other
+            .parse()
+            .with_context(|| format!("--bind {other}: use loopback, lan or an IP address")),
+    }
+}
+
+/// The gateway port: the flag, else `gateway.port`, else the default.
+pub(crate) fn gateway_port(ctx: &Ctx, flag: Option<u16>) -> u16 {
+    flag.or_else(|| {
+        ctx.doc
+            .value
+            .pointer("/gateway/port")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+    })
+    .unwrap_or(crate::DEFAULT_PORT)
+}
+
+pub(crate) fn run(ctx: Ctx, args: &GatewayArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(serve(ctx, args, started))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Result<()> {
+    let ip = bind_ip(&args.bind)?;
+    let port = gateway_port(&ctx, args.port);
+    let addr = SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("bind {addr}: is another gateway running? Stop it or pass --port")
+    })?;
+    let local = listener.local_addr()?;
+
+    let mut temp_dir = None;
+    let mut sim = None;
+    if args.dev {
+        let (handle, dir) = dev_setup(&mut ctx, local).await?;
+        sim = Some(handle);
+        temp_dir = dir;
+    }
+
+    let accounts = ctx.sms_accounts()?;
+    let runtimes = running_accounts(&ctx, &accounts, AccountOptions::default())?;
+    if runtimes.is_empty() {
+        tracing::warn!(
+            "no SMS account is running: configure channels.sms (see `openclaw channels status --channel sms`)"
+        );
+    }
+    let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
+    let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
+    let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
+    let options = ChannelOptions {
+        history_turns: agent_settings.history_turns,
+        media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
+        ..ChannelOptions::default()
+    };
+    let agent_name = agent.name().to_owned();
+    let channel = Arc::new(SmsChannel::new(
+        runtimes,
+        store.clone(),
+        agent,
+        Arc::new(Metrics::new()),
+        Clock::system(),
+        options,
+    ));
+    for account in channel.accounts() {
+        tracing::info!(
+            "Registered SMS webhook route {} for account {}",
+            account.settings.webhook_path,
+            account.id()
+        );
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let info = ServerInfo {
+        started_at_ms: now_ms(),
+        state_dir: ctx.paths.state_dir.display().to_string(),
+        dev_sim_url: sim
+            .as_ref()
+            .map(|s: &openclaw_twilio_sim::SimHandle| s.base_url().to_owned()),
+        agent: agent_name.clone(),
+    };
+    let app = server::app(&channel, info, Arc::clone(&ready));
+    let stop = CancellationToken::new();
+    let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
+    ready.store(true, Ordering::Release);
+    tracing::info!(%local, agent = %agent_name, "gateway ready in {} ms", started.elapsed().as_millis());
+    if let Some(sim) = &sim {
+        print_dev_instructions(local, sim.base_url(), &ctx);
+    }
+    let shutdown = stop.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        wait_for_signal().await;
+        tracing::info!(
+            "shutting down: finishing in-flight work (up to {} s)",
+            SHUTDOWN_GRACE.as_secs()
+        );
+        shutdown.cancel();
+    })
+    .await
+    .context("serve HTTP")?;
+    stop.cancel();
+    let _ = pump.await;
+    drop(store);
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    drop(temp_dir);
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Starts the simulator and points a dev SMS account at it (in memory; nothing is written).
+async fn dev_setup(
+    ctx: &mut Ctx,
+    local: SocketAddr,
+) -> anyhow::Result<(openclaw_twilio_sim::SimHandle, Option<tempfile::TempDir>)> {
+    use openclaw_twilio_sim::{SimAccount, SimConfig, SimNumber, Simulator};
+    let temp = if ctx.explicit_state_dir {
+        None
+    } else {
+        let dir = tempfile::Builder::new()
+            .prefix("openclaw-dev-")
+            .tempdir()
+            .context("create a temporary state directory")?;
+        ctx.paths.state_dir = dir.path().to_path_buf();
+        Some(dir)
+    };
+    let account_sid = format!("AC{:032x}", rand::random::<u128>());
+    let token = format!("{:032x}", rand::random::<u128>());
+    let webhook = format!("http://127.0.0.1:{}/webhooks/sms", local.port());
+    let config = SimConfig::new().with_account(
+        SimAccount::new(&account_sid, &token)
+            .with_number(SimNumber::new(DEV_NUMBER).with_sms_url(&webhook)),
+    );
+    let sim = Simulator::start(config)
+        .await
+        .context("start the Twilio simulator")?;
+    if ctx.doc.value.pointer("/channels/sms").is_some() {
+        tracing::warn!(
+            "--dev replaces channels.sms of your config with a simulator account for this run (nothing is written)"
+        );
+        if let Some(channels) = ctx
+            .doc
+            .value
+            .get_mut("channels")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            channels.remove("sms");
+        }
+    }
+    let patch = json!({"channels": {"sms": {
+        "enabled": true,
+        "accountSid": account_sid,
+        "authToken": token,
+        "fromNumber": DEV_NUMBER,
+        "publicWebhookUrl": webhook,
+        "apiBaseUrl": sim.base_url(),
+        "dmPolicy": "pairing",
+    }}});
+    merge_patch(&mut ctx.doc.value, &patch);
+    if ctx.doc.value.pointer("/agents/defaults/model").is_none() {
+        tracing::info!("--dev: no model configured, the echo agent answers");
+    }
+    if local.ip().is_unspecified() {
+        bail!("--dev listens on loopback only; drop --bind");
+    }
+    Ok((sim, temp))
+}
+
+fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx) {
+    let port = local.port();
+    let port_flag = if port == crate::DEFAULT_PORT {
+        String::new()
+    } else {
+        format!(" --gateway-port {port}")
+    };
+    println!();
+    println!("OpenClaw dev gateway on http://{local} with a local Twilio at {sim_url}");
+    println!(
+        "State directory (temporary unless --state-dir was given): {}",
+        ctx.paths.state_dir.display()
+    );
+    println!("Your SMS number: {DEV_NUMBER}. In another terminal:");
+    println!(
+        "  openclaw sim text{port_flag} --from {DEV_PHONE} \"hello\"          # the reply carries a pairing code"
+    );
+    println!(
+        "  openclaw pairing approve sms{port_flag} <CODE>                    # approve the sender"
+    );
+    println!(
+        "  openclaw sim text{port_flag} --from {DEV_PHONE} \"what can you do?\" # now the agent answers"
+    );
+    println!("Stop with Ctrl-C.");
+    println!();
+}

@@ -1,0 +1,112 @@
+//! `openclaw sim text`: text the dev gateway from a simulated phone and show the replies.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::admin::{GatewayClient, block_on};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimCommand {
+    /// Send a text from a simulated phone to the dev gateway's number, then print the replies.
+    Text {
+        /// The phone texting (E.164).
+        #[arg(long, default_value = super::gateway::DEV_PHONE)]
+        from: String,
+        /// The number texted (default: the dev gateway's number).
+        #[arg(long)]
+        to: Option<String>,
+        /// How long to wait for replies, in seconds.
+        #[arg(long, default_value_t = 15)]
+        wait: u64,
+        /// The text.
+        body: String,
+    },
+}
+
+pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
+    let SimCommand::Text {
+        from,
+        to,
+        wait,
+        body,
+    } = cmd;
+    block_on(async move {
+        let gateway = GatewayClient::new(&ctx)?;
+        let status = gateway
+            .status()
+            .await
+            .ok_or_else(|| anyhow!("no gateway answers on this machine: start one with `openclaw gateway --dev` (or pass --gateway-port)"))?;
+        let sim = status["devSimUrl"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the running gateway has no simulator: `openclaw sim` works with `openclaw gateway --dev`"))?
+            .trim_end_matches('/')
+            .to_owned();
+        let to = match to {
+            Some(to) => to,
+            None => status["accounts"][0]["sender"]
+                .as_str()
+                .map(str::to_owned)
+                .context("the dev gateway has no SMS number")?,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(wait + 10))
+            .build()?;
+        let phone = from.replace('+', "%2B");
+        let answer = http
+            .post(format!("{sim}/_sim/phones/{phone}/text"))
+            .json(&json!({"to": to, "body": body}))
+            .send()
+            .await
+            .context("reach the simulator")?;
+        let code = answer.status();
+        let webhook: Value = answer.json().await.unwrap_or(Value::Null);
+        if !code.is_success() {
+            bail!(
+                "the simulator could not deliver the text: {}",
+                webhook["error"].as_str().unwrap_or("unknown error")
+            );
+        }
+        println!("{from} -> {to}: {body}");
+        println!("(webhook answered {})", webhook["status"]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+        let mut got = 0;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // After the first reply, wait briefly for further parts only.
+            let window = if got == 0 {
+                left
+            } else {
+                left.min(Duration::from_secs(3))
+            };
+            if window.is_zero() {
+                break;
+            }
+            let reply = http
+                .get(format!(
+                    "{sim}/_sim/phones/{phone}/next-reply?timeout_ms={}",
+                    window.as_millis()
+                ))
+                .send()
+                .await
+                .context("ask the simulator for replies")?;
+            if reply.status().as_u16() != 200 {
+                break;
+            }
+            let message: Value = reply.json().await.unwrap_or(Value::Null);
+            got += 1;
+            println!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
+            println!("{}", message["body"].as_str().unwrap_or(""));
+        }
+        if got == 0 {
+            println!(
+                "(no reply within {wait} s: a sender that is not allowed gets none; see `openclaw pairing list sms`)"
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })?
+}

@@ -1,0 +1,75 @@
+//! `openclaw sms segments`: what a reply would cost.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use openclaw_sms_text::{ReplyOptions, prepare_reply};
+
+use super::print_json;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SmsCommand {
+    /// Show the plain text, encoding, segments and parts a reply would be sent as.
+    Segments {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Keep typographic characters (curly quotes, dashes) instead of their GSM-7 look-alikes.
+        #[arg(long)]
+        no_smart_encoding: bool,
+        /// Largest part in UTF-16 units (as `textChunkLimit`).
+        #[arg(long, value_name = "UNITS")]
+        chunk_limit: Option<usize>,
+        /// The reply text (markdown), or `-` to read standard input.
+        text: String,
+    },
+}
+
+pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
+    let SmsCommand::Segments {
+        json,
+        no_smart_encoding,
+        chunk_limit,
+        text,
+    } = cmd;
+    let text = if text == "-" {
+        let mut buf = String::new();
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .context("read standard input")?;
+        buf
+    } else {
+        text
+    };
+    let mut options = ReplyOptions {
+        smart_encoding: !no_smart_encoding,
+        ..ReplyOptions::default()
+    };
+    if let Some(limit) = chunk_limit {
+        options.split.chunk_limit = openclaw_sms_text::ChunkLimit::new(limit as u64);
+    }
+    let reply = prepare_reply(&text, &options);
+    if json {
+        print_json(&reply)?;
+    } else {
+        println!(
+            "{} segment(s), {}, {} characters, {} part(s)",
+            reply.report.segments,
+            reply.report.encoding,
+            reply.report.characters,
+            reply.parts.len()
+        );
+        for (i, part) in reply.parts.iter().enumerate() {
+            println!(
+                "--- part {} ({} segment(s), {}) ---",
+                i + 1,
+                part.segments,
+                part.encoding
+            );
+            println!("{}", part.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

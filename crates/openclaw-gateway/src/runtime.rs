@@ -1,0 +1,170 @@
+//! Turning the config into running pieces: accounts with resolved secrets, the store, the agent.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use openclaw_sms::config::{AccountSettings, SmsAccounts, check_webhook_paths};
+use openclaw_sms::{AccountOptions, AccountRuntime, ResolvedAccount};
+use openclaw_store::{SqliteStore, StoreOptions};
+use serde_json::Value;
+
+use crate::cli::Ctx;
+use crate::secrets::SecretsRuntime;
+
+/// The SQLite file inside the state directory.
+pub(crate) const STORE_FILE: &str = "state/openclaw-sms.sqlite";
+
+/// Where the store lives.
+pub(crate) fn store_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(STORE_FILE)
+}
+
+/// Opens the store (creating it), imports upstream's legacy files once.
+pub(crate) async fn open_store(state_dir: &Path, now: i64) -> anyhow::Result<Arc<SqliteStore>> {
+    let path = store_path(state_dir);
+    let store = SqliteStore::open(&path, &StoreOptions::default())
+        .await
+        .with_context(|| format!("open the state database {}", path.display()))?;
+    match store.import_legacy(state_dir, now).await {
+        Ok(report) => tracing::debug!(?report, "legacy pairing files checked"),
+        Err(err) => tracing::warn!("legacy pairing files could not be imported: {err}"),
+    }
+    Ok(Arc::new(store))
+}
+
+/// Upstream's start-up warnings for one account (section 6), in its words.
+pub(crate) fn startup_warnings(account: &AccountSettings) -> Vec<String> {
+    use openclaw_access_policy::DmPolicy;
+    use openclaw_sms_target::AllowEntry;
+    let mut warnings = Vec::new();
+    if !account.is_configured() {
+        warnings.push(
+            "- SMS: accountSid, authToken, and fromNumber or messagingServiceSid are required."
+                .to_owned(),
+        );
+    }
+    if account.signature_validation {
+        match &account.public_webhook_url {
+            None => warnings.push(
+                "- SMS: publicWebhookUrl is required for Twilio signature validation. Set dangerouslyDisableSignatureValidation=true only for local testing."
+                    .to_owned(),
+            ),
+            Some(url) => {
+                let local = account.api_base_url.as_deref().is_some_and(openclaw_sms::account::api_is_local);
+                let policy = openclaw_sms::public_url::UrlPolicy { allow_private_hosts: local };
+                if openclaw_sms::public_url::status_callback_url(url, policy).is_none() {
+                    warnings.push("- SMS: publicWebhookUrl must be a properly encoded absolute HTTP(S) URL with a valid hostname, no embedded credentials, and remain within OpenClaw's 4,000-character callback safety limit; OpenClaw will omit the per-message delivery callback until fixed.".to_owned());
+                }
+            }
+        }
+    } else {
+        warnings.push(
+            "- SMS: Twilio signature validation is disabled. Only use this for local testing."
+                .to_owned(),
+        );
+    }
+    match account.dm_policy {
+        DmPolicy::Allowlist if account.allow_from.is_empty() => {
+            warnings.push(
+                "- SMS: dmPolicy=allowlist with empty allowFrom rejects every sender.".to_owned(),
+            );
+        }
+        DmPolicy::Open => {
+            if !account
+                .allow_from
+                .iter()
+                .any(|e| matches!(e, AllowEntry::Any))
+            {
+                warnings.push(
+                    "- SMS: dmPolicy=open should set allowFrom=[\"*\"] or explicit sender numbers."
+                        .to_owned(),
+                );
+            }
+            warnings.push(
+                "- SMS: dmPolicy=\"open\" allows any phone number to message the bot.".to_owned(),
+            );
+        }
+        _ => {}
+    }
+    warnings.extend(account.warnings.iter().map(|w| format!("- SMS: {w}")));
+    warnings
+}
+
+/// Resolves the secrets of an account and builds its runtime.
+pub(crate) fn account_runtime(
+    settings: &AccountSettings,
+    config: &Value,
+    ctx_env: &crate::env::Env,
+    options: AccountOptions,
+) -> anyhow::Result<AccountRuntime> {
+    let secrets = SecretsRuntime::new(config, ctx_env);
+    let token = settings
+        .auth_token
+        .as_ref()
+        .with_context(|| format!("{}.authToken is required", settings.config_path))?;
+    let auth_token = secrets.resolve(&format!("{}.authToken", settings.config_path), token)?;
+    let api_key_secret = settings
+        .api_key_secret
+        .as_ref()
+        .map(|s| secrets.resolve(&format!("{}.apiKeySecret", settings.config_path), s))
+        .transpose()?;
+    let resolved = ResolvedAccount {
+        settings: settings.clone(),
+        auth_token,
+        api_key_secret,
+    };
+    Ok(AccountRuntime::new(resolved, options)?)
+}
+
+/// The accounts of the config and the one a command names (`--account`, else the default).
+pub(crate) fn select_account<'a>(
+    accounts: &'a SmsAccounts,
+    id: Option<&str>,
+) -> anyhow::Result<&'a AccountSettings> {
+    if let Some(id) = id
+        && id.trim().is_empty()
+    {
+        anyhow::bail!("--account must not be blank");
+    }
+    accounts.get(id).with_context(|| {
+        let known: Vec<&str> = accounts.accounts.iter().map(|a| a.id.as_str()).collect();
+        match id {
+            Some(id) => format!(
+                "no SMS account \"{id}\" in channels.sms (known: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+            None => "no SMS account is configured: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables".to_owned(),
+        }
+    })
+}
+
+/// Builds every enabled, configured account (warning about the others) and checks paths.
+pub(crate) fn running_accounts(
+    ctx: &Ctx,
+    accounts: &SmsAccounts,
+    options: AccountOptions,
+) -> anyhow::Result<Vec<AccountRuntime>> {
+    check_webhook_paths(&accounts.accounts)?;
+    let mut runtimes = Vec::new();
+    for account in &accounts.accounts {
+        if !account.enabled {
+            tracing::info!(account = %account.id, "SMS account is disabled");
+            continue;
+        }
+        for warning in startup_warnings(account) {
+            tracing::warn!(account = %account.id, "{warning}");
+        }
+        if !account.is_configured() {
+            tracing::warn!(account = %account.id, "SMS account is not started: {}", openclaw_sms::config::NOT_CONFIGURED_REASON);
+            continue;
+        }
+        runtimes.push(account_runtime(account, &ctx.doc.value, &ctx.env, options)?);
+    }
+    Ok(runtimes)
+}
+
+/// The current time, unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    openclaw_sms::Clock::system().now_ms()
+}

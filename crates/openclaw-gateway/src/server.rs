@@ -1,0 +1,279 @@
+//! The HTTP server: the SMS webhooks, health and metrics, and the loopback-only admin API that
+//! the CLI uses to talk to a running gateway.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openclaw_access_policy::PairingLimits;
+use openclaw_sms::SmsChannel;
+use openclaw_sms::outbound::PartOutcome;
+use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Path prefix of the admin API.
+pub(crate) const ADMIN_PREFIX: &str = "/__openclaw/admin";
+
+/// What the admin API knows besides the channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerInfo {
+    pub(crate) started_at_ms: i64,
+    pub(crate) state_dir: String,
+    pub(crate) dev_sim_url: Option<String>,
+    pub(crate) agent: String,
+}
+
+#[derive(Clone)]
+struct AppState {
+    channel: Arc<SmsChannel>,
+    info: Arc<ServerInfo>,
+    ready: Arc<AtomicBool>,
+}
+
+/// The whole app.
+pub(crate) fn app(channel: &Arc<SmsChannel>, info: ServerInfo, ready: Arc<AtomicBool>) -> Router {
+    let state = AppState {
+        channel: Arc::clone(channel),
+        info: Arc::new(info),
+        ready,
+    };
+    let admin = Router::new()
+        .route("/status", get(admin_status))
+        .route("/pairing", get(admin_pairing_list))
+        .route("/pairing/approve", post(admin_pairing_approve))
+        .route("/send", post(admin_send))
+        .layer(middleware::from_fn(loopback_only))
+        .with_state(state.clone());
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .nest(ADMIN_PREFIX, admin)
+        .merge(openclaw_sms::webhook::router(channel))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.channel.refresh_gauges().await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.channel.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    match peer {
+        Some(ip) if ip.is_loopback() => next.run(request).await,
+        _ => (
+            StatusCode::FORBIDDEN,
+            "the admin API answers loopback clients only",
+        )
+            .into_response(),
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn admin_status(State(state): State<AppState>) -> Response {
+    let channel = &state.channel;
+    let mut accounts = Vec::new();
+    for account in channel.accounts() {
+        let depth = channel.store().queue_depth(account.id()).await.unwrap_or(0);
+        accounts.push(json!({
+            "accountId": account.id(),
+            "running": true,
+            "webhookPath": account.settings.webhook_path,
+            "sender": account.sender_label(),
+            "queueDepth": depth,
+        }));
+    }
+    Json(json!({
+        "pid": std::process::id(),
+        "startedAt": state.info.started_at_ms,
+        "stateDir": state.info.state_dir,
+        "agent": state.info.agent,
+        "devSimUrl": state.info.dev_sim_url,
+        "accounts": accounts,
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountQuery {
+    account: Option<String>,
+}
+
+fn pick(
+    channel: &SmsChannel,
+    id: Option<&str>,
+) -> Result<Arc<openclaw_sms::AccountRuntime>, Box<Response>> {
+    let found = match id {
+        Some(id) => channel.account(id).cloned(),
+        None => channel.accounts().first().cloned(),
+    };
+    found.ok_or_else(|| {
+        Box::new(error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the running gateway has no SMS account {}",
+                id.unwrap_or("(default)")
+            ),
+        ))
+    })
+}
+
+async fn admin_pairing_list(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let account = match pick(&state.channel, q.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let now = state.channel.clock().now_ms();
+    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    match state.channel.store().list_requests(&pairing_key(account.id()), now, ttl).await {
+        Ok(requests) => Json(json!({"account": account.id(), "requests": requests.iter().map(request_json).collect::<Vec<_>>()})).into_response(),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+pub(crate) fn request_json(r: &openclaw_store::PairingRequest) -> Value {
+    json!({
+        "code": r.code,
+        "phoneNumber": r.sender_id,
+        "meta": r.meta,
+        "createdAt": crate::cli::iso_time(r.created_at),
+        "lastSeenAt": crate::cli::iso_time(r.last_seen_at),
+        "heldMessage": r.held_event_id.is_some(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ApproveBody {
+    account: Option<String>,
+    code: String,
+    #[serde(default)]
+    notify: bool,
+}
+
+async fn admin_pairing_approve(
+    State(state): State<AppState>,
+    Json(body): Json<ApproveBody>,
+) -> Response {
+    let channel = &state.channel;
+    let account = match pick(channel, body.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let now = channel.clock().now_ms();
+    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    let code = body.code.trim().to_ascii_uppercase();
+    match channel
+        .store()
+        .approve(&pairing_key(account.id()), &code, now, ttl)
+        .await
+    {
+        Ok(Some(request)) => {
+            channel.wake();
+            let mut notified = false;
+            if body.notify {
+                let reply_id = format!("notify:{}:{}:{now}", account.id(), request.sender_id);
+                let report = channel
+                    .outbound()
+                    .send_reply(
+                        &account,
+                        &request.sender_id,
+                        openclaw_sms::texts::APPROVED_NOTICE,
+                        &reply_id,
+                    )
+                    .await;
+                notified = report.is_complete();
+            }
+            Json(json!({"account": account.id(), "sender": request.sender_id, "notified": notified, "heldMessage": request.held_event_id.is_some()})).into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("No pending pairing request found for code: {code}"),
+        ),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SendBody {
+    account: Option<String>,
+    to: String,
+    text: String,
+}
+
+async fn admin_send(State(state): State<AppState>, Json(body): Json<SendBody>) -> Response {
+    let channel = &state.channel;
+    let account = match pick(channel, body.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let reply_id = format!(
+        "cli:{}:{}:{}",
+        account.id(),
+        channel.clock().now_ms(),
+        rand::random::<u64>()
+    );
+    let report = channel
+        .outbound()
+        .send_reply(&account, &body.to, &body.text, &reply_id)
+        .await;
+    Json(report_json(account.id(), &body.to, &report)).into_response()
+}
+
+/// The JSON of a send report (also printed by `message send --json`).
+pub(crate) fn report_json(
+    account: &str,
+    to: &str,
+    report: &openclaw_sms::outbound::SendReport,
+) -> Value {
+    let parts: Vec<Value> = report
+        .parts
+        .iter()
+        .zip(&report.reply.parts)
+        .map(|(outcome, part)| match outcome {
+            PartOutcome::Sent { sid, segments, .. } => json!({"status": "sent", "messageSid": sid, "segments": segments, "encoding": part.encoding}),
+            PartOutcome::Failed { error } => json!({"status": "failed", "error": error, "segments": part.segments}),
+            PartOutcome::Skipped => json!({"status": "skipped", "segments": part.segments}),
+        })
+        .collect();
+    json!({
+        "ok": report.is_complete() && !report.parts.is_empty(),
+        "channel": "sms",
+        "account": account,
+        "to": to,
+        "encoding": report.reply.report.encoding,
+        "segments": report.reply.billed_segments,
+        "parts": parts,
+    })
+}
