@@ -6,6 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod e2e;
+mod http;
+mod model;
+mod procs;
+
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
@@ -21,14 +26,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Run every check that CI runs: fmt, clippy, tests, docs.
+    /// Run every check that CI runs: fmt, clippy, tests, docs, e2e.
     Ci,
+    /// End-to-end scenarios against the real gateway, simulator and a fake model server.
+    E2e {
+        /// Only scenarios whose name contains this.
+        filter: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci(),
+        Task::E2e { filter } => e2e::run(filter.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,13 +51,13 @@ fn main() -> ExitCode {
 }
 
 /// The workspace root, found from this crate's manifest directory.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn cargo(args: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn cargo(args: &[&str]) -> anyhow::Result<()> {
     run(Command::new(env!("CARGO")).args(args), &[])
 }
 
@@ -80,5 +91,6 @@ fn ci() -> anyhow::Result<()> {
         Command::new(env!("CARGO")).args(["doc", "--workspace", "--no-deps"]),
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    e2e::run(None)?;
     Ok(())
 }

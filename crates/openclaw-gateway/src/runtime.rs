@@ -145,7 +145,14 @@ pub(crate) fn running_accounts(
     accounts: &SmsAccounts,
     options: AccountOptions,
 ) -> anyhow::Result<Vec<AccountRuntime>> {
-    check_webhook_paths(&accounts.accounts)?;
+    // Only accounts that will run own a route; an unconfigured one is reported, not routed.
+    let runnable: Vec<AccountSettings> = accounts
+        .accounts
+        .iter()
+        .filter(|a| a.enabled && a.is_configured())
+        .cloned()
+        .collect();
+    check_webhook_paths(&runnable)?;
     let mut runtimes = Vec::new();
     for account in &accounts.accounts {
         if !account.enabled {

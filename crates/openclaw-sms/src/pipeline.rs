@@ -242,6 +242,20 @@ impl SmsChannel {
         if let Some(keyword) = classify(&inbound.body, opt_out_type) {
             return self.keyword(&account, &sender, keyword, message).await;
         }
+        match self.store.is_opted_out(account.id(), &sender).await {
+            Ok(true) => {
+                tracing::info!(
+                    account = account.id(),
+                    sender,
+                    "SMS from an opted-out sender: not answered (they must text START first)"
+                );
+                return Processed::Dropped("opted_out".to_owned());
+            }
+            Ok(false) => {}
+            Err(err) => {
+                return Processed::Retrying(format!("could not read the opt-out state: {err}"));
+            }
+        }
         match self.decide(&account, &sender, message).await {
             Ok(None) => {}
             Ok(Some(outcome)) => return outcome,

@@ -57,7 +57,13 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
 /// providers included: they run once here, as they will at start).
 pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let accounts = sms_accounts(config, &ctx.env)?;
-    openclaw_sms::config::check_webhook_paths(&accounts.accounts)?;
+    let runnable: Vec<_> = accounts
+        .accounts
+        .iter()
+        .filter(|a| a.enabled && a.is_configured())
+        .cloned()
+        .collect();
+    openclaw_sms::config::check_webhook_paths(&runnable)?;
     let secrets = SecretsRuntime::new(config, &ctx.env);
     let mut warnings = Vec::new();
     for account in accounts.accounts.iter().filter(|a| a.enabled) {

@@ -204,7 +204,10 @@ pub fn resolve_accounts(
             .auth_token
             .as_ref()
             .is_some_and(SecretInput::is_configured)
-        || (default_account == DEFAULT_ACCOUNT_ID && env_has_any);
+        || env_has_any;
+    // When `defaultAccount` names another account, the top level only holds defaults that the
+    // named accounts inherit: it is no account of its own.
+    let implicit_default = implicit_default && default_account == DEFAULT_ACCOUNT_ID;
 
     let mut ids: Vec<String> = Vec::new();
     if implicit_default || input.accounts.contains_key(DEFAULT_ACCOUNT_ID) {
