@@ -30,7 +30,10 @@ async fn an_allowed_text_is_answered_and_its_delivery_is_tracked() {
     let phone = sim.phone(ALICE).unwrap();
     let answer = phone.text(OUR, "ping").await.unwrap();
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.header("x-openclaw-delivery-accepted"), Some("durable"));
+    assert_eq!(
+        answer.header("x-openclaw-delivery-accepted"),
+        Some("durable")
+    );
     let reply = phone.next_reply(REPLY_WAIT).await.unwrap();
     assert_eq!(reply.body, "pong: ping");
     assert_eq!(reply.from, OUR);
@@ -70,7 +73,10 @@ async fn pairing_texts_the_code_and_lists_the_request() {
         .unwrap();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].sender_id, ALICE);
-    assert!(requests[0].held_event_id.is_some(), "the first message is held");
+    assert!(
+        requests[0].held_event_id.is_some(),
+        "the first message is held"
+    );
     assert_eq!(reply.body, pairing_reply(ALICE, &requests[0].code));
     assert!(gw.agent.turns().is_empty());
     // A second text while pending gets nothing more.
@@ -180,7 +186,10 @@ async fn opt_out_round_trip() {
     gw.drained().await;
     let opt_out = gw.store.opt_out(ACCOUNT, ALICE).await.unwrap().unwrap();
     assert_eq!(opt_out.keyword, "STOP");
-    assert!(gw.agent.turns().is_empty(), "keywords never reach the agent");
+    assert!(
+        gw.agent.turns().is_empty(),
+        "keywords never reach the agent"
+    );
     assert_eq!(api_creates(&sim), 0, "the channel sends nothing on STOP");
 
     // A send now fails locally: no Twilio call.
@@ -247,10 +256,7 @@ async fn identity_mismatches_are_dead_lettered_with_the_reason() {
     assert_eq!(wrong_to.status, 200);
     gw.drained().await;
     let dead = gw.store.list_dead_letters(ACCOUNT).await.unwrap();
-    let reasons: Vec<(String, String)> = dead
-        .into_iter()
-        .map(|d| (d.event_id, d.reason))
-        .collect();
+    let reasons: Vec<(String, String)> = dead.into_iter().map(|d| (d.event_id, d.reason)).collect();
     assert_eq!(
         reasons,
         [
@@ -275,11 +281,17 @@ async fn a_duplicate_is_acknowledged_and_answered_once() {
     let phone = sim.phone(ALICE).unwrap();
     let sid = message_sid(0xabc);
     let first = phone.text_with_sid(&sid, OUR, "once").await.unwrap();
-    assert_eq!(phone.next_reply(REPLY_WAIT).await.unwrap().body, "pong: once");
+    assert_eq!(
+        phone.next_reply(REPLY_WAIT).await.unwrap().body,
+        "pong: once"
+    );
     let again = phone.text_with_sid(&sid, OUR, "once").await.unwrap();
     for answer in [&first, &again] {
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.header("x-openclaw-delivery-accepted"), Some("durable"));
+        assert_eq!(
+            answer.header("x-openclaw-delivery-accepted"),
+            Some("durable")
+        );
         assert_eq!(answer.body, "<Response></Response>");
     }
     gw.drained().await;
@@ -312,7 +324,10 @@ async fn queued_messages_run_exactly_once_after_a_restart() {
     let mut sids = Vec::new();
     for (phone, body) in [(&alice, "a1"), (&bob, "b1"), (&alice, "a2")] {
         let answer = phone.text(OUR, body).await.unwrap();
-        assert_eq!(answer.header("x-openclaw-delivery-accepted"), Some("durable"));
+        assert_eq!(
+            answer.header("x-openclaw-delivery-accepted"),
+            Some("durable")
+        );
         sids.push(answer.message_sid);
     }
     assert_eq!(stopped.store.queue_depth(ACCOUNT).await.unwrap(), 3);
@@ -320,9 +335,19 @@ async fn queued_messages_run_exactly_once_after_a_restart() {
 
     // The next start: a new listener, the simulator re-pointed, the same database file.
     let (listener, url) = webhook_listener().await;
-    sim.set_number_webhook(OUR, Some(url.clone()), openclaw_twilio_sim::WebhookMethod::Post).unwrap();
+    sim.set_number_webhook(
+        OUR,
+        Some(url.clone()),
+        openclaw_twilio_sim::WebhookMethod::Post,
+    )
+    .unwrap();
     let config = sms_config(sim.base_url(), &url, &json!({}));
-    let gw = Gateway::start(listener, &config, file_store(&db).await, GatewayOptions::default());
+    let gw = Gateway::start(
+        listener,
+        &config,
+        file_store(&db).await,
+        GatewayOptions::default(),
+    );
     gw.drained().await;
     eventually("three replies", || {
         let n = alice.replies().len() + bob.replies().len();
@@ -332,11 +357,14 @@ async fn queued_messages_run_exactly_once_after_a_restart() {
     let bodies = |p: &openclaw_twilio_sim::Phone| -> Vec<String> {
         p.replies().into_iter().map(|r| r.body).collect()
     };
-    assert_eq!(bodies(&alice), ["pong: a1", "pong: a2"], "in order per sender");
+    assert_eq!(
+        bodies(&alice),
+        ["pong: a1", "pong: a2"],
+        "in order per sender"
+    );
     assert_eq!(bodies(&bob), ["pong: b1"]);
     let mut expected: Vec<(String, u32)> = sids.into_iter().map(|s| (s, 1)).collect();
     expected.sort();
     assert_eq!(gw.store.agent_turns(ACCOUNT).await.unwrap(), expected);
     gw.shutdown().await;
-
 }

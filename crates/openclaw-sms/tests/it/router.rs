@@ -56,7 +56,12 @@ fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
 }
 
 fn text_from(n: u32, from: &str) -> Request<Body> {
-    signed_post(PUBLIC, PATH, &inbound_form(&message_sid(n), from, "hi"), CLIENT)
+    signed_post(
+        PUBLIC,
+        PATH,
+        &inbound_form(&message_sid(n), from, "hi"),
+        CLIENT,
+    )
 }
 
 /// The phone of sender `i` (distinct senders keep under the per-sender quota).
@@ -187,7 +192,9 @@ async fn an_oversized_body_without_content_length_is_413() {
 async fn a_body_not_read_within_5_s_is_500() {
     let r = route(&json!({}));
     let (mut tx, request) = held_request(None);
-    tx.send_data(Bytes::from_static(b"MessageSid=SM")).await.unwrap();
+    tx.send_data(Bytes::from_static(b"MessageSid=SM"))
+        .await
+        .unwrap();
     let started = tokio::time::Instant::now();
     let response = call(&r.router, request).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -206,7 +213,11 @@ async fn a_bad_signature_is_403_and_stores_nothing() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let wrong = sign("https://elsewhere.example.com/webhooks/sms", &pairs);
-    let response = call(&r.router, post(PATH, encode_form(&pairs), Some(&wrong), CLIENT)).await;
+    let response = call(
+        &r.router,
+        post(PATH, encode_form(&pairs), Some(&wrong), CLIENT),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let unsigned = call(&r.router, post(PATH, encode_form(&pairs), None, CLIENT)).await;
     assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
@@ -259,8 +270,14 @@ async fn the_route_takes_300_texts_a_minute() {
 #[tokio::test]
 async fn limits_come_from_config() {
     let r = route(&json!({"limits": {"perSenderPerMinute": 2, "maxBodyBytes": 400}}));
-    assert_eq!(call(&r.router, text_from(1, ALICE)).await.status(), StatusCode::OK);
-    assert_eq!(call(&r.router, text_from(2, ALICE)).await.status(), StatusCode::OK);
+    assert_eq!(
+        call(&r.router, text_from(1, ALICE)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&r.router, text_from(2, ALICE)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         call(&r.router, text_from(3, ALICE)).await.status(),
         StatusCode::TOO_MANY_REQUESTS
@@ -288,7 +305,11 @@ async fn a_text_is_200_empty_twiml_durable_and_a_duplicate_is_acknowledged_alike
     let r = route(&json!({}));
     assert_accepted(call(&r.router, text_from(7, ALICE)).await).await;
     assert_accepted(call(&r.router, text_from(7, ALICE)).await).await;
-    assert_eq!(depth(&r.store).await, 1, "the duplicate is not queued again");
+    assert_eq!(
+        depth(&r.store).await,
+        1,
+        "the duplicate is not queued again"
+    );
 }
 
 #[tokio::test]
@@ -330,12 +351,21 @@ async fn a_status_callback_updates_delivery_and_a_foreign_one_is_ignored() {
     }
     let record = r.store.delivery(ACCOUNT, &sid).await.unwrap().unwrap();
     assert_eq!(record.status, "delivered");
-    assert_eq!(depth(&r.store).await, 0, "a callback is not an inbound text");
+    assert_eq!(
+        depth(&r.store).await,
+        0,
+        "a callback is not an inbound text"
+    );
 
     let foreign = message_sid(43);
     let response = call(
         &r.router,
-        signed_post(PUBLIC, PATH, &callback(&foreign, "delivered", AC_OTHER), CLIENT),
+        signed_post(
+            PUBLIC,
+            PATH,
+            &callback(&foreign, "delivered", AC_OTHER),
+            CLIENT,
+        ),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -355,6 +385,11 @@ async fn a_signature_over_the_query_string_is_accepted() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let signature = sign(&format!("{PUBLIC}?a=1"), &pairs);
-    let request = post(&format!("{PATH}?a=1"), encode_form(&pairs), Some(&signature), CLIENT);
+    let request = post(
+        &format!("{PATH}?a=1"),
+        encode_form(&pairs),
+        Some(&signature),
+        CLIENT,
+    );
     assert_accepted(call(&r.router, request).await).await;
 }

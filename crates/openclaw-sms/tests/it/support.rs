@@ -150,7 +150,11 @@ pub(crate) fn memory_store() -> Arc<SqliteStore> {
 
 /// A store in a file (for restart tests).
 pub(crate) async fn file_store(path: &Path) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(path, &StoreOptions::default()).await.unwrap())
+    Arc::new(
+        SqliteStore::open(path, &StoreOptions::default())
+            .await
+            .unwrap(),
+    )
 }
 
 /// A listener on 127.0.0.1 and the webhook URL it will serve.
@@ -383,6 +387,8 @@ pub(crate) fn post(
     let mut request = builder.body(Body::from(body)).unwrap();
     request
         .extensions_mut()
-        .insert(axum::extract::ConnectInfo(SocketAddr::from((client, 40_000))));
+        .insert(axum::extract::ConnectInfo(SocketAddr::from((
+            client, 40_000,
+        ))));
     request
 }
