@@ -421,12 +421,7 @@ async fn an_mms_redirect_to_another_host_is_refused() {
             "{foreign}"
         );
         assert!(turn.media.is_empty());
-        assert_eq!(
-            std::fs::read_dir(dir.path())
-                .map(|d| d.count())
-                .unwrap_or(0),
-            0
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).map_or(0, Iterator::count), 0);
     }
 }
 
