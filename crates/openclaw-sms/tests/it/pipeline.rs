@@ -368,3 +368,51 @@ async fn queued_messages_run_exactly_once_after_a_restart() {
     assert_eq!(gw.store.agent_turns(ACCOUNT).await.unwrap(), expected);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_claimed_by_a_pump_that_died_runs_once_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let (listener, url) = webhook_listener().await;
+    let sim = simulator(&url).await;
+    let config = sms_config(sim.base_url(), &url, &json!({}));
+    let first = Gateway::start(
+        listener,
+        &config,
+        file_store(&db).await,
+        GatewayOptions {
+            pump: false,
+            ..GatewayOptions::default()
+        },
+    );
+    let alice = sim.phone(ALICE).unwrap();
+    let answer = alice.text(OUR, "mid-way").await.unwrap();
+    // A pump claims it and dies before finishing.
+    let claimed = first
+        .store
+        .claim_next(openclaw_store::ClaimScope::All, now_ms(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    first.shutdown().await;
+
+    let (listener, url) = webhook_listener().await;
+    let config = sms_config(sim.base_url(), &url, &json!({}));
+    let gw = Gateway::start(
+        listener,
+        &config,
+        file_store(&db).await,
+        GatewayOptions::default(),
+    );
+    assert_eq!(
+        alice.next_reply(REPLY_WAIT).await.unwrap().body,
+        "pong: mid-way"
+    );
+    gw.drained().await;
+    assert_eq!(
+        gw.store.agent_turns(ACCOUNT).await.unwrap(),
+        [(answer.message_sid, 1)]
+    );
+    assert_eq!(api_creates(&sim), 1);
+    gw.shutdown().await;
+}
