@@ -489,7 +489,9 @@ mod tests {
     fn utc_days() {
         assert_eq!(utc_day(0), "1970-01-01");
         assert_eq!(utc_day(951_782_400_000), "2000-02-29");
-        assert_eq!(utc_day(1_795_651_200_000), "2026-11-25");
+        assert_eq!(utc_day(1_795_564_800_000), "2026-11-25");
+        assert_eq!(utc_day(1_795_651_199_999), "2026-11-25");
+        assert_eq!(utc_day(1_795_651_200_000), "2026-11-26");
         assert_eq!(utc_day(-1), "1969-12-31");
     }
 }

@@ -543,8 +543,8 @@ impl Client {
     ///
     /// The URL must be under this client's API base. Redirects (Twilio answers with one to its
     /// media CDN) are followed, at most [`MAX_MEDIA_REDIRECTS`], only to `https` hosts under
-    /// `twilio.com` or `twiliocdn.com` (or the API host itself), and the credentials are sent
-    /// to the API host only.
+    /// `twilio.com` or `twiliocdn.com` (or the API origin itself: same scheme, host and port),
+    /// and the credentials are sent to the API origin only.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidRequest`] (permanent) for a URL outside the API base, a refused
@@ -564,11 +564,14 @@ impl Client {
                 "media URL is not under the Twilio API host",
             ));
         }
-        let api_host = host_of(&self.inner.api_base).to_owned();
+        // The API host is its whole origin (scheme, host and port): another port or plain
+        // `http` on the same host name is another server and gets neither credentials nor trust.
+        let api_origin = origin_of(&self.inner.api_base).to_ascii_lowercase();
+        let is_api = |url: &str| origin_of(url).eq_ignore_ascii_case(&api_origin);
         let mut current = url.to_owned();
         for _ in 0..=MAX_MEDIA_REDIRECTS {
             let mut req = self.inner.http.get(&current);
-            if host_of(&current) == api_host {
+            if is_api(&current) {
                 let mut auth = reqwest::header::HeaderValue::from_str(
                     self.inner.authorization.expose_secret(),
                 )
@@ -605,7 +608,7 @@ impl Client {
                 let host = host_of(&next);
                 let twilio_host = next.starts_with("https://")
                     && (host.ends_with(".twilio.com") || host.ends_with(".twiliocdn.com"));
-                if !(twilio_host || host == api_host) {
+                if !(twilio_host || is_api(&next)) {
                     return Err(TwilioError::new(
                         ErrorKind::InvalidRequest,
                         op,
