@@ -541,25 +541,23 @@ impl SmsChannel {
                 created_at: self.clock.now_ms(),
             };
             match self.store.save_reply(new).await {
-                Ok(saved) => saved.text,
+                Ok(saved) => {
+                    // The user's line joins the history once: with the answer that was saved,
+                    // not again when a restart resumes sending it.
+                    let entry = HistoryEntry {
+                        role: Role::User,
+                        text: inbound.body.clone(),
+                        at: message.received_at,
+                    };
+                    let _ = self.store.append_history(account.id(), sender, entry).await;
+                    saved.text
+                }
                 Err(err) => {
                     return Processed::Retrying(format!("could not save the agent's reply: {err}"));
                 }
             }
         };
         let now = self.clock.now_ms();
-        let _ = self
-            .store
-            .append_history(
-                account.id(),
-                sender,
-                HistoryEntry {
-                    role: Role::User,
-                    text: inbound.body.clone(),
-                    at: message.received_at,
-                },
-            )
-            .await;
         if !text.trim().is_empty() {
             tracing::info!(
                 account = account.id(),
