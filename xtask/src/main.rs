@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod chaos;
 mod e2e;
 mod http;
 mod model;
@@ -33,6 +34,12 @@ enum Task {
         /// Only scenarios whose name contains this.
         filter: Option<String>,
     },
+    /// SIGKILL the gateway under load and check that nothing was lost or sent twice.
+    Chaos {
+        /// How many times to kill the gateway.
+        #[arg(long, default_value_t = 10)]
+        kills: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref()),
+        Task::Chaos { kills } => chaos::run(kills),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
 use super::{Ctx, print_json};
-use crate::runtime::{account_runtime, now_ms, open_store, startup_warnings};
+use crate::runtime::{account_runtime, all_warnings, now_ms, open_store};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChannelsCommand {
@@ -192,7 +192,7 @@ fn account_json(
         "running": running_here,
         "connected": running_here,
         "statusState": state,
-        "warnings": startup_warnings(account),
+        "warnings": all_warnings(account),
         "probe": probe,
     })
 }

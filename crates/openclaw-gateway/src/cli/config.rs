@@ -74,6 +74,7 @@ pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>>
             secrets.resolve(&format!("{}.apiKeySecret", account.config_path), secret)?;
         }
         warnings.extend(account.warnings.iter().cloned());
+        warnings.extend(account.plan_warnings());
     }
     crate::agents::build_agent(config, &secrets)?;
     Ok(warnings)

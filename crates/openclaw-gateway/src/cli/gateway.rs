@@ -137,6 +137,20 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     if let Some(sim) = &sim {
         print_dev_instructions(local, sim.base_url(), &ctx);
     }
+    // Numbering-plan warnings load libphonenumber's patterns: after ready, off the hot path.
+    let plan_check: Vec<_> = accounts
+        .accounts
+        .iter()
+        .filter(|a| a.enabled)
+        .cloned()
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for account in plan_check {
+            for warning in account.plan_warnings() {
+                tracing::warn!(account = %account.id, "- SMS: {warning}");
+            }
+        }
+    });
     let shutdown = stop.clone();
     axum::serve(
         listener,
