@@ -132,7 +132,7 @@ pub(crate) fn run(kills: u32) -> anyhow::Result<()> {
         let _ = s.join();
     }
     let acknowledged = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
-    let refused = refused.lock().map(|r| *r).unwrap_or(0);
+    let refused = refused.lock().map_or(0, |r| *r);
 
     // Drain: wait until every acknowledged text has its answer at the phone.
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -275,10 +275,10 @@ impl Gateway {
         let mut child = cmd.spawn().context("start the gateway")?;
         let url = format!("http://127.0.0.1:{}/readyz", self.port);
         loop {
-            if let Ok(answer) = http::request("GET", &url, &[], None, Duration::from_secs(2)) {
-                if answer.status == 200 {
-                    break;
-                }
+            if let Ok(answer) = http::request("GET", &url, &[], None, Duration::from_secs(2))
+                && answer.status == 200
+            {
+                break;
             }
             if let Some(status) = child.try_wait()? {
                 bail!(

@@ -25,8 +25,7 @@ pub(crate) const DEFAULT_PORT: u16 = 18789;
 #[command(
     name = "openclaw",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OPENCLAW_GIT_HASH"), ")"),
-    about = "Personal AI-assistant gateway: the Twilio SMS channel",
-    propagate_version = true
+    about = "Personal AI-assistant gateway: the Twilio SMS channel"
 )]
 pub(crate) struct Cli {
     #[command(flatten)]

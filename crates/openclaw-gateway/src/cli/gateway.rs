@@ -129,7 +129,9 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             .map(|s: &openclaw_twilio_sim::SimHandle| s.base_url().to_owned()),
         agent: agent_name.clone(),
     };
-    let app = server::app(&channel, info, Arc::clone(&ready));
+    let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    let admin_socket = server::admin_socket_path(local.port());
+    let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
     ready.store(true, Ordering::Release);
@@ -151,6 +153,12 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             }
         }
     });
+    let admin_stop = stop.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
+            .await;
+    });
     let shutdown = stop.clone();
     axum::serve(
         listener,
@@ -168,6 +176,8 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     .context("serve HTTP")?;
     stop.cancel();
     let _ = pump.await;
+    let _ = admin_task.await;
+    let _ = std::fs::remove_file(&admin_socket);
     drop(store);
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -175,6 +185,31 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     drop(temp_dir);
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Binds the admin socket in an owner-only directory, replacing a stale socket file.
+fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path
+        .parent()
+        .context("admin socket path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("make {} private", dir.display()))?;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "another gateway already serves {} (is one running on this port?)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("remove the stale socket {}", path.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("bind the admin socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
 }
 
 async fn wait_for_signal() {

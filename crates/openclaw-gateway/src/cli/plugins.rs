@@ -37,10 +37,11 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
         PluginsCommand::Install { spec } => {
             let spec = spec.trim();
             let name = spec.strip_prefix("clawhub:").unwrap_or(spec);
-            let name = name
-                .split_once('@')
-                .filter(|(n, _)| !n.is_empty())
-                .map_or(name, |(n, _)| n);
+            // Drop a version: `@openclaw/sms@1.0.0` or `sms@1.0` (a scope's leading `@` stays).
+            let name = match name.char_indices().skip(1).find(|(_, c)| *c == '@') {
+                Some((i, _)) => &name[..i],
+                None => name,
+            };
             let Some((package, id, _)) =
                 BUILT_IN.iter().find(|(p, id, _)| *p == name || *id == name)
             else {

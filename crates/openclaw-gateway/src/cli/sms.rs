@@ -55,11 +55,11 @@ pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
         print_json(&reply)?;
     } else {
         println!(
-            "{} segment(s), {}, {} characters, {} part(s)",
-            reply.report.segments,
+            "{} segment(s) billed in {} part(s); {}, {} characters",
+            reply.billed_segments,
+            reply.parts.len(),
             reply.report.encoding,
-            reply.report.characters,
-            reply.parts.len()
+            reply.report.characters
         );
         for (i, part) in reply.parts.iter().enumerate() {
             println!(
