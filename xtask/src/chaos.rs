@@ -44,6 +44,22 @@ impl Rng {
 
 /// Runs the chaos test with `kills` SIGKILLs (the issue asks for ten).
 pub(crate) fn run(kills: u32) -> anyhow::Result<()> {
+    // First the store on its own: a child process enqueues as fast as it can and is killed
+    // at random moments; every acknowledged id must be there exactly once (tests/it/crash.rs).
+    let kills_env = (kills * 2).max(20).to_string();
+    crate::run(
+        std::process::Command::new(env!("CARGO")).args([
+            "test",
+            "-p",
+            "openclaw-store",
+            "--test",
+            "it",
+            "crash::",
+            "--",
+            "--nocapture",
+        ]),
+        &[("OPENCLAW_STORE_CRASH_KILLS", &kills_env)],
+    )?;
     let bins = Bins::build(false)?;
     let dir = Scratch::new("chaos")?;
     let port = free_port()?;
