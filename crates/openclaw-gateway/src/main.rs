@@ -90,7 +90,11 @@ pub(crate) enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::logging::init(cli.global.log_format);
+    let default_level = match cli.command {
+        Command::Gateway(_) => "info",
+        _ => "warn",
+    };
+    cli::logging::init(cli.global.log_format, default_level);
     match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
