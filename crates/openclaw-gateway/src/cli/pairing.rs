@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use openclaw_access_policy::PairingLimits;
+use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use openclaw_store::PairingStore as _;
 use serde_json::{Value, json};
@@ -88,11 +89,11 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
             .unwrap_or_default()
     } else {
         let accounts = ctx.sms_accounts()?;
-        let settings = select_account(&accounts, account)?;
+        let (account_id, _) = pairing_account(&accounts, account)?;
         let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
         let ttl = pairing_ttl_ms(&PairingLimits::default());
         let requests = store
-            .list_requests(&pairing_key(&settings.id), now_ms(), ttl)
+            .list_requests(&pairing_key(&account_id), now_ms(), ttl)
             .await?;
         requests.iter().map(request_json).collect()
     };
@@ -118,6 +119,20 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
         .collect();
     print_table(&["Code", "phoneNumber", "Meta", "Requested"], &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The account whose pairing list a command reads: `--account`, else the default account.
+/// With no SMS account in the config at all, upstream's `default` list (pairing lists live in
+/// the state directory, so they can be read and approved before the channel is configured).
+fn pairing_account<'a>(
+    accounts: &'a SmsAccounts,
+    account: Option<&str>,
+) -> anyhow::Result<(String, Option<&'a AccountSettings>)> {
+    if account.is_none() && accounts.accounts.is_empty() {
+        return Ok((accounts.default_account.clone(), None));
+    }
+    let settings = select_account(accounts, account)?;
+    Ok((settings.id.clone(), Some(settings)))
 }
 
 /// Prints rows under a header, columns padded to their widest cell.
@@ -177,11 +192,16 @@ async fn approve(
         return Ok(ExitCode::SUCCESS);
     }
     let accounts = ctx.sms_accounts()?;
-    let settings = select_account(&accounts, account)?;
+    let (account_id, settings) = pairing_account(&accounts, account)?;
+    if notify && settings.is_none() {
+        bail!(
+            "--notify needs a configured SMS account to text from: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables, or approve without --notify"
+        );
+    }
     let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
     let ttl = pairing_ttl_ms(&PairingLimits::default());
     let Some(request) = store
-        .approve(&pairing_key(&settings.id), &code, now_ms(), ttl)
+        .approve(&pairing_key(&account_id), &code, now_ms(), ttl)
         .await?
     else {
         bail!(
@@ -189,7 +209,7 @@ async fn approve(
         );
     };
     println!("Approved sms sender {}.", request.sender_id);
-    if notify {
+    if let Some(settings) = settings.filter(|_| notify) {
         let runtime = crate::runtime::account_runtime(
             settings,
             &ctx.doc.value,
