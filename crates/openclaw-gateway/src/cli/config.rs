@@ -103,7 +103,7 @@ fn patch(
     } else {
         print_changes(&changes, dry_run, &ctx.paths.config);
         for warning in checks {
-            println!("warning: {warning}");
+            outln!("warning: {warning}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -111,20 +111,20 @@ fn patch(
 
 fn print_changes(changes: &[Change], dry_run: bool, path: &std::path::Path) {
     if changes.is_empty() {
-        println!("No changes: {} already matches the patch.", path.display());
+        outln!("No changes: {} already matches the patch.", path.display());
         return;
     }
     let verb = if dry_run { "Would change" } else { "Changed" };
-    println!("{verb} {} path(s) in {}:", changes.len(), path.display());
+    outln!("{verb} {} path(s) in {}:", changes.len(), path.display());
     for change in changes {
         let op = match change.op {
             ChangeOp::Set => "set",
             ChangeOp::Delete => "delete",
         };
-        println!("  {op} {}", change.path);
+        outln!("  {op} {}", change.path);
     }
     if dry_run {
-        println!("Dry run: nothing was written.");
+        outln!("Dry run: nothing was written.");
     }
 }
 
@@ -135,7 +135,7 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     };
     let value = redact(path, value);
     match &value {
-        Value::String(s) if !json_out => println!("{s}"),
+        Value::String(s) if !json_out => outln!("{s}"),
         other => print_json(other)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -177,15 +177,15 @@ fn validate_cmd(ctx: &Ctx, json_out: bool) -> anyhow::Result<ExitCode> {
         print_json(&json!({"ok": true, "configPath": ctx.paths.config, "warnings": warnings}))?;
     } else {
         if ctx.doc.existed {
-            println!("Config is valid: {}", ctx.paths.config.display());
+            outln!("Config is valid: {}", ctx.paths.config.display());
         } else {
-            println!(
+            outln!(
                 "Config is valid: {} does not exist, so the built-in defaults apply",
                 ctx.paths.config.display()
             );
         }
         for warning in warnings {
-            println!("warning: {warning}");
+            outln!("warning: {warning}");
         }
     }
     Ok(ExitCode::SUCCESS)

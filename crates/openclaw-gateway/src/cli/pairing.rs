@@ -102,10 +102,10 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     if requests.is_empty() {
-        println!("No pending sms pairing requests.");
+        outln!("No pending sms pairing requests.");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Pairing requests ({})", requests.len());
+    outln!("Pairing requests ({})", requests.len());
     let rows: Vec<[String; 4]> = requests
         .iter()
         .map(|r| {
@@ -149,7 +149,7 @@ pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     line(
@@ -185,7 +185,7 @@ async fn approve(
             )
             .await?;
         let sender = answer["sender"].as_str().unwrap_or_default();
-        println!("Approved sms sender {sender}.");
+        outln!("Approved sms sender {sender}.");
         if notify && answer["notified"].as_bool() != Some(true) {
             eprintln!("warning: the approval notice could not be sent to {sender}");
         }
@@ -208,7 +208,7 @@ async fn approve(
             "No pending pairing request found for code: {code} (codes expire after one hour; see `openclaw pairing list sms`)"
         );
     };
-    println!("Approved sms sender {}.", request.sender_id);
+    outln!("Approved sms sender {}.", request.sender_id);
     if let Some(settings) = settings.filter(|_| notify) {
         let runtime = crate::runtime::account_runtime(
             settings,
@@ -236,7 +236,7 @@ async fn approve(
         }
     }
     if request.held_event_id.is_some() {
-        println!("Their first message is queued and will be answered by the gateway.");
+        outln!("Their first message is queued and will be answered by the gateway.");
     }
     drop(store);
     Ok(ExitCode::SUCCESS)

@@ -54,7 +54,7 @@ pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&reply)?;
     } else {
-        println!(
+        outln!(
             "{} segment(s), {}, {} characters, {} part(s)",
             reply.report.segments,
             reply.report.encoding,
@@ -62,13 +62,13 @@ pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
             reply.parts.len()
         );
         for (i, part) in reply.parts.iter().enumerate() {
-            println!(
+            outln!(
                 "--- part {} ({} segment(s), {}) ---",
                 i + 1,
                 part.segments,
                 part.encoding
             );
-            println!("{}", part.text);
+            outln!("{}", part.text);
         }
     }
     Ok(ExitCode::SUCCESS)
