@@ -56,7 +56,7 @@ pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
     } else {
         outln!(
             "{} segment(s), {}, {} characters, {} part(s)",
-            reply.report.segments,
+            reply.billed_segments,
             reply.report.encoding,
             reply.report.characters,
             reply.parts.len()
