@@ -8,8 +8,14 @@ use crate::snap;
 #[test]
 fn status_without_config() {
     let sandbox = Sandbox::new();
-    snap!("status_no_config", sandbox.run(&["channels", "status", "--channel", "sms"]));
-    snap!("status_no_config_json", sandbox.run(&["channels", "status", "--channel", "sms", "--json"]));
+    snap!(
+        "status_no_config",
+        sandbox.run(&["channels", "status", "--channel", "sms"])
+    );
+    snap!(
+        "status_no_config_json",
+        sandbox.run(&["channels", "status", "--channel", "sms", "--json"])
+    );
 }
 
 #[test]
@@ -21,7 +27,10 @@ fn status_configured_from_env_only() {
         .env("TWILIO_PHONE_NUMBER", FROM_NUMBER)
         .env("SMS_PUBLIC_WEBHOOK_URL", PUBLIC_URL);
     sandbox.write_config(&json!({"channels": {"sms": {"enabled": true, "dmPolicy": "pairing"}}}));
-    snap!("status_env_only", sandbox.run(&["channels", "status", "--channel", "sms"]));
+    snap!(
+        "status_env_only",
+        sandbox.run(&["channels", "status", "--channel", "sms"])
+    );
     let out = sandbox.run(&["channels", "status", "--channel", "sms", "--json"]);
     let value = out.json();
     assert_eq!(value["channelAccounts"]["sms"][0]["configured"], true);
@@ -52,27 +61,55 @@ fn env_fallbacks_and_blanks() {
             insta::assert_snapshot!(name, serde_json::to_string_pretty(&summary).expect("json"));
         });
     };
-    let base = [("TWILIO_ACCOUNT_SID", ACCOUNT_SID), ("TWILIO_AUTH_TOKEN", AUTH_TOKEN)];
+    let base = [
+        ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+    ];
     let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
         base.iter().chain(extra).copied().collect()
     };
-    check("env_phone_number", &with(&[("TWILIO_PHONE_NUMBER", FROM_NUMBER)]));
-    check("env_sms_from_alias", &with(&[("TWILIO_SMS_FROM", "+15550002222")]));
+    check(
+        "env_phone_number",
+        &with(&[("TWILIO_PHONE_NUMBER", FROM_NUMBER)]),
+    );
+    check(
+        "env_sms_from_alias",
+        &with(&[("TWILIO_SMS_FROM", "+15550002222")]),
+    );
     check(
         "env_phone_number_over_alias",
-        &with(&[("TWILIO_PHONE_NUMBER", FROM_NUMBER), ("TWILIO_SMS_FROM", "+15550002222")]),
+        &with(&[
+            ("TWILIO_PHONE_NUMBER", FROM_NUMBER),
+            ("TWILIO_SMS_FROM", "+15550002222"),
+        ]),
     );
     check(
         "env_messaging_service",
-        &with(&[("TWILIO_MESSAGING_SERVICE_SID", "MG00000000000000000000000000000001")]),
+        &with(&[(
+            "TWILIO_MESSAGING_SERVICE_SID",
+            "MG00000000000000000000000000000001",
+        )]),
     );
-    check("env_blank_phone_number", &with(&[("TWILIO_PHONE_NUMBER", "   ")]));
-    check("env_blank_token", &[("TWILIO_ACCOUNT_SID", ACCOUNT_SID), ("TWILIO_AUTH_TOKEN", ""), ("TWILIO_PHONE_NUMBER", FROM_NUMBER)]);
+    check(
+        "env_blank_phone_number",
+        &with(&[("TWILIO_PHONE_NUMBER", "   ")]),
+    );
+    check(
+        "env_blank_token",
+        &[
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("TWILIO_AUTH_TOKEN", ""),
+            ("TWILIO_PHONE_NUMBER", FROM_NUMBER),
+        ],
+    );
     check(
         "env_webhook_settings",
         &with(&[
             ("TWILIO_PHONE_NUMBER", FROM_NUMBER),
-            ("SMS_PUBLIC_WEBHOOK_URL", "https://gw.example.com/hooks/text"),
+            (
+                "SMS_PUBLIC_WEBHOOK_URL",
+                "https://gw.example.com/hooks/text",
+            ),
             ("SMS_WEBHOOK_PATH", "/hooks/text"),
             ("SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION", "true"),
         ]),
@@ -89,7 +126,12 @@ fn config_wins_over_env() {
     sandbox.write_config(&json!({"channels": {"sms": {"enabled": true, "fromNumber": FROM_NUMBER, "messagingServiceSid": "MG00000000000000000000000000000001"}}}));
     let out = sandbox.run(&["channels", "status", "--channel", "sms", "--json"]);
     // fromNumber from config, over the env number and over the messaging service.
-    assert_eq!(out.json()["channelAccounts"]["sms"][0]["sender"], FROM_NUMBER, "{}", out.render());
+    assert_eq!(
+        out.json()["channelAccounts"]["sms"][0]["sender"],
+        FROM_NUMBER,
+        "{}",
+        out.render()
+    );
 }
 
 #[test]
@@ -122,7 +164,10 @@ fn status_multi_account() {
             "off": {"enabled": false, "webhookPath": "/webhooks/sms/off"},
         },
     }}}));
-    snap!("status_multi_account", sandbox.run(&["channels", "status", "--channel", "sms"]));
+    snap!(
+        "status_multi_account",
+        sandbox.run(&["channels", "status", "--channel", "sms"])
+    );
     let out = sandbox.run(&["channels", "status", "--channel", "sms", "--json"]);
     assert!(!out.stdout.contains("support-token"));
     snap!("status_multi_account_json", out);
@@ -131,7 +176,10 @@ fn status_multi_account() {
 #[test]
 fn status_unknown_channel() {
     let sandbox = Sandbox::new();
-    snap!("status_unknown_channel", sandbox.run(&["channels", "status", "--channel", "telegram"]));
+    snap!(
+        "status_unknown_channel",
+        sandbox.run(&["channels", "status", "--channel", "telegram"])
+    );
 }
 
 fn probe_sandbox(twilio: &FakeTwilio) -> Sandbox {
@@ -147,7 +195,14 @@ fn probe_ok_when_the_number_points_at_the_public_url() {
     let out = twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe"]));
     assert!(out.stdout.contains("Probe: ok"), "{}", out.render());
     snap!("probe_ok", out);
-    let out = twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe", "--json"]));
+    let out = twilio.scrub(sandbox.run(&[
+        "channels",
+        "status",
+        "--channel",
+        "sms",
+        "--probe",
+        "--json",
+    ]));
     assert_eq!(out.json()["channelAccounts"]["sms"][0]["probe"]["ok"], true);
     snap!("probe_ok_json", out);
 }
@@ -158,8 +213,18 @@ fn probe_url_mismatch_fails_with_a_hint() {
     let sandbox = probe_sandbox(&twilio);
     let out = twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe"]));
     snap!("probe_url_mismatch", out);
-    let out = twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe", "--json"]));
-    assert_eq!(out.json()["channelAccounts"]["sms"][0]["probe"]["webhook"]["status"], "url-mismatch");
+    let out = twilio.scrub(sandbox.run(&[
+        "channels",
+        "status",
+        "--channel",
+        "sms",
+        "--probe",
+        "--json",
+    ]));
+    assert_eq!(
+        out.json()["channelAccounts"]["sms"][0]["probe"]["webhook"]["status"],
+        "url-mismatch"
+    );
     snap!("probe_url_mismatch_json", out);
 }
 
@@ -193,5 +258,8 @@ fn capabilities() {
         twilio.scrub(sandbox.run(&["channels", "capabilities", "--channel", "sms", "--json"]))
     );
     let empty = Sandbox::new();
-    snap!("capabilities_no_config", empty.run(&["channels", "capabilities", "--channel", "sms"]));
+    snap!(
+        "capabilities_no_config",
+        empty.run(&["channels", "capabilities", "--channel", "sms"])
+    );
 }

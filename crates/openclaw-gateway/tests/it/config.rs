@@ -11,7 +11,11 @@ const QUICK_SETUP: &str = include_str!("../data/sms.patch.json5");
 const UPSTREAM: &str = include_str!("../data/upstream-openclaw.json5");
 
 fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 #[test]
@@ -55,7 +59,11 @@ fn patch_json_output_and_dry_run_json() {
     let dry = sandbox.run(&["config", "patch", "--file", patch, "--dry-run", "--json"]);
     snap!("patch_json_dry_run", dry);
     assert_eq!(dry.json()["dryRun"], true);
-    assert_eq!(sandbox.config_text(), before, "a dry run leaves the file alone");
+    assert_eq!(
+        sandbox.config_text(),
+        before,
+        "a dry run leaves the file alone"
+    );
 
     let applied = sandbox.run(&["config", "patch", "--file", patch, "--json"]);
     snap!("patch_json_applied", applied);
@@ -109,7 +117,10 @@ fn patch_with_unknown_key_fails_and_writes_nothing() {
     let sandbox = Sandbox::new();
     sandbox.write_config(&json!({"channels": {"sms": {"enabled": true}}}));
     let before = sandbox.config_text();
-    let patch = sandbox.write("p.json5", r#"{ channels: { sms: { fromNumbr: "+15551234567" } } }"#);
+    let patch = sandbox.write(
+        "p.json5",
+        r#"{ channels: { sms: { fromNumbr: "+15551234567" } } }"#,
+    );
     let patch = patch.to_str().expect("utf-8");
     for dry_run in [true, false] {
         let mut args = vec!["config", "patch", "--file", patch];
@@ -136,16 +147,28 @@ fn patch_with_invalid_values_names_account_key_and_allowed() {
     let sandbox = Sandbox::new();
     let check = |name: &str, patch: &str| {
         let file = sandbox.write("p.json5", patch);
-        let out = sandbox.run(&["config", "patch", "--file", file.to_str().expect("utf-8"), "--dry-run"]);
+        let out = sandbox.run(&[
+            "config",
+            "patch",
+            "--file",
+            file.to_str().expect("utf-8"),
+            "--dry-run",
+        ]);
         snap!(name, out);
         assert_eq!(out.code, Some(1));
     };
-    check("patch_bad_dm_policy", r#"{ channels: { sms: { dmPolicy: "everyone" } } }"#);
+    check(
+        "patch_bad_dm_policy",
+        r#"{ channels: { sms: { dmPolicy: "everyone" } } }"#,
+    );
     check(
         "patch_open_without_star",
         r#"{ channels: { sms: { accounts: { support: { dmPolicy: "open", allowFrom: ["+15557654321"] } } } } }"#,
     );
-    check("patch_bad_allow_from", r#"{ channels: { sms: { allowFrom: ["555-1234"] } } }"#);
+    check(
+        "patch_bad_allow_from",
+        r#"{ channels: { sms: { allowFrom: ["555-1234"] } } }"#,
+    );
     check("patch_not_json5", r#"{ channels: "#);
     check("patch_not_an_object", r#"[1, 2]"#);
     assert_eq!(sandbox.config_text(), None);
@@ -164,7 +187,13 @@ fn patch_with_unresolvable_secret_ref_fails_dry_run() {
             fromNumber: "+15551234567",
         } } }"#,
     );
-    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8"), "--dry-run"]);
+    let out = sandbox.run(&[
+        "config",
+        "patch",
+        "--file",
+        patch.to_str().expect("utf-8"),
+        "--dry-run",
+    ]);
     snap!("patch_unresolvable_secret_ref", out);
     assert!(!out.stderr.contains("s3cr3t-value"));
     assert_eq!(sandbox.config_text(), None);
@@ -185,15 +214,30 @@ fn config_get_values_and_redaction() {
             "apiKeySecret": "another-plain-secret",
         }},
     }}}));
-    snap!("get_dm_policy", sandbox.run(&["config", "get", "channels.sms.dmPolicy"]));
-    snap!("get_dm_policy_json", sandbox.run(&["config", "get", "channels.sms.dmPolicy", "--json"]));
-    snap!("get_plain_token", sandbox.run(&["config", "get", "channels.sms.authToken"]));
-    snap!("get_allow_from", sandbox.run(&["config", "get", "channels.sms.allowFrom"]));
+    snap!(
+        "get_dm_policy",
+        sandbox.run(&["config", "get", "channels.sms.dmPolicy"])
+    );
+    snap!(
+        "get_dm_policy_json",
+        sandbox.run(&["config", "get", "channels.sms.dmPolicy", "--json"])
+    );
+    snap!(
+        "get_plain_token",
+        sandbox.run(&["config", "get", "channels.sms.authToken"])
+    );
+    snap!(
+        "get_allow_from",
+        sandbox.run(&["config", "get", "channels.sms.allowFrom"])
+    );
     let section = sandbox.run(&["config", "get", "channels.sms"]);
     snap!("get_section_redacted", section);
     assert!(!section.stdout.contains("plain-secret-token"));
     assert!(!section.stdout.contains("another-plain-secret"));
-    snap!("get_missing_path", sandbox.run(&["config", "get", "channels.sms.defaultTo"]));
+    snap!(
+        "get_missing_path",
+        sandbox.run(&["config", "get", "channels.sms.defaultTo"])
+    );
 }
 
 #[test]
@@ -209,12 +253,24 @@ fn config_validate_states() {
         "allowFrom": ["*"],
         "textChunkLimit": 5000,
     }}}));
-    snap!("validate_with_warnings", sandbox.run(&["config", "validate"]));
-    snap!("validate_json", sandbox.run(&["config", "validate", "--json"]));
+    snap!(
+        "validate_with_warnings",
+        sandbox.run(&["config", "validate"])
+    );
+    snap!(
+        "validate_json",
+        sandbox.run(&["config", "validate", "--json"])
+    );
     sandbox.write_config(&json!({"channels": {"sms": {"dmPolicy": "open"}}}));
-    snap!("validate_open_without_star", sandbox.run(&["config", "validate"]));
+    snap!(
+        "validate_open_without_star",
+        sandbox.run(&["config", "validate"])
+    );
     sandbox.write("openclaw.json", "{ channels: { sms: { enabled: tru } } }");
-    snap!("validate_broken_json5", sandbox.run(&["config", "validate"]));
+    snap!(
+        "validate_broken_json5",
+        sandbox.run(&["config", "validate"])
+    );
 }
 
 #[test]
@@ -222,7 +278,10 @@ fn upstream_config_loads_and_survives_a_patch() {
     let sandbox = Sandbox::new();
     sandbox.write("openclaw.json", UPSTREAM);
     snap!("upstream_validate", sandbox.run(&["config", "validate"]));
-    snap!("upstream_get_gateway_port", sandbox.run(&["config", "get", "gateway.port"]));
+    snap!(
+        "upstream_get_gateway_port",
+        sandbox.run(&["config", "get", "gateway.port"])
+    );
     let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
     let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
     snap!("upstream_patch", out);
@@ -234,7 +293,10 @@ fn upstream_config_loads_and_survives_a_patch() {
     // channels.telegram is kept beside the new channels.sms.
     let channels = after.remove("channels").expect("channels kept");
     assert_eq!(channels["telegram"], before["channels"]["telegram"]);
-    assert_eq!(channels["sms"], json5::from_str::<Value>(QUICK_SETUP).expect("parses")["channels"]["sms"]);
+    assert_eq!(
+        channels["sms"],
+        json5::from_str::<Value>(QUICK_SETUP).expect("parses")["channels"]["sms"]
+    );
     let mut before = before;
     before.remove("channels");
     assert_eq!(after, before, "every other section survives unchanged");

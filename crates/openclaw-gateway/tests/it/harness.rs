@@ -45,7 +45,8 @@ impl Outcome {
     pub(crate) fn render(&self) -> String {
         format!(
             "exit: {}\n--- stdout\n{}--- stderr\n{}",
-            self.code.map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+            self.code
+                .map_or_else(|| "signal".to_owned(), |c| c.to_string()),
             self.stdout,
             self.stderr
         )

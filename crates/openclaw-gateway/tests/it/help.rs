@@ -12,7 +12,10 @@ fn top_level_help() {
 #[test]
 fn message_send_help() {
     let sandbox = Sandbox::new();
-    snap!("help_message_send", sandbox.run_bare(&["message", "send", "--help"]));
+    snap!(
+        "help_message_send",
+        sandbox.run_bare(&["message", "send", "--help"])
+    );
 }
 
 #[test]
@@ -46,7 +49,11 @@ fn every_command_has_help() {
         let out = sandbox.run_bare(&args);
         assert_eq!(out.code, Some(0), "{command:?}:\n{}", out.render());
         let usage = format!("Usage: openclaw {}", command.join(" "));
-        assert!(out.stdout.contains(&usage), "{command:?}:\n{}", out.render());
+        assert!(
+            out.stdout.contains(&usage),
+            "{command:?}:\n{}",
+            out.render()
+        );
         assert!(out.stderr.is_empty(), "{command:?}:\n{}", out.render());
     }
 }
@@ -67,7 +74,10 @@ fn version_shows_version_and_git_hash() {
     });
     // The subcommands carry the same version.
     let sub = sandbox.run_bare(&["config", "--version"]);
-    assert_eq!(sub.stdout, out.stdout.replace("openclaw ", "openclaw-config "));
+    assert_eq!(
+        sub.stdout,
+        out.stdout.replace("openclaw ", "openclaw-config ")
+    );
 }
 
 #[test]

@@ -16,26 +16,51 @@ fn configured() -> (FakeTwilio, Sandbox) {
 fn send_with_channel_and_sms_target() {
     let (twilio, sandbox) = configured();
     let out = sandbox.run(&[
-        "message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", "hello",
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        "sms:+15557654321",
+        "--message",
+        "hello",
     ]);
     snap!("send_sms_target", twilio.scrub(out));
     assert_eq!(twilio.bodies_to(PHONE), vec!["hello".to_owned()]);
     // The printed SID is the simulator's.
     let sids = twilio.sids_to(PHONE);
     let out = sandbox.run(&[
-        "message", "send", "--channel", "sms", "--target", "+15557654321", "--message", "again",
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        "+15557654321",
+        "--message",
+        "again",
     ]);
     assert_eq!(out.code, Some(0), "{}", out.render());
     let sids_after = twilio.sids_to(PHONE);
     assert_eq!(sids_after.len(), sids.len() + 1);
     let last = sids_after.last().expect("one more");
-    assert!(out.stdout.contains(last.as_str()), "{}\n{last}", out.render());
+    assert!(
+        out.stdout.contains(last.as_str()),
+        "{}\n{last}",
+        out.render()
+    );
 }
 
 #[test]
 fn twilio_sms_target_needs_no_channel() {
     let (twilio, sandbox) = configured();
-    let out = sandbox.run(&["message", "send", "--target", "twilio-sms:+15557654321", "--message", "hi there"]);
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--target",
+        "twilio-sms:+15557654321",
+        "--message",
+        "hi there",
+    ]);
     snap!("send_twilio_sms_target", twilio.scrub(out));
     assert_eq!(twilio.bodies_to(PHONE), vec!["hi there".to_owned()]);
 }
@@ -45,23 +70,64 @@ fn target_rules_without_channel() {
     let (twilio, sandbox) = configured();
     snap!(
         "send_sms_prefix_without_channel",
-        sandbox.run(&["message", "send", "--target", "sms:+15557654321", "--message", "hi"])
+        sandbox.run(&[
+            "message",
+            "send",
+            "--target",
+            "sms:+15557654321",
+            "--message",
+            "hi"
+        ])
     );
     snap!(
         "send_bare_number_without_channel",
-        sandbox.run(&["message", "send", "--target", "+15557654321", "--message", "hi"])
+        sandbox.run(&[
+            "message",
+            "send",
+            "--target",
+            "+15557654321",
+            "--message",
+            "hi"
+        ])
     );
     snap!(
         "send_other_channel",
-        sandbox.run(&["message", "send", "--channel", "whatsapp", "--target", "+15557654321", "--message", "hi"])
+        sandbox.run(&[
+            "message",
+            "send",
+            "--channel",
+            "whatsapp",
+            "--target",
+            "+15557654321",
+            "--message",
+            "hi"
+        ])
     );
     snap!(
         "send_bad_number",
-        sandbox.run(&["message", "send", "--channel", "sms", "--target", "sms:555-1234", "--message", "hi"])
+        sandbox.run(&[
+            "message",
+            "send",
+            "--channel",
+            "sms",
+            "--target",
+            "sms:555-1234",
+            "--message",
+            "hi"
+        ])
     );
     snap!(
         "send_empty_message",
-        sandbox.run(&["message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", "  "])
+        sandbox.run(&[
+            "message",
+            "send",
+            "--channel",
+            "sms",
+            "--target",
+            "sms:+15557654321",
+            "--message",
+            "  "
+        ])
     );
     assert!(twilio.bodies_to(PHONE).is_empty(), "nothing was sent");
 }
@@ -70,10 +136,21 @@ fn target_rules_without_channel() {
 fn json_output() {
     let (twilio, sandbox) = configured();
     let out = sandbox.run(&[
-        "message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", "hello json", "--json",
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        "sms:+15557654321",
+        "--message",
+        "hello json",
+        "--json",
     ]);
     let value = out.json();
-    assert_eq!(value["parts"][0]["messageSid"].as_str(), twilio.sids_to(PHONE).first().map(String::as_str));
+    assert_eq!(
+        value["parts"][0]["messageSid"].as_str(),
+        twilio.sids_to(PHONE).first().map(String::as_str)
+    );
     snap!("send_json", twilio.scrub(out));
 }
 
@@ -82,13 +159,28 @@ fn long_markdown_is_split_into_parts() {
     let (twilio, sandbox) = configured();
     let paragraph = "**Note:** the [release notes](https://example.com/notes) say the `sync` job now \
         runs hourly; older clients keep the daily schedule until they are updated.";
-    let text = format!("# Update\n\n{}\n\n```\ncode block line\n```", [paragraph; 14].join("\n\n"));
-    let out = sandbox.run(&["message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", &text]);
+    let text = format!(
+        "# Update\n\n{}\n\n```\ncode block line\n```",
+        [paragraph; 14].join("\n\n")
+    );
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        "sms:+15557654321",
+        "--message",
+        &text,
+    ]);
     snap!("send_long_markdown", twilio.scrub(out));
     let bodies = twilio.bodies_to(PHONE);
     assert!(bodies.len() >= 2, "{bodies:?}");
     for body in &bodies {
-        assert!(!body.contains("**") && !body.contains("```") && !body.contains("# Update"), "{body}");
+        assert!(
+            !body.contains("**") && !body.contains("```") && !body.contains("# Update"),
+            "{body}"
+        );
     }
 }
 
@@ -96,14 +188,26 @@ fn long_markdown_is_split_into_parts() {
 fn unconfigured_account_is_a_clear_error() {
     let sandbox = Sandbox::new();
     let send = |sandbox: &Sandbox, extra: &[&str]| {
-        let mut args = vec!["message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", "hi"];
+        let mut args = vec![
+            "message",
+            "send",
+            "--channel",
+            "sms",
+            "--target",
+            "sms:+15557654321",
+            "--message",
+            "hi",
+        ];
         args.extend_from_slice(extra);
         sandbox.run(&args)
     };
     snap!("send_no_config", send(&sandbox, &[]));
     sandbox.write_config(&json!({"channels": {"sms": {"enabled": true, "accountSid": "AC00000000000000000000000000000001"}}}));
     snap!("send_unconfigured_account", send(&sandbox, &[]));
-    snap!("send_unknown_account", send(&sandbox, &["--account", "sales"]));
+    snap!(
+        "send_unknown_account",
+        send(&sandbox, &["--account", "sales"])
+    );
 }
 
 #[test]
@@ -114,7 +218,16 @@ fn twilio_error_is_reported() {
     sms["authToken"] = json!("not-the-token");
     sandbox.write_config(&json!({"channels": {"sms": sms}}));
     // The simulator answers 401 / 20003 as Twilio does for bad credentials.
-    let out = sandbox.run(&["message", "send", "--channel", "sms", "--target", "sms:+15557654321", "--message", "hi"]);
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        "sms:+15557654321",
+        "--message",
+        "hi",
+    ]);
     assert!(!out.stdout.contains("not-the-token") && !out.stderr.contains("not-the-token"));
     snap!("send_twilio_auth_error", twilio.scrub(out));
     assert!(twilio.bodies_to(PHONE).is_empty());

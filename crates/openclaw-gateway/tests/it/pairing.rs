@@ -43,7 +43,10 @@ fn add_requests(sandbox: &Sandbox, account: &str, requests: &[(&str, &str)]) {
                 )
                 .await
                 .expect("create request");
-            assert!(matches!(outcome, CreateRequestOutcome::Created(_)), "{outcome:?}");
+            assert!(
+                matches!(outcome, CreateRequestOutcome::Created(_)),
+                "{outcome:?}"
+            );
         }
     });
 }
@@ -67,57 +70,114 @@ fn configured() -> serde_json::Value {
 fn list_empty() {
     let sandbox = Sandbox::new();
     pairing_config(&sandbox, configured());
-    snap!("pairing_list_empty", sandbox.run(&["pairing", "list", "sms"]));
-    snap!("pairing_list_empty_json", sandbox.run(&["pairing", "list", "sms", "--json"]));
+    snap!(
+        "pairing_list_empty",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
+    snap!(
+        "pairing_list_empty_json",
+        sandbox.run(&["pairing", "list", "sms", "--json"])
+    );
 }
 
 #[test]
 fn fresh_install_without_config() {
     // Pairing lists live in the state directory: they work before channels.sms is set up.
     let sandbox = Sandbox::new();
-    snap!("pairing_list_fresh", sandbox.run(&["pairing", "list", "sms"]));
+    snap!(
+        "pairing_list_fresh",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
     add_requests(&sandbox, "default", &[("FRSH2345", PHONE)]);
-    snap!("pairing_list_fresh_one", sandbox.run(&["pairing", "list", "sms"]));
+    snap!(
+        "pairing_list_fresh_one",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
     snap!(
         "pairing_approve_fresh_notify",
         sandbox.run(&["pairing", "approve", "sms", "FRSH2345", "--notify"])
     );
-    snap!("pairing_approve_fresh", sandbox.run(&["pairing", "approve", "sms", "FRSH2345"]));
-    assert_eq!(sandbox.config_text(), None, "nothing is written to the config");
+    snap!(
+        "pairing_approve_fresh",
+        sandbox.run(&["pairing", "approve", "sms", "FRSH2345"])
+    );
+    assert_eq!(
+        sandbox.config_text(),
+        None,
+        "nothing is written to the config"
+    );
 }
 
 #[test]
 fn list_and_approve() {
     let sandbox = Sandbox::new();
     pairing_config(&sandbox, configured());
-    add_requests(&sandbox, "default", &[("ABCD2345", "+15557654321"), ("WXYZ6789", "+15550001111")]);
+    add_requests(
+        &sandbox,
+        "default",
+        &[("ABCD2345", "+15557654321"), ("WXYZ6789", "+15550001111")],
+    );
     snap!("pairing_list_two", sandbox.run(&["pairing", "list", "sms"]));
-    snap!("pairing_list_two_json", sandbox.run(&["pairing", "list", "sms", "--json"]));
+    snap!(
+        "pairing_list_two_json",
+        sandbox.run(&["pairing", "list", "sms", "--json"])
+    );
     // Lower case works.
-    snap!("pairing_approve_lower_case", sandbox.run(&["pairing", "approve", "sms", "abcd2345"]));
-    snap!("pairing_list_after_approve", sandbox.run(&["pairing", "list", "sms"]));
+    snap!(
+        "pairing_approve_lower_case",
+        sandbox.run(&["pairing", "approve", "sms", "abcd2345"])
+    );
+    snap!(
+        "pairing_list_after_approve",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
     // The same code again is unknown now.
-    snap!("pairing_approve_again", sandbox.run(&["pairing", "approve", "sms", "ABCD2345"]));
+    snap!(
+        "pairing_approve_again",
+        sandbox.run(&["pairing", "approve", "sms", "ABCD2345"])
+    );
     // The channel may be left out.
-    snap!("pairing_approve_without_channel", sandbox.run(&["pairing", "approve", "WXYZ6789"]));
-    snap!("pairing_list_drained", sandbox.run(&["pairing", "list", "sms"]));
+    snap!(
+        "pairing_approve_without_channel",
+        sandbox.run(&["pairing", "approve", "WXYZ6789"])
+    );
+    snap!(
+        "pairing_list_drained",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
 }
 
 #[test]
 fn approve_errors() {
     let sandbox = Sandbox::new();
     pairing_config(&sandbox, configured());
-    snap!("pairing_approve_unknown", sandbox.run(&["pairing", "approve", "sms", "NOPE2345"]));
+    snap!(
+        "pairing_approve_unknown",
+        sandbox.run(&["pairing", "approve", "sms", "NOPE2345"])
+    );
     snap!(
         "pairing_approve_blank_account",
         sandbox.run(&["pairing", "approve", "sms", "NOPE2345", "--account", " "])
     );
     snap!(
         "pairing_approve_unknown_account",
-        sandbox.run(&["pairing", "approve", "sms", "NOPE2345", "--account", "sales"])
+        sandbox.run(&[
+            "pairing",
+            "approve",
+            "sms",
+            "NOPE2345",
+            "--account",
+            "sales"
+        ])
     );
-    snap!("pairing_list_other_channel", sandbox.run(&["pairing", "list", "telegram"]));
-    snap!("pairing_approve_too_many_args", sandbox.run(&["pairing", "approve", "sms", "A", "B"]));
+    snap!(
+        "pairing_list_other_channel",
+        sandbox.run(&["pairing", "list", "telegram"])
+    );
+    snap!(
+        "pairing_approve_too_many_args",
+        sandbox.run(&["pairing", "approve", "sms", "A", "B"])
+    );
 }
 
 #[test]
@@ -131,15 +191,28 @@ fn accounts_have_their_own_requests() {
         }, "defaultAccount": "main"}),
     );
     add_requests(&sandbox, "support", &[("SUPP2345", "+15557654321")]);
-    snap!("pairing_list_default_account", sandbox.run(&["pairing", "list", "sms"]));
+    snap!(
+        "pairing_list_default_account",
+        sandbox.run(&["pairing", "list", "sms"])
+    );
     snap!(
         "pairing_list_support_account",
         sandbox.run(&["pairing", "list", "sms", "--account", "support"])
     );
-    snap!("pairing_approve_wrong_account", sandbox.run(&["pairing", "approve", "sms", "SUPP2345"]));
+    snap!(
+        "pairing_approve_wrong_account",
+        sandbox.run(&["pairing", "approve", "sms", "SUPP2345"])
+    );
     snap!(
         "pairing_approve_support_account",
-        sandbox.run(&["pairing", "approve", "sms", "SUPP2345", "--account", "support"])
+        sandbox.run(&[
+            "pairing",
+            "approve",
+            "sms",
+            "SUPP2345",
+            "--account",
+            "support"
+        ])
     );
 }
 

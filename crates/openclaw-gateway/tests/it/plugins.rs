@@ -10,10 +10,20 @@ fn install_is_idempotent_and_keeps_the_rest() {
     let sandbox = Sandbox::new();
     sandbox.write_config(&json!({"gateway": {"port": 18789}}));
     snap!("plugins_list_before", sandbox.run(&["plugins", "list"]));
-    snap!("plugins_install", sandbox.run(&["plugins", "install", "@openclaw/sms"]));
+    snap!(
+        "plugins_install",
+        sandbox.run(&["plugins", "install", "@openclaw/sms"])
+    );
     let after_first = sandbox.config_text();
-    snap!("plugins_install_again", sandbox.run(&["plugins", "install", "@openclaw/sms"]));
-    assert_eq!(sandbox.config_text(), after_first, "a second install writes nothing");
+    snap!(
+        "plugins_install_again",
+        sandbox.run(&["plugins", "install", "@openclaw/sms"])
+    );
+    assert_eq!(
+        sandbox.config_text(),
+        after_first,
+        "a second install writes nothing"
+    );
     assert_eq!(
         sandbox.config_json(),
         json!({
@@ -22,7 +32,10 @@ fn install_is_idempotent_and_keeps_the_rest() {
         })
     );
     snap!("plugins_list_after", sandbox.run(&["plugins", "list"]));
-    snap!("plugins_list_json", sandbox.run(&["plugins", "list", "--json"]));
+    snap!(
+        "plugins_list_json",
+        sandbox.run(&["plugins", "list", "--json"])
+    );
 }
 
 #[test]

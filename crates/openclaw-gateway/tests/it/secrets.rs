@@ -40,19 +40,35 @@ fn validate(sandbox: &Sandbox) -> crate::harness::Outcome {
 #[test]
 fn env_source_and_shorthand() {
     let mut sandbox = Sandbox::new();
-    sandbox.env("MY_TWILIO_TOKEN", "env-secret-value").env("BLANK_TOKEN", " ");
+    sandbox
+        .env("MY_TWILIO_TOKEN", "env-secret-value")
+        .env("BLANK_TOKEN", " ");
     let check = |name: &str, token: Value| {
         sandbox.write_config(&json!({"channels": {"sms": sms_with_token(token)}}));
         let out = validate(&sandbox);
-        assert!(!out.stdout.contains("env-secret-value") && !out.stderr.contains("env-secret-value"));
+        assert!(
+            !out.stdout.contains("env-secret-value") && !out.stderr.contains("env-secret-value")
+        );
         snap!(name, out);
     };
-    check("secret_env_ok", json!({"source": "env", "provider": "default", "id": "MY_TWILIO_TOKEN"}));
+    check(
+        "secret_env_ok",
+        json!({"source": "env", "provider": "default", "id": "MY_TWILIO_TOKEN"}),
+    );
     check("secret_env_shorthand_ok", json!("${MY_TWILIO_TOKEN}"));
-    check("secret_env_unset", json!({"source": "env", "provider": "default", "id": "NOT_SET_TOKEN"}));
+    check(
+        "secret_env_unset",
+        json!({"source": "env", "provider": "default", "id": "NOT_SET_TOKEN"}),
+    );
     check("secret_env_blank", json!("${BLANK_TOKEN}"));
-    check("secret_env_bad_id", json!({"source": "env", "provider": "default", "id": "lower-case"}));
-    check("secret_env_unknown_provider", json!({"source": "env", "provider": "vault", "id": "MY_TWILIO_TOKEN"}));
+    check(
+        "secret_env_bad_id",
+        json!({"source": "env", "provider": "default", "id": "lower-case"}),
+    );
+    check(
+        "secret_env_unknown_provider",
+        json!({"source": "env", "provider": "vault", "id": "MY_TWILIO_TOKEN"}),
+    );
 }
 
 #[test]
@@ -89,25 +105,48 @@ fn file_source() {
     let check = |name: &str, config: Value| {
         sandbox.write_config(&config);
         let out = validate(&sandbox);
-        assert!(!out.stderr.contains("file-secret-value") && !out.stderr.contains("file-single-value"));
+        assert!(
+            !out.stderr.contains("file-secret-value") && !out.stderr.contains("file-single-value")
+        );
         snap!(name, out);
     };
-    check("secret_file_pointer_ok", config("/twilio/authToken", "vault"));
-    check("secret_file_home_path_ok", config("/twilio/authToken", "home"));
+    check(
+        "secret_file_pointer_ok",
+        config("/twilio/authToken", "vault"),
+    );
+    check(
+        "secret_file_home_path_ok",
+        config("/twilio/authToken", "home"),
+    );
     check("secret_file_single_value_ok", config("value", "one"));
-    check("secret_file_missing_pointer", config("/twilio/missing", "vault"));
-    check("secret_file_no_provider", config("/twilio/authToken", "nope"));
+    check(
+        "secret_file_missing_pointer",
+        config("/twilio/missing", "vault"),
+    );
+    check(
+        "secret_file_no_provider",
+        config("/twilio/authToken", "nope"),
+    );
     chmod(&secrets, 0o644);
-    check("secret_file_world_readable", config("/twilio/authToken", "vault"));
+    check(
+        "secret_file_world_readable",
+        config("/twilio/authToken", "vault"),
+    );
     chmod(&secrets, 0o640);
-    check("secret_file_group_readable", config("/twilio/authToken", "vault"));
+    check(
+        "secret_file_group_readable",
+        config("/twilio/authToken", "vault"),
+    );
 }
 
 #[test]
 fn file_source_value_reaches_twilio() {
     let twilio = FakeTwilio::start(None);
     let sandbox = Sandbox::new();
-    let secrets = sandbox.write("secrets.json", &json!({"twilio": {"authToken": AUTH_TOKEN}}).to_string());
+    let secrets = sandbox.write(
+        "secrets.json",
+        &json!({"twilio": {"authToken": AUTH_TOKEN}}).to_string(),
+    );
     chmod(&secrets, 0o600);
     let mut sms = twilio.sms_section();
     sms["authToken"] = json!({"source": "file", "provider": "vault", "id": "/twilio/authToken"});
@@ -115,7 +154,16 @@ fn file_source_value_reaches_twilio() {
         "secrets": {"providers": {"vault": {"source": "file", "path": secrets.to_str().expect("utf-8"), "mode": "json"}}},
         "channels": {"sms": sms},
     }));
-    let out = sandbox.run(&["message", "send", "--channel", "sms", "--target", PHONE, "--message", "via file"]);
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        PHONE,
+        "--message",
+        "via file",
+    ]);
     assert_eq!(out.code, Some(0), "{}", out.render());
     assert_eq!(twilio.bodies_to(PHONE), vec!["via file".to_owned()]);
 }
@@ -134,7 +182,11 @@ fn exec_source() {
         r#"read -r request
 printf '%s\n' '{"protocolVersion": 1, "values": {}, "errors": {"twilio/authToken": {"code": "NOT_FOUND"}}}'"#,
     );
-    let garbage = script(&sandbox, "providers/garbage.sh", "read -r request\necho not json");
+    let garbage = script(
+        &sandbox,
+        "providers/garbage.sh",
+        "read -r request\necho not json",
+    );
     let failing = script(&sandbox, "providers/failing.sh", "exit 3");
     let sleep = ["/bin/sleep", "/usr/bin/sleep"]
         .into_iter()
@@ -159,7 +211,11 @@ printf '%s\n' '{"protocolVersion": 1, "values": {}, "errors": {"twilio/authToken
     check("secret_exec_not_json", &garbage, json!({}));
     check("secret_exec_exit_code", &failing, json!({}));
     check("secret_exec_relative_command", "providers/ok.sh", json!({}));
-    check("secret_exec_missing_command", "/nonexistent/provider", json!({}));
+    check(
+        "secret_exec_missing_command",
+        "/nonexistent/provider",
+        json!({}),
+    );
     // A provider that never answers is stopped after its timeout (well under the 5 s default).
     check("secret_exec_hangs", &hanging, json!({"timeoutMs": 500}));
 }
@@ -175,7 +231,16 @@ fn exec_source_value_reaches_twilio() {
         "secrets": {"providers": {"runner": {"source": "exec", "command": ok}}},
         "channels": {"sms": sms},
     }));
-    let out = sandbox.run(&["message", "send", "--channel", "sms", "--target", PHONE, "--message", "via exec"]);
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        PHONE,
+        "--message",
+        "via exec",
+    ]);
     assert_eq!(out.code, Some(0), "{}", out.render());
     assert_eq!(twilio.bodies_to(PHONE), vec!["via exec".to_owned()]);
 }
@@ -183,7 +248,8 @@ fn exec_source_value_reaches_twilio() {
 #[test]
 fn disabled_accounts_are_not_resolved() {
     let sandbox = Sandbox::new();
-    let mut sms = sms_with_token(json!({"source": "env", "provider": "default", "id": "NOT_SET_TOKEN"}));
+    let mut sms =
+        sms_with_token(json!({"source": "env", "provider": "default", "id": "NOT_SET_TOKEN"}));
     sms["enabled"] = json!(false);
     sandbox.write_config(&json!({"channels": {"sms": sms}}));
     snap!("secret_disabled_account_not_resolved", validate(&sandbox));

@@ -6,22 +6,37 @@ use crate::snap;
 #[test]
 fn gsm7_text() {
     let sandbox = Sandbox::new();
-    snap!("segments_gsm7", sandbox.run(&["sms", "segments", "Hello from OpenClaw: all {GSM} here!"]));
-    snap!("segments_gsm7_json", sandbox.run(&["sms", "segments", "--json", "Hello from OpenClaw"]));
+    snap!(
+        "segments_gsm7",
+        sandbox.run(&["sms", "segments", "Hello from OpenClaw: all {GSM} here!"])
+    );
+    snap!(
+        "segments_gsm7_json",
+        sandbox.run(&["sms", "segments", "--json", "Hello from OpenClaw"])
+    );
 }
 
 #[test]
 fn emoji_needs_ucs2() {
     let sandbox = Sandbox::new();
-    snap!("segments_ucs2", sandbox.run(&["sms", "segments", "See you soon 👋"]));
-    snap!("segments_ucs2_json", sandbox.run(&["sms", "segments", "--json", "See you soon 👋"]));
+    snap!(
+        "segments_ucs2",
+        sandbox.run(&["sms", "segments", "See you soon 👋"])
+    );
+    snap!(
+        "segments_ucs2_json",
+        sandbox.run(&["sms", "segments", "--json", "See you soon 👋"])
+    );
 }
 
 #[test]
 fn smart_encoding_and_markdown() {
     let sandbox = Sandbox::new();
     let text = "**Don’t** forget — the “meeting” is at 10…";
-    snap!("segments_smart_encoding", sandbox.run(&["sms", "segments", "--json", text]));
+    snap!(
+        "segments_smart_encoding",
+        sandbox.run(&["sms", "segments", "--json", text])
+    );
     snap!(
         "segments_no_smart_encoding",
         sandbox.run(&["sms", "segments", "--json", "--no-smart-encoding", text])
@@ -32,7 +47,10 @@ fn smart_encoding_and_markdown() {
 fn stdin_and_long_text() {
     let sandbox = Sandbox::new();
     let text = "Line one of a longer reply that goes on. ".repeat(10);
-    snap!("segments_stdin_long", sandbox.run_with_stdin(&["sms", "segments", "-"], Some(&text)));
+    snap!(
+        "segments_stdin_long",
+        sandbox.run_with_stdin(&["sms", "segments", "-"], Some(&text))
+    );
     snap!(
         "segments_chunk_limit",
         sandbox.run(&["sms", "segments", "--chunk-limit", "100", &text])
