@@ -242,7 +242,14 @@ fn print_account(row: &Value) {
             "  Twilio SMS webhook: {}",
             webhook["configuredUrl"].as_str().unwrap_or("")
         ),
-        Some(other) => outln!("  Twilio SMS webhook: {other}"),
+        Some(other) => match webhook["reason"].as_str() {
+            // The reason says what to do (e.g. a service that defers to its numbers), unless
+            // the probe error above already said it.
+            Some(reason) if !probe["error"].as_str().is_some_and(|e| e.contains(reason)) => {
+                outln!("  Twilio SMS webhook: {other} ({reason})");
+            }
+            _ => outln!("  Twilio SMS webhook: {other}"),
+        },
         None => {}
     }
     if let Some(inbound) = probe.get("recentInbound").filter(|v| !v.is_null()) {
