@@ -2,7 +2,11 @@
 
 use serde_json::json;
 
-use crate::harness::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PUBLIC_URL, Sandbox};
+use openclaw_twilio_sim::{SimAccount, SimMessagingService, SimNumber};
+
+use crate::harness::{
+    ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PHONE, PUBLIC_URL, Sandbox, free_port,
+};
 use crate::snap;
 
 #[test]
@@ -242,6 +246,87 @@ fn probe_without_webhook_and_unknown_number() {
     snap!(
         "probe_number_not_found",
         twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe"]))
+    );
+}
+
+#[test]
+fn probe_reports_error_11200_and_the_latest_outbound() {
+    // The number's webhook points at a local port nobody listens on: Twilio (the simulator)
+    // records error 11200 on the inbound message.
+    let url = format!("http://127.0.0.1:{}/webhooks/sms", free_port());
+    let twilio = FakeTwilio::start(Some(&url));
+    let sandbox = Sandbox::new();
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(url);
+    sandbox.write_config(&json!({"channels": {"sms": sms}}));
+    twilio.text_from(PHONE, "hello?");
+    let sent = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        PHONE,
+        "--message",
+        "outbound",
+    ]);
+    assert_eq!(sent.code, Some(0), "{}", sent.render());
+    let out = sandbox.run(&[
+        "channels",
+        "status",
+        "--channel",
+        "sms",
+        "--probe",
+        "--json",
+    ]);
+    let probe = &out.json()["channelAccounts"]["sms"][0]["probe"];
+    assert_eq!(
+        probe["recentInbound"]["errorCode"],
+        11200,
+        "{}",
+        out.render()
+    );
+    assert_eq!(
+        probe["recentOutbound"]["messageSid"].as_str(),
+        twilio.sids_to(PHONE).last().map(String::as_str)
+    );
+    let out = twilio.scrub(sandbox.run(&["channels", "status", "--channel", "sms", "--probe"]));
+    let out = crate::harness::Outcome {
+        stdout: out.stdout.replace(&url, "[WEBHOOK_URL]"),
+        ..out
+    };
+    snap!("probe_error_11200", out);
+}
+
+#[test]
+fn probe_messaging_service() {
+    let service = |sid: &str| SimMessagingService::new(sid).with_number(FROM_NUMBER);
+    let account = SimAccount::new(ACCOUNT_SID, AUTH_TOKEN)
+        .with_number(SimNumber::new(FROM_NUMBER))
+        .with_messaging_service(
+            service("MG00000000000000000000000000000001").with_inbound_request_url(PUBLIC_URL),
+        )
+        .with_messaging_service(
+            service("MG00000000000000000000000000000002").defer_inbound_to_numbers(),
+        );
+    let twilio = FakeTwilio::start_with(account);
+    let sandbox = Sandbox::new();
+    let check = |name: &str, service_sid: &str| {
+        let mut sms = twilio.sms_section();
+        sms.as_object_mut().expect("object").remove("fromNumber");
+        sms["messagingServiceSid"] = json!(service_sid);
+        sandbox.write_config(&json!({"channels": {"sms": sms}}));
+        let out = sandbox.run(&["channels", "status", "--channel", "sms", "--probe"]);
+        snap!(name, twilio.scrub(out));
+    };
+    check(
+        "probe_service_matches",
+        "MG00000000000000000000000000000001",
+    );
+    check("probe_service_defers", "MG00000000000000000000000000000002");
+    check(
+        "probe_service_unknown",
+        "MG00000000000000000000000000000003",
     );
 }
 

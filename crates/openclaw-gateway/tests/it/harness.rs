@@ -212,7 +212,7 @@ impl Sandbox {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago and that nothing listens on now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
@@ -231,7 +231,11 @@ impl FakeTwilio {
         if let Some(url) = sms_url {
             number = number.with_sms_url(url);
         }
-        let account = SimAccount::new(ACCOUNT_SID, AUTH_TOKEN).with_number(number);
+        Self::start_with(SimAccount::new(ACCOUNT_SID, AUTH_TOKEN).with_number(number))
+    }
+
+    /// A simulator with this one account.
+    pub(crate) fn start_with(account: SimAccount) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -249,6 +253,13 @@ impl FakeTwilio {
     fn handle(&self) -> &SimHandle {
         // Set in `start`, taken only in `drop`.
         self.handle.as_ref().expect("simulator running")
+    }
+
+    /// A phone texts the account's number (the simulator POSTs the number's webhook).
+    pub(crate) fn text_from(&self, phone: &str, body: &str) {
+        let phone = self.handle().phone(phone).expect("a valid phone number");
+        // The webhook may fail (that is what some tests want): the message is recorded anyway.
+        let _ = self.runtime.block_on(phone.text(FROM_NUMBER, body));
     }
 
     /// `http://127.0.0.1:PORT`.
