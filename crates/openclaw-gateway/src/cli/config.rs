@@ -54,8 +54,15 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Every check a config must pass to be written: schema, then secret resolvability (exec
-/// providers included: they run once here, as they will at start).
+/// providers included: they run once here, as they will at start), then the agent.
 pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    let warnings = validate_channels(config, ctx)?;
+    check_agent(config, ctx)?;
+    Ok(warnings)
+}
+
+/// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
+fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let accounts = sms_accounts(config, &ctx.env)?;
     openclaw_sms::config::check_webhook_paths(&accounts.accounts)?;
     let secrets = SecretsRuntime::new(config, &ctx.env);
@@ -69,8 +76,13 @@ pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>>
         }
         warnings.extend(account.warnings.iter().cloned());
     }
-    crate::agents::build_agent(config, &secrets)?;
     Ok(warnings)
+}
+
+/// The agent the gateway would build from `agents` and `models`.
+fn check_agent(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
+    let secrets = SecretsRuntime::new(config, &ctx.env);
+    crate::agents::build_agent(config, &secrets).map(|_| ())
 }
 
 fn patch(
@@ -82,12 +94,25 @@ fn patch(
     let patch = config_file::read_json5_file(file, "patch file")?;
     let mut next = ctx.doc.value.clone();
     let changes = config_file::merge_patch(&mut next, &patch);
-    let checks = validate(&next, &ctx).with_context(|| {
+    let invalid = || {
         format!(
             "the patched config is invalid; nothing was written to {}",
             ctx.paths.config.display()
         )
-    })?;
+    };
+    let mut checks = validate_channels(&next, &ctx).with_context(invalid)?;
+    if let Err(err) = check_agent(&next, &ctx) {
+        // An agent problem the config already had (say, an upstream config whose model uses a
+        // provider built into upstream) is not this patch's fault: report it, do not refuse.
+        let before = check_agent(&ctx.doc.value, &ctx).err();
+        if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
+            checks.push(format!(
+                "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
+            ));
+        } else {
+            return Err(err.context(invalid()));
+        }
+    }
     if !dry_run && !changes.is_empty() {
         ctx.doc.value = next;
         ctx.doc.save()?;
