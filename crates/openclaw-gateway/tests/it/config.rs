@@ -301,3 +301,31 @@ fn upstream_config_loads_and_survives_a_patch() {
     before.remove("channels");
     assert_eq!(after, before, "every other section survives unchanged");
 }
+
+#[test]
+fn upstream_builtin_model_provider_does_not_block_an_sms_patch() {
+    // Upstream's default: a model of a provider built into upstream, no models.providers.
+    let sandbox = Sandbox::new();
+    let config = json!({
+        "agents": {"defaults": {"model": {"primary": "anthropic/claude-opus-4-5"}}},
+        "gateway": {"port": 18789, "mode": "local"},
+    });
+    sandbox.write_config(&config);
+    snap!(
+        "upstream_builtin_provider_validate",
+        sandbox.run(&["config", "validate"])
+    );
+    let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    snap!("upstream_builtin_provider_patch", out);
+    assert_eq!(sandbox.config_json()["agents"], config["agents"]);
+    // A patch that causes an agent error is refused.
+    let bad = sandbox.write(
+        "bad.json5",
+        r#"{ agents: { defaults: { model: { primary: "nowhere/x" } } } }"#,
+    );
+    let before = sandbox.config_text();
+    let out = sandbox.run(&["config", "patch", "--file", bad.to_str().expect("utf-8")]);
+    snap!("patch_agent_error", out);
+    assert_eq!(sandbox.config_text(), before);
+}
