@@ -277,6 +277,16 @@ impl FakeTwilio {
             .collect()
     }
 
+    /// (sender, body) of the messages sent to `to`, oldest first.
+    pub(crate) fn messages_to(&self, to: &str) -> Vec<(String, String)> {
+        self.handle()
+            .messages()
+            .into_iter()
+            .filter(|m| m.to == to)
+            .map(|m| (m.from, m.body))
+            .collect()
+    }
+
     /// SIDs of the messages sent to `to`, oldest first.
     pub(crate) fn sids_to(&self, to: &str) -> Vec<String> {
         self.handle()

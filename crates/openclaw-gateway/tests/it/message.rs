@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use crate::harness::{FakeTwilio, PHONE, Sandbox};
+use openclaw_twilio_sim::{SimAccount, SimNumber};
+
+use crate::harness::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PHONE, Sandbox};
 use crate::snap;
 
 fn configured() -> (FakeTwilio, Sandbox) {
@@ -231,4 +233,71 @@ fn twilio_error_is_reported() {
     assert!(!out.stdout.contains("not-the-token") && !out.stderr.contains("not-the-token"));
     snap!("send_twilio_auth_error", twilio.scrub(out));
     assert!(twilio.bodies_to(PHONE).is_empty());
+}
+
+#[test]
+fn account_configured_from_env_sends() {
+    let twilio = FakeTwilio::start(None);
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env("TWILIO_PHONE_NUMBER", FROM_NUMBER);
+    // Only the simulator's address is in the config.
+    sandbox.write_config(
+        &json!({"channels": {"sms": {"enabled": true, "apiBaseUrl": twilio.base_url()}}}),
+    );
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--target",
+        "twilio-sms:+15557654321",
+        "--message",
+        "from env",
+    ]);
+    assert!(!out.stdout.contains(AUTH_TOKEN) && !out.stderr.contains(AUTH_TOKEN));
+    snap!("send_env_account", twilio.scrub(out));
+    assert_eq!(twilio.bodies_to(PHONE), vec!["from env".to_owned()]);
+}
+
+#[test]
+fn account_flag_selects_the_sender() {
+    let second = "+15550004444";
+    let account = SimAccount::new(ACCOUNT_SID, AUTH_TOKEN)
+        .with_number(SimNumber::new(FROM_NUMBER))
+        .with_number(SimNumber::new(second));
+    let twilio = FakeTwilio::start_with(account);
+    let sandbox = Sandbox::new();
+    let mut support = twilio.sms_section();
+    support["fromNumber"] = json!(second);
+    support["webhookPath"] = json!("/webhooks/sms/support");
+    sandbox.write_config(&json!({"channels": {"sms": {
+        "accounts": {"main": twilio.sms_section(), "support": support},
+        "defaultAccount": "main",
+    }}}));
+    let send = |extra: &[&str], text: &str| {
+        let mut args = vec![
+            "message",
+            "send",
+            "--channel",
+            "sms",
+            "--target",
+            PHONE,
+            "--message",
+            text,
+        ];
+        args.extend_from_slice(extra);
+        let out = sandbox.run(&args);
+        assert_eq!(out.code, Some(0), "{}", out.render());
+    };
+    send(&[], "from main");
+    send(&["--account", "support"], "from support");
+    let senders = twilio.messages_to(PHONE);
+    assert_eq!(
+        senders,
+        vec![
+            (FROM_NUMBER.to_owned(), "from main".to_owned()),
+            (second.to_owned(), "from support".to_owned()),
+        ]
+    );
 }
