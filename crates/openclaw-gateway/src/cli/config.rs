@@ -166,12 +166,26 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether a config key holds a secret: `authToken`, `apiKeySecret`, `apiKey`, and the other
+/// sections' `token`, `botToken`, `password`, … (any key naming a token, secret, password or key).
+fn is_secret_key(key: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "token",
+        "secret",
+        "password",
+        "apikey",
+        "api_key",
+        "privatekey",
+    ];
+    let key = key.to_ascii_lowercase();
+    MARKERS.iter().any(|m| key.contains(m))
+}
+
 /// Plain secrets in the config are shown as `***` (references are shown as they are).
 fn redact(path: &str, value: &Value) -> Value {
-    const SECRET_KEYS: &[&str] = &["authToken", "apiKeySecret", "apiKey"];
     let last = path.rsplit('.').next().unwrap_or("");
     match value {
-        Value::String(_) if SECRET_KEYS.contains(&last) => {
+        Value::String(_) if is_secret_key(last) => {
             let input: Option<openclaw_sms::config::SecretInput> =
                 serde_json::from_value(value.clone()).ok();
             if input.and_then(|i| i.reference()).is_some() {
