@@ -282,6 +282,20 @@ fn upstream_config_loads_and_survives_a_patch() {
         "upstream_get_gateway_port",
         sandbox.run(&["config", "get", "gateway.port"])
     );
+    // Every secret-named key is redacted, in our sections and in upstream's.
+    let whole = sandbox.run(&["config", "get"]);
+    for secret in [
+        "d3b07384d113edec49eaa6238ad5ff00",
+        "123456:ABC",
+        "ollama-local",
+    ] {
+        assert!(
+            !whole.stdout.contains(secret),
+            "{secret} leaked:\n{}",
+            whole.render()
+        );
+    }
+    snap!("upstream_get_redacted", whole);
     let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
     let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
     snap!("upstream_patch", out);
