@@ -171,6 +171,8 @@ fn patch_with_invalid_values_names_account_key_and_allowed() {
     );
     check("patch_not_json5", r#"{ channels: "#);
     check("patch_not_an_object", r#"[1, 2]"#);
+    let out = sandbox.run(&["config", "patch", "--file", "missing.json5"]);
+    snap!("patch_missing_file", out);
     assert_eq!(sandbox.config_text(), None);
 }
 

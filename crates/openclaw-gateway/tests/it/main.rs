@@ -9,6 +9,7 @@ mod config;
 mod help;
 mod message;
 mod pairing;
+mod paths;
 mod plugins;
 mod secrets;
 mod segments;

@@ -156,6 +156,10 @@ fn approve_errors() {
         sandbox.run(&["pairing", "approve", "sms", "NOPE2345"])
     );
     snap!(
+        "pairing_approve_blank_code",
+        sandbox.run(&["pairing", "approve", "sms", " "])
+    );
+    snap!(
         "pairing_approve_blank_account",
         sandbox.run(&["pairing", "approve", "sms", "NOPE2345", "--account", " "])
     );
