@@ -248,12 +248,12 @@ fn config_validate_states() {
     snap!("validate_no_file", sandbox.run(&["config", "validate"]));
     sandbox.write_config(&json!({"channels": {"sms": {
         "enabled": true,
-        "accountSid": "AC00000000000000000000000000000001",
+        // Not an Account SID's shape: a warning, not an error.
+        "accountSid": "AC123",
         "authToken": "tok",
-        "fromNumber": "+15551234567",
+        "messagingServiceSid": "MG00000000000000000000000000000001",
         "dmPolicy": "open",
         "allowFrom": ["*"],
-        "textChunkLimit": 5000,
     }}}));
     snap!(
         "validate_with_warnings",
