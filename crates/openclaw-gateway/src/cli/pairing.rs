@@ -30,9 +30,12 @@ pub(crate) enum PairingCommand {
     },
     /// Approve a sender: `openclaw pairing approve sms <CODE>`.
     Approve {
-        /// `sms CODE`, or just `CODE`.
+        /// `sms CODE`, or just `CODE` (with or without `--channel sms`).
         #[arg(num_args = 1..=2, value_names = ["CHANNEL", "CODE"], required = true)]
         args: Vec<String>,
+        /// The channel (`sms`), as upstream's `--channel sms <CODE>`.
+        #[arg(long)]
+        channel: Option<String>,
         /// The account (default: the default account).
         #[arg(long)]
         account: Option<String>,
@@ -62,13 +65,16 @@ pub(crate) fn run(ctx: Ctx, cmd: PairingCommand) -> anyhow::Result<ExitCode> {
             }
             PairingCommand::Approve {
                 args,
+                channel: channel_flag,
                 account,
                 notify,
             } => {
-                let (channel, code) = match args.as_slice() {
-                    [code] => (None, code.clone()),
-                    [channel, code] => (Some(channel.as_str()), code.clone()),
-                    _ => bail!("usage: openclaw pairing approve sms <CODE>"),
+                let (channel, code) = match (args.as_slice(), channel_flag.as_deref()) {
+                    ([code], flag) => (flag, code.clone()),
+                    ([channel, code], None) => (Some(channel.as_str()), code.clone()),
+                    _ => bail!(
+                        "give the channel once: openclaw pairing approve sms <CODE> (or --channel sms <CODE>)"
+                    ),
                 };
                 check_channel(channel)?;
                 approve(&ctx, account.as_deref(), &code, notify).await
