@@ -137,6 +137,12 @@ fn list_and_approve() {
         "pairing_approve_again",
         sandbox.run(&["pairing", "approve", "sms", "ABCD2345"])
     );
+    // Upstream's --channel form.
+    add_requests(&sandbox, "default", &[("CHAN2345", "+15550002222")]);
+    snap!(
+        "pairing_approve_channel_flag",
+        sandbox.run(&["pairing", "approve", "--channel", "sms", "CHAN2345"])
+    );
     // The channel may be left out.
     snap!(
         "pairing_approve_without_channel",
