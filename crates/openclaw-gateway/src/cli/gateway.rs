@@ -296,22 +296,22 @@ fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx) {
     } else {
         format!(" --gateway-port {port}")
     };
-    println!();
-    println!("OpenClaw dev gateway on http://{local} with a local Twilio at {sim_url}");
-    println!(
+    outln!();
+    outln!("OpenClaw dev gateway on http://{local} with a local Twilio at {sim_url}");
+    outln!(
         "State directory (temporary unless --state-dir was given): {}",
         ctx.paths.state_dir.display()
     );
-    println!("Your SMS number: {DEV_NUMBER}. In another terminal:");
-    println!(
+    outln!("Your SMS number: {DEV_NUMBER}. In another terminal:");
+    outln!(
         "  openclaw sim text{port_flag} --from {DEV_PHONE} \"hello\"          # the reply carries a pairing code"
     );
-    println!(
+    outln!(
         "  openclaw pairing approve sms{port_flag} <CODE>                    # approve the sender"
     );
-    println!(
+    outln!(
         "  openclaw sim text{port_flag} --from {DEV_PHONE} \"what can you do?\" # now the agent answers"
     );
-    println!("Stop with Ctrl-C.");
-    println!();
+    outln!("Stop with Ctrl-C.");
+    outln!();
 }

@@ -82,13 +82,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Prints a value as pretty JSON (2-space indent) on stdout.
 pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let text = serde_json::to_string_pretty(value)?;
-    // A closed pipe (`| head`) is not an error worth a message.
-    match writeln!(std::io::stdout().lock(), "{text}") {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-        _ => Ok(()),
-    }
+    outln!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 /// A unix-millisecond time as ISO 8601 UTC (`2026-11-25T19:08:05.123Z`).

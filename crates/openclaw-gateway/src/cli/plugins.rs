@@ -54,10 +54,10 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
             let patch = json!({"plugins": {"entries": {*id: {"enabled": true, "package": package, "source": "builtin"}}}});
             let changes = merge_patch(&mut ctx.doc.value, &patch);
             if changes.is_empty() {
-                println!("Plugin {package} is already installed and enabled.");
+                outln!("Plugin {package} is already installed and enabled.");
             } else {
                 ctx.doc.save()?;
-                println!(
+                outln!(
                     "Installed plugin {package} (built in) and enabled it in {}.",
                     ctx.paths.config.display()
                 );
@@ -84,7 +84,7 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
                         (Some(true), _) => "installed, disabled",
                         _ => "not installed",
                     };
-                    println!(
+                    outln!(
                         "{}  {}  ({state})  {}",
                         row["id"].as_str().unwrap_or(""),
                         row["package"].as_str().unwrap_or(""),
