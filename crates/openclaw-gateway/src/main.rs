@@ -36,7 +36,8 @@ pub(crate) const DEFAULT_PORT: u16 = 18789;
 #[command(
     name = "openclaw",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("OPENCLAW_GIT_HASH"), ")"),
-    about = "Personal AI-assistant gateway: the Twilio SMS channel"
+    about = "Personal AI-assistant gateway: the Twilio SMS channel",
+    propagate_version = true
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
