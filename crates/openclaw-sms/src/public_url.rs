@@ -1,4 +1,4 @@
-//! The public webhook URL: which URL Twilio signed, whether it is fit to receive delivery
+//! The public webhook URL: whether it is fit to receive delivery
 //! callbacks, and the per-message `StatusCallback` URL with Twilio connection overrides.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -11,17 +11,6 @@ const READ_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 100..=15_000;
 /// Connection-override retry count default and its allowed range.
 pub const DEFAULT_RETRY_COUNT: u32 = 1;
 const RETRY_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=5;
-
-/// The URL Twilio signed for a request that arrived with `request_query` (the raw query
-/// string, without `?`): `public_webhook_url` cut at its first `#`, plus the request's query
-/// when the configured URL has none. No re-serialisation: `:443` and case stay as written.
-pub fn signed_url(public_webhook_url: &str, request_query: Option<&str>) -> String {
-    let base = public_webhook_url.split('#').next().unwrap_or_default();
-    match request_query.filter(|q| !q.is_empty()) {
-        Some(q) if !base.contains('?') => format!("{base}?{q}"),
-        _ => base.to_owned(),
-    }
-}
 
 /// How strict [`check_public_url`] is about hosts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -229,40 +218,6 @@ pub fn status_callback_url(public_webhook_url: &str, policy: UrlPolicy) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signed_url_table() {
-        let cases = [
-            (
-                "https://gw.example.com/webhooks/sms",
-                None,
-                "https://gw.example.com/webhooks/sms",
-            ),
-            (
-                "https://gw.example.com/webhooks/sms",
-                Some("a=1"),
-                "https://gw.example.com/webhooks/sms?a=1",
-            ),
-            (
-                "https://gw.example.com/webhooks/sms?x=2",
-                Some("a=1"),
-                "https://gw.example.com/webhooks/sms?x=2",
-            ),
-            (
-                "https://gw.example.com:443/webhooks/sms#rp=ct",
-                None,
-                "https://gw.example.com:443/webhooks/sms",
-            ),
-            (
-                "https://GW.example.com/webhooks/sms",
-                Some(""),
-                "https://GW.example.com/webhooks/sms",
-            ),
-        ];
-        for (public, query, expected) in cases {
-            assert_eq!(signed_url(public, query), expected, "{public} {query:?}");
-        }
-    }
 
     #[test]
     fn public_url_checks() {

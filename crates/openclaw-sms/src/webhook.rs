@@ -31,7 +31,6 @@ use openclaw_twilio::webhook::{StatusCallback, WebhookKind};
 use crate::account::AccountRuntime;
 use crate::channel::SmsChannel;
 use crate::metrics::names;
-use crate::public_url::signed_url;
 
 /// Time allowed to read a webhook body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,7 +199,7 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
             .public_webhook_url
             .as_deref()
             .unwrap_or_default();
-        let url = signed_url(public, parts.uri.query());
+        let url = openclaw_twilio::signature::webhook_url(public, parts.uri.query());
         let signature = parts
             .headers
             .get(SIGNATURE_HEADER)

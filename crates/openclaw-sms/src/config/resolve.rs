@@ -883,8 +883,15 @@ mod tests {
             Some("+15551234567")
         );
         assert!(
-            !a.warnings.is_empty(),
-            "the product page's example number is not valid in the numbering plan"
+            a.warnings.is_empty(),
+            "plan warnings are not computed while resolving"
+        );
+        // The product page's example number is not valid in the numbering plan: a warning.
+        let warnings = a.plan_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("channels.sms.fromNumber: "),
+            "{warnings:?}"
         );
     }
 }
