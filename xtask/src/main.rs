@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod e2e;
 mod http;
 mod model;
@@ -33,6 +34,8 @@ enum Task {
         /// Only scenarios whose name contains this.
         filter: Option<String>,
     },
+    /// Webhook throughput against a bare handler, start-up, memory and reply latency.
+    Bench,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref()),
+        Task::Bench => bench::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

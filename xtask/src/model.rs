@@ -65,10 +65,10 @@ fn serve(
         if header.is_empty() {
             break;
         }
-        if let Some((k, v)) = header.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
+        if let Some((k, v)) = header.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
         }
     }
     let mut body = vec![0; length];
@@ -83,7 +83,7 @@ fn serve(
     if let Ok(mut r) = requests.lock() {
         r.push(request);
     }
-    let wait = delay.lock().map(|d| *d).unwrap_or(0);
+    let wait = delay.lock().map_or(0, |d| *d);
     if wait > 0 {
         std::thread::sleep(Duration::from_millis(wait));
     }
