@@ -78,12 +78,65 @@ const AIM_READY_MS: f64 = 50.0;
 const AIM_IDLE_RSS_MIB: f64 = 20.0;
 
 const WEBHOOK_PATH: &str = "/webhooks/sms";
+/// Set by the debug xtask when it re-runs the release one: the binaries are already built.
+const PREBUILT_ENV: &str = "OPENCLAW_BENCH_PREBUILT";
+
+/// The target directory (`CARGO_TARGET_DIR`, else `target/`).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| crate::root().join("target"), std::path::PathBuf::from)
+}
 
 /// Runs every measurement once, prints the table and writes the JSON.
+///
+/// `cargo xtask` builds xtask without optimisations; the load generator and the bare baseline
+/// live in this process, so an unoptimised build would flatter the gateway. A debug build
+/// therefore builds xtask, the gateway and the simulator in one release build (one feature
+/// resolution, so nothing is built twice) and re-runs itself from there.
 pub(crate) fn run() -> anyhow::Result<()> {
+    let release_dir = target_dir().join("release");
+    if cfg!(debug_assertions) {
+        eprintln!("bench: building xtask, the gateway and the simulator in release");
+        crate::cargo(&[
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "xtask",
+            "-p",
+            "openclaw-gateway",
+            "-p",
+            "openclaw-twilio-sim",
+        ])?;
+        return crate::run(
+            std::process::Command::new(release_dir.join("xtask")).arg("bench"),
+            &[(PREBUILT_ENV, "1")],
+        );
+    }
     let started = Instant::now();
-    let bins = Bins::build(true)?;
-    eprintln!("bench: release binaries built");
+    let built = if std::env::var_os(PREBUILT_ENV).is_some() {
+        Bins {
+            openclaw: release_dir.join("openclaw"),
+            sim: release_dir.join("openclaw-twilio-sim"),
+        }
+    } else {
+        Bins::build(true)?
+    };
+    // Private copies: the shared target directory may be rebuilt by someone else mid-run.
+    let bin_dir = Scratch::new("bench-bin")?;
+    let bins = Bins {
+        openclaw: bin_dir.path().join("openclaw"),
+        sim: bin_dir.path().join("openclaw-twilio-sim"),
+    };
+    std::fs::copy(&built.openclaw, &bins.openclaw)
+        .with_context(|| format!("copy {}", built.openclaw.display()))?;
+    std::fs::copy(&built.sim, &bins.sim)
+        .with_context(|| format!("copy {}", built.sim.display()))?;
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!(
+        "bench: release binaries ready; load average {}",
+        load_before.trim()
+    );
 
     // 1 and 2: one gateway for start-up, memory and webhook throughput.
     let dir = Scratch::new("bench-webhook")?;
@@ -106,10 +159,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
         nonce = nonce.wrapping_add(1);
         let pool: Arc<[Vec<u8>]> = build_requests(&public_url, POOL_REQUESTS, nonce)?.into();
         eprintln!("bench: {connections} connections, bare handler");
-        let bare_result = load(bare.addr, &pool, connections)?;
+        let bare_result = load(bare.addr, &pool, connections, Reuse::Cycle)?;
         let backlog = wait_idle(&gw)?;
         eprintln!("bench: {connections} connections, gateway (queue was {backlog})");
-        let gateway_result = load(gateway_addr, &pool, connections)?;
+        let gateway_result = load(gateway_addr, &pool, connections, Reuse::Once)?;
         cases.push(Case {
             connections,
             bare: bare_result,
@@ -157,12 +210,21 @@ pub(crate) fn run() -> anyhow::Result<()> {
         reply,
         burst,
         total_s: started.elapsed().as_secs_f64(),
+        load_before: load_before
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        load_after: std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     report.print();
     let json = report.json();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::root().join("target"), std::path::PathBuf::from);
-    let out_dir = target.join("bench");
+    let out_dir = target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)?;
     let out = out_dir.join("bench.json");
     std::fs::write(&out, serde_json::to_string_pretty(&json)? + "\n")?;
@@ -423,10 +485,24 @@ struct LoadResult {
     exhausted: bool,
 }
 
+/// How the load generator may use its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// Each request once (the gateway: a repeated MessageSid would be a cheaper duplicate).
+    Once,
+    /// Round and round (the bare handler, which keeps nothing).
+    Cycle,
+}
+
 /// Drives `connections` keep-alive connections to `addr` with requests from `pool` (each used
 /// at most once) for [`WARM_UP`] then [`MEASURE`]; counts and times only the answers to
 /// requests sent within the measured window.
-fn load(addr: SocketAddr, pool: &Arc<[Vec<u8>]>, connections: usize) -> anyhow::Result<LoadResult> {
+fn load(
+    addr: SocketAddr,
+    pool: &Arc<[Vec<u8>]>,
+    connections: usize,
+    reuse: Reuse,
+) -> anyhow::Result<LoadResult> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let measure_from = start + WARM_UP;
@@ -435,7 +511,7 @@ fn load(addr: SocketAddr, pool: &Arc<[Vec<u8>]>, connections: usize) -> anyhow::
         .map(|_| {
             let pool = Arc::clone(pool);
             let next = Arc::clone(&next);
-            std::thread::spawn(move || drive(addr, &pool, &next, measure_from, end))
+            std::thread::spawn(move || drive(addr, &pool, &next, reuse, measure_from, end))
         })
         .collect();
     let mut result = LoadResult::default();
@@ -470,6 +546,7 @@ fn drive(
     addr: SocketAddr,
     pool: &[Vec<u8>],
     next: &AtomicUsize,
+    reuse: Reuse,
     measure_from: Instant,
     end: Instant,
 ) -> anyhow::Result<DriveResult> {
@@ -483,7 +560,10 @@ fn drive(
         if sent >= end {
             break;
         }
-        let i = next.fetch_add(1, Ordering::Relaxed);
+        let mut i = next.fetch_add(1, Ordering::Relaxed);
+        if reuse == Reuse::Cycle {
+            i %= pool.len().max(1);
+        }
         let Some(request) = pool.get(i) else {
             out.exhausted = true;
             break;
@@ -754,6 +834,9 @@ struct Report {
     reply: ReplyLatency,
     burst: Burst,
     total_s: f64,
+    /// `/proc/loadavg` (1, 5, 15 min) before and after: other work on the machine shows here.
+    load_before: String,
+    load_after: String,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -882,7 +965,10 @@ impl Report {
             self.burst.texts as f64 / self.burst.drained_s
         );
         println!();
-        println!("total {:.0} s", self.total_s);
+        println!(
+            "total {:.0} s; load average before {}, after {} (other work on the machine skews every figure)",
+            self.total_s, self.load_before, self.load_after
+        );
     }
 
     fn json(&self) -> Value {
@@ -900,6 +986,8 @@ impl Report {
             "machine": {
                 "cpus": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
                 "build": "release",
+                "load_average_before": self.load_before,
+                "load_average_after": self.load_after,
             },
             "settings": {
                 "warm_up_s": WARM_UP.as_secs_f64(),
