@@ -72,6 +72,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// per-recipient pacing does not dominate the burst figure.
 const SEND_RATE_PER_SECOND: u32 = 1_000;
 
+/// `fsync`s timed for the disk figure (what one durable acknowledgement costs at least).
+const FSYNC_SAMPLES: usize = 50;
+
 /// Aims of issue 10.
 const AIM_RATIO: f64 = 0.5;
 const AIM_READY_MS: f64 = 50.0;
@@ -150,6 +153,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         startup.ready_median_ms, startup.rss_idle_mib
     );
 
+    let fsync_ms = fsync_median_ms(dir.path())?;
     let bare = BareServer::start()?;
     let public_url = format!("http://127.0.0.1:{port}{WEBHOOK_PATH}");
     let gateway_addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -199,6 +203,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     drop(sim);
 
     let report = Report {
+        fsync_ms,
         cases,
         startup,
         rss_after_load_mib,
@@ -343,6 +348,27 @@ fn wait_idle(gw: &Gateway) -> anyhow::Result<u64> {
         depth = queue_depth(gw)?;
     }
     Ok(first)
+}
+
+/// The median time of a 4 KiB write plus `fsync` in `dir` (the state directory's file system).
+/// The gateway answers 200 only after its enqueue is committed with `synchronous=FULL`, so a
+/// connection can send at most one text per commit: with group commit, `connections / fsync`
+/// is a ceiling on the gateway's webhook rate that no bare handler has.
+fn fsync_median_ms(dir: &std::path::Path) -> anyhow::Result<f64> {
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path)?;
+    let block = [0u8; 4096];
+    let mut took = Vec::with_capacity(FSYNC_SAMPLES);
+    for _ in 0..FSYNC_SAMPLES {
+        let t = Instant::now();
+        file.write_all(&block)?;
+        file.sync_all()?;
+        took.push(ms(t.elapsed()));
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    took.sort_by(f64::total_cmp);
+    Ok(percentile_ms(&took, 0.5))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,6 +849,7 @@ impl Case {
 
 #[derive(Debug)]
 struct Report {
+    fsync_ms: f64,
     cases: Vec<Case>,
     startup: Startup,
     rss_after_load_mib: f64,
@@ -904,6 +931,19 @@ impl Report {
                 );
             }
         }
+        println!(
+            "  disk: one 4 KiB write + fsync takes {:.2} ms (median of {FSYNC_SAMPLES}); a 200 waits for a durable commit, so connections / fsync caps the gateway at {}",
+            self.fsync_ms,
+            self.cases
+                .iter()
+                .map(|c| format!(
+                    "{:.0} req/s with {}",
+                    c.connections as f64 / self.fsync_ms * 1000.0,
+                    c.connections
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         for case in &self.cases {
             if case.backlog_before > 0 {
                 println!(
@@ -996,6 +1036,7 @@ impl Report {
                 "send_rate_per_second": SEND_RATE_PER_SECOND,
                 "load_generator": "xtask keep-alive HTTP/1.1 client over std::net, one thread per connection, requests signed before the clock starts",
             },
+            "disk_fsync_median_ms": self.fsync_ms,
             "webhook": self.cases.iter().map(|c| json!({
                 "connections": c.connections,
                 "bare_axum": load(&c.bare),
