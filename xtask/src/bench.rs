@@ -932,7 +932,7 @@ impl Report {
             }
         }
         println!(
-            "  disk: one 4 KiB write + fsync takes {:.2} ms (median of {FSYNC_SAMPLES}); a 200 waits for a durable commit, so connections / fsync caps the gateway at {}",
+            "  disk: one 4 KiB write + fsync takes {:.2} ms (median of {FSYNC_SAMPLES}); a 200 waits for a durable commit, so connections / fsync puts its ceiling near {}",
             self.fsync_ms,
             self.cases
                 .iter()
