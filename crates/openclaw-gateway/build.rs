@@ -20,10 +20,26 @@ fn main() {
         hash.as_deref().unwrap_or("unknown")
     );
     println!("cargo:rerun-if-env-changed=OPENCLAW_GIT_HASH");
-    // Rebuild when HEAD moves (best effort: only inside a git checkout).
-    for path in ["../../.git/HEAD", "../../.git/refs/heads"] {
-        if std::path::Path::new(path).exists() {
-            println!("cargo:rerun-if-changed={path}");
+    // Rebuild when HEAD moves. Ask git where its files are: in a worktree `.git` is a file, and
+    // a branch's ref may live in `packed-refs`.
+    let git = |arg: &str| {
+        Command::new("git")
+            .args(["rev-parse", arg])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| std::path::PathBuf::from(s.trim()))
+    };
+    if let Some(dir) = git("--git-dir") {
+        println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
+    }
+    if let Some(common) = git("--git-common-dir") {
+        for path in ["refs/heads", "packed-refs"] {
+            let path = common.join(path);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
 }

@@ -395,6 +395,13 @@ fn bad_signature(bins: &Bins) -> anyhow::Result<()> {
         !metrics.contains("outcome=\"accepted\""),
         "something was accepted"
     );
+    // The admin API is not served on the public TCP port (only on the owner-only socket).
+    let admin = crate::http::get(&gw.webhook("/__openclaw/admin/status"))?;
+    ensure!(
+        admin.status == 404,
+        "the admin API answered {} over TCP",
+        admin.status
+    );
     Ok(())
 }
 

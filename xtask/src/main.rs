@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod chaos;
 mod e2e;
 mod http;
 mod model;
@@ -36,6 +37,14 @@ enum Task {
     },
     /// Webhook throughput against a bare handler, start-up, memory and reply latency.
     Bench,
+    /// Build the release binary into target/dist and show its version.
+    Dist,
+    /// SIGKILL the gateway under load and check that nothing was lost or sent twice.
+    Chaos {
+        /// How many times to kill the gateway.
+        #[arg(long, default_value_t = 10)]
+        kills: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +53,8 @@ fn main() -> ExitCode {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref()),
         Task::Bench => bench::run(),
+        Task::Chaos { kills } => chaos::run(kills),
+        Task::Dist => dist(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,7 +76,7 @@ pub(crate) fn cargo(args: &[&str]) -> anyhow::Result<()> {
     run(Command::new(env!("CARGO")).args(args), &[])
 }
 
-fn run(cmd: &mut Command, envs: &[(&str, &str)]) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command, envs: &[(&str, &str)]) -> anyhow::Result<()> {
     cmd.current_dir(root());
     for (k, v) in envs {
         cmd.env(k, v);
@@ -96,5 +107,34 @@ fn ci() -> anyhow::Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     e2e::run(None)?;
+    Ok(())
+}
+
+/// `cargo xtask dist`: the release binary in `target/dist/`, stamped with version and git hash.
+fn dist() -> anyhow::Result<()> {
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "openclaw-gateway",
+        "--bin",
+        "openclaw",
+    ])?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let built = target.join("release").join("openclaw");
+    let dist = target.join("dist");
+    std::fs::create_dir_all(&dist)?;
+    let out = dist.join("openclaw");
+    std::fs::copy(&built, &out).with_context(|| format!("copy {}", built.display()))?;
+    let version = Command::new(&out)
+        .arg("--version")
+        .output()
+        .context("run openclaw --version")?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    if !version.contains('(') || version.contains("(unknown)") {
+        bail!("the binary does not carry a git hash: {version}");
+    }
+    println!("{} -> {version}", out.display());
     Ok(())
 }

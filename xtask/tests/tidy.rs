@@ -260,3 +260,181 @@ fn readme_test_command_is_what_ci_runs() {
         "the README's quick start holds exactly one command block"
     );
 }
+
+/// The string literals of `pub const NAME: &[&str] = &[ ... ];` in `src` (comments skipped).
+fn const_str_list(src: &str, name: &str) -> Vec<String> {
+    let start = format!("pub const {name}: &[&str] = &[");
+    let Some(at) = src.find(&start) else {
+        panic!("`{start}` not found: the docs test must follow the code");
+    };
+    let body = &src[at + start.len()..];
+    let body = &body[..body.find("];").expect("the list ends with `];`")];
+    let mut keys = Vec::new();
+    for line in body.lines() {
+        let line = line.split("//").next().unwrap_or("");
+        let mut parts = line.split('"');
+        // Every second piece between quotes is a literal.
+        parts.next();
+        while let Some(literal) = parts.next() {
+            keys.push(literal.to_owned());
+            parts.next();
+        }
+    }
+    assert!(!keys.is_empty(), "{name} is empty");
+    keys
+}
+
+/// `CamelCase` to `kebab-case`, as clap names subcommands.
+fn kebab(ident: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in ident.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The variant names of `enum <name> { ... }` in `src`: identifiers that start a line at brace
+/// depth one (comments, attributes and string literals do not count).
+fn enum_variants(src: &str, name: &str) -> Vec<String> {
+    let start = format!("enum {name} {{");
+    let Some(at) = src.find(&start) else {
+        panic!("`{start}` not found: the docs test must follow the code");
+    };
+    let mut depth = 1usize;
+    let mut variants = Vec::new();
+    for line in src[at + start.len()..].lines() {
+        let code = line.split("//").next().unwrap_or("");
+        // Drop string literals so that braces inside them do not count.
+        let code: String = code
+            .split('"')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, s)| s)
+            .collect();
+        let trimmed = code.trim();
+        if depth == 1 && trimmed.starts_with(|c: char| c.is_ascii_uppercase()) {
+            let ident: String = trimmed
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            variants.push(ident);
+        }
+        for c in code.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth == 0 {
+            break;
+        }
+    }
+    assert!(!variants.is_empty(), "enum {name} has no variants");
+    variants
+}
+
+/// Every CLI command, as typed after `openclaw`: `gateway`, `config patch`, `sim text`, …
+fn cli_commands() -> Vec<String> {
+    let gateway = root().join("crates/openclaw-gateway/src");
+    let main = fs::read_to_string(gateway.join("main.rs")).unwrap();
+    let mut commands = Vec::new();
+    for top in enum_variants(&main, "Command") {
+        let group = kebab(&top);
+        let file = gateway
+            .join("cli")
+            .join(format!("{}.rs", group.replace('-', "_")));
+        let sub_enum = format!("{top}Command");
+        let subs = fs::read_to_string(&file)
+            .ok()
+            .filter(|src| src.contains(&format!("enum {sub_enum} {{")))
+            .map(|src| enum_variants(&src, &sub_enum));
+        match subs {
+            Some(subs) => commands.extend(subs.iter().map(|s| format!("{group} {}", kebab(s)))),
+            None => commands.push(group),
+        }
+    }
+    commands
+}
+
+#[test]
+fn every_config_key_is_in_the_config_reference() {
+    let raw = fs::read_to_string(root().join("crates/openclaw-sms/src/config/raw.rs")).unwrap();
+    let docs = fs::read_to_string(root().join("docs/config.md")).unwrap();
+    let mut missing = Vec::new();
+    for list in ["ACCOUNT_KEYS", "TOP_LEVEL_ONLY_KEYS", "LIMIT_KEYS"] {
+        for key in const_str_list(&raw, list) {
+            if !docs.contains(&format!("`{key}`")) {
+                missing.push(format!("{list}: {key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/config.md does not document these channels.sms keys (as `key`):\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn every_cli_command_is_in_the_cli_reference() {
+    let docs = fs::read_to_string(root().join("docs/cli.md")).unwrap();
+    let commands = cli_commands();
+    for expected in [
+        "gateway",
+        "config patch",
+        "pairing approve",
+        "sms segments",
+        "sim text",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "the command scan lost `{expected}`: {commands:?}"
+        );
+    }
+    let missing: Vec<&String> = commands
+        .iter()
+        .filter(|c| !docs.contains(&format!("openclaw {c}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/cli.md does not document these commands (as `openclaw <command>`): {missing:?}"
+    );
+}
+
+#[test]
+fn the_readme_links_the_guides() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    for guide in [
+        "docs/channels/sms.md",
+        "docs/ja/channels/sms.md",
+        "docs/cli.md",
+        "docs/config.md",
+        "docs/operations.md",
+        "docs/security.md",
+        "docs/ARCHITECTURE.md",
+    ] {
+        assert!(
+            readme.contains(&format!("]({guide})")),
+            "README does not link {guide}"
+        );
+        assert!(root().join(guide).is_file(), "{guide} is missing");
+    }
+}
+
+#[test]
+fn the_scanners_read_what_they_should() {
+    assert_eq!(kebab("Capabilities"), "capabilities");
+    assert_eq!(kebab("DryRun"), "dry-run");
+    let src = "pub const KEYS: &[&str] = &[\n    \"a\", // \"not\"\n    // \"nor\"\n    \"b\",\n];";
+    assert_eq!(const_str_list(src, "KEYS"), ["a", "b"]);
+    let src = "enum XCommand {\n    /// A { doc }\n    #[command(x)]\n    One {\n        /// Two\n        field: u8,\n    },\n    Two(Args),\n    ThreeFour,\n}\nenum Other { Nope }";
+    assert_eq!(enum_variants(src, "XCommand"), ["One", "Two", "ThreeFour"]);
+}

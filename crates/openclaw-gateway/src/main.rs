@@ -4,6 +4,17 @@
 //! and the agent backends, and offers the command line. Everything reusable lives in the
 //! library crates below it (see `docs/ARCHITECTURE.md`).
 
+/// `println!` that survives a closed pipe (`openclaw pairing list sms | head -1`): when the
+/// reader has gone away the command ends quietly instead of panicking with a backtrace.
+macro_rules! outln {
+    () => {
+        $crate::stdout_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod agents;
 mod cli;
 mod config_file;
@@ -88,9 +99,31 @@ pub(crate) enum Command {
     Sim(cli::sim::SimCommand),
 }
 
+/// Writes one line on stdout (see `outln!`). A broken pipe exits with success, as there is no
+/// one left to tell; any other write failure is a one-line error and exit 1.
+pub(crate) fn stdout_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let result = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(err) = result {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: write standard output: {err}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::logging::init(cli.global.log_format);
+    let default_level = match cli.command {
+        Command::Gateway(_) => "info",
+        _ => "warn",
+    };
+    cli::logging::init(cli.global.log_format, default_level);
     match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -91,6 +91,19 @@ pub(crate) fn startup_warnings(account: &AccountSettings) -> Vec<String> {
     warnings
 }
 
+/// [`startup_warnings`] plus the numbering-plan warnings (slow the first time: status and
+/// validate only; the gateway logs plan warnings after it is ready).
+pub(crate) fn all_warnings(account: &AccountSettings) -> Vec<String> {
+    let mut warnings = startup_warnings(account);
+    warnings.extend(
+        account
+            .plan_warnings()
+            .into_iter()
+            .map(|w| format!("- SMS: {w}")),
+    );
+    warnings
+}
+
 /// Resolves the secrets of an account and builds its runtime.
 pub(crate) fn account_runtime(
     settings: &AccountSettings,

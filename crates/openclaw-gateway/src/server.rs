@@ -1,13 +1,11 @@
 //! The HTTP server: the SMS webhooks, health and metrics, and the loopback-only admin API that
 //! the CLI uses to talk to a running gateway.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,6 +18,22 @@ use serde_json::{Value, json};
 
 /// Path prefix of the admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/__openclaw/admin";
+
+/// The admin API's Unix socket for a gateway on `port`: in a directory only this user can
+/// enter, so that neither other users nor anything proxied to the TCP port (a same-host
+/// reverse proxy, Tailscale Funnel) can reach it.
+pub(crate) fn admin_socket_path(port: u16) -> std::path::PathBuf {
+    #[cfg(unix)]
+    let user = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/proc/self").map_or_else(|_| "user".to_owned(), |m| m.uid().to_string())
+    };
+    #[cfg(not(unix))]
+    let user = "user".to_owned();
+    std::env::temp_dir()
+        .join(format!("openclaw-{user}"))
+        .join(format!("gateway-{port}.sock"))
+}
 
 /// What the admin API knows besides the channel.
 #[derive(Debug, Clone)]
@@ -37,8 +51,12 @@ struct AppState {
     ready: Arc<AtomicBool>,
 }
 
-/// The whole app.
-pub(crate) fn app(channel: &Arc<SmsChannel>, info: ServerInfo, ready: Arc<AtomicBool>) -> Router {
+/// The public app (TCP): webhooks, health, readiness, metrics.
+pub(crate) fn app(
+    channel: &Arc<SmsChannel>,
+    info: ServerInfo,
+    ready: Arc<AtomicBool>,
+) -> (Router, Router) {
     let state = AppState {
         channel: Arc::clone(channel),
         info: Arc::new(info),
@@ -49,15 +67,15 @@ pub(crate) fn app(channel: &Arc<SmsChannel>, info: ServerInfo, ready: Arc<Atomic
         .route("/pairing", get(admin_pairing_list))
         .route("/pairing/approve", post(admin_pairing_approve))
         .route("/send", post(admin_send))
-        .layer(middleware::from_fn(loopback_only))
         .with_state(state.clone());
-    Router::new()
+    let admin = Router::new().nest(ADMIN_PREFIX, admin);
+    let public = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .nest(ADMIN_PREFIX, admin)
-        .merge(openclaw_sms::webhook::router(channel))
+        .merge(openclaw_sms::webhook::router(channel));
+    (public, admin)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -78,21 +96,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.channel.metrics().render(),
     )
         .into_response()
-}
-
-async fn loopback_only(request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    match peer {
-        Some(ip) if ip.is_loopback() => next.run(request).await,
-        _ => (
-            StatusCode::FORBIDDEN,
-            "the admin API answers loopback clients only",
-        )
-            .into_response(),
-    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -74,7 +74,9 @@ impl AllowEntry {
         } else {
             parse_number(rest, input, options.default_region)?
         };
-        plan_check(&number, options.strict)?;
+        if options.strict {
+            plan_check(&number, true)?;
+        }
         Ok(Self::Number(number))
     }
 

@@ -382,13 +382,30 @@ pub(crate) fn check_len(input: &str) -> Result<&str, ParseTargetError> {
     Ok(input)
 }
 
+/// Every country calling code libphonenumber's metadata knows, sorted. Kept as a table so that
+/// the structural check does not load the whole metadata (slow the first time, which would
+/// delay a gateway's start); a test checks it against `phonenumber`'s database.
+pub(crate) const COUNTRY_CODES: &[u16] = &[
+    1, 7, 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54,
+    55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98, 211,
+    212, 213, 216, 218, 220, 221, 222, 223, 224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234,
+    235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253,
+    254, 255, 256, 257, 258, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 290, 291, 297, 298,
+    299, 350, 351, 352, 353, 354, 355, 356, 357, 358, 359, 370, 371, 372, 373, 374, 375, 376, 377,
+    378, 380, 381, 382, 383, 385, 386, 387, 389, 420, 421, 423, 500, 501, 502, 503, 504, 505, 506,
+    507, 508, 509, 590, 591, 592, 593, 594, 595, 596, 597, 598, 599, 670, 672, 673, 674, 675, 676,
+    677, 678, 679, 680, 681, 682, 683, 685, 686, 687, 688, 689, 690, 691, 692, 800, 808, 850, 852,
+    853, 855, 856, 870, 878, 880, 881, 882, 883, 886, 888, 960, 961, 962, 963, 964, 965, 966, 967,
+    968, 970, 971, 972, 973, 974, 975, 976, 977, 979, 992, 993, 994, 995, 996, 998,
+];
+
 /// The length of the country calling code that `digits` starts with, if one exists.
 /// Country calling codes are prefix-free, so the first hit is the only one.
 fn country_code_len(digits: &str) -> Option<u8> {
     (1..=MAX_COUNTRY_CODE_DIGITS.min(digits.len())).find_map(|len| {
         let code: u16 = digits.get(..len)?.parse().ok()?;
         // Country calling codes never start with 0.
-        let exists = !digits.starts_with('0') && DATABASE.by_code(&code).is_some();
+        let exists = !digits.starts_with('0') && COUNTRY_CODES.binary_search(&code).is_ok();
         // `len` is at most 3.
         exists.then(|| u8::try_from(len).ok()).flatten()
     })
@@ -584,5 +601,18 @@ mod tests {
         assert!(err.contains("contains letters"), "{err}");
         let r: Region = serde_json::from_str("\"gb\"").unwrap();
         assert_eq!(serde_json::to_string(&r).unwrap(), "\"GB\"");
+    }
+}
+
+#[cfg(test)]
+mod country_code_table {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_metadata() {
+        let from_metadata: Vec<u16> = (1..1000)
+            .filter(|c| DATABASE.by_code(c).is_some())
+            .collect();
+        assert_eq!(COUNTRY_CODES, from_metadata.as_slice());
     }
 }

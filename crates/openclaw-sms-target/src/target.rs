@@ -32,13 +32,24 @@ pub struct ParseOptions {
     /// returning a [`NumberWarning`]. Off by default: test numbers such as `+15551234567`
     /// are not valid in the plan.
     pub strict: bool,
+    /// Skip the numbering-plan check when not strict, so no [`NumberWarning`] is computed.
+    /// The check loads libphonenumber's patterns, which is slow the first time; start-up
+    /// paths skip it and report plan warnings later (see [`E164::plan_warning`]).
+    pub skip_plan_warnings: bool,
 }
 
 impl ParseOptions {
-    /// The defaults: no region, not strict.
+    /// The defaults: no region, not strict, plan warnings computed.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets [`ParseOptions::skip_plan_warnings`].
+    #[must_use]
+    pub fn with_skip_plan_warnings(mut self, skip: bool) -> Self {
+        self.skip_plan_warnings = skip;
+        self
     }
 
     /// Reads national numbers in `region`.
@@ -113,7 +124,11 @@ impl Target {
     pub fn parse(input: &str, options: &ParseOptions) -> Result<Self, ParseTargetError> {
         let (prefix, rest) = split_target_prefix(input)?;
         let number = parse_number(rest, input, options.default_region)?;
-        let warnings = plan_check(&number, options.strict)?;
+        let warnings = if options.skip_plan_warnings && !options.strict {
+            Vec::new()
+        } else {
+            plan_check(&number, options.strict)?
+        };
         Ok(Self {
             number,
             prefix,

@@ -5,6 +5,47 @@
 //! nothing that a lower crate can own: signatures and the REST client are `openclaw-twilio`'s,
 //! storage is `openclaw-store`'s, access decisions are `openclaw-access-policy`'s, text shaping
 //! is `openclaw-sms-text`'s. The binary that runs it is `openclaw-gateway`.
+//!
+//! # Example
+//!
+//! Read `channels.sms` the way the gateway does: strictly, with environment fallbacks (the
+//! environment is a lookup function, so this runs anywhere), then classify an inbound keyword.
+//!
+//! ```
+//! use openclaw_sms::config::{SmsChannelInput, resolve_accounts};
+//! use openclaw_sms::keywords::{Keyword, classify};
+//!
+//! let section = serde_json::json!({
+//!     "accountSid": "AC0123456789abcdef0123456789abcdef",
+//!     "authToken": "${TWILIO_AUTH_TOKEN}",
+//!     "fromNumber": "+15551234567",
+//!     "publicWebhookUrl": "https://gateway.example.com/webhooks/sms",
+//!     "dmPolicy": "allowlist",
+//!     "allowFrom": ["sms:+15557654321"],
+//! });
+//! let input = SmsChannelInput::from_value(&section, "channels.sms")?;
+//! let env = |name: &str| (name == "TWILIO_PHONE_NUMBER").then(|| "+15550001111".to_owned());
+//! let accounts = resolve_accounts(&input, &env, "channels.sms")?;
+//! let account = &accounts.accounts[0];
+//! assert_eq!((account.id.as_str(), accounts.default_account.as_str()), ("default", "default"));
+//! assert!(account.is_configured());
+//! assert_eq!(account.webhook_path, "/webhooks/sms");
+//! // The config wins over the environment; `sms:` prefixes are normalized.
+//! assert_eq!(account.sender_label(), "+15551234567");
+//! assert_eq!(account.allow_from[0].to_string(), "+15557654321");
+//! // The token stays a reference until the gateway's secrets runtime resolves it.
+//! let token = account.auth_token.as_ref().and_then(|t| t.reference());
+//! assert_eq!(token.map(|r| r.to_string()).as_deref(), Some("env:default:TWILIO_AUTH_TOKEN"));
+//!
+//! // A typo is refused with its path and the nearest valid key.
+//! let typo = serde_json::json!({ "fromNumbr": "+15551234567" });
+//! let err = SmsChannelInput::from_value(&typo, "channels.sms").map(|_| ()).unwrap_err();
+//! assert_eq!(err.to_string(), "channels.sms.fromNumbr: unknown key; did you mean `fromNumber`?");
+//!
+//! // STOP never reaches the agent.
+//! assert_eq!(classify(" stop ", None), Some(Keyword::OptOut("STOP")));
+//! # Ok::<(), openclaw_sms::SmsError>(())
+//! ```
 
 pub mod account;
 pub mod agent;

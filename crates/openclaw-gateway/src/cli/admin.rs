@@ -1,75 +1,55 @@
-//! The CLI side of the admin API: talk to a gateway running on this machine.
+//! The CLI side of the admin API: talk to a gateway running on this machine, over its
+//! owner-only Unix socket (see `server::admin_socket_path`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::Ctx;
-use crate::server::ADMIN_PREFIX;
+use crate::server::{ADMIN_PREFIX, admin_socket_path};
 
-/// A client for `http://127.0.0.1:<port>/__openclaw/admin`.
+/// A client for the admin API of the gateway on a port.
 #[derive(Debug, Clone)]
 pub(crate) struct GatewayClient {
-    base: String,
-    http: reqwest::Client,
+    socket: PathBuf,
 }
+
+/// Longest wait for an admin answer (a send may take a while).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl GatewayClient {
     pub(crate) fn new(ctx: &Ctx) -> anyhow::Result<Self> {
         let port = super::gateway::gateway_port(ctx, ctx.gateway_port);
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(120))
-            .build()?;
         Ok(Self {
-            base: format!("http://127.0.0.1:{port}{ADMIN_PREFIX}"),
-            http,
+            socket: admin_socket_path(port),
         })
     }
 
-    /// The running gateway's status, or `None` when no gateway answers on the port.
+    /// The running gateway's status, or `None` when no gateway answers.
     pub(crate) async fn status(&self) -> Option<Value> {
-        let response = self
-            .http
-            .get(format!("{}/status", self.base))
-            .timeout(Duration::from_secs(3))
-            .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json::<Value>().await.ok()
+        let (status, body) =
+            tokio::time::timeout(Duration::from_secs(3), self.call("GET", "/status", None))
+                .await
+                .ok()?
+                .ok()?;
+        (status == 200).then_some(body)
     }
 
     /// GET a path; an error answer becomes its `error` text.
     pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .context("ask the running gateway")?;
-        Self::answer(response).await
+        Self::answer(self.call("GET", path, None).await?)
     }
 
     /// POST JSON to a path.
     pub(crate) async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .context("ask the running gateway")?;
-        Self::answer(response).await
+        Self::answer(self.call("POST", path, Some(body)).await?)
     }
 
-    async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
+    fn answer((status, value): (u16, Value)) -> anyhow::Result<Value> {
+        if (200..300).contains(&status) {
             Ok(value)
         } else {
             Err(anyhow!(
@@ -80,6 +60,83 @@ impl GatewayClient {
                     .unwrap_or("the gateway refused the request")
             ))
         }
+    }
+
+    /// One HTTP/1.1 exchange over the socket (`Connection: close`, answer read to the end).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .context("reach the running gateway")?;
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()?
+            .unwrap_or_default();
+        let head = format!(
+            "{method} {ADMIN_PREFIX}{path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let exchange = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&body).await?;
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).await?;
+            anyhow::Ok(raw)
+        };
+        let raw = tokio::time::timeout(ADMIN_TIMEOUT, exchange)
+            .await
+            .context("the gateway did not answer in time")??;
+        parse_answer(&raw)
+    }
+}
+
+fn parse_answer(raw: &[u8]) -> anyhow::Result<(u16, Value)> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("the gateway's answer has no header")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("bad status line")?;
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body)?;
+    }
+    let value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    Ok((status, value))
+}
+
+fn dechunk(mut data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("bad chunk")?;
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16)?;
+        data = &data[end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size {
+            bail!("truncated chunk");
+        }
+        out.extend_from_slice(&data[..size]);
+        data = data.get(size + 2..).unwrap_or_default();
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
 use super::{Ctx, print_json};
-use crate::runtime::{account_runtime, now_ms, open_store, startup_warnings};
+use crate::runtime::{account_runtime, all_warnings, now_ms, open_store};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChannelsCommand {
@@ -80,18 +80,18 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             print_json(&out)?;
         } else {
             if capabilities {
-                println!(
+                outln!(
                     "SMS (Twilio): Twilio-backed SMS/MMS with inbound webhooks and outbound replies."
                 );
-                println!(
+                outln!(
                     "Chat types: direct. Media: inbound MMS. Threads, reactions, edit, unsend: no."
                 );
-                println!(
+                outln!(
                     "Formatting: plain text (markdown removed), GSM-7 aware segments, long replies split."
                 );
             }
             if rows.is_empty() {
-                println!(
+                outln!(
                     "No SMS account is configured. Set channels.sms (openclaw config patch) or TWILIO_* environment variables."
                 );
             }
@@ -192,57 +192,64 @@ fn account_json(
         "running": running_here,
         "connected": running_here,
         "statusState": state,
-        "warnings": startup_warnings(account),
+        "warnings": all_warnings(account),
         "probe": probe,
     })
 }
 
 fn print_account(row: &Value) {
     let s = |k: &str| row[k].as_str().unwrap_or("").to_owned();
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Account {} ({}): {}",
         s("accountId"),
         s("name"),
         s("statusState")
     );
     if let Some(reason) = row["reason"].as_str() {
-        println!("  Not configured: {reason}");
+        outln!("  Not configured: {reason}");
     }
-    println!("  Sender: {}", s("sender"));
-    println!(
+    outln!("  Sender: {}", s("sender"));
+    outln!(
         "  Webhook path: {}   public URL: {}",
         s("webhookPath"),
         row["publicWebhookUrl"].as_str().unwrap_or("(not set)")
     );
-    println!("  Signature validation: {}", s("signatureValidation"));
-    println!("  DM policy: {}", s("dmPolicy"));
-    println!(
+    outln!("  Signature validation: {}", s("signatureValidation"));
+    outln!("  DM policy: {}", s("dmPolicy"));
+    outln!(
         "  Running in a local gateway: {}",
         if row["running"] == true { "yes" } else { "no" }
     );
     for warning in row["warnings"].as_array().into_iter().flatten() {
-        println!("  {}", warning.as_str().unwrap_or(""));
+        outln!("  {}", warning.as_str().unwrap_or(""));
     }
     let probe = &row["probe"];
     if probe.is_null() {
         return;
     }
     if probe["ok"] == true {
-        println!("  Probe: ok");
+        outln!("  Probe: ok");
     } else {
-        println!(
+        outln!(
             "  Probe: failed ({})",
             probe["error"].as_str().unwrap_or("unknown")
         );
     }
     let webhook = &probe["webhook"];
     match webhook["status"].as_str() {
-        Some("matches" | "messaging-service-matches") => println!(
+        Some("matches" | "messaging-service-matches") => outln!(
             "  Twilio SMS webhook: {}",
             webhook["configuredUrl"].as_str().unwrap_or("")
         ),
-        Some(other) => println!("  Twilio SMS webhook: {other}"),
+        Some(other) => match webhook["reason"].as_str() {
+            // The reason says what to do (e.g. a service that defers to its numbers), unless
+            // the probe error above already said it.
+            Some(reason) if !probe["error"].as_str().is_some_and(|e| e.contains(reason)) => {
+                outln!("  Twilio SMS webhook: {other} ({reason})");
+            }
+            _ => outln!("  Twilio SMS webhook: {other}"),
+        },
         None => {}
     }
     if let Some(inbound) = probe.get("recentInbound").filter(|v| !v.is_null()) {
@@ -250,7 +257,7 @@ fn print_account(row: &Value) {
             .as_u64()
             .map(|c| format!(" error={c}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  Recent inbound: {}{code}",
             inbound["status"].as_str().unwrap_or("unknown")
         );
@@ -260,12 +267,12 @@ fn print_account(row: &Value) {
             .as_str()
             .map(|c| format!(" error={c}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  Recent outbound: {}{code}",
             outbound["status"].as_str().unwrap_or("unknown")
         );
     }
     for hint in probe["hints"].as_array().into_iter().flatten() {
-        println!("  Hint: {}", hint.as_str().unwrap_or(""));
+        outln!("  Hint: {}", hint.as_str().unwrap_or(""));
     }
 }

@@ -54,8 +54,15 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Every check a config must pass to be written: schema, then secret resolvability (exec
-/// providers included: they run once here, as they will at start).
+/// providers included: they run once here, as they will at start), then the agent.
 pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    let warnings = validate_channels(config, ctx)?;
+    check_agent(config, ctx)?;
+    Ok(warnings)
+}
+
+/// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
+fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let accounts = sms_accounts(config, &ctx.env)?;
     let runnable: Vec<_> = accounts
         .accounts
@@ -74,9 +81,15 @@ pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>>
             secrets.resolve(&format!("{}.apiKeySecret", account.config_path), secret)?;
         }
         warnings.extend(account.warnings.iter().cloned());
+        warnings.extend(account.plan_warnings());
     }
-    crate::agents::build_agent(config, &secrets)?;
     Ok(warnings)
+}
+
+/// The agent the gateway would build from `agents` and `models`.
+fn check_agent(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
+    let secrets = SecretsRuntime::new(config, &ctx.env);
+    crate::agents::build_agent(config, &secrets).map(|_| ())
 }
 
 fn patch(
@@ -88,12 +101,25 @@ fn patch(
     let patch = config_file::read_json5_file(file, "patch file")?;
     let mut next = ctx.doc.value.clone();
     let changes = config_file::merge_patch(&mut next, &patch);
-    let checks = validate(&next, &ctx).with_context(|| {
+    let invalid = || {
         format!(
             "the patched config is invalid; nothing was written to {}",
             ctx.paths.config.display()
         )
-    })?;
+    };
+    let mut checks = validate_channels(&next, &ctx).with_context(invalid)?;
+    if let Err(err) = check_agent(&next, &ctx) {
+        // An agent problem the config already had (say, an upstream config whose model uses a
+        // provider built into upstream) is not this patch's fault: report it, do not refuse.
+        let before = check_agent(&ctx.doc.value, &ctx).err();
+        if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
+            checks.push(format!(
+                "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
+            ));
+        } else {
+            return Err(err.context(invalid()));
+        }
+    }
     if !dry_run && !changes.is_empty() {
         ctx.doc.value = next;
         ctx.doc.save()?;
@@ -109,7 +135,7 @@ fn patch(
     } else {
         print_changes(&changes, dry_run, &ctx.paths.config);
         for warning in checks {
-            println!("warning: {warning}");
+            outln!("warning: {warning}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -117,20 +143,20 @@ fn patch(
 
 fn print_changes(changes: &[Change], dry_run: bool, path: &std::path::Path) {
     if changes.is_empty() {
-        println!("No changes: {} already matches the patch.", path.display());
+        outln!("No changes: {} already matches the patch.", path.display());
         return;
     }
     let verb = if dry_run { "Would change" } else { "Changed" };
-    println!("{verb} {} path(s) in {}:", changes.len(), path.display());
+    outln!("{verb} {} path(s) in {}:", changes.len(), path.display());
     for change in changes {
         let op = match change.op {
             ChangeOp::Set => "set",
             ChangeOp::Delete => "delete",
         };
-        println!("  {op} {}", change.path);
+        outln!("  {op} {}", change.path);
     }
     if dry_run {
-        println!("Dry run: nothing was written.");
+        outln!("Dry run: nothing was written.");
     }
 }
 
@@ -141,18 +167,32 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     };
     let value = redact(path, value);
     match &value {
-        Value::String(s) if !json_out => println!("{s}"),
+        Value::String(s) if !json_out => outln!("{s}"),
         other => print_json(other)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether a config key holds a secret: `authToken`, `apiKeySecret`, `apiKey`, and the other
+/// sections' `token`, `botToken`, `password`, … (any key naming a token, secret, password or key).
+fn is_secret_key(key: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "token",
+        "secret",
+        "password",
+        "apikey",
+        "api_key",
+        "privatekey",
+    ];
+    let key = key.to_ascii_lowercase();
+    MARKERS.iter().any(|m| key.contains(m))
+}
+
 /// Plain secrets in the config are shown as `***` (references are shown as they are).
 fn redact(path: &str, value: &Value) -> Value {
-    const SECRET_KEYS: &[&str] = &["authToken", "apiKeySecret", "apiKey"];
     let last = path.rsplit('.').next().unwrap_or("");
     match value {
-        Value::String(_) if SECRET_KEYS.contains(&last) => {
+        Value::String(_) if is_secret_key(last) => {
             let input: Option<openclaw_sms::config::SecretInput> =
                 serde_json::from_value(value.clone()).ok();
             if input.and_then(|i| i.reference()).is_some() {
@@ -183,15 +223,15 @@ fn validate_cmd(ctx: &Ctx, json_out: bool) -> anyhow::Result<ExitCode> {
         print_json(&json!({"ok": true, "configPath": ctx.paths.config, "warnings": warnings}))?;
     } else {
         if ctx.doc.existed {
-            println!("Config is valid: {}", ctx.paths.config.display());
+            outln!("Config is valid: {}", ctx.paths.config.display());
         } else {
-            println!(
+            outln!(
                 "Config is valid: {} does not exist, so the built-in defaults apply",
                 ctx.paths.config.display()
             );
         }
         for warning in warnings {
-            println!("warning: {warning}");
+            outln!("warning: {warning}");
         }
     }
     Ok(ExitCode::SUCCESS)

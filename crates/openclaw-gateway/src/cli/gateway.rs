@@ -129,7 +129,9 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             .map(|s: &openclaw_twilio_sim::SimHandle| s.base_url().to_owned()),
         agent: agent_name.clone(),
     };
-    let app = server::app(&channel, info, Arc::clone(&ready));
+    let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    let admin_socket = server::admin_socket_path(local.port());
+    let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
     ready.store(true, Ordering::Release);
@@ -137,6 +139,26 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     if let Some(sim) = &sim {
         print_dev_instructions(local, sim.base_url(), &ctx);
     }
+    // Numbering-plan warnings load libphonenumber's patterns: after ready, off the hot path.
+    let plan_check: Vec<_> = accounts
+        .accounts
+        .iter()
+        .filter(|a| a.enabled)
+        .cloned()
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for account in plan_check {
+            for warning in account.plan_warnings() {
+                tracing::warn!(account = %account.id, "- SMS: {warning}");
+            }
+        }
+    });
+    let admin_stop = stop.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move { admin_stop.cancelled().await })
+            .await;
+    });
     let shutdown = stop.clone();
     axum::serve(
         listener,
@@ -154,6 +176,8 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     .context("serve HTTP")?;
     stop.cancel();
     let _ = pump.await;
+    let _ = admin_task.await;
+    let _ = std::fs::remove_file(&admin_socket);
     drop(store);
     if let Some(sim) = sim {
         sim.shutdown().await;
@@ -161,6 +185,31 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     drop(temp_dir);
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Binds the admin socket in an owner-only directory, replacing a stale socket file.
+fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path
+        .parent()
+        .context("admin socket path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("make {} private", dir.display()))?;
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "another gateway already serves {} (is one running on this port?)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("remove the stale socket {}", path.display()))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("bind the admin socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
 }
 
 async fn wait_for_signal() {
@@ -247,22 +296,22 @@ fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx) {
     } else {
         format!(" --gateway-port {port}")
     };
-    println!();
-    println!("OpenClaw dev gateway on http://{local} with a local Twilio at {sim_url}");
-    println!(
+    outln!();
+    outln!("OpenClaw dev gateway on http://{local} with a local Twilio at {sim_url}");
+    outln!(
         "State directory (temporary unless --state-dir was given): {}",
         ctx.paths.state_dir.display()
     );
-    println!("Your SMS number: {DEV_NUMBER}. In another terminal:");
-    println!(
+    outln!("Your SMS number: {DEV_NUMBER}. In another terminal:");
+    outln!(
         "  openclaw sim text{port_flag} --from {DEV_PHONE} \"hello\"          # the reply carries a pairing code"
     );
-    println!(
+    outln!(
         "  openclaw pairing approve sms{port_flag} <CODE>                    # approve the sender"
     );
-    println!(
+    outln!(
         "  openclaw sim text{port_flag} --from {DEV_PHONE} \"what can you do?\" # now the agent answers"
     );
-    println!("Stop with Ctrl-C.");
-    println!();
+    outln!("Stop with Ctrl-C.");
+    outln!();
 }

@@ -116,19 +116,19 @@ fn print_report(report: &Value, as_json: bool) -> anyhow::Result<ExitCode> {
             let segments = part["segments"].as_u64().unwrap_or(0);
             let noun = if segments == 1 { "segment" } else { "segments" };
             match part["status"].as_str() {
-                Some("sent") => println!(
+                Some("sent") => outln!(
                     "Sent part {}/{count} to {}: {} ({segments} {noun}, {})",
                     i + 1,
                     report["to"].as_str().unwrap_or_default(),
                     part["messageSid"].as_str().unwrap_or_default(),
                     part["encoding"].as_str().unwrap_or_default()
                 ),
-                Some("failed") => println!(
+                Some("failed") => outln!(
                     "Part {}/{count} failed: {}",
                     i + 1,
                     part["error"].as_str().unwrap_or_default()
                 ),
-                _ => println!("Part {}/{count} not sent (an earlier part failed)", i + 1),
+                _ => outln!("Part {}/{count} not sent (an earlier part failed)", i + 1),
             }
         }
     }

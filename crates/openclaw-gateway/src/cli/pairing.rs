@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use openclaw_access_policy::PairingLimits;
+use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use openclaw_store::PairingStore as _;
 use serde_json::{Value, json};
@@ -29,9 +30,12 @@ pub(crate) enum PairingCommand {
     },
     /// Approve a sender: `openclaw pairing approve sms <CODE>`.
     Approve {
-        /// `sms CODE`, or just `CODE`.
+        /// `sms CODE`, or just `CODE` (with or without `--channel sms`).
         #[arg(num_args = 1..=2, value_names = ["CHANNEL", "CODE"], required = true)]
         args: Vec<String>,
+        /// The channel (`sms`), as upstream's `--channel sms <CODE>`.
+        #[arg(long)]
+        channel: Option<String>,
         /// The account (default: the default account).
         #[arg(long)]
         account: Option<String>,
@@ -61,13 +65,16 @@ pub(crate) fn run(ctx: Ctx, cmd: PairingCommand) -> anyhow::Result<ExitCode> {
             }
             PairingCommand::Approve {
                 args,
+                channel: channel_flag,
                 account,
                 notify,
             } => {
-                let (channel, code) = match args.as_slice() {
-                    [code] => (None, code.clone()),
-                    [channel, code] => (Some(channel.as_str()), code.clone()),
-                    _ => bail!("usage: openclaw pairing approve sms <CODE>"),
+                let (channel, code) = match (args.as_slice(), channel_flag.as_deref()) {
+                    ([code], flag) => (flag, code.clone()),
+                    ([channel, code], None) => (Some(channel.as_str()), code.clone()),
+                    _ => bail!(
+                        "give the channel once: openclaw pairing approve sms <CODE> (or --channel sms <CODE>)"
+                    ),
                 };
                 check_channel(channel)?;
                 approve(&ctx, account.as_deref(), &code, notify).await
@@ -88,11 +95,11 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
             .unwrap_or_default()
     } else {
         let accounts = ctx.sms_accounts()?;
-        let settings = select_account(&accounts, account)?;
+        let (account_id, _) = pairing_account(&accounts, account)?;
         let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
         let ttl = pairing_ttl_ms(&PairingLimits::default());
         let requests = store
-            .list_requests(&pairing_key(&settings.id), now_ms(), ttl)
+            .list_requests(&pairing_key(&account_id), now_ms(), ttl)
             .await?;
         requests.iter().map(request_json).collect()
     };
@@ -101,10 +108,10 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     if requests.is_empty() {
-        println!("No pending sms pairing requests.");
+        outln!("No pending sms pairing requests.");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Pairing requests ({})", requests.len());
+    outln!("Pairing requests ({})", requests.len());
     let rows: Vec<[String; 4]> = requests
         .iter()
         .map(|r| {
@@ -118,6 +125,20 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
         .collect();
     print_table(&["Code", "phoneNumber", "Meta", "Requested"], &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The account whose pairing list a command reads: `--account`, else the default account.
+/// With no SMS account in the config at all, upstream's `default` list (pairing lists live in
+/// the state directory, so they can be read and approved before the channel is configured).
+fn pairing_account<'a>(
+    accounts: &'a SmsAccounts,
+    account: Option<&str>,
+) -> anyhow::Result<(String, Option<&'a AccountSettings>)> {
+    if account.is_none() && accounts.accounts.is_empty() {
+        return Ok((accounts.default_account.clone(), None));
+    }
+    let settings = select_account(accounts, account)?;
+    Ok((settings.id.clone(), Some(settings)))
 }
 
 /// Prints rows under a header, columns padded to their widest cell.
@@ -134,7 +155,7 @@ pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     line(
@@ -170,26 +191,31 @@ async fn approve(
             )
             .await?;
         let sender = answer["sender"].as_str().unwrap_or_default();
-        println!("Approved sms sender {sender}.");
+        outln!("Approved sms sender {sender}.");
         if notify && answer["notified"].as_bool() != Some(true) {
             eprintln!("warning: the approval notice could not be sent to {sender}");
         }
         return Ok(ExitCode::SUCCESS);
     }
     let accounts = ctx.sms_accounts()?;
-    let settings = select_account(&accounts, account)?;
+    let (account_id, settings) = pairing_account(&accounts, account)?;
+    if notify && settings.is_none() {
+        bail!(
+            "--notify needs a configured SMS account to text from: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables, or approve without --notify"
+        );
+    }
     let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
     let ttl = pairing_ttl_ms(&PairingLimits::default());
     let Some(request) = store
-        .approve(&pairing_key(&settings.id), &code, now_ms(), ttl)
+        .approve(&pairing_key(&account_id), &code, now_ms(), ttl)
         .await?
     else {
         bail!(
             "No pending pairing request found for code: {code} (codes expire after one hour; see `openclaw pairing list sms`)"
         );
     };
-    println!("Approved sms sender {}.", request.sender_id);
-    if notify {
+    outln!("Approved sms sender {}.", request.sender_id);
+    if let Some(settings) = settings.filter(|_| notify) {
         let runtime = crate::runtime::account_runtime(
             settings,
             &ctx.doc.value,
@@ -216,7 +242,7 @@ async fn approve(
         }
     }
     if request.held_event_id.is_some() {
-        println!("Their first message is queued and will be answered by the gateway.");
+        outln!("Their first message is queued and will be answered by the gateway.");
     }
     drop(store);
     Ok(ExitCode::SUCCESS)

@@ -37,10 +37,11 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
         PluginsCommand::Install { spec } => {
             let spec = spec.trim();
             let name = spec.strip_prefix("clawhub:").unwrap_or(spec);
-            let name = name
-                .split_once('@')
-                .filter(|(n, _)| !n.is_empty())
-                .map_or(name, |(n, _)| n);
+            // Drop a version: `@openclaw/sms@1.0.0` or `sms@1.0` (a scope's leading `@` stays).
+            let name = match name.char_indices().skip(1).find(|(_, c)| *c == '@') {
+                Some((i, _)) => &name[..i],
+                None => name,
+            };
             let Some((package, id, _)) =
                 BUILT_IN.iter().find(|(p, id, _)| *p == name || *id == name)
             else {
@@ -53,10 +54,10 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
             let patch = json!({"plugins": {"entries": {*id: {"enabled": true, "package": package, "source": "builtin"}}}});
             let changes = merge_patch(&mut ctx.doc.value, &patch);
             if changes.is_empty() {
-                println!("Plugin {package} is already installed and enabled.");
+                outln!("Plugin {package} is already installed and enabled.");
             } else {
                 ctx.doc.save()?;
-                println!(
+                outln!(
                     "Installed plugin {package} (built in) and enabled it in {}.",
                     ctx.paths.config.display()
                 );
@@ -83,7 +84,7 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
                         (Some(true), _) => "installed, disabled",
                         _ => "not installed",
                     };
-                    println!(
+                    outln!(
                         "{}  {}  ({state})  {}",
                         row["id"].as_str().unwrap_or(""),
                         row["package"].as_str().unwrap_or(""),

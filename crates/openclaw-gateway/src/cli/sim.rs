@@ -71,8 +71,8 @@ pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
                 webhook["error"].as_str().unwrap_or("unknown error")
             );
         }
-        println!("{from} -> {to}: {body}");
-        println!("(webhook answered {})", webhook["status"]);
+        outln!("{from} -> {to}: {body}");
+        outln!("(webhook answered {})", webhook["status"]);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let mut got = 0;
         loop {
@@ -99,11 +99,11 @@ pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
             }
             let message: Value = reply.json().await.unwrap_or(Value::Null);
             got += 1;
-            println!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
-            println!("{}", message["body"].as_str().unwrap_or(""));
+            outln!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
+            outln!("{}", message["body"].as_str().unwrap_or(""));
         }
         if got == 0 {
-            println!(
+            outln!(
                 "(no reply within {wait} s: a sender that is not allowed gets none; see `openclaw pairing list sms`)"
             );
         }

@@ -54,21 +54,21 @@ pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&reply)?;
     } else {
-        println!(
+        outln!(
             "{} segment(s), {}, {} characters, {} part(s)",
-            reply.report.segments,
+            reply.billed_segments,
             reply.report.encoding,
             reply.report.characters,
             reply.parts.len()
         );
         for (i, part) in reply.parts.iter().enumerate() {
-            println!(
+            outln!(
                 "--- part {} ({} segment(s), {}) ---",
                 i + 1,
                 part.segments,
                 part.encoding
             );
-            println!("{}", part.text);
+            outln!("{}", part.text);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -144,6 +144,27 @@ impl AccountSettings {
             && (self.from_number.is_some() || self.messaging_service_sid.is_some())
     }
 
+    /// Numbering-plan warnings for the configured numbers (sender, default recipient, allowed
+    /// senders). Slow the first time (libphonenumber's patterns load): call it off hot paths.
+    pub fn plan_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let key = |k: &str| format!("{}.{k}", self.config_path);
+        for (k, n) in [
+            ("fromNumber", &self.from_number),
+            ("defaultTo", &self.default_to),
+        ] {
+            if let Some(w) = n.as_ref().and_then(E164::plan_warning) {
+                out.push(format!("{}: {w}", key(k)));
+            }
+        }
+        for (i, entry) in self.allow_from.iter().enumerate() {
+            if let Some(w) = entry.number().and_then(E164::plan_warning) {
+                out.push(format!("{}[{i}]: {w}", key("allowFrom")));
+            }
+        }
+        out
+    }
+
     /// The sender shown in status output: the number, else the service, else `SMS`.
     pub fn sender_label(&self) -> String {
         match (&self.from_number, &self.messaging_service_sid) {
@@ -538,7 +559,9 @@ fn resolve_one(
 }
 
 fn parse_number(raw: &str, key: &str, warnings: &mut Vec<String>) -> Result<E164, SmsError> {
-    let target = Target::parse(raw, &ParseOptions::new())
+    // Plan warnings are computed later (AccountSettings::plan_warnings): they are slow to
+    // compute the first time and must not delay start-up.
+    let target = Target::parse(raw, &ParseOptions::new().with_skip_plan_warnings(true))
         .map_err(|err| SmsError::invalid(key, &format!("\"{raw}\": {err}")))?;
     warnings.extend(target.warnings().iter().map(|w| format!("{key}: {w}")));
     Ok(target.into_number())

@@ -1,0 +1,347 @@
+//! `config patch|get|validate`: patch semantics, strictness, redaction, atomic private writes.
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use serde_json::{Value, json};
+
+use crate::harness::Sandbox;
+use crate::snap;
+
+const QUICK_SETUP: &str = include_str!("../data/sms.patch.json5");
+const UPSTREAM: &str = include_str!("../data/upstream-openclaw.json5");
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn quick_setup_patch_dry_run_then_write() {
+    let sandbox = Sandbox::new();
+    let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
+    let patch = patch.to_str().expect("utf-8 path");
+
+    let dry = sandbox.run(&["config", "patch", "--file", patch, "--dry-run"]);
+    snap!("patch_quick_setup_dry_run", dry);
+    assert_eq!(sandbox.config_text(), None, "a dry run writes nothing");
+
+    let applied = sandbox.run(&["config", "patch", "--file", patch]);
+    snap!("patch_quick_setup_applied", applied);
+    assert_eq!(mode(&sandbox.config_path()), 0o600);
+    let written = sandbox.config_json();
+    let expected: Value = json5::from_str(QUICK_SETUP).expect("patch parses");
+    assert_eq!(written, expected);
+    // No temp file is left beside the config.
+    let names: Vec<String> = std::fs::read_dir(sandbox.root())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+
+    let again = sandbox.run(&["config", "patch", "--file", patch]);
+    snap!("patch_quick_setup_again", again);
+}
+
+#[test]
+fn patch_json_output_and_dry_run_json() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": {"enabled": true, "dmPolicy": "pairing"}}}));
+    let before = sandbox.config_text();
+    let patch = sandbox.write(
+        "p.json5",
+        r#"{ channels: { sms: { dmPolicy: "allowlist", allowFrom: ["sms:+15557654321"] } } }"#,
+    );
+    let patch = patch.to_str().expect("utf-8 path");
+    let dry = sandbox.run(&["config", "patch", "--file", patch, "--dry-run", "--json"]);
+    snap!("patch_json_dry_run", dry);
+    assert_eq!(dry.json()["dryRun"], true);
+    assert_eq!(
+        sandbox.config_text(),
+        before,
+        "a dry run leaves the file alone"
+    );
+
+    let applied = sandbox.run(&["config", "patch", "--file", patch, "--json"]);
+    snap!("patch_json_applied", applied);
+    assert_eq!(
+        sandbox.config_json(),
+        json!({"channels": {"sms": {"enabled": true, "dmPolicy": "allowlist", "allowFrom": ["sms:+15557654321"]}}})
+    );
+}
+
+#[test]
+fn patch_semantics_merge_replace_delete() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({
+        "gateway": {"port": 18789},
+        "channels": {"sms": {
+            "enabled": true,
+            "dmPolicy": "allowlist",
+            "allowFrom": ["+15550000001", "+15550000002"],
+            "defaultTo": "+15557654321",
+            "accounts": {"support": {"fromNumber": "+15550000009"}},
+        }},
+    }));
+    let patch = sandbox.write(
+        "p.json5",
+        // Objects merge, arrays replace, null deletes (a missing key's null changes nothing).
+        r#"{ channels: { sms: {
+            allowFrom: ["+15550000003"],
+            defaultTo: null,
+            notThere: null,
+            accounts: { support: { dmPolicy: "pairing" } },
+        } } }"#,
+    );
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    snap!("patch_semantics", out);
+    assert_eq!(
+        sandbox.config_json(),
+        json!({
+            "gateway": {"port": 18789},
+            "channels": {"sms": {
+                "enabled": true,
+                "dmPolicy": "allowlist",
+                "allowFrom": ["+15550000003"],
+                "accounts": {"support": {"fromNumber": "+15550000009", "dmPolicy": "pairing"}},
+            }},
+        })
+    );
+}
+
+#[test]
+fn patch_with_unknown_key_fails_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": {"enabled": true}}}));
+    let before = sandbox.config_text();
+    let patch = sandbox.write(
+        "p.json5",
+        r#"{ channels: { sms: { fromNumbr: "+15551234567" } } }"#,
+    );
+    let patch = patch.to_str().expect("utf-8");
+    for dry_run in [true, false] {
+        let mut args = vec!["config", "patch", "--file", patch];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = sandbox.run(&args);
+        snap!("patch_unknown_key", out);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.render());
+        assert_eq!(sandbox.config_text(), before);
+    }
+    // In an account, the path names the account.
+    let patch = sandbox.write(
+        "q.json5",
+        r#"{ channels: { sms: { accounts: { support: { webhookPth: "/x" } } } } }"#,
+    );
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    snap!("patch_unknown_account_key", out);
+    assert_eq!(sandbox.config_text(), before);
+}
+
+#[test]
+fn patch_with_invalid_values_names_account_key_and_allowed() {
+    let sandbox = Sandbox::new();
+    let check = |name: &str, patch: &str| {
+        let file = sandbox.write("p.json5", patch);
+        let out = sandbox.run(&[
+            "config",
+            "patch",
+            "--file",
+            file.to_str().expect("utf-8"),
+            "--dry-run",
+        ]);
+        snap!(name, out);
+        assert_eq!(out.code, Some(1));
+    };
+    check(
+        "patch_bad_dm_policy",
+        r#"{ channels: { sms: { dmPolicy: "everyone" } } }"#,
+    );
+    check(
+        "patch_open_without_star",
+        r#"{ channels: { sms: { accounts: { support: { dmPolicy: "open", allowFrom: ["+15557654321"] } } } } }"#,
+    );
+    check(
+        "patch_bad_allow_from",
+        r#"{ channels: { sms: { allowFrom: ["555-1234"] } } }"#,
+    );
+    check("patch_not_json5", r#"{ channels: "#);
+    check("patch_not_an_object", r#"[1, 2]"#);
+    let out = sandbox.run(&["config", "patch", "--file", "missing.json5"]);
+    snap!("patch_missing_file", out);
+    assert_eq!(sandbox.config_text(), None);
+}
+
+#[test]
+fn patch_with_unresolvable_secret_ref_fails_dry_run() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("PRESENT_BUT_UNUSED", "s3cr3t-value");
+    let patch = sandbox.write(
+        "p.json5",
+        r#"{ channels: { sms: {
+            enabled: true,
+            accountSid: "AC00000000000000000000000000000001",
+            authToken: { source: "env", provider: "default", id: "MISSING_TWILIO_TOKEN" },
+            fromNumber: "+15551234567",
+        } } }"#,
+    );
+    let out = sandbox.run(&[
+        "config",
+        "patch",
+        "--file",
+        patch.to_str().expect("utf-8"),
+        "--dry-run",
+    ]);
+    snap!("patch_unresolvable_secret_ref", out);
+    assert!(!out.stderr.contains("s3cr3t-value"));
+    assert_eq!(sandbox.config_text(), None);
+}
+
+#[test]
+fn config_get_values_and_redaction() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": {
+        "enabled": true,
+        "accountSid": "AC00000000000000000000000000000001",
+        "authToken": "plain-secret-token",
+        "fromNumber": "+15551234567",
+        "dmPolicy": "allowlist",
+        "allowFrom": ["+15557654321"],
+        "accounts": {"support": {
+            "authToken": {"source": "env", "provider": "default", "id": "SUPPORT_TOKEN"},
+            "apiKeySecret": "another-plain-secret",
+        }},
+    }}}));
+    snap!(
+        "get_dm_policy",
+        sandbox.run(&["config", "get", "channels.sms.dmPolicy"])
+    );
+    snap!(
+        "get_dm_policy_json",
+        sandbox.run(&["config", "get", "channels.sms.dmPolicy", "--json"])
+    );
+    snap!(
+        "get_plain_token",
+        sandbox.run(&["config", "get", "channels.sms.authToken"])
+    );
+    snap!(
+        "get_allow_from",
+        sandbox.run(&["config", "get", "channels.sms.allowFrom"])
+    );
+    let section = sandbox.run(&["config", "get", "channels.sms"]);
+    snap!("get_section_redacted", section);
+    assert!(!section.stdout.contains("plain-secret-token"));
+    assert!(!section.stdout.contains("another-plain-secret"));
+    snap!(
+        "get_missing_path",
+        sandbox.run(&["config", "get", "channels.sms.defaultTo"])
+    );
+}
+
+#[test]
+fn config_validate_states() {
+    let sandbox = Sandbox::new();
+    snap!("validate_no_file", sandbox.run(&["config", "validate"]));
+    sandbox.write_config(&json!({"channels": {"sms": {
+        "enabled": true,
+        // Not an Account SID's shape: a warning, not an error.
+        "accountSid": "AC123",
+        "authToken": "tok",
+        "messagingServiceSid": "MG00000000000000000000000000000001",
+        "dmPolicy": "open",
+        "allowFrom": ["*"],
+    }}}));
+    snap!(
+        "validate_with_warnings",
+        sandbox.run(&["config", "validate"])
+    );
+    snap!(
+        "validate_json",
+        sandbox.run(&["config", "validate", "--json"])
+    );
+    sandbox.write_config(&json!({"channels": {"sms": {"dmPolicy": "open"}}}));
+    snap!(
+        "validate_open_without_star",
+        sandbox.run(&["config", "validate"])
+    );
+    sandbox.write("openclaw.json", "{ channels: { sms: { enabled: tru } } }");
+    snap!(
+        "validate_broken_json5",
+        sandbox.run(&["config", "validate"])
+    );
+}
+
+#[test]
+fn upstream_config_loads_and_survives_a_patch() {
+    let sandbox = Sandbox::new();
+    sandbox.write("openclaw.json", UPSTREAM);
+    snap!("upstream_validate", sandbox.run(&["config", "validate"]));
+    snap!(
+        "upstream_get_gateway_port",
+        sandbox.run(&["config", "get", "gateway.port"])
+    );
+    // Every secret-named key is redacted, in our sections and in upstream's.
+    let whole = sandbox.run(&["config", "get"]);
+    for secret in [
+        "d3b07384d113edec49eaa6238ad5ff00",
+        "123456:ABC",
+        "ollama-local",
+    ] {
+        assert!(
+            !whole.stdout.contains(secret),
+            "{secret} leaked:\n{}",
+            whole.render()
+        );
+    }
+    snap!("upstream_get_redacted", whole);
+    let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    snap!("upstream_patch", out);
+    let before: Value = json5::from_str(UPSTREAM).expect("fixture parses");
+    let after = sandbox.config_json();
+    let (Value::Object(before), Value::Object(mut after)) = (before, after) else {
+        panic!("objects expected");
+    };
+    // channels.telegram is kept beside the new channels.sms.
+    let channels = after.remove("channels").expect("channels kept");
+    assert_eq!(channels["telegram"], before["channels"]["telegram"]);
+    assert_eq!(
+        channels["sms"],
+        json5::from_str::<Value>(QUICK_SETUP).expect("parses")["channels"]["sms"]
+    );
+    let mut before = before;
+    before.remove("channels");
+    assert_eq!(after, before, "every other section survives unchanged");
+}
+
+#[test]
+fn upstream_builtin_model_provider_does_not_block_an_sms_patch() {
+    // Upstream's default: a model of a provider built into upstream, no models.providers.
+    let sandbox = Sandbox::new();
+    let config = json!({
+        "agents": {"defaults": {"model": {"primary": "anthropic/claude-opus-4-5"}}},
+        "gateway": {"port": 18789, "mode": "local"},
+    });
+    sandbox.write_config(&config);
+    snap!(
+        "upstream_builtin_provider_validate",
+        sandbox.run(&["config", "validate"])
+    );
+    let patch = sandbox.write("sms.patch.json5", QUICK_SETUP);
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    snap!("upstream_builtin_provider_patch", out);
+    assert_eq!(sandbox.config_json()["agents"], config["agents"]);
+    // A patch that causes an agent error is refused.
+    let bad = sandbox.write(
+        "bad.json5",
+        r#"{ agents: { defaults: { model: { primary: "nowhere/x" } } } }"#,
+    );
+    let before = sandbox.config_text();
+    let out = sandbox.run(&["config", "patch", "--file", bad.to_str().expect("utf-8")]);
+    snap!("patch_agent_error", out);
+    assert_eq!(sandbox.config_text(), before);
+}

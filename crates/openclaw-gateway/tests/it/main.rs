@@ -1,0 +1,15 @@
+//! End-to-end tests of the `openclaw` binary: each command runs as a real process against a
+//! temp config and state directory, a clean environment, and (where Twilio is involved) the
+//! in-process Twilio simulator. Outputs are insta snapshots in `tests/it/snapshots/`.
+
+mod harness;
+
+mod channels;
+mod config;
+mod help;
+mod message;
+mod pairing;
+mod paths;
+mod plugins;
+mod secrets;
+mod segments;
