@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod chaos;
 mod e2e;
 mod http;
@@ -34,6 +35,8 @@ enum Task {
         /// Only scenarios whose name contains this.
         filter: Option<String>,
     },
+    /// Webhook throughput against a bare handler, start-up, memory and reply latency.
+    Bench,
     /// Build the release binary into target/dist and show its version.
     Dist,
     /// SIGKILL the gateway under load and check that nothing was lost or sent twice.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref()),
+        Task::Bench => bench::run(),
         Task::Chaos { kills } => chaos::run(kills),
         Task::Dist => dist(),
     };

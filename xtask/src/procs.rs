@@ -409,3 +409,72 @@ pub(crate) fn merge(target: &mut Value, patch: Value) {
         (t, p) => *t = p,
     }
 }
+
+impl Gateway {
+    /// The running process's id, if it is running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Like [`Gateway::spawn`], but polls `/readyz` every `poll` and returns the time from
+    /// spawning the process to its first 200 (the benchmark's start-up figure).
+    pub(crate) fn spawn_timed(&mut self, poll: Duration) -> anyhow::Result<Duration> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut cmd = Command::new(&self.bins.openclaw);
+        cmd.args(["gateway", "--port", &self.port.to_string()])
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env_remove("OPENCLAW_STATE_DIR")
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        for var in [
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_PHONE_NUMBER",
+            "TWILIO_SMS_FROM",
+            "TWILIO_MESSAGING_SERVICE_SID",
+            "SMS_PUBLIC_WEBHOOK_URL",
+            "SMS_WEBHOOK_PATH",
+            "SMS_ALLOWED_USERS",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let url = format!("http://127.0.0.1:{}/readyz", self.port);
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("start the gateway")?;
+        loop {
+            if let Ok(answer) = http::request("GET", &url, &[], None, Duration::from_secs(2))
+                && answer.status == 200
+            {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "the gateway exited with {status} before it was ready; log: {}",
+                    self.tail_log()
+                );
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                bail!(
+                    "the gateway was not ready within 30 s; log: {}",
+                    self.tail_log()
+                );
+            }
+            std::thread::sleep(poll);
+        }
+        let ready = started.elapsed();
+        self.child = Some(child);
+        Ok(ready)
+    }
+}
