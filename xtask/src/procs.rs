@@ -241,63 +241,7 @@ impl Gateway {
 
     /// (Re)starts the process and waits until it is ready.
     pub(crate) fn spawn(&mut self) -> anyhow::Result<Duration> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let started = Instant::now();
-        let mut cmd = Command::new(&self.bins.openclaw);
-        cmd.args(["gateway", "--port", &self.port.to_string()])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .env_remove("OPENCLAW_CONFIG_PATH")
-            .env_remove("OPENCLAW_STATE_DIR")
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        for var in [
-            "TWILIO_ACCOUNT_SID",
-            "TWILIO_AUTH_TOKEN",
-            "TWILIO_PHONE_NUMBER",
-            "TWILIO_SMS_FROM",
-            "TWILIO_MESSAGING_SERVICE_SID",
-            "SMS_PUBLIC_WEBHOOK_URL",
-            "SMS_WEBHOOK_PATH",
-            "SMS_ALLOWED_USERS",
-        ] {
-            cmd.env_remove(var);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().context("start the gateway")?;
-        let url = format!("http://127.0.0.1:{}/readyz", self.port);
-        loop {
-            if let Ok(answer) = http::request("GET", &url, &[], None, Duration::from_secs(2))
-                && answer.status == 200
-            {
-                break;
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!(
-                    "the gateway exited with {status} before it was ready; log: {}",
-                    self.tail_log()
-                );
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                bail!(
-                    "the gateway was not ready within 30 s; log: {}",
-                    self.tail_log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let ready = started.elapsed();
-        self.child = Some(child);
-        Ok(ready)
+        self.spawn_timed(Duration::from_millis(10))
     }
 
     /// SIGKILL.
