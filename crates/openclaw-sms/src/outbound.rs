@@ -308,7 +308,7 @@ impl Outbound {
                                 })
                                 .await;
                         }
-                        tracing::warn!(account = account.id(), to, "SMS send failed: {error}");
+                        tracing::info!(account = account.id(), to, "SMS send failed: {error}");
                         self.fail(account, &intent, &error, "failed").await;
                         return PartOutcome::Failed { error };
                     }

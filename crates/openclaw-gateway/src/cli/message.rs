@@ -123,11 +123,8 @@ fn print_report(report: &Value, as_json: bool) -> anyhow::Result<ExitCode> {
                     part["messageSid"].as_str().unwrap_or_default(),
                     part["encoding"].as_str().unwrap_or_default()
                 ),
-                Some("failed") => outln!(
-                    "Part {}/{count} failed: {}",
-                    i + 1,
-                    part["error"].as_str().unwrap_or_default()
-                ),
+                // The error itself is the command's final line.
+                Some("failed") => outln!("Part {}/{count} failed", i + 1),
                 _ => outln!("Part {}/{count} not sent (an earlier part failed)", i + 1),
             }
         }
