@@ -13,6 +13,15 @@ use super::admin::{GatewayClient, block_on};
 use super::{Ctx, print_json};
 use crate::runtime::{account_runtime, all_warnings, now_ms, open_store};
 
+/// What `channels dead-letters` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DeadLetterAction {
+    /// Show the dead letters, oldest first.
+    List,
+    /// Put dead letters back into the queue.
+    Resubmit,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChannelsCommand {
     /// Per account: configured or not (and why), signature validation, webhook path, sender,
@@ -24,6 +33,27 @@ pub(crate) enum ChannelsCommand {
         /// Run the Twilio-side probe.
         #[arg(long)]
         probe: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inbound messages that failed for good: `list` them, or `resubmit` one (`--id`) or all.
+    DeadLetters {
+        /// `list` or `resubmit`.
+        #[arg(value_enum)]
+        action: DeadLetterAction,
+        /// The channel (`sms`).
+        #[arg(long, default_value = "sms")]
+        channel: String,
+        /// The account (default: the default account).
+        #[arg(long)]
+        account: Option<String>,
+        /// The dead letter to resubmit (its id from `list`).
+        #[arg(long, conflicts_with = "all")]
+        id: Option<i64>,
+        /// Resubmit every dead letter of the account.
+        #[arg(long)]
+        all: bool,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -40,6 +70,20 @@ pub(crate) enum ChannelsCommand {
 }
 
 pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
+    if let ChannelsCommand::DeadLetters {
+        action,
+        channel,
+        account,
+        id,
+        all,
+        json,
+    } = cmd
+    {
+        if channel != "sms" {
+            bail!("unknown channel \"{channel}\"; this gateway has: sms");
+        }
+        return dead_letters(&ctx, action, account.as_deref(), id, all, json);
+    }
     let (channel, probe_wanted, as_json, capabilities) = match cmd {
         ChannelsCommand::Status {
             channel,
@@ -47,6 +91,7 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             json,
         } => (channel, probe, json, false),
         ChannelsCommand::Capabilities { channel, json } => (channel, true, json, true),
+        ChannelsCommand::DeadLetters { .. } => unreachable!("handled above"),
     };
     if channel != "sms" {
         bail!("unknown channel \"{channel}\"; this gateway has: sms");
@@ -275,4 +320,95 @@ fn print_account(row: &Value) {
     for hint in probe["hints"].as_array().into_iter().flatten() {
         outln!("  Hint: {}", hint.as_str().unwrap_or(""));
     }
+}
+
+/// `channels dead-letters list|resubmit`: on the store of the running gateway when there is one
+/// (its state directory comes from the admin socket), else on this config's state directory.
+/// SQLite lets both processes use the file; a running gateway picks resubmitted messages up at
+/// its next poll.
+fn dead_letters(
+    ctx: &Ctx,
+    action: DeadLetterAction,
+    account: Option<&str>,
+    id: Option<i64>,
+    all: bool,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    use openclaw_store::IngressQueue as _;
+    let accounts = ctx.sms_accounts()?;
+    let account_id = match account {
+        Some(a) if a.trim().is_empty() => bail!("--account must not be blank"),
+        Some(a) => a.trim().to_owned(),
+        None => accounts.default_account.clone(),
+    };
+    if action == DeadLetterAction::Resubmit && id.is_none() && !all {
+        bail!("resubmit needs --id <ID> (from `openclaw channels dead-letters list`) or --all");
+    }
+    block_on(async move {
+        let running = GatewayClient::new(ctx)?.status().await;
+        let state_dir = running
+            .as_ref()
+            .and_then(|s| s["stateDir"].as_str())
+            .map_or_else(|| ctx.paths.state_dir.clone(), std::path::PathBuf::from);
+        let store = open_store(&state_dir, now_ms()).await?;
+        let letters = store.list_dead_letters(&account_id).await?;
+        match action {
+            DeadLetterAction::List => {
+                let rows: Vec<Value> = letters
+                    .iter()
+                    .map(|d| {
+                        json!({
+                            "id": d.id.as_i64(),
+                            "messageSid": d.event_id,
+                            "lane": d.lane,
+                            "receivedAt": super::iso_time(d.received_at),
+                            "failedAt": super::iso_time(d.failed_at),
+                            "attempts": d.attempts,
+                            "reason": d.reason,
+                            "lastError": d.last_error,
+                        })
+                    })
+                    .collect();
+                if as_json {
+                    print_json(
+                        &json!({"channel": "sms", "account": account_id, "deadLetters": rows}),
+                    )?;
+                } else if rows.is_empty() {
+                    outln!("No dead letters for sms account {account_id}.");
+                } else {
+                    outln!("Dead letters of sms account {account_id} ({})", rows.len());
+                    for r in &rows {
+                        outln!(
+                            "  {}  {}  {}  attempts={}  {}",
+                            r["id"],
+                            r["messageSid"].as_str().unwrap_or_default(),
+                            r["failedAt"].as_str().unwrap_or_default(),
+                            r["attempts"],
+                            r["reason"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            DeadLetterAction::Resubmit => {
+                let chosen: Vec<_> = letters
+                    .iter()
+                    .filter(|d| all || Some(d.id.as_i64()) == id)
+                    .collect();
+                if chosen.is_empty() {
+                    bail!(
+                        "no dead letter {} for sms account {account_id}; see `openclaw channels dead-letters list`",
+                        id.map_or_else(|| "at all".to_owned(), |i| i.to_string())
+                    );
+                }
+                for d in &chosen {
+                    store.resubmit(d.id, now_ms()).await?;
+                }
+                outln!(
+                    "Resubmitted {} message(s) to the queue of sms account {account_id}.",
+                    chosen.len()
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })?
 }
