@@ -1,5 +1,5 @@
 //! A fake OpenAI-compatible model server for the e2e scenarios: answers
-//! `POST /v1/chat/completions`, "reply exactly X" with X, anything else with "Model: <text>",
+//! `POST /v1/chat/completions`, "reply exactly X" with X, anything else with `Model: <text>`,
 //! and records every request so scenarios can check what was sent (history, system prompt).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
