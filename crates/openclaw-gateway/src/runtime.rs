@@ -15,6 +15,13 @@ use crate::secrets::SecretsRuntime;
 /// The SQLite file inside the state directory.
 pub(crate) const STORE_FILE: &str = "state/openclaw-sms.sqlite";
 
+/// The store's group-commit gather window in the gateway: none. The store's default (1 ms)
+/// pays off for a steady crowd of enqueuers; in the gateway, webhook enqueues are mixed with
+/// the pipeline's writes, so waiting for "the rest of the last batch" mostly adds latency.
+/// Measured with `cargo xtask bench` (release, same machine, same run conditions): with the
+/// 1 ms window 825 / 3,679 webhooks/s at 2 / 16 connections, with none 953 / 4,517.
+pub(crate) const STORE_GATHER_WINDOW: std::time::Duration = std::time::Duration::ZERO;
+
 /// Where the store lives.
 pub(crate) fn store_path(state_dir: &Path) -> PathBuf {
     state_dir.join(STORE_FILE)
@@ -23,7 +30,11 @@ pub(crate) fn store_path(state_dir: &Path) -> PathBuf {
 /// Opens the store (creating it), imports upstream's legacy files once.
 pub(crate) async fn open_store(state_dir: &Path, now: i64) -> anyhow::Result<Arc<SqliteStore>> {
     let path = store_path(state_dir);
-    let store = SqliteStore::open(&path, &StoreOptions::default())
+    let options = StoreOptions {
+        gather_window: STORE_GATHER_WINDOW,
+        ..StoreOptions::default()
+    };
+    let store = SqliteStore::open(&path, &options)
         .await
         .with_context(|| format!("open the state database {}", path.display()))?;
     match store.import_legacy(state_dir, now).await {
