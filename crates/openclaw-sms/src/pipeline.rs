@@ -61,15 +61,27 @@ impl SmsChannel {
                 break;
             }
             let free = self.options.max_concurrent.saturating_sub(tasks.len());
+            // Only the accounts this gateway runs: messages of a disabled or removed account
+            // stay queued until it runs again, rather than failing here.
             let mut claimed = Vec::new();
-            if free > 0 {
+            for account in &self.accounts {
+                let room = free.saturating_sub(claimed.len());
+                if room == 0 {
+                    break;
+                }
+                let scope = ClaimScope::Account(account.id().to_owned());
                 match self
                     .store
-                    .claim_next(ClaimScope::All, self.clock.now_ms(), free)
+                    .claim_next(scope, self.clock.now_ms(), room)
                     .await
                 {
-                    Ok(c) => claimed = c,
-                    Err(err) => tracing::error!("could not claim queued SMS: {err}"),
+                    Ok(c) => claimed.extend(c),
+                    Err(err) => {
+                        tracing::error!(
+                            account = account.id(),
+                            "could not claim queued SMS: {err}"
+                        );
+                    }
                 }
             }
             let got_work = !claimed.is_empty();

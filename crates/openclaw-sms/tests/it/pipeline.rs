@@ -416,3 +416,35 @@ async fn a_message_claimed_by_a_pump_that_died_runs_once_after_the_restart() {
     assert_eq!(api_creates(&sim), 1);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn messages_of_an_account_this_gateway_does_not_run_stay_queued() {
+    let (sim, gw) = start(json!({})).await;
+    // A message of another account (disabled here, or run by another gateway) is in the store.
+    let other = openclaw_store::NewIngress {
+        account: "elsewhere".into(),
+        event_id: message_sid(900),
+        lane: "elsewhere/sender:+15550001111".into(),
+        payload: b"MessageSid=x".to_vec(),
+        received_at: now_ms(),
+    };
+    gw.store.enqueue(other).await.unwrap();
+    // Our own account's traffic runs as usual meanwhile.
+    let phone = sim.phone(ALICE).unwrap();
+    phone.text(OUR, "ping").await.unwrap();
+    assert_eq!(
+        phone.next_reply(REPLY_WAIT).await.unwrap().body,
+        "pong: ping"
+    );
+    gw.drained().await;
+    // The foreign message was neither run nor dead-lettered: it waits for its account.
+    assert_eq!(gw.store.queue_depth("elsewhere").await.unwrap(), 1);
+    assert!(
+        gw.store
+            .list_dead_letters("elsewhere")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    gw.shutdown().await;
+}
