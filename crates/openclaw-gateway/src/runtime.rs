@@ -170,13 +170,7 @@ pub(crate) fn running_accounts(
     options: AccountOptions,
 ) -> anyhow::Result<Vec<AccountRuntime>> {
     // Only accounts that will run own a route; an unconfigured one is reported, not routed.
-    let runnable: Vec<AccountSettings> = accounts
-        .accounts
-        .iter()
-        .filter(|a| a.enabled && a.is_configured())
-        .cloned()
-        .collect();
-    check_webhook_paths(&runnable)?;
+    check_webhook_paths(&accounts.runnable())?;
     let mut runtimes = Vec::new();
     for account in &accounts.accounts {
         if !account.enabled {
@@ -198,4 +192,28 @@ pub(crate) fn running_accounts(
 /// The current time, unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     openclaw_sms::Clock::system().now_ms()
+}
+
+/// Sends `text` to `to` from `settings`' account without a running gateway: through the
+/// same outbound path (intents, pacing, retry classes) on the state directory's store.
+pub(crate) async fn send_direct(
+    ctx: &Ctx,
+    settings: &AccountSettings,
+    store: &Arc<SqliteStore>,
+    to: &str,
+    text: &str,
+    reply_id: &str,
+) -> anyhow::Result<openclaw_sms::outbound::SendReport> {
+    let runtime = account_runtime(
+        settings,
+        &ctx.doc.value,
+        &ctx.env,
+        AccountOptions::default(),
+    )?;
+    let outbound = openclaw_sms::outbound::Outbound::new(
+        store.clone(),
+        Arc::new(openclaw_sms::metrics::Metrics::new()),
+        openclaw_sms::Clock::system(),
+    );
+    Ok(outbound.send_reply(&runtime, to, text, reply_id).await)
 }

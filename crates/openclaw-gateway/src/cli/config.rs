@@ -64,13 +64,7 @@ pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>>
 /// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
 fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let accounts = sms_accounts(config, &ctx.env)?;
-    let runnable: Vec<_> = accounts
-        .accounts
-        .iter()
-        .filter(|a| a.enabled && a.is_configured())
-        .cloned()
-        .collect();
-    openclaw_sms::config::check_webhook_paths(&runnable)?;
+    openclaw_sms::config::check_webhook_paths(&accounts.runnable())?;
     let secrets = SecretsRuntime::new(config, &ctx.env);
     let mut warnings = Vec::new();
     for account in accounts.accounts.iter().filter(|a| a.enabled) {

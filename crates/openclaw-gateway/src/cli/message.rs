@@ -1,7 +1,6 @@
 //! `openclaw message send`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
 use super::{Ctx, print_json};
-use crate::runtime::{account_runtime, now_ms, open_store, select_account};
+use crate::runtime::{now_ms, open_store, select_account, send_direct};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum MessageCommand {
@@ -82,22 +81,9 @@ pub(crate) fn run(ctx: Ctx, cmd: MessageCommand) -> anyhow::Result<ExitCode> {
                     openclaw_sms::config::NOT_CONFIGURED_REASON
                 );
             }
-            let runtime = account_runtime(
-                settings,
-                &ctx.doc.value,
-                &ctx.env,
-                openclaw_sms::AccountOptions::default(),
-            )?;
             let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
-            let outbound = openclaw_sms::outbound::Outbound::new(
-                store.clone(),
-                Arc::new(openclaw_sms::metrics::Metrics::new()),
-                openclaw_sms::Clock::system(),
-            );
             let reply_id = format!("cli:{}:{}:{}", settings.id, now_ms(), rand::random::<u64>());
-            let report = outbound
-                .send_reply(&runtime, &to, &message, &reply_id)
-                .await;
+            let report = send_direct(&ctx, settings, &store, &to, &message, &reply_id).await?;
             drop(store);
             crate::server::report_json(&settings.id, &to, &report)
         };

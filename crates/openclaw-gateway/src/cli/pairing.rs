@@ -216,27 +216,17 @@ async fn approve(
     };
     outln!("Approved sms sender {}.", request.sender_id);
     if let Some(settings) = settings.filter(|_| notify) {
-        let runtime = crate::runtime::account_runtime(
-            settings,
-            &ctx.doc.value,
-            &ctx.env,
-            openclaw_sms::AccountOptions::default(),
-        )
-        .context("send the approval notice")?;
-        let outbound = openclaw_sms::outbound::Outbound::new(
-            store.clone(),
-            std::sync::Arc::new(openclaw_sms::metrics::Metrics::new()),
-            openclaw_sms::Clock::system(),
-        );
         let reply_id = format!("notify:{}:{}:{}", settings.id, request.sender_id, now_ms());
-        let report = outbound
-            .send_reply(
-                &runtime,
-                &request.sender_id,
-                openclaw_sms::texts::APPROVED_NOTICE,
-                &reply_id,
-            )
-            .await;
+        let report = crate::runtime::send_direct(
+            ctx,
+            settings,
+            &store,
+            &request.sender_id,
+            openclaw_sms::texts::APPROVED_NOTICE,
+            &reply_id,
+        )
+        .await
+        .context("send the approval notice")?;
         if let Some(err) = report.first_error() {
             eprintln!("warning: the approval notice could not be sent: {err}");
         }

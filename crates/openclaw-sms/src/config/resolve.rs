@@ -185,6 +185,15 @@ pub struct SmsAccounts {
 }
 
 impl SmsAccounts {
+    /// The accounts that run: enabled and configured (only these own a webhook route).
+    pub fn runnable(&self) -> Vec<AccountSettings> {
+        self.accounts
+            .iter()
+            .filter(|a| a.enabled && a.is_configured())
+            .cloned()
+            .collect()
+    }
+
     /// The account with `id`, or the default account when `id` is `None`.
     pub fn get(&self, id: Option<&str>) -> Option<&AccountSettings> {
         let id = id.map_or(self.default_account.as_str(), str::trim);
