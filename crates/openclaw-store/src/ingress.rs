@@ -313,6 +313,32 @@ pub trait IngressQueue: Send + Sync {
 
     /// Drops tombstones and dead letters that are too old or over their per-account caps.
     async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError>;
+
+    /// How long a claim stays valid without renewal, in milliseconds, for a store shared by
+    /// several processes (PostgreSQL): a claim not renewed in time is taken over by another
+    /// process. `None` (the default) for a store owned by one process (SQLite), whose claims
+    /// last until the message is finished or the store is reopened.
+    fn claim_lease_ms(&self) -> Option<i64> {
+        None
+    }
+
+    /// Extends the lease of every message this handle has claimed and not finished yet to
+    /// `now` plus [`IngressQueue::claim_lease_ms`]; returns how many. The pump calls it well
+    /// within the lease (every third of it). Stores without leases do nothing.
+    async fn renew_claims(&self, now: i64) -> Result<u64, StoreError> {
+        let _ = now;
+        Ok(0)
+    }
+
+    /// Gives back every message this handle has claimed and not finished: each is pending
+    /// again at its lane's head, due at `now`, its attempt count kept; returns how many. Called
+    /// at a shutdown whose grace ran out, so that another process can take the messages over
+    /// at once instead of after the lease. Stores without leases do nothing (their claims are
+    /// reset when the store is opened again).
+    async fn release_claims(&self, now: i64) -> Result<u64, StoreError> {
+        let _ = now;
+        Ok(0)
+    }
 }
 
 #[cfg(test)]
