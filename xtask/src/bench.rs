@@ -35,6 +35,8 @@ use crate::procs::{
 
 /// Keep-alive connections of each webhook case.
 const CONNECTIONS: &[usize] = &[2, 16];
+/// Connections for the SQLite vs PostgreSQL comparison.
+const BACKEND_CONNECTIONS: usize = 16;
 /// Load before the measurement of each case (not recorded).
 const WARM_UP: Duration = Duration::from_secs(1);
 /// Measured load of each case.
@@ -202,7 +204,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
     drop(gw);
     drop(sim);
 
+    // 4: durable accepts on each state backend, same load, same run.
+    let backends = backends(&bins)?;
+
     let report = Report {
+        backends,
         fsync_ms,
         cases,
         startup,
@@ -235,6 +241,55 @@ pub(crate) fn run() -> anyhow::Result<()> {
     std::fs::write(&out, serde_json::to_string_pretty(&json)? + "\n")?;
     println!("\nwritten: {}", out.display());
     Ok(())
+}
+
+/// Durable accepts per second on SQLite and on PostgreSQL.
+#[derive(Debug)]
+struct Backends {
+    sqlite: LoadResult,
+    /// `Err` says why PostgreSQL was not measured (not installed, no server).
+    postgres: Result<LoadResult, String>,
+}
+
+/// The same webhook load ([`BACKEND_CONNECTIONS`] connections, each text new) against a fresh
+/// gateway on SQLite, then on PostgreSQL (a private cluster on loopback with `fsync` on, or
+/// `OPENCLAW_TEST_PG_URL`). Every 200 is a committed, durable message on either side.
+fn backends(bins: &Bins) -> anyhow::Result<Backends> {
+    let run = |state: Option<Value>| -> anyhow::Result<LoadResult> {
+        let dir = Scratch::new("bench-backend")?;
+        let port = free_port()?;
+        let sim = sim_for(bins, port)?;
+        let mut config = bench_config(port, &sim);
+        if let Some(state) = state {
+            crate::procs::merge(&mut config, json!({ "state": state }));
+        }
+        let gw = Gateway::start(bins, dir.path(), port, &config, &[])?;
+        let public_url = format!("http://127.0.0.1:{port}{WEBHOOK_PATH}");
+        let pool: Arc<[Vec<u8>]> = build_requests(&public_url, POOL_REQUESTS, now_nanos())?.into();
+        let result = load(
+            format!("127.0.0.1:{port}").parse()?,
+            &pool,
+            BACKEND_CONNECTIONS,
+            Reuse::Once,
+        )?;
+        drop(gw);
+        Ok(result)
+    };
+    eprintln!("bench: durable accepts, SQLite ({BACKEND_CONNECTIONS} connections)");
+    let sqlite = run(None)?;
+    let postgres = match crate::services::Postgres::start() {
+        Ok(pg) => {
+            eprintln!("bench: durable accepts, PostgreSQL ({BACKEND_CONNECTIONS} connections)");
+            let schema = format!("bench_{}", now_nanos());
+            let result = run(Some(
+                json!({"backend": "postgres", "url": pg.url(), "schema": schema}),
+            ))?;
+            drop(pg);
+            Ok(result)
+        }
+        Err(err) => Err(format!("{err:#}")),
+    };
+    Ok(Backends { sqlite, postgres })
 }
 
 fn sim_for(bins: &Bins, port: u16) -> anyhow::Result<Sim> {
@@ -849,6 +904,7 @@ impl Case {
 
 #[derive(Debug)]
 struct Report {
+    backends: Backends,
     fsync_ms: f64,
     cases: Vec<Case>,
     startup: Startup,
@@ -944,6 +1000,36 @@ impl Report {
             }
         }
         println!();
+        println!(
+            "Durable accepts by state backend ({BACKEND_CONNECTIONS} connections, fresh gateway each, fsync on both)"
+        );
+        println!(
+            "{:<11} {:>10} {:>9} {:>9} {:>12} {:>17}",
+            "backend", "accepts/s", "p50 ms", "p99 ms", "errors", "ratio to SQLite"
+        );
+        let b = &self.backends;
+        println!(
+            "{:<11} {:>10.0} {:>9.2} {:>9.2} {:>12} {:>17}",
+            "sqlite",
+            b.sqlite.rps,
+            b.sqlite.p50_ms,
+            b.sqlite.p99_ms,
+            errors_text(&b.sqlite.errors),
+            "1.00"
+        );
+        match &b.postgres {
+            Ok(pg) => println!(
+                "{:<11} {:>10.0} {:>9.2} {:>9.2} {:>12} {:>17.2}",
+                "postgres",
+                pg.rps,
+                pg.p50_ms,
+                pg.p99_ms,
+                errors_text(&pg.errors),
+                pg.rps / b.sqlite.rps
+            ),
+            Err(why) => println!("postgres    not measured: {why}"),
+        }
+        println!();
         println!("Start-up and memory");
         let s = &self.startup;
         println!(
@@ -1028,6 +1114,15 @@ impl Report {
                 "load_generator": "xtask keep-alive HTTP/1.1 client over std::net, one thread per connection, requests signed before the clock starts",
             },
             "disk_fsync_median_ms": self.fsync_ms,
+            "durable_accepts_by_backend": {
+                "connections": BACKEND_CONNECTIONS,
+                "sqlite": load(&self.backends.sqlite),
+                "postgres": match &self.backends.postgres {
+                    Ok(pg) => load(pg),
+                    Err(why) => json!({"not_measured": why}),
+                },
+                "postgres_to_sqlite_ratio": self.backends.postgres.as_ref().ok().map(|pg| pg.rps / self.backends.sqlite.rps),
+            },
             "webhook": self.cases.iter().map(|c| json!({
                 "connections": c.connections,
                 "bare_axum": load(&c.bare),

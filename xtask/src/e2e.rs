@@ -16,8 +16,13 @@ const MG: &str = "MG0123456789abcdef0123456789abcdef";
 
 type Scenario = fn(&Bins) -> anyhow::Result<()>;
 
+/// The scenario that needs PostgreSQL and nginx (see `e2e_pg.rs`).
+const PG_SCENARIO: &str = "two_gateways_one_postgres_one_killed";
+
 /// Runs every scenario (or those whose name contains `filter`) and prints a summary line.
-pub(crate) fn run(filter: Option<&str>) -> anyhow::Result<()> {
+/// `pg_url` is a PostgreSQL server for the two-gateway scenario; without one, a private
+/// cluster is started from the installed PostgreSQL (and the scenario fails if there is none).
+pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<()> {
     let bins = Bins::build(false)?;
     let scenarios: &[(&str, Scenario)] = &[
         ("verification_flow_with_model", verification_flow),
@@ -51,6 +56,25 @@ pub(crate) fn run(filter: Option<&str>) -> anyhow::Result<()> {
                     "e2e {name} ... FAILED ({:.1} s): {err:#}",
                     started.elapsed().as_secs_f64()
                 );
+            }
+        }
+    }
+    if filter.is_none_or(|f| PG_SCENARIO.contains(f)) {
+        let started = Instant::now();
+        let result = match pg_url {
+            Some(url) => crate::e2e_pg::two_gateways_one_postgres(&bins, url),
+            None => crate::services::Postgres::start()
+                .and_then(|pg| crate::e2e_pg::two_gateways_one_postgres(&bins, pg.url())),
+        };
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                passed += 1;
+                println!("e2e {PG_SCENARIO} ... ok ({secs:.1} s)");
+            }
+            Err(err) => {
+                failed += 1;
+                println!("e2e {PG_SCENARIO} ... FAILED ({secs:.1} s): {err:#}");
             }
         }
     }

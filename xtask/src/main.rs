@@ -9,9 +9,11 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod chaos;
 mod e2e;
+mod e2e_pg;
 mod http;
 mod model;
 mod procs;
+mod services;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci(),
-        Task::E2e { filter } => e2e::run(filter.as_deref()),
+        Task::E2e { filter } => e2e::run(filter.as_deref(), None),
         Task::Bench => bench::run(),
         Task::Chaos { kills } => chaos::run(kills),
         Task::Dist => dist(),
@@ -100,13 +102,24 @@ fn ci() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    // PostgreSQL for the store's and the binary's PostgreSQL tests and the two-gateway e2e
+    // scenario: a private cluster on loopback, stopped when `postgres` drops. With
+    // OPENCLAW_REQUIRE_POSTGRES set, a test that finds no server fails instead of skipping.
+    let postgres = services::Postgres::start()?;
     // The README's test command.
-    cargo(&["test", "--workspace"])?;
+    run(
+        Command::new(env!("CARGO")).args(["test", "--workspace"]),
+        &[
+            (services::PG_URL_ENV, postgres.url()),
+            (services::REQUIRE_PG_ENV, "1"),
+        ],
+    )?;
     run(
         Command::new(env!("CARGO")).args(["doc", "--workspace", "--no-deps"]),
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
-    e2e::run(None)?;
+    e2e::run(None, Some(postgres.url()))?;
+    drop(postgres);
     Ok(())
 }
 
