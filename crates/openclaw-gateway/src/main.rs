@@ -23,6 +23,7 @@ mod paths;
 mod runtime;
 mod secrets;
 mod server;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -173,7 +173,7 @@ async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
         }
     };
     let store: Arc<dyn openclaw_store::Store> =
-        match open_store(&ctx.paths.state_dir, now_ms()).await {
+        match open_store(ctx, &ctx.paths.state_dir, now_ms()).await {
             Ok(s) => s,
             Err(_) => Arc::new(match openclaw_store::SqliteStore::open_in_memory() {
                 Ok(s) => s,
@@ -350,7 +350,7 @@ fn dead_letters(
             .as_ref()
             .and_then(|s| s["stateDir"].as_str())
             .map_or_else(|| ctx.paths.state_dir.clone(), std::path::PathBuf::from);
-        let store = open_store(&state_dir, now_ms()).await?;
+        let store = open_store(ctx, &state_dir, now_ms()).await?;
         let letters = store.list_dead_letters(&account_id).await?;
         match action {
             DeadLetterAction::List => {
