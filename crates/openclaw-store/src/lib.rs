@@ -78,6 +78,9 @@ mod ingress;
 mod optout;
 mod outbound;
 mod pairing;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod snapshot;
 mod sqlite;
 mod turns;
 
@@ -98,6 +101,16 @@ pub use outbound::{
 };
 pub use pairing::{
     AllowEntry, CreateRequestOutcome, NewPairingRequest, PairingKey, PairingRequest, PairingStore,
+};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_PENDING_REQUEST_TTL_MS,
+    MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
+};
+pub use snapshot::{
+    CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,
+    SnapshotTurns, StateSnapshot, TableCopy,
 };
 pub use sqlite::{
     BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,
