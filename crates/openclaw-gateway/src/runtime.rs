@@ -155,16 +155,26 @@ pub(crate) async fn connect_postgres(
         lease_ms: settings.lease_ms,
         schema: settings.schema.clone(),
         ..PostgresOptions::default()
-    };
+    }
+    .with_retention_of(&StoreOptions::default());
     PostgresStore::connect(url.expose_secret(), &options)
         .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "connect to the state database of state.url (postgres at {}): {}",
-                describe_url(url.expose_secret()),
-                scrub(&err.to_string(), url)
-            )
-        })
+        .map_err(|err| postgres_error(&err, url))
+}
+
+/// A PostgreSQL store error as a one-line error that names `state.url` and where it points,
+/// scrubbed of the URL and its password (the store leaves them out; this makes sure).
+pub(crate) fn postgres_error(err: &openclaw_store::StoreError, url: &SecretString) -> anyhow::Error {
+    let reason = scrub(&err.to_string(), url);
+    if matches!(err, openclaw_store::StoreError::ConnectDatabase { .. }) {
+        // The store's message already names host, port and database.
+        anyhow::anyhow!("state.url: {reason}")
+    } else {
+        anyhow::anyhow!(
+            "state.url (postgres at {}): {reason}",
+            describe_url(url.expose_secret())
+        )
+    }
 }
 
 /// Upstream's start-up warnings for one account (section 6), in its words.

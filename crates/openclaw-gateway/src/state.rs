@@ -187,7 +187,7 @@ impl StateSettings {
     }
 }
 
-fn is_postgres_url(text: &str) -> bool {
+pub(crate) fn is_postgres_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
 }
 
@@ -220,11 +220,15 @@ pub(crate) fn describe_url(url: &str) -> String {
         host.to_owned()
     };
     host.push_str(&format!(":{}", parsed.port().unwrap_or(DEFAULT_PG_PORT)));
-    if db.is_empty() {
-        host
+    // As libpq: no database means the user's name, else `postgres` (the store says the same).
+    let db = if !db.is_empty() {
+        db
+    } else if !parsed.username().is_empty() {
+        percent_decode(parsed.username())
     } else {
-        format!("{host}/{db}")
-    }
+        "postgres".to_owned()
+    };
+    format!("{host}/{db}")
 }
 
 fn percent_decode(text: &str) -> String {
@@ -377,7 +381,8 @@ mod tests {
             "postgresql://u:p%40ss@db.example.com/openclaw?sslmode=require",
             "db.example.com:5432/openclaw",
         );
-        check_describe("postgres://db.example.com", "db.example.com:5432");
+        check_describe("postgres://db.example.com", "db.example.com:5432/postgres");
+        check_describe("postgres://gw:pw@db.example.com", "db.example.com:5432/gw");
         check_describe("postgres://u:p@[::1]:6000/x", "[::1]:6000/x");
         check_describe(
             "postgres:///openclaw?host=/run/postgresql",

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use openclaw_access_policy::PairingLimits;
 use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
-use openclaw_store::PairingStore as _;
 use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
