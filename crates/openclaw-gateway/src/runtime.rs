@@ -53,7 +53,11 @@ impl StateTarget {
     /// `sqlite (/path/state/openclaw-sms.sqlite)`, `postgres (db.example.com:5432/openclaw, schema gw)`.
     pub(crate) fn line(&self) -> String {
         match &self.schema {
-            Some(schema) => format!("{} ({}, schema {schema})", self.backend.as_str(), self.location),
+            Some(schema) => format!(
+                "{} ({}, schema {schema})",
+                self.backend.as_str(),
+                self.location
+            ),
             None => format!("{} ({})", self.backend.as_str(), self.location),
         }
     }
@@ -78,7 +82,11 @@ pub(crate) async fn open_store(
 }
 
 /// [`open_store`] with where the store is.
-pub(crate) async fn open_state(ctx: &Ctx, state_dir: &Path, now: i64) -> anyhow::Result<OpenedState> {
+pub(crate) async fn open_state(
+    ctx: &Ctx,
+    state_dir: &Path,
+    now: i64,
+) -> anyhow::Result<OpenedState> {
     let settings = StateSettings::from_config(&ctx.doc.value)?;
     match settings.backend {
         Backend::Sqlite => Ok(OpenedState {
@@ -164,7 +172,10 @@ pub(crate) async fn connect_postgres(
 
 /// A PostgreSQL store error as a one-line error that names `state.url` and where it points,
 /// scrubbed of the URL and its password (the store leaves them out; this makes sure).
-pub(crate) fn postgres_error(err: &openclaw_store::StoreError, url: &SecretString) -> anyhow::Error {
+pub(crate) fn postgres_error(
+    err: &openclaw_store::StoreError,
+    url: &SecretString,
+) -> anyhow::Error {
     let reason = scrub(&err.to_string(), url);
     if matches!(err, openclaw_store::StoreError::ConnectDatabase { .. }) {
         // The store's message already names host, port and database.

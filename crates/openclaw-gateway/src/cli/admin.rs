@@ -46,10 +46,11 @@ impl GatewayClient {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("gateway-") && name.ends_with(".sock") {
-                if let Some(status) = Self::at(entry.path()).status().await {
-                    found.push(status);
-                }
+            if name.starts_with("gateway-")
+                && name.ends_with(".sock")
+                && let Some(status) = Self::at(entry.path()).status().await
+            {
+                found.push(status);
             }
         }
         found

@@ -110,7 +110,11 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             rows.push(account_json(account, running.as_ref(), probe_result));
         }
         // Where the state is: the running gateway's word, else the config's (not connected).
-        let state = match running.as_ref().map(|r| &r["state"]).filter(|s| s.is_object()) {
+        let state = match running
+            .as_ref()
+            .map(|r| &r["state"])
+            .filter(|s| s.is_object())
+        {
             Some(state) => state.clone(),
             None => match state_target(&ctx, &ctx.paths.state_dir) {
                 Ok(target) => target.json(),

@@ -111,13 +111,16 @@ async fn copy(ctx: &Ctx, url_flag: Option<&str>, as_json: bool) -> anyhow::Resul
         Some(flag) => {
             let url = secrets.resolve("--url", &SecretInput::Plain(flag.to_owned()))?;
             if !crate::state::is_postgres_url(secrecy::ExposeSecret::expose_secret(&url).trim()) {
-                bail!("--url must start with postgres:// or postgresql:// (the value is not shown)");
+                bail!(
+                    "--url must start with postgres:// or postgresql:// (the value is not shown)"
+                );
             }
             url
         }
-        None => settings.resolve_url(&secrets).context(
-            "state copy needs the PostgreSQL database: set state.url (see docs/config.md) or pass --url",
-        )?,
+        None if settings.url.is_none() => bail!(
+            "state copy needs the PostgreSQL database: set state.url (see docs/config.md) or pass --url \"${{OPENCLAW_STATE_URL}}\""
+        ),
+        None => settings.resolve_url(&secrets)?,
     };
     let target = postgres_target(&url, &settings);
     let sqlite = open_sqlite(state_dir, now_ms()).await?;
@@ -218,8 +221,10 @@ async fn status(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
         }
     };
     if as_json {
-        let queue: serde_json::Map<String, Value> =
-            depths.iter().map(|(id, d)| (id.clone(), json!(d))).collect();
+        let queue: serde_json::Map<String, Value> = depths
+            .iter()
+            .map(|(id, d)| (id.clone(), json!(d)))
+            .collect();
         print_json(&json!({
             "backend": target.backend.as_str(),
             "location": target.location,
