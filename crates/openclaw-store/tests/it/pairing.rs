@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    ClaimScope, CreateRequestOutcome, Enqueued, IngressState, NewPairingRequest,
-    PairingKey, Store, StoreError,
+    ClaimScope, CreateRequestOutcome, Enqueued, IngressState, NewPairingRequest, PairingKey, Store,
+    StoreError,
 };
 use serde_json::json;
 
