@@ -112,14 +112,16 @@ async fn two_nodes_claim_each_lane_one_at_a_time_in_order_exactly_once() {
     let a = tokio::spawn(claim_loop(db.store.clone(), Arc::clone(&seen)));
     let b = tokio::spawn(claim_loop(other.clone(), Arc::clone(&seen)));
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    let seen = seen.lock().unwrap();
-    assert!(seen.violations.is_empty(), "{:?}", seen.violations);
-    assert_eq!(a + b, LANES * PER_LANE);
-    assert!(
-        seen.next_in_lane.values().all(|n| *n == PER_LANE),
-        "{:?}",
-        seen.next_in_lane
-    );
+    {
+        let seen = seen.lock().unwrap();
+        assert!(seen.violations.is_empty(), "{:?}", seen.violations);
+        assert_eq!(a + b, LANES * PER_LANE);
+        assert!(
+            seen.next_in_lane.values().all(|n| *n == PER_LANE),
+            "{:?}",
+            seen.next_in_lane
+        );
+    }
     assert_eq!(db.store.queue_depth("a").await.unwrap(), 0);
     // Every message is a tombstone now: a provider retry is a duplicate on either node.
     let retry = other.enqueue(msg("a", "l3-5", "lane3", 2)).await.unwrap();

@@ -67,7 +67,7 @@ async fn lease_hooks_match_the_backend(store: Arc<dyn Store>) {
             assert_eq!(store.release_claims(2).await.unwrap(), 0);
         }
         Some(ms) => {
-            assert_eq!(ms, openclaw_store::DEFAULT_LEASE_MS);
+            assert!(ms > 0, "{ms}");
             assert_eq!(store.renew_claims(2).await.unwrap(), 1);
             assert_eq!(store.release_claims(2).await.unwrap(), 1);
             assert_eq!(store.release_claims(2).await.unwrap(), 0);
