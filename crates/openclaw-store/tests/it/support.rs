@@ -74,6 +74,7 @@ pub(crate) use on_both_backends;
 pub(crate) mod pg {
     //! PostgreSQL test databases: one fresh schema per test on `OPENCLAW_TEST_PG_URL`.
 
+    use std::io::Write as _;
     use std::sync::Once;
 
     use openclaw_store::{PostgresOptions, PostgresStore};
@@ -91,7 +92,10 @@ pub(crate) mod pg {
                      PostgreSQL in .ci/run"
                 );
                 SKIPPED.call_once(|| {
-                    eprintln!(
+                    // Straight to the process's stderr: the test harness captures `eprintln!`
+                    // of passing tests, and this line must be seen.
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "OPENCLAW_TEST_PG_URL is not set: the PostgreSQL half of the store tests \
                          was not run"
                     );
