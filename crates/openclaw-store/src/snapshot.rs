@@ -118,6 +118,7 @@ pub struct TableCopy {
 }
 
 impl TableCopy {
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only importers count
     pub(crate) fn count(&mut self, copied: bool) {
         if copied {
             self.copied += 1;

@@ -229,22 +229,17 @@ impl IngressQueue for PostgresStore {
                 });
             }
         }
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await.map_err(pg("begin enqueue"))?;
-        // Serialises enqueues of one lane until commit, so that ids within a lane increase in
-        // commit order (a claimer never sees a lane's newer message before an older one).
-        execute(
-            &tx,
-            "lock ingress lane",
-            "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))",
-            &[&LOCK_CLASS_LANE, &item.account, &item.lane],
-        )
-        .await?;
+        let client = self.conn().await?;
+        // One statement, so one round trip and its own transaction: the lane's advisory lock
+        // is taken before the row (and its id) is made and held until the commit, so ids
+        // within a lane increase in commit order (a claimer never sees a lane's newer message
+        // before an older one, even when two gateways accept a sender's texts at once).
         let inserted = query_opt(
-            &tx,
+            &client,
             "enqueue ingress message",
-            "INSERT INTO ingress (account, event_id, lane, payload, received_at, state, available_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $5)
+            "WITH lane_lock AS (SELECT pg_advisory_xact_lock($6, hashtext($1 || '/' || $3)))
+             INSERT INTO ingress (account, event_id, lane, payload, received_at, state, available_at)
+             SELECT $1, $2, $3, $4, $5, 'pending', $5 FROM lane_lock
              ON CONFLICT (account, event_id) DO NOTHING RETURNING id",
             &[
                 &item.account,
@@ -252,33 +247,31 @@ impl IngressQueue for PostgresStore {
                 &item.lane,
                 &item.payload,
                 &item.received_at,
+                &LOCK_CLASS_LANE,
             ],
         )
         .await?;
-        let answer = if let Some(row) = inserted {
-            Enqueued::Accepted {
+        if let Some(row) = inserted {
+            return Ok(Enqueued::Accepted {
                 id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
-            }
-        } else {
-            let row = query_opt(
-                &tx,
-                "find earlier ingress message",
-                "SELECT id, state FROM ingress WHERE account = $1 AND event_id = $2",
-                &[&item.account, &item.event_id],
-            )
-            .await?
-            .ok_or_else(|| StoreError::QueryDatabase {
-                context: "find earlier ingress message",
-                reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
-            })?;
-            let state: String = row.try_get(1).map_err(decode("ingress state"))?;
-            Enqueued::Duplicate {
-                id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
-                state: IngressState::parse(&state)?,
-            }
-        };
-        tx.commit().await.map_err(pg("commit enqueue"))?;
-        Ok(answer)
+            });
+        }
+        let row = query_opt(
+            &client,
+            "find earlier ingress message",
+            "SELECT id, state FROM ingress WHERE account = $1 AND event_id = $2",
+            &[&item.account, &item.event_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::QueryDatabase {
+            context: "find earlier ingress message",
+            reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
+        })?;
+        let state: String = row.try_get(1).map_err(decode("ingress state"))?;
+        Ok(Enqueued::Duplicate {
+            id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
+            state: IngressState::parse(&state)?,
+        })
     }
 
     async fn claim_next(

@@ -230,7 +230,10 @@ async fn import<C: GenericClient + ?Sized>(
             "import pairing request",
             "INSERT INTO pairing_requests (channel, account, sender_id, code, meta_json, created_at,
                                            last_seen_at, held_event_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8
+             WHERE NOT EXISTS (SELECT 1 FROM allow_entries
+                               WHERE channel = $1 AND account = $2 AND entry = $3)
+             ON CONFLICT DO NOTHING",
             &[
                 &p.key.channel,
                 &p.key.account,
@@ -392,7 +395,9 @@ impl PostgresStore {
     }
 
     /// Copies a snapshot in, in one transaction: rows whose key is already present are left
-    /// as they are (so a second import of the same snapshot copies nothing), ingress ids are
+    /// as they are (so a second import of the same snapshot copies nothing, even after
+    /// requests were approved meanwhile: a request of a sender already allowed is skipped),
+    /// ingress ids are
     /// assigned anew (lane order kept) and pairing requests' held messages follow them.
     /// Retention caps are not applied here; the next prune applies them.
     pub async fn import_snapshot(&self, s: &StateSnapshot) -> Result<CopyReport, StoreError> {
