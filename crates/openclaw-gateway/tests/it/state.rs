@@ -411,3 +411,56 @@ fn state_status_on_sqlite() {
         sandbox.run(&["state", "status", "--json"])
     );
 }
+
+#[test]
+fn a_gateway_on_postgres_answers_a_text() {
+    let Some(url) = pg_url("a_gateway_on_postgres_answers_a_text") else {
+        return;
+    };
+    let schema = fresh_schema("run");
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    let port = sandbox.gateway_port();
+    let webhook = format!("http://127.0.0.1:{port}/webhooks/sms");
+    let twilio = crate::harness::FakeTwilio::start(Some(&webhook));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(webhook);
+    sms["dmPolicy"] = json!("open");
+    sms["allowFrom"] = json!(["*"]);
+    sandbox.write_config(&json!({
+        "channels": {"sms": sms},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
+    }));
+    let port_arg = port.to_string();
+    let mut gateway = sandbox.spawn_background(&["gateway", "--port", &port_arg]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // The running gateway says where its state is, without the URL.
+    let state = &status.json()["state"];
+    assert_eq!(state["backend"], "postgres", "{}", status.render());
+    assert_eq!(state["schema"], schema.as_str(), "{}", status.render());
+    twilio.text_from(crate::harness::PHONE, "hello");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
+    let status = sandbox.run(&["state", "status", "--json"]);
+    assert_eq!(
+        status.json()["queueDepth"]["default"],
+        0,
+        "{}",
+        status.render()
+    );
+    drop_schema(&url, &schema);
+}
