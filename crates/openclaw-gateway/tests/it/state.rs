@@ -48,20 +48,49 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Drops `schema` and everything in it.
-fn drop_schema(url: &str, schema: &str) {
-    runtime().block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test database");
-        let task = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .expect("drop the test schema");
-        drop(client);
-        let _ = task.await;
-    });
+/// A test's own schema, dropped with everything in it when the guard goes (a failing test
+/// included).
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(url: &str, tag: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            name: fresh_schema(tag),
+        }
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        runtime().block_on(async move {
+            let Ok((client, connection)) =
+                tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+            else {
+                return;
+            };
+            let task = tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+            drop(client);
+            let _ = task.await;
+        });
+    }
+}
+
+/// A background process killed when the guard goes (a failing test included).
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn now_ms() -> i64 {
@@ -311,7 +340,7 @@ fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
     fill_sqlite(&sandbox);
     sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
     let port = sandbox.gateway_port().to_string();
-    let mut gateway = sandbox.spawn_background(&["gateway", "--port", &port]);
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port]));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = sandbox.run(&["channels", "status", "--json"]);
@@ -322,10 +351,9 @@ fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
-    let _ = gateway.kill();
-    let _ = gateway.wait();
+    let pid = gateway.0.id().to_string();
+    drop(gateway);
     assert_eq!(out.code, Some(1), "{}", out.render());
-    let pid = gateway.id().to_string();
     let mut out = out;
     out.stderr = out.stderr.replace(&pid, "[PID]");
     snap!("state_copy_gateway_running", out);
@@ -336,7 +364,8 @@ fn state_copy_moves_a_sqlite_state_into_postgres_once() {
     let Some(url) = pg_url("state_copy_moves_a_sqlite_state_into_postgres_once") else {
         return;
     };
-    let schema = fresh_schema("copy");
+    let guard = Schema::new(&url, "copy");
+    let schema = guard.name.clone();
     let mut sandbox = Sandbox::new();
     sandbox.env("OPENCLAW_STATE_URL", &url);
     fill_sqlite(&sandbox);
@@ -393,7 +422,7 @@ fn state_copy_moves_a_sqlite_state_into_postgres_once() {
     assert_eq!(snapshot.pairing_requests.len(), 2);
     assert_eq!(snapshot.allow_entries.len(), 1);
     assert_eq!(snapshot.opt_outs.len(), 1);
-    drop_schema(&url, &schema);
+    drop(guard);
 }
 
 #[test]
@@ -417,7 +446,8 @@ fn a_gateway_on_postgres_answers_a_text() {
     let Some(url) = pg_url("a_gateway_on_postgres_answers_a_text") else {
         return;
     };
-    let schema = fresh_schema("run");
+    let guard = Schema::new(&url, "run");
+    let schema = guard.name.clone();
     let mut sandbox = Sandbox::new();
     sandbox.env("OPENCLAW_STATE_URL", &url);
     let port = sandbox.gateway_port();
@@ -432,7 +462,7 @@ fn a_gateway_on_postgres_answers_a_text() {
         "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
     }));
     let port_arg = port.to_string();
-    let mut gateway = sandbox.spawn_background(&["gateway", "--port", &port_arg]);
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port_arg]));
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         let status = sandbox.run(&["channels", "status", "--json"]);
@@ -462,8 +492,7 @@ fn a_gateway_on_postgres_answers_a_text() {
         assert!(Instant::now() < deadline, "{}", status.render());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = gateway.kill();
-    let _ = gateway.wait();
+    drop(gateway);
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
-    drop_schema(&url, &schema);
+    drop(guard);
 }
