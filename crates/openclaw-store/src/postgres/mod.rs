@@ -161,6 +161,34 @@ struct Inner {
 /// message per lane is claimed at a time across all handles (a partial unique index), and
 /// only a lane's oldest unfinished message is claimable.
 ///
+/// Connecting checks the server and migrates the schema. The URL may hold a password: it never
+/// appears in errors, logs or `Debug` output (only `host:port/database` does). No TLS yet:
+/// reach the server over loopback or a private network.
+///
+/// ```no_run
+/// use openclaw_store::{ClaimScope, IngressQueue, NewIngress, PostgresOptions, PostgresStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), openclaw_store::StoreError> {
+/// let options = PostgresOptions::default();
+/// let store = PostgresStore::connect("postgres://openclaw@127.0.0.1:5432/openclaw", &options).await?;
+/// store
+///     .enqueue(NewIngress {
+///         account: "default".into(),
+///         event_id: "SM0123".into(),
+///         lane: "sender:+15551234567".into(),
+///         payload: b"From=%2B15551234567&Body=hi".to_vec(),
+///         received_at: 1_000,
+///     })
+///     .await?; // committed: another gateway can claim it now
+/// let claimed = store.claim_next(ClaimScope::All, 1_001, 10).await?;
+/// store.renew_claims(1_002).await?; // every third of `lease_ms` while working
+/// store.complete(claimed[0].id, 1_003).await?;
+/// store.close().await;
+/// # Ok(())
+/// # }
+/// ```
+///
 /// [`IngressQueue::renew_claims`]: crate::IngressQueue::renew_claims
 #[derive(Clone)]
 pub struct PostgresStore {
