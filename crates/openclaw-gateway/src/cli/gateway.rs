@@ -277,7 +277,7 @@ async fn dev_setup(
         .is_ok_and(|s| s.backend == crate::state::Backend::Postgres)
     {
         tracing::warn!(
-            "--dev keeps its state in SQLite in the state directory, not in the PostgreSQL database of state.url (nothing is written)"
+            "--dev keeps its state in SQLite in the state directory: state.backend \"postgres\" is ignored for this run (the config file is not changed)"
         );
         if let Some(root) = ctx.doc.value.as_object_mut() {
             root.remove("state");
