@@ -505,3 +505,78 @@ fn a_gateway_on_postgres_answers_a_text() {
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
     drop(guard);
 }
+
+#[test]
+fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
+    let Some(url) = pg_url("a_turn_longer_than_the_lease_stays_with_its_gateway") else {
+        return;
+    };
+    let guard = Schema::new(&url, "lease");
+    let schema = guard.name.clone();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    // An agent that takes 7 s (more than two leases of 3 s) and counts its turns in a file.
+    let turns = sandbox.root().join("turns.txt");
+    let agent = sandbox.write(
+        "bin/slow-agent",
+        &format!(
+            "#!/bin/sh\n/bin/echo turn >> '{}'\n/bin/sleep 7\n/bin/echo 'slow answer'\n",
+            turns.display()
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let port = sandbox.gateway_port();
+    let webhook = format!("http://127.0.0.1:{port}/webhooks/sms");
+    let twilio = crate::harness::FakeTwilio::start(Some(&webhook));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(webhook);
+    sms["dmPolicy"] = json!("open");
+    sms["allowFrom"] = json!(["*"]);
+    sandbox.write_config(&json!({
+        "channels": {"sms": sms},
+        "models": {"providers": {"slow": {"api": "command", "command": [agent.display().to_string()]}}},
+        "agents": {"defaults": {"model": {"primary": "slow/agent"}}},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
+    }));
+    // Two gateways on one database; Twilio posts to the first, the second's pump waits for work.
+    let first = Background(sandbox.spawn_background(&["gateway", "--port", &port.to_string()]));
+    let other_port = crate::harness::free_port().to_string();
+    let second = Background(sandbox.spawn_background(&["gateway", "--port", &other_port]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    twilio.text_from(crate::harness::PHONE, "take your time");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["state", "status", "--json"]);
+        if status.json()["queueDepth"]["default"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", status.render());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(first);
+    drop(second);
+    // Renewed every third of the lease: the second gateway never took the message over.
+    let count = std::fs::read_to_string(&turns)
+        .expect("turns file")
+        .lines()
+        .count();
+    assert_eq!(count, 1, "agent turns");
+    assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["slow answer"]);
+    drop(guard);
+}
