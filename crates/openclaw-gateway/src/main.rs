@@ -23,6 +23,7 @@ mod paths;
 mod runtime;
 mod secrets;
 mod server;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,9 @@ pub(crate) enum Command {
     /// Drive the local Twilio simulator of a `gateway --dev` (text from a simulated phone).
     #[command(subcommand)]
     Sim(cli::sim::SimCommand),
+    /// Where the state is, and copying it from SQLite to PostgreSQL.
+    #[command(subcommand)]
+    State(cli::state::StateCommand),
 }
 
 /// Writes one line on stdout (see `outln!`). A broken pipe exits with success, as there is no

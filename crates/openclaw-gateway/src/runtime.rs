@@ -6,11 +6,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use openclaw_sms::config::{AccountSettings, SmsAccounts, check_webhook_paths};
 use openclaw_sms::{AccountOptions, AccountRuntime, ResolvedAccount};
-use openclaw_store::{SqliteStore, StoreOptions};
+use openclaw_store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreOptions};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use crate::cli::Ctx;
 use crate::secrets::SecretsRuntime;
+use crate::state::{Backend, StateSettings, describe_url, scrub};
 
 /// The SQLite file inside the state directory.
 pub(crate) const STORE_FILE: &str = "state/openclaw-sms.sqlite";
@@ -27,8 +29,114 @@ pub(crate) fn store_path(state_dir: &Path) -> PathBuf {
     state_dir.join(STORE_FILE)
 }
 
-/// Opens the store (creating it), imports upstream's legacy files once.
-pub(crate) async fn open_store(state_dir: &Path, now: i64) -> anyhow::Result<Arc<SqliteStore>> {
+/// Where the state of a command lives, for status output: no secret in it.
+#[derive(Debug, Clone)]
+pub(crate) struct StateTarget {
+    /// The backend.
+    pub(crate) backend: Backend,
+    /// The SQLite file, or `host:port/database` of the PostgreSQL URL (no user, no password).
+    pub(crate) location: String,
+    /// `state.schema` (PostgreSQL only).
+    pub(crate) schema: Option<String>,
+}
+
+impl StateTarget {
+    /// `{"backend", "location", "schema"}` for status JSON.
+    pub(crate) fn json(&self) -> Value {
+        serde_json::json!({
+            "backend": self.backend.as_str(),
+            "location": self.location,
+            "schema": self.schema,
+        })
+    }
+
+    /// `sqlite (/path/state/openclaw-sms.sqlite)`, `postgres (db.example.com:5432/openclaw, schema gw)`.
+    pub(crate) fn line(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!(
+                "{} ({}, schema {schema})",
+                self.backend.as_str(),
+                self.location
+            ),
+            None => format!("{} ({})", self.backend.as_str(), self.location),
+        }
+    }
+}
+
+/// A store opened by [`open_state`] and where it is.
+pub(crate) struct OpenedState {
+    /// The store.
+    pub(crate) store: Arc<dyn Store>,
+    /// Where it is.
+    pub(crate) target: StateTarget,
+}
+
+/// Opens the store the config's `state` section names: SQLite in `state_dir` (see
+/// [`open_sqlite`]) or the PostgreSQL database of `state.url`.
+pub(crate) async fn open_store(
+    ctx: &Ctx,
+    state_dir: &Path,
+    now: i64,
+) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_state(ctx, state_dir, now).await?.store)
+}
+
+/// [`open_store`] with where the store is.
+pub(crate) async fn open_state(
+    ctx: &Ctx,
+    state_dir: &Path,
+    now: i64,
+) -> anyhow::Result<OpenedState> {
+    let settings = StateSettings::from_config(&ctx.doc.value)?;
+    match settings.backend {
+        Backend::Sqlite => Ok(OpenedState {
+            store: open_sqlite(state_dir, now).await?,
+            target: sqlite_target(state_dir),
+        }),
+        Backend::Postgres => {
+            let url = settings.resolve_url(&SecretsRuntime::new(&ctx.doc.value, &ctx.env))?;
+            let store = connect_postgres(&url, &settings).await?;
+            Ok(OpenedState {
+                store: Arc::new(store),
+                target: postgres_target(&url, &settings),
+            })
+        }
+    }
+}
+
+/// Where the config's state is, without opening it (`state.url` is resolved, not connected).
+pub(crate) fn state_target(ctx: &Ctx, state_dir: &Path) -> anyhow::Result<StateTarget> {
+    let settings = StateSettings::from_config(&ctx.doc.value)?;
+    Ok(match settings.backend {
+        Backend::Sqlite => sqlite_target(state_dir),
+        Backend::Postgres => {
+            let url = settings.resolve_url(&SecretsRuntime::new(&ctx.doc.value, &ctx.env))?;
+            postgres_target(&url, &settings)
+        }
+    })
+}
+
+fn sqlite_target(state_dir: &Path) -> StateTarget {
+    StateTarget {
+        backend: Backend::Sqlite,
+        location: store_path(state_dir).display().to_string(),
+        schema: None,
+    }
+}
+
+/// Where a PostgreSQL store is: host, port and database of `url`, and the schema.
+pub(crate) fn postgres_target(url: &SecretString, settings: &StateSettings) -> StateTarget {
+    StateTarget {
+        backend: Backend::Postgres,
+        location: describe_url(url.expose_secret()),
+        schema: settings.schema.clone(),
+    }
+}
+
+/// Opens the SQLite store of `state_dir` (creating it) and imports upstream's legacy pairing
+/// files once. The legacy import is SQLite's only: upstream's files belong to a one-machine
+/// install; to bring them to PostgreSQL, start once on SQLite, then `openclaw state copy`.
+pub(crate) async fn open_sqlite(state_dir: &Path, now: i64) -> anyhow::Result<Arc<SqliteStore>> {
     let path = store_path(state_dir);
     let options = StoreOptions {
         gather_window: STORE_GATHER_WINDOW,
@@ -42,6 +150,42 @@ pub(crate) async fn open_store(state_dir: &Path, now: i64) -> anyhow::Result<Arc
         Err(err) => tracing::warn!("legacy pairing files could not be imported: {err}"),
     }
     Ok(Arc::new(store))
+}
+
+/// Connects to the PostgreSQL database at `url` (migrating it under a lock). Errors name
+/// `state.url` and the host, port and database, never the URL or its password.
+pub(crate) async fn connect_postgres(
+    url: &SecretString,
+    settings: &StateSettings,
+) -> anyhow::Result<PostgresStore> {
+    let options = PostgresOptions {
+        max_connections: settings.max_connections,
+        lease_ms: settings.lease_ms,
+        schema: settings.schema.clone(),
+        ..PostgresOptions::default()
+    }
+    .with_retention_of(&StoreOptions::default());
+    PostgresStore::connect(url.expose_secret(), &options)
+        .await
+        .map_err(|err| postgres_error(&err, url))
+}
+
+/// A PostgreSQL store error as a one-line error that names `state.url` and where it points,
+/// scrubbed of the URL and its password (the store leaves them out; this makes sure).
+pub(crate) fn postgres_error(
+    err: &openclaw_store::StoreError,
+    url: &SecretString,
+) -> anyhow::Error {
+    let reason = scrub(&err.to_string(), url);
+    if matches!(err, openclaw_store::StoreError::ConnectDatabase { .. }) {
+        // The store's message already names host, port and database.
+        anyhow::anyhow!("state.url: {reason}")
+    } else {
+        anyhow::anyhow!(
+            "state.url (postgres at {}): {reason}",
+            describe_url(url.expose_secret())
+        )
+    }
 }
 
 /// Upstream's start-up warnings for one account (section 6), in its words.
@@ -199,7 +343,7 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) async fn send_direct(
     ctx: &Ctx,
     settings: &AccountSettings,
-    store: &Arc<SqliteStore>,
+    store: &Arc<dyn Store>,
     to: &str,
     text: &str,
     reply_id: &str,

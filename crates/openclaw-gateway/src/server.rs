@@ -42,6 +42,8 @@ pub(crate) struct ServerInfo {
     pub(crate) state_dir: String,
     pub(crate) dev_sim_url: Option<String>,
     pub(crate) agent: String,
+    /// Where the state is (no secret).
+    pub(crate) state: crate::runtime::StateTarget,
 }
 
 #[derive(Clone)]
@@ -120,6 +122,7 @@ async fn admin_status(State(state): State<AppState>) -> Response {
         "startedAt": state.info.started_at_ms,
         "stateDir": state.info.state_dir,
         "agent": state.info.agent,
+        "state": state.info.state.json(),
         "devSimUrl": state.info.dev_sim_url,
         "accounts": accounts,
     }))

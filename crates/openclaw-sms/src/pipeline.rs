@@ -46,13 +46,84 @@ pub enum Processed {
     Retrying(String),
 }
 
+/// Keeps the leases of a shared store's claims alive: renews every third of the lease while
+/// the pump has messages running (a store without leases makes it do nothing).
+#[derive(Debug)]
+struct LeaseKeeper {
+    /// The renewal period (a third of the lease), `None` for a store without leases.
+    every: Option<Duration>,
+    /// When the next renewal is due.
+    next: tokio::time::Instant,
+}
+
+/// Renewals per lease: the pump renews every `lease / LEASE_RENEWALS_PER_LEASE`, so one
+/// renewal may fail or come late without the lease running out.
+pub const LEASE_RENEWALS_PER_LEASE: u32 = 3;
+
+impl LeaseKeeper {
+    fn new(lease_ms: Option<i64>) -> Self {
+        let every = lease_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|ms| *ms > 0)
+            .map(|ms| Duration::from_millis(ms) / LEASE_RENEWALS_PER_LEASE);
+        Self {
+            every,
+            next: tokio::time::Instant::now() + every.unwrap_or_default(),
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.every.is_some()
+    }
+
+    /// Waits until the next renewal is due.
+    async fn due(&self) {
+        tokio::time::sleep_until(self.next).await;
+    }
+
+    /// Renews when due and something is running; with nothing running, the period restarts
+    /// (the next claim gets a full lease from the store).
+    async fn tick(
+        &mut self,
+        store: &dyn openclaw_store::Store,
+        clock: &crate::Clock,
+        running: bool,
+    ) {
+        let Some(every) = self.every else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        if !running {
+            self.next = now + every;
+            return;
+        }
+        if now < self.next {
+            return;
+        }
+        self.next = now + every;
+        match store.renew_claims(clock.now_ms()).await {
+            Ok(renewed) => tracing::debug!(renewed, "SMS claim leases renewed"),
+            Err(err) => tracing::error!(
+                "could not renew the leases of claimed SMS (another gateway may take them over): {err}"
+            ),
+        }
+    }
+}
+
 impl SmsChannel {
     /// Runs the pump until `stop` is cancelled, then waits up to `grace` for messages in
     /// flight; whatever is unfinished stays in the queue and runs after the next start.
+    ///
+    /// With a store whose claims are leases ([`openclaw_store::IngressQueue::claim_lease_ms`],
+    /// PostgreSQL shared by several gateways), the pump renews its claims every
+    /// [`LEASE_RENEWALS_PER_LEASE`]th of the lease while messages run (the grace included), and
+    /// when the grace runs out it aborts them and releases their claims, so that another
+    /// gateway takes them over at once rather than after the lease.
     pub async fn run_pump(self: Arc<Self>, stop: CancellationToken, grace: Duration) {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, openclaw_store::IngressId> = HashMap::new();
         let mut last_prune = Instant::now();
+        let mut leases = LeaseKeeper::new(self.store.claim_lease_ms());
         loop {
             while let Some(done) = tasks.try_join_next_with_id() {
                 self.reap(done, &mut running).await;
@@ -60,6 +131,9 @@ impl SmsChannel {
             if stop.is_cancelled() {
                 break;
             }
+            leases
+                .tick(&*self.store, &self.clock, !tasks.is_empty())
+                .await;
             let free = self.options.max_concurrent.saturating_sub(tasks.len());
             // Only the accounts this gateway runs: messages of a disabled or removed account
             // stay queued until it runs again, rather than failing here.
@@ -106,19 +180,40 @@ impl SmsChannel {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.options.poll_interval) => {}
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => self.reap(done, &mut running).await,
+                () = leases.due(), if leases.active() && !tasks.is_empty() => {}
             }
         }
         let deadline = tokio::time::Instant::now() + grace;
         while !tasks.is_empty() {
-            match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+            leases.tick(&*self.store, &self.clock, true).await;
+            let until = if leases.active() {
+                deadline.min(leases.next)
+            } else {
+                deadline
+            };
+            match tokio::time::timeout_at(until, tasks.join_next_with_id()).await {
                 Ok(Some(done)) => self.reap(done, &mut running).await,
                 Ok(None) => break,
+                Err(_) if tokio::time::Instant::now() < deadline => {}
                 Err(_) => {
                     tracing::warn!(
                         unfinished = tasks.len(),
                         "shutdown grace elapsed; unfinished SMS stay queued for the next start"
                     );
                     tasks.abort_all();
+                    // Let the aborted tasks unwind so none writes after the release below.
+                    while tasks.join_next().await.is_some() {}
+                    if leases.active() {
+                        match self.store.release_claims(self.clock.now_ms()).await {
+                            Ok(released) => tracing::info!(
+                                released,
+                                "unfinished SMS released for another gateway to take over"
+                            ),
+                            Err(err) => tracing::error!(
+                                "could not release unfinished SMS (another gateway takes them over when their lease ends): {err}"
+                            ),
+                        }
+                    }
                     break;
                 }
             }

@@ -2,6 +2,11 @@
 //! same run (the ratio shows group commit at work: one fsync acknowledges many callers), then
 //! 64 producers for the headroom.
 //!
+//! When `OPENCLAW_TEST_PG_URL` is set, the same 16-producer load then runs on PostgreSQL (a
+//! fresh schema, dropped afterwards; default `PostgresOptions`, so a pool of 8 connections;
+//! `synchronous_commit` as the server has it, on by default) and the ratio to SQLite is
+//! printed.
+//!
 //! `cargo bench -p openclaw-store --bench enqueue`; `OPENCLAW_STORE_BENCH_SECS` sets the
 //! measuring time per case (default 3 s). The database is a real file (WAL, synchronous=FULL)
 //! in a temporary directory on the machine's disk (`TMPDIR`).
@@ -47,6 +52,11 @@ async fn run(producers: usize, measure: Duration) -> Figures {
             .await
             .expect("open store"),
     );
+    load(store, producers, measure).await
+}
+
+/// The load itself: `producers` closed-loop tasks enqueueing for `WARM_UP + measure`.
+async fn load(store: Arc<dyn IngressQueue>, producers: usize, measure: Duration) -> Figures {
     let payload = vec![b'x'; PAYLOAD_BYTES];
     let started = Instant::now();
     let warm_until = started + WARM_UP;
@@ -95,9 +105,35 @@ async fn run(producers: usize, measure: Duration) -> Figures {
     }
 }
 
-fn print(f: &Figures) {
+#[cfg(feature = "postgres")]
+async fn run_postgres(url: &str, producers: usize, measure: Duration) -> Figures {
+    use openclaw_store::{PostgresOptions, PostgresStore};
+    let schema = format!("bench_{:016x}", rand::random::<u64>());
+    let options = PostgresOptions {
+        schema: Some(schema.clone()),
+        ..PostgresOptions::default()
+    };
+    let store = PostgresStore::connect(url, &options)
+        .await
+        .expect("connect to PostgreSQL");
+    let figures = load(Arc::new(store.clone()), producers, measure).await;
+    store.close().await;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to drop the bench schema");
+    let task = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop the bench schema");
+    drop(client);
+    let _ = task.await;
+    figures
+}
+
+fn print(backend: &str, f: &Figures) {
     println!(
-        "enqueue durable, {:>2} producer(s): {:>8.0} acks/s ({} acks)  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
+        "{backend:<10} enqueue durable, {:>2} producer(s): {:>8.0} acks/s ({} acks)  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
         f.producers,
         f.per_sec,
         f.acks,
@@ -118,9 +154,9 @@ fn main() {
         .build()
         .expect("runtime");
     let one = runtime.block_on(run(1, measure));
-    print(&one);
+    print("sqlite", &one);
     let sixteen = runtime.block_on(run(16, measure));
-    print(&sixteen);
+    print("sqlite", &sixteen);
     println!(
         "group commit: 16 producers / 1 producer throughput = {:.1}x (target >= 5000 acks/s, p99 < 10 ms at 16)",
         sixteen.per_sec / one.per_sec.max(f64::MIN_POSITIVE)
@@ -128,5 +164,32 @@ fn main() {
     // With closed-loop producers, throughput is at most producers / commit time, so more
     // concurrency shows what one fsync can carry.
     let many = runtime.block_on(run(64, measure));
-    print(&many);
+    print("sqlite", &many);
+    postgres(&runtime, measure, &sixteen);
+}
+
+/// The 16-producer load on PostgreSQL, next to SQLite's, when a server is given.
+#[cfg(feature = "postgres")]
+fn postgres(runtime: &tokio::runtime::Runtime, measure: Duration, sqlite: &Figures) {
+    let Some(url) = std::env::var("OPENCLAW_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        println!("postgresql: OPENCLAW_TEST_PG_URL is not set, not measured");
+        return;
+    };
+    let pg = runtime.block_on(run_postgres(&url, sqlite.producers, measure));
+    print("postgresql", &pg);
+    println!(
+        "postgresql / sqlite at {} producers: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
+        sqlite.producers,
+        pg.per_sec / sqlite.per_sec.max(f64::MIN_POSITIVE),
+        pg.p50.as_secs_f64() / sqlite.p50.as_secs_f64().max(f64::MIN_POSITIVE),
+        pg.p99.as_secs_f64() / sqlite.p99.as_secs_f64().max(f64::MIN_POSITIVE),
+    );
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_: &tokio::runtime::Runtime, _: Duration, _: &Figures) {
+    println!("postgresql: built without the `postgres` feature, not measured");
 }

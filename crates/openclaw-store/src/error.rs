@@ -28,10 +28,18 @@ pub enum StoreError {
     /// The database was written by a newer build than this one.
     #[error("state database has schema version {found}, newer than the supported {supported}")]
     UnsupportedSchema {
-        /// `PRAGMA user_version` of the file.
+        /// `PRAGMA user_version` of the file (SQLite) or `schema_version` (PostgreSQL).
         found: i64,
         /// The newest version this build knows.
         supported: u32,
+    },
+    /// The database server could not be reached or refused the connection.
+    #[error("connect to state database {target}: {reason}")]
+    ConnectDatabase {
+        /// `host:port/database`: never the user or the password.
+        target: String,
+        /// Why it failed (the password is never included).
+        reason: String,
     },
     /// A statement or a commit failed.
     #[error("query state database ({context}): {reason}")]

@@ -2,13 +2,15 @@
 //!
 //! Everything the gateway must not lose: the ingress queue of accepted webhooks, pairing
 //! requests and allow entries, opt-outs, delivery observations, conversation history,
-//! outbound intents, saved replies and agent-turn counters. The embedded default is SQLite, one file in the state directory.
+//! outbound intents, saved replies and agent-turn counters. Two backends implement the same
+//! traits: SQLite (the embedded default, one file in the state directory) and PostgreSQL
+//! (several gateways sharing one state; cargo feature `postgres`, on by default).
 //!
 //! This crate stores and answers; it does not decide. Access decisions are
 //! `openclaw-access-policy`'s, and the pipeline that drives the store is `openclaw-sms`'s.
 //! It knows nothing of SMS: account ids, senders, numbers, codes and payloads are opaque
-//! strings and bytes, and time is always the caller's (unix milliseconds passed in), so tests
-//! control it.
+//! strings and bytes, and time is always the caller's (unix milliseconds passed in, never a
+//! database clock), so tests control it.
 //!
 //! # Shape
 //!
@@ -16,12 +18,30 @@
 //! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`]) and a [`Store`]
 //! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
-//! part). The traits are object-safe (`async_trait`) and name no SQLite type, so a PostgreSQL
-//! implementation can be added without touching the adapter.
+//! part). The traits are object-safe (`async_trait`) and name no database type.
 //!
-//! [`SqliteStore`] is the implementation: WAL with `synchronous=FULL`, versioned migrations,
-//! a writer thread that group-commits (many callers, one transaction, one fsync; each caller
-//! answered after the commit), reader connections for reads.
+//! # Which backend
+//!
+//! [`SqliteStore`] is the default and the right choice for one gateway: nothing to run, one
+//! file to back up, the fastest durable enqueue on one machine. WAL with `synchronous=FULL`,
+//! versioned migrations, a writer thread that group-commits (many callers, one transaction,
+//! one fsync; each caller answered after the commit), reader connections for reads. The file
+//! belongs to one process: claims are reset when it is opened.
+//!
+//! `PostgresStore` (feature `postgres`) is for several gateways behind one load balancer, or
+//! no single point of failure: they share the queue, pairings, opt-outs and deliveries through
+//! one PostgreSQL database (or one schema of it). Claims are leases owned by a handle's node
+//! id (`claim_lease_ms`, `renew_claims`, `release_claims` on [`IngressQueue`]): a gateway that
+//! dies loses its claims after the lease and another finishes its work, while its late
+//! answers are refused (fencing). At most one message per lane is claimed across all
+//! gateways, in arrival order; the pairing cap, deduplication, first-writer-wins replies and
+//! prune caps hold across gateways (transactions and advisory locks). Migrations run at
+//! connect under an advisory lock. Driver: `tokio-postgres` with a `deadpool-postgres` pool;
+//! no TLS yet, so reach the server over loopback or a private network.
+//!
+//! To move an existing state, [`SqliteStore::export_snapshot`] gives a [`StateSnapshot`] and
+//! `PostgresStore::import_snapshot` copies it in (one transaction, idempotent, with a
+//! [`CopyReport`]).
 //!
 //! # One answer per message
 //!
@@ -40,7 +60,8 @@
 //!
 //! # Durability
 //!
-//! An `Ok` from a write means the transaction is committed with `synchronous=FULL`: it survives
+//! An `Ok` from a write means the transaction is committed. PostgreSQL: `COMMIT` has returned
+//! (keep `synchronous_commit` on, its default). SQLite: committed with `synchronous=FULL`: it survives
 //! the process being killed and, as far as the disk honours fsync, a power cut. The crash test
 //! (`tests/it/crash.rs`) kills a writing child process with SIGKILL and checks every
 //! acknowledged message; `OPENCLAW_STORE_CRASH_KILLS` sets how many times.
@@ -78,6 +99,9 @@ mod ingress;
 mod optout;
 mod outbound;
 mod pairing;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod snapshot;
 mod sqlite;
 mod turns;
 
@@ -98,6 +122,16 @@ pub use outbound::{
 };
 pub use pairing::{
     AllowEntry, CreateRequestOutcome, NewPairingRequest, PairingKey, PairingRequest, PairingStore,
+};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_PENDING_REQUEST_TTL_MS,
+    MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
+};
+pub use snapshot::{
+    CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,
+    SnapshotTurns, StateSnapshot, TableCopy,
 };
 pub use sqlite::{
     BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,

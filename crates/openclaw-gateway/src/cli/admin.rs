@@ -28,6 +28,34 @@ impl GatewayClient {
         })
     }
 
+    /// A client for the admin socket at `socket`.
+    pub(crate) fn at(socket: PathBuf) -> Self {
+        Self { socket }
+    }
+
+    /// Every gateway of this user that answers on its admin socket (any port), with its status.
+    pub(crate) async fn all_running() -> Vec<Value> {
+        let dir = match admin_socket_path(0).parent() {
+            Some(dir) => dir.to_path_buf(),
+            None => return Vec::new(),
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("gateway-")
+                && name.ends_with(".sock")
+                && let Some(status) = Self::at(entry.path()).status().await
+            {
+                found.push(status);
+            }
+        }
+        found
+    }
+
     /// The running gateway's status, or `None` when no gateway answers.
     pub(crate) async fn status(&self) -> Option<Value> {
         let (status, body) =

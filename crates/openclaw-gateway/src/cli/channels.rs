@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
 use super::{Ctx, print_json};
-use crate::runtime::{account_runtime, all_warnings, now_ms, open_store};
+use crate::runtime::{account_runtime, all_warnings, now_ms, open_store, state_target};
 
 /// What `channels dead-letters` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,6 +109,18 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             };
             rows.push(account_json(account, running.as_ref(), probe_result));
         }
+        // Where the state is: the running gateway's word, else the config's (not connected).
+        let state = match running
+            .as_ref()
+            .map(|r| &r["state"])
+            .filter(|s| s.is_object())
+        {
+            Some(state) => state.clone(),
+            None => match state_target(&ctx, &ctx.paths.state_dir) {
+                Ok(target) => target.json(),
+                Err(err) => json!({"error": format!("{err:#}")}),
+            },
+        };
         if as_json {
             let caps = capabilities_json();
             let out = if capabilities {
@@ -120,6 +132,7 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
                     "channels": {"sms": {"configured": rows.iter().any(|r| r["configured"] == true), "running": running.is_some()}},
                     "channelAccounts": {"sms": rows},
                     "channelDefaultAccountId": {"sms": accounts.default_account},
+                    "state": state,
                 })
             };
             print_json(&out)?;
@@ -134,6 +147,9 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
                 outln!(
                     "Formatting: plain text (markdown removed), GSM-7 aware segments, long replies split."
                 );
+            }
+            if !capabilities {
+                outln!("{}", state_line(&state));
             }
             if rows.is_empty() {
                 outln!(
@@ -173,7 +189,7 @@ async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
         }
     };
     let store: Arc<dyn openclaw_store::Store> =
-        match open_store(&ctx.paths.state_dir, now_ms()).await {
+        match open_store(ctx, &ctx.paths.state_dir, now_ms()).await {
             Ok(s) => s,
             Err(_) => Arc::new(match openclaw_store::SqliteStore::open_in_memory() {
                 Ok(s) => s,
@@ -190,6 +206,19 @@ async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
             }),
         };
     probe(&runtime, store.as_ref(), DEFAULT_PROBE_TIMEOUT).await
+}
+
+/// `State: postgres (db.example.com:5432/openclaw, schema gw)` from a state JSON.
+fn state_line(state: &Value) -> String {
+    if let Some(err) = state["error"].as_str() {
+        return format!("State: {err}");
+    }
+    let backend = state["backend"].as_str().unwrap_or("unknown");
+    let location = state["location"].as_str().unwrap_or("");
+    match state["schema"].as_str() {
+        Some(schema) => format!("State: {backend} ({location}, schema {schema})"),
+        None => format!("State: {backend} ({location})"),
+    }
 }
 
 fn capabilities_json() -> Value {
@@ -334,7 +363,6 @@ fn dead_letters(
     all: bool,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
-    use openclaw_store::IngressQueue as _;
     let accounts = ctx.sms_accounts()?;
     let account_id = match account {
         Some(a) if a.trim().is_empty() => bail!("--account must not be blank"),
@@ -350,7 +378,7 @@ fn dead_letters(
             .as_ref()
             .and_then(|s| s["stateDir"].as_str())
             .map_or_else(|| ctx.paths.state_dir.clone(), std::path::PathBuf::from);
-        let store = open_store(&state_dir, now_ms()).await?;
+        let store = open_store(ctx, &state_dir, now_ms()).await?;
         let letters = store.list_dead_letters(&account_id).await?;
         match action {
             DeadLetterAction::List => {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{Ctx, print_json, sms_accounts};
 use crate::config_file::{self, Change, ChangeOp};
 use crate::secrets::SecretsRuntime;
+use crate::state::{Backend, StateSettings};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
@@ -56,9 +57,20 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
 /// Every check a config must pass to be written: schema, then secret resolvability (exec
 /// providers included: they run once here, as they will at start), then the agent.
 pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    validate_state(config, ctx)?;
     let warnings = validate_channels(config, ctx)?;
     check_agent(config, ctx)?;
     Ok(warnings)
+}
+
+/// The `state` checks: schema, and resolvability of `state.url` when the backend needs it
+/// (nothing connects: `openclaw state status` does).
+fn validate_state(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
+    let settings = StateSettings::from_config(config)?;
+    if settings.backend == Backend::Postgres {
+        settings.resolve_url(&SecretsRuntime::new(config, &ctx.env))?;
+    }
+    Ok(())
 }
 
 /// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
@@ -101,6 +113,7 @@ fn patch(
             ctx.paths.config.display()
         )
     };
+    validate_state(&next, &ctx).with_context(invalid)?;
     let mut checks = validate_channels(&next, &ctx).with_context(invalid)?;
     if let Err(err) = check_agent(&next, &ctx) {
         // An agent problem the config already had (say, an upstream config whose model uses a
@@ -182,11 +195,15 @@ fn is_secret_key(key: &str) -> bool {
     MARKERS.iter().any(|m| key.contains(m))
 }
 
+/// Config paths that hold a secret although their key does not say so: `state.url` (a
+/// database URL usually carries a password).
+const SECRET_PATHS: &[&str] = &["state.url"];
+
 /// Plain secrets in the config are shown as `***` (references are shown as they are).
 fn redact(path: &str, value: &Value) -> Value {
     let last = path.rsplit('.').next().unwrap_or("");
     match value {
-        Value::String(_) if is_secret_key(last) => {
+        Value::String(_) if is_secret_key(last) || SECRET_PATHS.contains(&path) => {
             let input: Option<openclaw_sms::config::SecretInput> =
                 serde_json::from_value(value.clone()).ok();
             if input.and_then(|i| i.reference()).is_some() {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
 use crate::config_file::merge_patch;
-use crate::runtime::{now_ms, open_store, running_accounts};
+use crate::runtime::{now_ms, open_state, running_accounts};
 use crate::secrets::SecretsRuntime;
 use crate::server::{self, ServerInfo};
 
@@ -96,7 +96,9 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             "no SMS account is running: configure channels.sms (see `openclaw channels status --channel sms`)"
         );
     }
-    let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
+    let opened = open_state(&ctx, &ctx.paths.state_dir, now_ms()).await?;
+    let store = opened.store;
+    tracing::info!(state = %opened.target.line(), "state opened");
     let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let options = ChannelOptions {
@@ -128,6 +130,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             .as_ref()
             .map(|s: &openclaw_twilio_sim::SimHandle| s.base_url().to_owned()),
         agent: agent_name.clone(),
+        state: opened.target.clone(),
     };
     let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
     let admin_socket = server::admin_socket_path(local.port());
@@ -268,6 +271,16 @@ async fn dev_setup(
             .and_then(serde_json::Value::as_object_mut)
         {
             channels.remove("sms");
+        }
+    }
+    if crate::state::StateSettings::from_config(&ctx.doc.value)
+        .is_ok_and(|s| s.backend == crate::state::Backend::Postgres)
+    {
+        tracing::warn!(
+            "--dev keeps its state in SQLite in the state directory: state.backend \"postgres\" is ignored for this run (the config file is not changed)"
+        );
+        if let Some(root) = ctx.doc.value.as_object_mut() {
+            root.remove("state");
         }
     }
     let patch = json!({"channels": {"sms": {

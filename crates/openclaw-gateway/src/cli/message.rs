@@ -81,7 +81,7 @@ pub(crate) fn run(ctx: Ctx, cmd: MessageCommand) -> anyhow::Result<ExitCode> {
                     openclaw_sms::config::NOT_CONFIGURED_REASON
                 );
             }
-            let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
+            let store = open_store(&ctx, &ctx.paths.state_dir, now_ms()).await?;
             let reply_id = format!("cli:{}:{}:{}", settings.id, now_ms(), rand::random::<u64>());
             let report = send_direct(&ctx, settings, &store, &to, &message, &reply_id).await?;
             drop(store);

@@ -10,6 +10,7 @@ pub(crate) mod pairing;
 pub(crate) mod plugins;
 pub(crate) mod sim;
 pub(crate) mod sms;
+pub(crate) mod state;
 
 use std::process::ExitCode;
 
@@ -77,6 +78,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Channels(cmd) => channels::run(ctx()?, cmd),
         Command::Sms(cmd) => sms::run(cmd),
         Command::Sim(cmd) => sim::run(ctx()?, cmd),
+        Command::State(cmd) => state::run(ctx()?, cmd),
     }
 }
 

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use openclaw_access_policy::PairingLimits;
 use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
-use openclaw_store::PairingStore as _;
 use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
@@ -96,7 +95,7 @@ async fn list(ctx: &Ctx, account: Option<&str>, as_json: bool) -> anyhow::Result
     } else {
         let accounts = ctx.sms_accounts()?;
         let (account_id, _) = pairing_account(&accounts, account)?;
-        let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
+        let store = open_store(ctx, &ctx.paths.state_dir, now_ms()).await?;
         let ttl = pairing_ttl_ms(&PairingLimits::default());
         let requests = store
             .list_requests(&pairing_key(&account_id), now_ms(), ttl)
@@ -204,7 +203,7 @@ async fn approve(
             "--notify needs a configured SMS account to text from: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables, or approve without --notify"
         );
     }
-    let store = open_store(&ctx.paths.state_dir, now_ms()).await?;
+    let store = open_store(ctx, &ctx.paths.state_dir, now_ms()).await?;
     let ttl = pairing_ttl_ms(&PairingLimits::default());
     let Some(request) = store
         .approve(&pairing_key(&account_id), &code, now_ms(), ttl)

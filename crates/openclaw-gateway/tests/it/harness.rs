@@ -172,6 +172,30 @@ impl Sandbox {
         self.spawn(cmd, stdin)
     }
 
+    /// Starts `openclaw --config … --state-dir … ARGS` in the background (stdout and stderr
+    /// discarded); the caller kills it.
+    pub(crate) fn spawn_background(&self, args: &[&str]) -> std::process::Child {
+        Command::new(BIN)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root())
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start openclaw")
+    }
+
+    /// The port `--gateway-port` names in [`Sandbox::run`].
+    pub(crate) fn gateway_port(&self) -> u16 {
+        self.gateway_port
+    }
+
     /// Runs the binary with exactly these arguments (no sandbox flags), in the clean env.
     pub(crate) fn run_bare(&self, args: &[&str]) -> Outcome {
         let mut cmd = Command::new(BIN);

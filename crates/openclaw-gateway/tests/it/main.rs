@@ -13,3 +13,4 @@ mod paths;
 mod plugins;
 mod secrets;
 mod segments;
+mod state;

@@ -10,7 +10,7 @@ mod secret;
 
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
-    LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS,
+    LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
 pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 

@@ -320,7 +320,11 @@ fn check_object(
 }
 
 /// The known key closest to `key` (case-insensitive edit distance), when it is close enough to
-/// be a likely typo.
+/// be a likely typo. The gateway uses it for its own sections (`state`).
+pub fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    nearest(key, known)
+}
+
 fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let lower = key.to_ascii_lowercase();
     known

@@ -7,6 +7,7 @@ mod misc;
 mod outbound;
 mod pairing;
 mod schema;
+mod snapshot;
 mod turns;
 
 use std::path::{Path, PathBuf};

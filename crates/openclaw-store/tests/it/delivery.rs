@@ -1,8 +1,10 @@
 //! Delivery observations through the store (the reducer's table is in the unit tests).
 
-use openclaw_store::{DeliveryObservation, DeliveryStore, StoreOptions};
+use std::sync::Arc;
 
-use crate::support::{file_store, file_store_with};
+use openclaw_store::{DeliveryObservation, Store, StoreOptions};
+
+use crate::support::on_both_backends;
 
 fn obs(sid: &str, status: &str, code: Option<&str>, at: i64) -> DeliveryObservation {
     DeliveryObservation {
@@ -14,9 +16,7 @@ fn obs(sid: &str, status: &str, code: Option<&str>, at: i64) -> DeliveryObservat
     }
 }
 
-#[tokio::test]
-async fn records_reduce_and_persist() {
-    let (store, _dir) = file_store().await;
+async fn records_reduce_and_persist(store: Arc<dyn Store>) {
     assert_eq!(store.delivery("a", "SM1").await.unwrap(), None);
     let r = store
         .record_delivery(obs("SM1", "Queued", None, 10))
@@ -79,13 +79,7 @@ async fn records_reduce_and_persist() {
     assert_eq!(store.latest_delivery("b").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn prune_applies_ttl_and_cap() {
-    let (store, _dir) = file_store_with(StoreOptions {
-        max_delivery_records: 2,
-        ..StoreOptions::default()
-    })
-    .await;
+async fn prune_applies_ttl_and_cap(store: Arc<dyn Store>) {
     for (i, sid) in ["SM1", "SM2", "SM3", "SM4"].iter().enumerate() {
         store
             .record_delivery(obs(sid, "sent", None, i64::try_from(i).unwrap()))
@@ -106,3 +100,11 @@ async fn prune_applies_ttl_and_cap() {
     );
     assert_eq!(store.latest_delivery("a").await.unwrap(), None);
 }
+
+on_both_backends!(
+    records_reduce_and_persist,
+    prune_applies_ttl_and_cap with StoreOptions {
+        max_delivery_records: 2,
+        ..StoreOptions::default()
+    },
+);

@@ -1,14 +1,16 @@
 //! The ingress queue: enqueue, dedupe, lanes, every transition, pruning, restart.
 
+use std::sync::Arc;
+
 use openclaw_store::{
-    ClaimScope, Enqueued, IngressId, IngressPruned, IngressQueue, IngressState, SqliteStore,
+    ClaimScope, Enqueued, IngressId, IngressPruned, IngressQueue, IngressState, SqliteStore, Store,
     StoreError, StoreOptions, TransientFailure,
 };
 
-use crate::support::{db_path, file_store, file_store_with, msg};
+use crate::support::{db_path, file_store, msg, on_both_backends};
 
 /// Claims everything due at `now` and returns the event ids, in claim order.
-async fn claim_events(store: &SqliteStore, scope: ClaimScope, now: i64) -> Vec<String> {
+async fn claim_events(store: &Arc<dyn Store>, scope: ClaimScope, now: i64) -> Vec<String> {
     store
         .claim_next(scope, now, 100)
         .await
@@ -18,7 +20,7 @@ async fn claim_events(store: &SqliteStore, scope: ClaimScope, now: i64) -> Vec<S
         .collect()
 }
 
-async fn id_of(store: &SqliteStore, account: &str, event: &str) -> IngressId {
+async fn id_of(store: &Arc<dyn Store>, account: &str, event: &str) -> IngressId {
     // A duplicate enqueue reports the id without writing.
     store
         .enqueue(msg(account, event, "unused", 0))
@@ -27,9 +29,7 @@ async fn id_of(store: &SqliteStore, account: &str, event: &str) -> IngressId {
         .id()
 }
 
-#[tokio::test]
-async fn enqueue_accepts_then_reports_duplicates_with_state() {
-    let (store, _dir) = file_store().await;
+async fn enqueue_accepts_then_reports_duplicates_with_state(store: Arc<dyn Store>) {
     let first = store.enqueue(msg("a", "SM1", "l1", 10)).await.unwrap();
     let Enqueued::Accepted { id } = first else {
         panic!("{first:?}")
@@ -81,9 +81,7 @@ async fn enqueue_accepts_then_reports_duplicates_with_state() {
     );
 }
 
-#[tokio::test]
-async fn lanes_run_one_at_a_time_in_order_and_in_parallel() {
-    let (store, _dir) = file_store().await;
+async fn lanes_run_one_at_a_time_in_order_and_in_parallel(store: Arc<dyn Store>) {
     for (event, lane) in [
         ("e1", "x"),
         ("e2", "x"),
@@ -110,9 +108,7 @@ async fn lanes_run_one_at_a_time_in_order_and_in_parallel() {
     assert_eq!(store.queue_depth("a").await.unwrap(), 4); // e2, e4, e5, e6
 }
 
-#[tokio::test]
-async fn claim_respects_limit_scope_and_account_lanes() {
-    let (store, _dir) = file_store().await;
+async fn claim_respects_limit_scope_and_account_lanes(store: Arc<dyn Store>) {
     for (account, event) in [("a", "1"), ("b", "2"), ("a", "3"), ("b", "4")] {
         // Same lane name in two accounts: two different lanes.
         store
@@ -146,9 +142,7 @@ async fn claim_respects_limit_scope_and_account_lanes() {
     assert_eq!(store.queue_depth("nobody").await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn transient_failure_retries_later_and_blocks_its_lane() {
-    let (store, _dir) = file_store().await;
+async fn transient_failure_retries_later_and_blocks_its_lane(store: Arc<dyn Store>) {
     store.enqueue(msg("a", "m1", "s", 1)).await.unwrap();
     store.enqueue(msg("a", "m2", "s", 2)).await.unwrap();
     store.enqueue(msg("a", "m3", "t", 3)).await.unwrap();
@@ -188,9 +182,7 @@ async fn transient_failure_retries_later_and_blocks_its_lane() {
     assert_eq!(claim_events(&store, ClaimScope::All, 122).await, ["m2"]);
 }
 
-#[tokio::test]
-async fn dead_letters_are_listed_resubmitted_and_stop_blocking() {
-    let (store, _dir) = file_store().await;
+async fn dead_letters_are_listed_resubmitted_and_stop_blocking(store: Arc<dyn Store>) {
     store.enqueue(msg("a", "bad", "s", 1)).await.unwrap();
     store.enqueue(msg("a", "next", "s", 2)).await.unwrap();
     let bad = store
@@ -264,9 +256,7 @@ fn check_refused(result: Result<(), StoreError>, action: &str, state: &str) {
     }
 }
 
-#[tokio::test]
-async fn illegal_transitions_are_refused_and_change_nothing() {
-    let (store, _dir) = file_store().await;
+async fn illegal_transitions_are_refused_and_change_nothing(store: Arc<dyn Store>) {
     let id = store.enqueue(msg("a", "m", "s", 1)).await.unwrap().id();
     check_refused(store.complete(id, 2).await, "complete", "pending");
     check_refused(
@@ -320,9 +310,7 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
     );
 }
 
-#[tokio::test]
-async fn held_messages_leave_the_lane_and_come_back_or_go() {
-    let (store, _dir) = file_store().await;
+async fn held_messages_leave_the_lane_and_come_back_or_go(store: Arc<dyn Store>) {
     store.enqueue(msg("a", "first", "s", 1)).await.unwrap();
     store.enqueue(msg("a", "second", "s", 2)).await.unwrap();
     let first = store
@@ -360,14 +348,7 @@ async fn held_messages_leave_the_lane_and_come_back_or_go() {
     assert!(claim_events(&store, ClaimScope::All, 12).await.is_empty());
 }
 
-#[tokio::test]
-async fn prune_drops_old_tombstones_and_caps_per_account() {
-    let options = StoreOptions {
-        max_tombstones_per_account: 3,
-        max_dead_letters_per_account: 1,
-        ..StoreOptions::default()
-    };
-    let (store, _dir) = file_store_with(options).await;
+async fn prune_drops_old_tombstones_and_caps_per_account(store: Arc<dyn Store>) {
     let day = openclaw_store::TOMBSTONE_TTL_MS;
     // Account a: 5 completed at t=1..5; account b: 1 completed at t=1 (under its cap).
     for i in 1..=5 {
@@ -470,10 +451,10 @@ async fn reopening_makes_claimed_messages_claimable_again() {
 #[tokio::test]
 async fn concurrent_enqueues_are_group_committed_and_all_present() {
     let (store, dir) = file_store().await;
-    let store = std::sync::Arc::new(store);
+    let store = Arc::new(store);
     let mut tasks = Vec::new();
     for p in 0..16 {
-        let store = std::sync::Arc::clone(&store);
+        let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for i in 0..50 {
@@ -514,3 +495,18 @@ async fn in_memory_store_works_without_readers() {
     assert_eq!(store.path(), None);
     store.close().await.unwrap();
 }
+
+on_both_backends!(
+    enqueue_accepts_then_reports_duplicates_with_state,
+    lanes_run_one_at_a_time_in_order_and_in_parallel,
+    claim_respects_limit_scope_and_account_lanes,
+    transient_failure_retries_later_and_blocks_its_lane,
+    dead_letters_are_listed_resubmitted_and_stop_blocking,
+    illegal_transitions_are_refused_and_change_nothing,
+    held_messages_leave_the_lane_and_come_back_or_go,
+    prune_drops_old_tombstones_and_caps_per_account with StoreOptions {
+        max_tombstones_per_account: 3,
+        max_dead_letters_per_account: 1,
+        ..StoreOptions::default()
+    },
+);

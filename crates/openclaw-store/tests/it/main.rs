@@ -1,5 +1,7 @@
-//! Integration tests of `openclaw-store`: every operation and transition on a real SQLite file,
-//! migrations from each older schema, legacy import, and the crash test.
+//! Integration tests of `openclaw-store`: every operation and transition, each run on a real
+//! SQLite file and on PostgreSQL (`OPENCLAW_TEST_PG_URL`, see `support::pg`); migrations from
+//! each older SQLite schema, legacy import and the crash test (SQLite); several gateways on
+//! one PostgreSQL schema, leases, concurrent migrations and the state copy (PostgreSQL).
 
 mod crash;
 mod delivery;
@@ -9,6 +11,8 @@ mod migrations;
 mod optout;
 mod outbound;
 mod pairing;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod replies;
 mod support;
 mod traits;

@@ -1,8 +1,10 @@
 //! Opt-outs and conversation history.
 
-use openclaw_store::{HistoryEntry, HistoryStore, OptOut, OptOutStore, Role, StoreOptions};
+use std::sync::Arc;
 
-use crate::support::{file_store, file_store_with};
+use openclaw_store::{HistoryEntry, OptOut, Role, Store, StoreOptions};
+
+use crate::support::on_both_backends;
 
 fn opt(number: &str, keyword: &str, at: i64) -> OptOut {
     OptOut {
@@ -13,9 +15,7 @@ fn opt(number: &str, keyword: &str, at: i64) -> OptOut {
     }
 }
 
-#[tokio::test]
-async fn opt_outs_set_replace_clear_list() {
-    let (store, _dir) = file_store().await;
+async fn opt_outs_set_replace_clear_list(store: Arc<dyn Store>) {
     assert!(!store.is_opted_out("a", "+1").await.unwrap());
     store.set_opt_out(opt("+1", "STOP", 1)).await.unwrap();
     store.set_opt_out(opt("+0", "QUIT", 2)).await.unwrap();
@@ -47,13 +47,7 @@ fn turn(role: Role, text: &str, at: i64) -> HistoryEntry {
     }
 }
 
-#[tokio::test]
-async fn history_keeps_the_last_turns_per_peer() {
-    let (store, _dir) = file_store_with(StoreOptions {
-        history_per_peer: 3,
-        ..StoreOptions::default()
-    })
-    .await;
+async fn history_keeps_the_last_turns_per_peer(store: Arc<dyn Store>) {
     for i in 0..5 {
         let role = if i % 2 == 0 {
             Role::User
@@ -96,9 +90,7 @@ async fn history_keeps_the_last_turns_per_peer() {
     assert_eq!(store.recent_history("b", "+1", 10).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn history_default_cap_is_fifty() {
-    let (store, _dir) = file_store().await;
+async fn history_default_cap_is_fifty(store: Arc<dyn Store>) {
     for i in 0..60 {
         store
             .append_history("a", "+1", turn(Role::User, &i.to_string(), i))
@@ -109,3 +101,12 @@ async fn history_default_cap_is_fifty() {
     assert_eq!(kept.len(), openclaw_store::HISTORY_PER_PEER);
     assert_eq!(kept[0].text, "10");
 }
+
+on_both_backends!(
+    opt_outs_set_replace_clear_list,
+    history_keeps_the_last_turns_per_peer with StoreOptions {
+        history_per_peer: 3,
+        ..StoreOptions::default()
+    },
+    history_default_cap_is_fifty,
+);

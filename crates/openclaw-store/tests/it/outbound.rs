@@ -1,10 +1,12 @@
 //! Outbound intents.
 
+use std::sync::Arc;
+
 use openclaw_store::{
-    IntentCreated, IntentId, IntentState, NewIntent, OutboundStore, StoreError, body_hash,
+    IntentCreated, IntentId, IntentState, NewIntent, Store, StoreError, body_hash,
 };
 
-use crate::support::file_store;
+use crate::support::on_both_backends;
 
 fn part(reply: &str, index: u32, count: u32, at: i64) -> NewIntent {
     NewIntent {
@@ -18,9 +20,7 @@ fn part(reply: &str, index: u32, count: u32, at: i64) -> NewIntent {
     }
 }
 
-#[tokio::test]
-async fn intents_are_idempotent_and_resume_lists_unfinished() {
-    let (store, _dir) = file_store().await;
+async fn intents_are_idempotent_and_resume_lists_unfinished(store: Arc<dyn Store>) {
     let IntentCreated::New(p0) = store.create_intent(part("r1", 0, 3, 1)).await.unwrap() else {
         panic!()
     };
@@ -104,9 +104,7 @@ fn check_refused(result: Result<(), StoreError>, action: &str, state: &str) {
     }
 }
 
-#[tokio::test]
-async fn finished_intents_do_not_move_and_are_pruned() {
-    let (store, _dir) = file_store().await;
+async fn finished_intents_do_not_move_and_are_pruned(store: Arc<dyn Store>) {
     let sent = store
         .create_intent(part("r", 0, 2, 0))
         .await
@@ -166,3 +164,8 @@ async fn finished_intents_do_not_move_and_are_pruned() {
     // Ambiguous intents are never pruned.
     assert_eq!(store.intents_for_reply("s").await.unwrap().len(), 1);
 }
+
+on_both_backends!(
+    intents_are_idempotent_and_resume_lists_unfinished,
+    finished_intents_do_not_move_and_are_pruned,
+);

@@ -1,12 +1,14 @@
 //! Pairing requests and allow entries.
 
+use std::sync::Arc;
+
 use openclaw_store::{
-    ClaimScope, CreateRequestOutcome, Enqueued, IngressQueue, IngressState, NewPairingRequest,
-    PairingKey, PairingStore, StoreError,
+    ClaimScope, CreateRequestOutcome, Enqueued, IngressState, NewPairingRequest, PairingKey, Store,
+    StoreError,
 };
 use serde_json::json;
 
-use crate::support::{file_store, msg};
+use crate::support::{msg, on_both_backends};
 
 const TTL: i64 = 3_600_000;
 
@@ -28,9 +30,7 @@ fn senders(list: &[openclaw_store::PairingRequest]) -> Vec<&str> {
     list.iter().map(|r| r.sender_id.as_str()).collect()
 }
 
-#[tokio::test]
-async fn create_refuses_existing_sender_and_taken_code() {
-    let (store, _dir) = file_store().await;
+async fn create_refuses_existing_sender_and_taken_code(store: Arc<dyn Store>) {
     let k = key("default");
     let created = store
         .create_request(&k, request("abcd2345", "+15550001", 10))
@@ -70,9 +70,7 @@ async fn create_refuses_existing_sender_and_taken_code() {
     assert_eq!(store.request_for(&k, "+15550009").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn touch_list_and_expiry() {
-    let (store, _dir) = file_store().await;
+async fn touch_list_and_expiry(store: Arc<dyn Store>) {
     let k = key("default");
     store
         .create_request(&k, request("AAAA2222", "+1", 0))
@@ -108,9 +106,7 @@ async fn touch_list_and_expiry() {
     assert!(store.prune_requests(&k, TTL, TTL).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn approve_is_case_insensitive_atomic_and_only_for_live_requests() {
-    let (store, _dir) = file_store().await;
+async fn approve_is_case_insensitive_atomic_and_only_for_live_requests(store: Arc<dyn Store>) {
     let k = key("default");
     store
         .create_request(&k, request("ABCD2345", "+15550001", 0))
@@ -153,9 +149,7 @@ async fn approve_is_case_insensitive_atomic_and_only_for_live_requests() {
     assert_eq!(store.allow_entries(&k).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn approve_releases_the_held_message_and_expiry_discards_it() {
-    let (store, _dir) = file_store().await;
+async fn approve_releases_the_held_message_and_expiry_discards_it(store: Arc<dyn Store>) {
     let k = key("default");
     let ids: Vec<_> = futures_ids(&store).await;
     let (kept, dropped) = (ids[0], ids[1]);
@@ -185,7 +179,7 @@ async fn approve_releases_the_held_message_and_expiry_discards_it() {
 }
 
 /// Two messages, claimed and held, as the pipeline does for two unknown senders.
-async fn futures_ids(store: &openclaw_store::SqliteStore) -> Vec<openclaw_store::IngressId> {
+async fn futures_ids(store: &Arc<dyn Store>) -> Vec<openclaw_store::IngressId> {
     store.enqueue(msg("a", "m1", "s1", 0)).await.unwrap();
     store.enqueue(msg("a", "m2", "s2", 0)).await.unwrap();
     let mut ids = Vec::new();
@@ -196,9 +190,7 @@ async fn futures_ids(store: &openclaw_store::SqliteStore) -> Vec<openclaw_store:
     ids
 }
 
-#[tokio::test]
-async fn delete_request_discards_its_held_message() {
-    let (store, _dir) = file_store().await;
+async fn delete_request_discards_its_held_message(store: Arc<dyn Store>) {
     let k = key("default");
     let ids = futures_ids(&store).await;
     let mut r = request("ABCD2345", "+1", 0);
@@ -215,9 +207,7 @@ async fn delete_request_discards_its_held_message() {
     );
 }
 
-#[tokio::test]
-async fn allow_entries_add_remove_per_key() {
-    let (store, _dir) = file_store().await;
+async fn allow_entries_add_remove_per_key(store: Arc<dyn Store>) {
     let k = key("default");
     assert!(store.add_allow_entry(&k, "+2", 2).await.unwrap());
     assert!(store.add_allow_entry(&k, "+1", 1).await.unwrap());
@@ -251,3 +241,12 @@ async fn allow_entries_add_remove_per_key() {
         1
     );
 }
+
+on_both_backends!(
+    create_refuses_existing_sender_and_taken_code,
+    touch_list_and_expiry,
+    approve_is_case_insensitive_atomic_and_only_for_live_requests,
+    approve_releases_the_held_message_and_expiry_discards_it,
+    delete_request_discards_its_held_message,
+    allow_entries_add_remove_per_key,
+);

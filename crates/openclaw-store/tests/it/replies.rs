@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    INTENT_TTL_MS, NewIntent, NewReply, OutboundStore, SavedReply, StoreOptions, body_hash,
+    INTENT_TTL_MS, NewIntent, NewReply, OutboundStore, SavedReply, Store, StoreOptions, body_hash,
 };
 
-use crate::support::{file_store, file_store_with};
+use crate::support::{file_store, on_both_backends};
 
 fn answer(reply: &str, text: &str, at: i64) -> NewReply {
     NewReply {
@@ -40,9 +40,7 @@ fn part(reply: &str, index: u32, count: u32, at: i64) -> NewIntent {
     }
 }
 
-#[tokio::test]
-async fn first_writer_wins_and_missing_reply_is_none() {
-    let (store, _dir) = file_store().await;
+async fn first_writer_wins_and_missing_reply_is_none(store: Arc<dyn Store>) {
     assert_eq!(store.reply("SM1").await.unwrap(), None);
     let first = store
         .save_reply(answer("SM1", "first answer", 10))
@@ -68,10 +66,7 @@ async fn first_writer_wins_and_missing_reply_is_none() {
     assert_eq!(store.reply("SM3").await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_writers_all_get_the_one_stored_reply() {
-    let (store, _dir) = file_store().await;
-    let store = Arc::new(store);
+async fn concurrent_writers_all_get_the_one_stored_reply(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for i in 0..32 {
         let store = Arc::clone(&store);
@@ -105,9 +100,7 @@ async fn replies_survive_reopening() {
     );
 }
 
-#[tokio::test]
-async fn replies_are_pruned_with_their_last_intent() {
-    let (store, _dir) = file_store().await;
+async fn replies_are_pruned_with_their_last_intent(store: Arc<dyn Store>) {
     // "done": fully sent; "lonely": no intents; "open": one part still ambiguous.
     store.save_reply(answer("done", "d", 0)).await.unwrap();
     store.save_reply(answer("lonely", "l", 0)).await.unwrap();
@@ -155,15 +148,19 @@ async fn replies_are_pruned_with_their_last_intent() {
     assert_eq!(left(&["open", "young"]).await, [false, false]);
 }
 
-#[tokio::test]
-async fn reply_ttl_follows_the_intent_option() {
-    let options = StoreOptions {
-        intent_ttl_ms: 10,
-        ..StoreOptions::default()
-    };
-    let (store, _dir) = file_store_with(options).await;
+async fn reply_ttl_follows_the_intent_option(store: Arc<dyn Store>) {
     store.save_reply(answer("r", "t", 0)).await.unwrap();
     assert_eq!(store.prune_intents(10).await.unwrap(), 0);
     assert_eq!(store.prune_intents(11).await.unwrap(), 1);
     assert_eq!(store.reply("r").await.unwrap(), None);
 }
+
+on_both_backends!(
+    first_writer_wins_and_missing_reply_is_none,
+    concurrent_writers_all_get_the_one_stored_reply,
+    replies_are_pruned_with_their_last_intent,
+    reply_ttl_follows_the_intent_option with StoreOptions {
+        intent_ttl_ms: 10,
+        ..StoreOptions::default()
+    },
+);

@@ -3,19 +3,16 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    ClaimScope, IngressQueue, NewReply, OptOut, OptOutStore, OutboundStore, SqliteStore, Store,
-    TurnLedger,
+    ClaimScope, IngressQueue, NewReply, OptOut, OptOutStore, OutboundStore, Store, TurnLedger,
 };
 
-use crate::support::msg;
+use crate::support::{msg, on_both_backends};
 
 fn ingress_part(store: Arc<dyn Store>) -> Arc<dyn IngressQueue> {
     store
 }
 
-#[tokio::test]
-async fn store_is_object_safe_and_upcasts() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+async fn store_is_object_safe_and_upcasts(store: Arc<dyn Store>) {
     store
         .set_opt_out(OptOut {
             account: "a".into(),
@@ -35,9 +32,7 @@ async fn store_is_object_safe_and_upcasts() {
     assert!(opt_outs.is_opted_out("a", "+1").await.unwrap());
 }
 
-#[tokio::test]
-async fn replies_and_turns_through_trait_objects() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+async fn replies_and_turns_through_trait_objects(store: Arc<dyn Store>) {
     let ledger: Arc<dyn TurnLedger> = Arc::clone(&store) as Arc<dyn TurnLedger>;
     let outbound: Arc<dyn OutboundStore> = store;
     let reply = |text: &str| NewReply {
@@ -60,3 +55,36 @@ async fn replies_and_turns_through_trait_objects() {
         [("SM1".to_owned(), 2)]
     );
 }
+
+/// The lease hooks: none on SQLite (a store owned by one process), a lease on PostgreSQL.
+async fn lease_hooks_match_the_backend(store: Arc<dyn Store>) {
+    let lease = store.claim_lease_ms();
+    store.enqueue(msg("a", "m", "s", 1)).await.unwrap();
+    store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    match lease {
+        None => {
+            assert_eq!(store.renew_claims(2).await.unwrap(), 0);
+            assert_eq!(store.release_claims(2).await.unwrap(), 0);
+        }
+        Some(ms) => {
+            assert!(ms > 0, "{ms}");
+            assert_eq!(store.renew_claims(2).await.unwrap(), 1);
+            assert_eq!(store.release_claims(2).await.unwrap(), 1);
+            assert_eq!(store.release_claims(2).await.unwrap(), 0);
+            let again = store.claim_next(ClaimScope::All, 2, 1).await.unwrap();
+            assert_eq!(again[0].attempt, 2);
+        }
+    }
+}
+
+#[tokio::test]
+async fn in_memory_store_is_a_store() {
+    let store: Arc<dyn Store> = Arc::new(openclaw_store::SqliteStore::open_in_memory().unwrap());
+    store_is_object_safe_and_upcasts(store).await;
+}
+
+on_both_backends!(
+    store_is_object_safe_and_upcasts,
+    replies_and_turns_through_trait_objects,
+    lease_hooks_match_the_backend,
+);

@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use openclaw_store::{INTENT_TTL_MS, OutboundStore, TurnLedger};
+use openclaw_store::{INTENT_TTL_MS, Store};
 
-use crate::support::file_store;
+use crate::support::on_both_backends;
 
-#[tokio::test]
-async fn turns_count_per_account_and_event() {
-    let (store, _dir) = file_store().await;
+async fn turns_count_per_account_and_event(store: Arc<dyn Store>) {
     assert!(store.agent_turns("a").await.unwrap().is_empty());
     // (account, event, now, expected count after this turn)
     let steps: &[(&str, &str, i64, u32)] = &[
@@ -36,9 +34,7 @@ async fn turns_count_per_account_and_event() {
     assert!(store.agent_turns("c").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn turns_are_pruned_by_their_last_turn() {
-    let (store, _dir) = file_store().await;
+async fn turns_are_pruned_by_their_last_turn(store: Arc<dyn Store>) {
     store.record_agent_turn("a", "old", 0).await.unwrap();
     store.record_agent_turn("a", "again", 0).await.unwrap();
     store.record_agent_turn("a", "again", 50).await.unwrap();
@@ -56,10 +52,7 @@ async fn turns_are_pruned_by_their_last_turn() {
     assert_eq!(store.record_agent_turn("a", "old", 1).await.unwrap(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_turns_each_get_their_own_count() {
-    let (store, _dir) = file_store().await;
-    let store = Arc::new(store);
+async fn concurrent_turns_each_get_their_own_count(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for i in 0..32 {
         let store = Arc::clone(&store);
@@ -78,3 +71,9 @@ async fn concurrent_turns_each_get_their_own_count() {
         [("SM".to_owned(), 32)]
     );
 }
+
+on_both_backends!(
+    turns_count_per_account_and_event,
+    turns_are_pruned_by_their_last_turn,
+    concurrent_turns_each_get_their_own_count,
+);

@@ -1,0 +1,582 @@
+//! The `state` section and `openclaw state copy|status`: config errors, redaction of
+//! `state.url`, a gateway that cannot reach its database, and a copy of a real SQLite state
+//! into PostgreSQL.
+//!
+//! Tests that need PostgreSQL read its URL from `OPENCLAW_TEST_PG_URL` and work in a schema of
+//! their own (dropped at the end). Without the variable they print one line and return,
+//! unless `OPENCLAW_REQUIRE_POSTGRES` is set (CI), in which case they fail.
+
+use std::time::{Duration, Instant};
+
+use openclaw_store::{
+    IngressQueue as _, NewIngress, NewPairingRequest, OptOut, OptOutStore as _, PairingKey,
+    PairingStore as _, PostgresOptions, PostgresStore, SqliteStore, StoreOptions,
+};
+use serde_json::{Value, json};
+
+use crate::harness::{Outcome, Sandbox};
+use crate::snap;
+
+/// The PostgreSQL URL for tests, or `None` (after saying so) when there is none.
+fn pg_url(test: &str) -> Option<String> {
+    match std::env::var("OPENCLAW_TEST_PG_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("OPENCLAW_REQUIRE_POSTGRES").is_none(),
+                "{test}: OPENCLAW_REQUIRE_POSTGRES is set but OPENCLAW_TEST_PG_URL is not"
+            );
+            static SKIPPED: std::sync::Once = std::sync::Once::new();
+            SKIPPED.call_once(|| {
+                // Straight to the process's stderr: the harness captures `println!` of passing
+                // tests, and this line must be seen.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "OPENCLAW_TEST_PG_URL is not set: the PostgreSQL tests of openclaw-gateway (state copy, a gateway on PostgreSQL) were not run (first: {test})"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A schema name no other test run uses.
+fn fresh_schema(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .subsec_nanos();
+    format!("gwtest_{tag}_{}_{nanos}", std::process::id())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A test's own schema, dropped with everything in it when the guard goes (a failing test
+/// included).
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(url: &str, tag: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            name: fresh_schema(tag),
+        }
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        runtime().block_on(async move {
+            let Ok((client, connection)) =
+                tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+            else {
+                return;
+            };
+            let task = tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+            drop(client);
+            let _ = task.await;
+        });
+    }
+}
+
+/// A background process killed when the guard goes (a failing test included).
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    i64::try_from(ms).expect("fits")
+}
+
+/// Fills the sandbox's SQLite state through the store, as a gateway would have: two pairing
+/// requests, one allow entry, one opt-out, three queued texts of which one is finished.
+fn fill_sqlite(sandbox: &Sandbox) {
+    let path = sandbox.state_dir().join("state/openclaw-sms.sqlite");
+    runtime().block_on(async {
+        let store = SqliteStore::open(&path, &StoreOptions::default())
+            .await
+            .expect("open the store");
+        let key = PairingKey::new("sms", "default");
+        let now = now_ms();
+        for (code, sender) in [("ABCD2345", "+15557654321"), ("EFGH2345", "+15557654322")] {
+            store
+                .create_request(
+                    &key,
+                    NewPairingRequest {
+                        code: code.to_owned(),
+                        sender_id: sender.to_owned(),
+                        meta: json!({"accountId": "default"}),
+                        created_at: now - 1000,
+                        held_event_id: None,
+                    },
+                )
+                .await
+                .expect("create request");
+        }
+        store
+            .add_allow_entry(&key, "+15557650000", now)
+            .await
+            .expect("allow entry");
+        store
+            .set_opt_out(OptOut {
+                account: "default".to_owned(),
+                number: "+15557659999".to_owned(),
+                keyword: "STOP".to_owned(),
+                at: now,
+            })
+            .await
+            .expect("opt-out");
+        for n in 1..=3 {
+            store
+                .enqueue(NewIngress {
+                    account: "default".to_owned(),
+                    event_id: format!("SM{n:032x}"),
+                    lane: format!("default/sender:+1555765000{n}"),
+                    payload: format!("MessageSid=SM{n:032x}&Body=hi").into_bytes(),
+                    received_at: now,
+                })
+                .await
+                .expect("enqueue");
+        }
+        let claimed = store
+            .claim_next(openclaw_store::ClaimScope::All, now, 1)
+            .await
+            .expect("claim");
+        store.complete(claimed[0].id, now).await.expect("complete");
+        store.close().await.expect("close");
+    });
+}
+
+/// A configured account (a Messaging Service: no phone number to parse in debug builds).
+fn account() -> Value {
+    json!({
+        "enabled": true,
+        "accountSid": "AC00000000000000000000000000000001",
+        "authToken": "tok",
+        "messagingServiceSid": "MG00000000000000000000000000000001",
+        "dmPolicy": "pairing",
+    })
+}
+
+/// `outcome` with the test database's location and the schema replaced by placeholders.
+fn scrub_pg(mut outcome: Outcome, url: &str, schema: &str) -> Outcome {
+    let location = url
+        .split_once('@')
+        .map_or(url, |(_, rest)| rest)
+        .trim_start_matches("postgres://")
+        .trim_start_matches("postgresql://")
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    for text in [&mut outcome.stdout, &mut outcome.stderr] {
+        *text = text.replace(&location, "[PG]").replace(schema, "[SCHEMA]");
+    }
+    outcome
+}
+
+#[test]
+fn config_validate_checks_the_state_section() {
+    let sandbox = Sandbox::new();
+    for (name, state) in [
+        ("state_unknown_key", json!({"backnd": "postgres"})),
+        ("state_bad_backend", json!({"backend": "mysql"})),
+        ("state_postgres_without_url", json!({"backend": "postgres"})),
+        (
+            "state_url_not_postgres",
+            json!({"url": "mysql://u:hunter2@db/x"}),
+        ),
+        ("state_bad_max_connections", json!({"maxConnections": 65})),
+        ("state_bad_lease", json!({"leaseMs": 500})),
+        ("state_bad_schema", json!({"schema": "Gateway-1"})),
+        (
+            "state_unresolved_url",
+            json!({"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}),
+        ),
+    ] {
+        sandbox.write_config(&json!({ "state": state }));
+        let out = sandbox.run(&["config", "validate"]);
+        assert_eq!(out.code, Some(1), "{name}: {}", out.render());
+        assert!(!out.stderr.contains("hunter2"), "{}", out.render());
+        snap!(name, out);
+    }
+    sandbox.write_config(&json!({"state": {
+        "backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": "gw", "maxConnections": 16, "leaseMs": 10000,
+    }}));
+    let mut sandbox = sandbox;
+    sandbox.env(
+        "OPENCLAW_STATE_URL",
+        "postgres://openclaw:hunter2@db.example.com/openclaw",
+    );
+    snap!("state_valid", sandbox.run(&["config", "validate"]));
+}
+
+#[test]
+fn config_get_never_prints_the_state_url() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"state": {
+        "backend": "postgres", "url": "postgres://openclaw:hunter2@db.example.com/openclaw",
+    }}));
+    for (name, args) in [
+        ("get_state_url", &["config", "get", "state.url"][..]),
+        ("get_state_section", &["config", "get", "state"][..]),
+    ] {
+        let out = sandbox.run(args);
+        assert!(!out.stdout.contains("hunter2"), "{}", out.render());
+        snap!(name, out);
+    }
+    let whole = sandbox.run(&["config", "get"]);
+    assert!(!whole.stdout.contains("hunter2"), "{}", whole.render());
+    // A reference is shown as written: it is not the secret.
+    sandbox.write_config(&json!({"state": {"url": "${OPENCLAW_STATE_URL}"}}));
+    snap!(
+        "get_state_url_ref",
+        sandbox.run(&["config", "get", "state.url"])
+    );
+}
+
+#[test]
+fn a_gateway_that_cannot_reach_its_database_exits_with_one_line_and_no_password() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("RUST_LOG", "error");
+    // Port 1 on loopback: nothing listens there.
+    sandbox.write_config(&json!({"state": {
+        "backend": "postgres", "url": "postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw",
+    }}));
+    let out = sandbox.run(&["gateway", "--port", "0"]);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    assert!(!out.stderr.contains("hunter2"), "{}", out.render());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.render());
+    snap!("gateway_database_unreachable", out);
+    // The same for the commands that open the store without a gateway.
+    let list = sandbox.run(&["pairing", "list", "sms"]);
+    assert_eq!(list.code, Some(1), "{}", list.render());
+    assert!(!list.stderr.contains("hunter2"), "{}", list.render());
+    assert!(
+        list.stderr.contains("state.url") && list.stderr.contains("127.0.0.1:1/openclaw"),
+        "{}",
+        list.render()
+    );
+}
+
+#[test]
+fn a_wrong_role_or_password_is_named_without_the_password() {
+    let Some(url) = pg_url("a_wrong_role_or_password_is_named_without_the_password") else {
+        return;
+    };
+    let host = url
+        .split_once('@')
+        .map_or(url.as_str(), |(_, rest)| rest)
+        .to_owned();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("RUST_LOG", "error");
+    sandbox.env(
+        "OPENCLAW_STATE_URL",
+        &format!("postgres://no_such_role_xyz:hunter2-secret@{host}"),
+    );
+    sandbox
+        .write_config(&json!({"state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}}));
+    let out = sandbox.run(&["gateway", "--port", "0"]);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    assert!(!out.stderr.contains("hunter2"), "{}", out.render());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.render());
+    assert!(
+        out.stderr
+            .starts_with("error: state.url: connect to state database "),
+        "{}",
+        out.render()
+    );
+}
+
+#[test]
+fn state_copy_needs_a_sqlite_state_and_a_url() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
+    snap!(
+        "state_copy_no_sqlite",
+        sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"])
+    );
+    fill_sqlite(&sandbox);
+    sandbox.write_config(&json!({}));
+    snap!(
+        "state_copy_no_url",
+        sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"])
+    );
+    snap!(
+        "state_copy_bad_url_flag",
+        sandbox.run(&[
+            "state",
+            "copy",
+            "--from",
+            "sqlite",
+            "--to",
+            "postgres",
+            "--url",
+            "mysql://u:hunter2@h/x"
+        ])
+    );
+    snap!(
+        "state_copy_only_sqlite_to_postgres",
+        sandbox.run(&["state", "copy", "--from", "postgres", "--to", "sqlite"])
+    );
+}
+
+#[test]
+fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
+    let sandbox = Sandbox::new();
+    fill_sqlite(&sandbox);
+    sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
+    let port = sandbox.gateway_port().to_string();
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
+    let pid = gateway.0.id().to_string();
+    drop(gateway);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    let mut out = out;
+    out.stderr = out.stderr.replace(&pid, "[PID]");
+    snap!("state_copy_gateway_running", out);
+}
+
+#[test]
+fn state_copy_moves_a_sqlite_state_into_postgres_once() {
+    let Some(url) = pg_url("state_copy_moves_a_sqlite_state_into_postgres_once") else {
+        return;
+    };
+    let guard = Schema::new(&url, "copy");
+    let schema = guard.name.clone();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    fill_sqlite(&sandbox);
+    // Still on SQLite: the URL is set first, the copy made, then the backend switched.
+    sandbox.write_config(&json!({
+        "channels": {"sms": account()},
+        "state": {"url": "${OPENCLAW_STATE_URL}", "schema": schema},
+    }));
+    let first = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
+    assert_eq!(first.code, Some(0), "{}", first.render());
+    snap!("state_copy_first", scrub_pg(first, &url, &schema));
+    let again = sandbox.run(&[
+        "state", "copy", "--from", "sqlite", "--to", "postgres", "--json",
+    ]);
+    assert_eq!(again.code, Some(0), "{}", again.render());
+    assert_eq!(again.json()["copied"], 0, "{}", again.render());
+    snap!("state_copy_again_json", scrub_pg(again, &url, &schema));
+
+    // On PostgreSQL now: the copied state is what the commands see.
+    sandbox.write_config(&json!({
+        "channels": {"sms": account()},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema},
+    }));
+    snap!(
+        "state_status_postgres",
+        scrub_pg(sandbox.run(&["state", "status"]), &url, &schema)
+    );
+    let pairing = sandbox.run(&["pairing", "list", "sms", "--json"]);
+    let listed = pairing.json();
+    let mut codes: Vec<String> = listed["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter_map(|r| r["code"].as_str().map(str::to_owned))
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["ABCD2345", "EFGH2345"], "{}", pairing.render());
+    // Read back through the store: every row arrived once.
+    let snapshot = runtime().block_on(async {
+        let store = PostgresStore::connect(
+            &url,
+            &PostgresOptions {
+                schema: Some(schema.clone()),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .expect("connect");
+        let snapshot = store.export_snapshot().await.expect("export");
+        store.close().await;
+        snapshot
+    });
+    assert_eq!(snapshot.ingress.len(), 3);
+    assert_eq!(snapshot.pairing_requests.len(), 2);
+    assert_eq!(snapshot.allow_entries.len(), 1);
+    assert_eq!(snapshot.opt_outs.len(), 1);
+    drop(guard);
+}
+
+#[test]
+fn state_status_on_sqlite() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": account()}}));
+    snap!(
+        "state_status_sqlite_fresh",
+        sandbox.run(&["state", "status"])
+    );
+    fill_sqlite(&sandbox);
+    snap!("state_status_sqlite", sandbox.run(&["state", "status"]));
+    snap!(
+        "state_status_sqlite_json",
+        sandbox.run(&["state", "status", "--json"])
+    );
+}
+
+#[test]
+fn a_gateway_on_postgres_answers_a_text() {
+    let Some(url) = pg_url("a_gateway_on_postgres_answers_a_text") else {
+        return;
+    };
+    let guard = Schema::new(&url, "run");
+    let schema = guard.name.clone();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    let port = sandbox.gateway_port();
+    let webhook = format!("http://127.0.0.1:{port}/webhooks/sms");
+    let twilio = crate::harness::FakeTwilio::start(Some(&webhook));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(webhook);
+    sms["dmPolicy"] = json!("open");
+    sms["allowFrom"] = json!(["*"]);
+    sandbox.write_config(&json!({
+        "channels": {"sms": sms},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
+    }));
+    let port_arg = port.to_string();
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port_arg]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // The running gateway says where its state is, without the URL.
+    let state = &status.json()["state"];
+    assert_eq!(state["backend"], "postgres", "{}", status.render());
+    assert_eq!(state["schema"], schema.as_str(), "{}", status.render());
+    twilio.text_from(crate::harness::PHONE, "hello");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The message is finished in the shared queue (read by another process).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["state", "status", "--json"]);
+        if status.json()["queueDepth"]["default"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", status.render());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(gateway);
+    assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
+    drop(guard);
+}
+
+#[test]
+fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
+    let Some(url) = pg_url("a_turn_longer_than_the_lease_stays_with_its_gateway") else {
+        return;
+    };
+    let guard = Schema::new(&url, "lease");
+    let schema = guard.name.clone();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    // An agent that takes 7 s (more than two leases of 3 s) and counts its turns in a file.
+    let turns = sandbox.root().join("turns.txt");
+    let agent = sandbox.write(
+        "bin/slow-agent",
+        &format!(
+            "#!/bin/sh\n/bin/echo turn >> '{}'\n/bin/sleep 7\n/bin/echo 'slow answer'\n",
+            turns.display()
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let port = sandbox.gateway_port();
+    let webhook = format!("http://127.0.0.1:{port}/webhooks/sms");
+    let twilio = crate::harness::FakeTwilio::start(Some(&webhook));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(webhook);
+    sms["dmPolicy"] = json!("open");
+    sms["allowFrom"] = json!(["*"]);
+    sandbox.write_config(&json!({
+        "channels": {"sms": sms},
+        "models": {"providers": {"slow": {"api": "command", "command": [agent.display().to_string()]}}},
+        "agents": {"defaults": {"model": {"primary": "slow/agent"}}},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
+    }));
+    // Two gateways on one database; Twilio posts to the first, the second's pump waits for work.
+    let first = Background(sandbox.spawn_background(&["gateway", "--port", &port.to_string()]));
+    let other_port = crate::harness::free_port().to_string();
+    let second = Background(sandbox.spawn_background(&["gateway", "--port", &other_port]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    twilio.text_from(crate::harness::PHONE, "take your time");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["state", "status", "--json"]);
+        if status.json()["queueDepth"]["default"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", status.render());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(first);
+    drop(second);
+    // Renewed every third of the lease: the second gateway never took the message over.
+    let count = std::fs::read_to_string(&turns)
+        .expect("turns file")
+        .lines()
+        .count();
+    assert_eq!(count, 1, "agent turns");
+    assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["slow answer"]);
+    drop(guard);
+}

@@ -1,0 +1,532 @@
+//! [`IngressQueue`] on PostgreSQL: leases, fencing, one claim per lane across nodes.
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{LOCK_CLASS_LANE, PostgresStore, decode, is_lost_race, pg, to_i64, to_u32};
+use crate::StoreError;
+use crate::ingress::{
+    ClaimScope, Claimed, DeadLetter, Enqueued, IngressId, IngressPruned, IngressQueue,
+    IngressState, NewIngress, TransientFailure,
+};
+
+/// How often a claim is tried again after losing a race for a lane (a unique violation on the
+/// one-claim-per-lane index); after that the call answers with what it has (possibly nothing).
+pub const CLAIM_RACE_RETRIES: usize = 3;
+
+/// The state text of a message claimed by another handle, in [`StoreError::ChangeState`].
+pub const CLAIMED_ELSEWHERE: &str = "claimed by another gateway";
+
+pub(super) async fn execute<C: GenericClient + ?Sized>(
+    c: &C,
+    context: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
+    c.execute(&stmt, params).await.map_err(pg(context))
+}
+
+pub(super) async fn query<C: GenericClient + ?Sized>(
+    c: &C,
+    context: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, StoreError> {
+    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
+    c.query(&stmt, params).await.map_err(pg(context))
+}
+
+pub(super) async fn query_opt<C: GenericClient + ?Sized>(
+    c: &C,
+    context: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, StoreError> {
+    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
+    c.query_opt(&stmt, params).await.map_err(pg(context))
+}
+
+/// The state (and owner) of one row, or `FindRow`.
+async fn state_of<C: GenericClient + ?Sized>(
+    c: &C,
+    id: IngressId,
+) -> Result<(IngressState, Option<String>), StoreError> {
+    let row = query_opt(
+        c,
+        "read ingress state",
+        "SELECT state, owner FROM ingress WHERE id = $1",
+        &[&id.as_i64()],
+    )
+    .await?
+    .ok_or(StoreError::FindRow {
+        what: "ingress message",
+        id: id.as_i64(),
+    })?;
+    let state: String = row.try_get(0).map_err(decode("ingress state"))?;
+    Ok((
+        IngressState::parse(&state)?,
+        row.try_get(1).map_err(decode("ingress owner"))?,
+    ))
+}
+
+/// The error for a transition that did not apply: the message is missing, in another state,
+/// or claimed by another handle.
+async fn refused<C: GenericClient + ?Sized>(
+    c: &C,
+    id: IngressId,
+    action: &'static str,
+    node: &str,
+) -> StoreError {
+    match state_of(c, id).await {
+        Err(err) => err,
+        Ok((IngressState::Claimed, owner)) if owner.as_deref() != Some(node) => {
+            StoreError::ChangeState {
+                what: "ingress message",
+                id: id.as_i64(),
+                action,
+                state: CLAIMED_ELSEWHERE.to_owned(),
+            }
+        }
+        Ok((state, _)) => StoreError::ChangeState {
+            what: "ingress message",
+            id: id.as_i64(),
+            action,
+            state: state.to_string(),
+        },
+    }
+}
+
+/// Finishes a message as a tombstone: payload dropped, id kept.
+pub(super) const TOMBSTONE_SQL: &str =
+    "UPDATE ingress SET state = 'completed', payload = '\\x'::bytea,
+    finished_at = $2, last_error = NULL, owner = NULL, lease_until = NULL WHERE id = $1";
+
+/// Puts a held message back into its lane, due at `$2`.
+pub(super) const REQUEUE_SQL: &str = "UPDATE ingress SET state = 'pending', available_at = $2,
+    finished_at = NULL WHERE id = $1 AND state = 'held'";
+
+/// Expired leases become pending again (attempts kept), so that the lane's head can be claimed.
+const EXPIRE_SQL: &str = "UPDATE ingress SET state = 'pending', owner = NULL, lease_until = NULL
+    WHERE state = 'claimed' AND lease_until < $1 AND ($2::text IS NULL OR account = $2)";
+
+const CLAIM_SQL: &str = "
+WITH candidates AS (
+    SELECT i.id FROM ingress i
+    WHERE i.state = 'pending' AND i.available_at <= $1 AND ($2::text IS NULL OR i.account = $2)
+      AND NOT EXISTS (
+        SELECT 1 FROM ingress j
+        WHERE j.account = i.account AND j.lane = i.lane AND j.id <> i.id
+          AND j.state IN ('pending', 'claimed')
+          AND (j.state = 'claimed' OR j.id < i.id)
+      )
+    ORDER BY i.id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE ingress SET state = 'claimed', attempts = ingress.attempts + 1, owner = $4,
+       lease_until = $1 + $5
+FROM candidates WHERE ingress.id = candidates.id AND ingress.state = 'pending'
+RETURNING ingress.id, ingress.account, ingress.event_id, ingress.lane, ingress.payload,
+          ingress.received_at, ingress.attempts, ingress.last_error";
+
+fn claimed(row: &Row) -> Result<Claimed, StoreError> {
+    let d = decode("claimed ingress message");
+    Ok(Claimed {
+        id: IngressId::new(row.try_get(0).map_err(&d)?),
+        account: row.try_get(1).map_err(&d)?,
+        event_id: row.try_get(2).map_err(&d)?,
+        lane: row.try_get(3).map_err(&d)?,
+        payload: row.try_get(4).map_err(&d)?,
+        received_at: row.try_get(5).map_err(&d)?,
+        attempt: to_u32(row.try_get(6).map_err(&d)?),
+        last_error: row.try_get(7).map_err(&d)?,
+    })
+}
+
+impl PostgresStore {
+    /// One claim transaction; `Ok(None)` when it lost a race for a lane.
+    async fn claim_once(
+        &self,
+        account: Option<&str>,
+        now: i64,
+        limit: i64,
+    ) -> Result<Option<Vec<Claimed>>, StoreError> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(pg("begin claim"))?;
+        let expire = tx
+            .prepare_cached(EXPIRE_SQL)
+            .await
+            .map_err(pg("expire ingress leases"))?;
+        match tx.execute(&expire, &[&now, &account]).await {
+            Ok(_) => {}
+            Err(err) if is_lost_race(&err) => return Ok(None),
+            Err(err) => return Err(pg("expire ingress leases")(err)),
+        }
+        let stmt = tx
+            .prepare_cached(CLAIM_SQL)
+            .await
+            .map_err(pg("claim ingress messages"))?;
+        let lease = self.inner.options.lease_ms;
+        let rows = match tx
+            .query(
+                &stmt,
+                &[&now, &account, &limit, &self.inner.node_id, &lease],
+            )
+            .await
+        {
+            Ok(rows) => rows,
+            Err(err) if is_lost_race(&err) => return Ok(None),
+            Err(err) => return Err(pg("claim ingress messages")(err)),
+        };
+        let mut out = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
+        match tx.commit().await {
+            Ok(()) => {}
+            Err(err) if is_lost_race(&err) => return Ok(None),
+            Err(err) => return Err(pg("commit claim")(err)),
+        }
+        out.sort_by_key(|c| c.id);
+        Ok(Some(out))
+    }
+
+    /// Runs a fenced transition: `sql` must update the row only while it is in an allowed
+    /// state (and, for a claimed row, owned by this node, `$3`); otherwise the refusal names
+    /// the state it is in.
+    async fn fenced(
+        &self,
+        id: IngressId,
+        action: &'static str,
+        context: &'static str,
+        sql: &str,
+        extra: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        let client = self.conn().await?;
+        let node = self.inner.node_id.as_str();
+        let raw = id.as_i64();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&raw, &node];
+        params.extend_from_slice(extra);
+        if execute(&client, context, sql, &params).await? == 1 {
+            return Ok(());
+        }
+        Err(refused(&client, id, action, node).await)
+    }
+}
+
+#[async_trait]
+impl IngressQueue for PostgresStore {
+    async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
+        for (what, value) in [
+            ("account", &item.account),
+            ("event id", &item.event_id),
+            ("lane", &item.lane),
+        ] {
+            if value.is_empty() {
+                return Err(StoreError::InvalidInput {
+                    what,
+                    reason: "empty".to_owned(),
+                });
+            }
+        }
+        let client = self.conn().await?;
+        // One statement, so one round trip and its own transaction: the lane's advisory lock
+        // is taken before the row (and its id) is made and held until the commit, so ids
+        // within a lane increase in commit order (a claimer never sees a lane's newer message
+        // before an older one, even when two gateways accept a sender's texts at once).
+        let inserted = query_opt(
+            &client,
+            "enqueue ingress message",
+            "WITH lane_lock AS (SELECT pg_advisory_xact_lock($6, hashtext($1 || '/' || $3)))
+             INSERT INTO ingress (account, event_id, lane, payload, received_at, state, available_at)
+             SELECT $1, $2, $3, $4, $5, 'pending', $5 FROM lane_lock
+             ON CONFLICT (account, event_id) DO NOTHING RETURNING id",
+            &[
+                &item.account,
+                &item.event_id,
+                &item.lane,
+                &item.payload,
+                &item.received_at,
+                &LOCK_CLASS_LANE,
+            ],
+        )
+        .await?;
+        if let Some(row) = inserted {
+            return Ok(Enqueued::Accepted {
+                id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
+            });
+        }
+        let row = query_opt(
+            &client,
+            "find earlier ingress message",
+            "SELECT id, state FROM ingress WHERE account = $1 AND event_id = $2",
+            &[&item.account, &item.event_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::QueryDatabase {
+            context: "find earlier ingress message",
+            reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
+        })?;
+        let state: String = row.try_get(1).map_err(decode("ingress state"))?;
+        Ok(Enqueued::Duplicate {
+            id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
+            state: IngressState::parse(&state)?,
+        })
+    }
+
+    async fn claim_next(
+        &self,
+        scope: ClaimScope,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let account = match &scope {
+            ClaimScope::All => None,
+            ClaimScope::Account(a) => Some(a.as_str()),
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        for _ in 0..CLAIM_RACE_RETRIES {
+            if let Some(claimed) = self.claim_once(account, now, limit).await? {
+                return Ok(claimed);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    async fn complete(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.fenced(
+            id,
+            "complete",
+            "complete ingress message",
+            "UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
+                    last_error = NULL, owner = NULL, lease_until = NULL
+             WHERE id = $1 AND state = 'claimed' AND owner = $2",
+            &[&now],
+        )
+        .await
+    }
+
+    async fn fail_transient(
+        &self,
+        id: IngressId,
+        failure: TransientFailure,
+    ) -> Result<(), StoreError> {
+        let retry_at = failure.retry_at.max(failure.now);
+        self.fenced(
+            id,
+            "retry",
+            "fail ingress message",
+            "UPDATE ingress SET state = 'pending', available_at = $3, last_error = $4,
+                    owner = NULL, lease_until = NULL
+             WHERE id = $1 AND state = 'claimed' AND owner = $2",
+            &[&retry_at, &failure.error],
+        )
+        .await
+    }
+
+    async fn dead_letter(&self, id: IngressId, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.fenced(
+            id,
+            "dead-letter",
+            "dead-letter ingress message",
+            "UPDATE ingress SET state = 'dead', dead_reason = $3, finished_at = $4,
+                    owner = NULL, lease_until = NULL
+             WHERE id = $1 AND (state IN ('pending', 'held') OR (state = 'claimed' AND owner = $2))",
+            &[&reason, &now],
+        )
+        .await
+    }
+
+    async fn hold(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.fenced(
+            id,
+            "hold",
+            "hold ingress message",
+            "UPDATE ingress SET state = 'held', finished_at = $3, owner = NULL, lease_until = NULL
+             WHERE id = $1 AND state = 'claimed' AND owner = $2",
+            &[&now],
+        )
+        .await
+    }
+
+    async fn release_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        // `$2` (the node) is not needed: held messages belong to nobody.
+        self.fenced(
+            id,
+            "release",
+            "release held ingress message",
+            "UPDATE ingress SET state = 'pending', available_at = $3, finished_at = NULL
+             WHERE id = $1 AND state = 'held' AND $2::text IS NOT NULL",
+            &[&now],
+        )
+        .await
+    }
+
+    async fn discard_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.fenced(
+            id,
+            "discard",
+            "discard held ingress message",
+            "UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
+                    last_error = NULL
+             WHERE id = $1 AND state = 'held' AND $2::text IS NOT NULL",
+            &[&now],
+        )
+        .await
+    }
+
+    async fn list_dead_letters(&self, account: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        let client = self.conn().await?;
+        let rows = query(
+            &client,
+            "list dead letters",
+            "SELECT id, account, event_id, lane, received_at, attempts, dead_reason, last_error,
+                    finished_at, octet_length(payload)::bigint
+             FROM ingress WHERE state = 'dead' AND account = $1 ORDER BY id",
+            &[&account],
+        )
+        .await?;
+        let d = decode("dead letter");
+        rows.iter()
+            .map(|r| {
+                Ok(DeadLetter {
+                    id: IngressId::new(r.try_get(0).map_err(&d)?),
+                    account: r.try_get(1).map_err(&d)?,
+                    event_id: r.try_get(2).map_err(&d)?,
+                    lane: r.try_get(3).map_err(&d)?,
+                    received_at: r.try_get(4).map_err(&d)?,
+                    attempts: to_u32(r.try_get(5).map_err(&d)?),
+                    reason: r
+                        .try_get::<_, Option<String>>(6)
+                        .map_err(&d)?
+                        .unwrap_or_default(),
+                    last_error: r.try_get(7).map_err(&d)?,
+                    failed_at: r
+                        .try_get::<_, Option<i64>>(8)
+                        .map_err(&d)?
+                        .unwrap_or_default(),
+                    payload_len: u64::try_from(r.try_get::<_, i64>(9).map_err(&d)?)
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn resubmit(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.fenced(
+            id,
+            "resubmit",
+            "resubmit ingress message",
+            "UPDATE ingress SET state = 'pending', attempts = 0, available_at = $3,
+                    dead_reason = NULL, last_error = NULL, finished_at = NULL
+             WHERE id = $1 AND state = 'dead' AND $2::text IS NOT NULL",
+            &[&now],
+        )
+        .await
+    }
+
+    async fn queue_depth(&self, account: &str) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
+        let row = query_opt(
+            &client,
+            "count queued messages",
+            "SELECT count(*) FROM ingress WHERE account = $1 AND state IN ('pending', 'claimed')",
+            &[&account],
+        )
+        .await?;
+        let n: i64 = match row {
+            Some(r) => r.try_get(0).map_err(decode("queue depth"))?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError> {
+        let o = &self.inner.options;
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(pg("begin prune"))?;
+        let tombstones = prune_state(
+            &tx,
+            "completed",
+            now.saturating_sub(o.tombstone_ttl_ms),
+            o.max_tombstones_per_account,
+        )
+        .await?;
+        let dead_letters = prune_state(
+            &tx,
+            "dead",
+            now.saturating_sub(o.dead_letter_ttl_ms),
+            o.max_dead_letters_per_account,
+        )
+        .await?;
+        tx.commit().await.map_err(pg("commit prune"))?;
+        Ok(IngressPruned {
+            tombstones,
+            dead_letters,
+        })
+    }
+
+    fn claim_lease_ms(&self) -> Option<i64> {
+        Some(self.inner.options.lease_ms)
+    }
+
+    async fn renew_claims(&self, now: i64) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
+        let until = now.saturating_add(self.inner.options.lease_ms);
+        execute(
+            &client,
+            "renew ingress leases",
+            "UPDATE ingress SET lease_until = $2 WHERE state = 'claimed' AND owner = $1",
+            &[&self.inner.node_id, &until],
+        )
+        .await
+    }
+
+    async fn release_claims(&self, now: i64) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
+        execute(
+            &client,
+            "release ingress claims",
+            "UPDATE ingress SET state = 'pending', available_at = $2, owner = NULL, lease_until = NULL
+             WHERE state = 'claimed' AND owner = $1",
+            &[&self.inner.node_id, &now],
+        )
+        .await
+    }
+}
+
+/// Deletes rows in a finished `state` older than `cutoff`, then the oldest beyond `cap` per
+/// account. `state` is one of two literals, spelled into the SQL so that the partial index
+/// applies.
+async fn prune_state<C: GenericClient + ?Sized>(
+    c: &C,
+    state: &'static str,
+    cutoff: i64,
+    cap: u64,
+) -> Result<u64, StoreError> {
+    let old = execute(
+        c,
+        "prune finished ingress messages",
+        &format!("DELETE FROM ingress WHERE state = '{state}' AND finished_at < $1"),
+        &[&cutoff],
+    )
+    .await?;
+    let over = execute(
+        c,
+        "cap finished ingress messages",
+        &format!(
+            "DELETE FROM ingress WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, row_number() OVER (
+                        PARTITION BY account ORDER BY finished_at DESC, id DESC) AS n
+                    FROM ingress WHERE state = '{state}') ranked
+                WHERE n > $1)"
+        ),
+        &[&to_i64(cap)],
+    )
+    .await?;
+    Ok(old + over)
+}

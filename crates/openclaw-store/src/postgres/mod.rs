@@ -1,0 +1,507 @@
+//! The PostgreSQL implementation: one database shared by several gateways.
+//!
+//! Every call takes a connection from a pool (`deadpool-postgres`, broken connections are
+//! replaced), runs its statements, in a transaction where it writes more than one row, and
+//! answers after `COMMIT` (`synchronous_commit` is left on). Ingress claims are leases owned
+//! by this handle's [`PostgresStore::node_id`]; see [`IngressQueue`](crate::IngressQueue) for
+//! the lease hooks.
+//!
+//! No TLS yet: connect over loopback or a private network.
+
+mod delivery;
+mod ingress;
+
+pub use ingress::{CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE};
+mod misc;
+mod outbound;
+mod pairing;
+mod schema;
+mod snapshot;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
+
+use crate::StoreError;
+use crate::delivery::{DELIVERY_TTL_MS, MAX_DELIVERY_RECORDS};
+use crate::ingress::{
+    DEAD_LETTER_TTL_MS, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT, TOMBSTONE_TTL_MS,
+};
+use crate::optout::HISTORY_PER_PEER;
+use crate::outbound::INTENT_TTL_MS;
+use crate::sqlite::StoreOptions;
+
+pub(crate) use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
+
+/// Connections in the pool by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
+/// How long a claim lasts without renewal by default, milliseconds (the pump renews every
+/// third of it).
+pub const DEFAULT_LEASE_MS: i64 = 30_000;
+/// How long connecting (and taking a fresh connection) may take by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Live pairing requests per (channel, account) by default: the access policy's default cap
+/// (`openclaw-access-policy`'s `DEFAULT_MAX_PENDING`), enforced by the store too because
+/// several gateways may create requests for one account at the same moment.
+pub const DEFAULT_MAX_PENDING_REQUESTS: usize = 3;
+/// Lifetime of a pairing request for the cap above, milliseconds (the access policy's
+/// `DEFAULT_PENDING_TTL`, one hour).
+pub const DEFAULT_PENDING_REQUEST_TTL_MS: i64 = 3_600_000;
+/// The longest schema name accepted (PostgreSQL's identifier limit).
+pub const MAX_SCHEMA_NAME_LEN: usize = 63;
+
+/// Advisory lock classes (first key of `pg_advisory_xact_lock(int, int)`), one per purpose.
+const LOCK_CLASS_MIGRATE: i32 = 0x6f63_0001;
+const LOCK_CLASS_PAIRING: i32 = 0x6f63_0002;
+const LOCK_CLASS_LANE: i32 = 0x6f63_0003;
+const LOCK_CLASS_DELIVERY: i32 = 0x6f63_0004;
+const LOCK_CLASS_IMPORT: i32 = 0x6f63_0005;
+
+/// Bounds and sizes of a [`PostgresStore`]. Every field has a documented default; build with
+/// `PostgresOptions { schema: Some(..), ..PostgresOptions::default() }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Connections in the pool ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: usize,
+    /// Claim lease, milliseconds ([`DEFAULT_LEASE_MS`]).
+    pub lease_ms: i64,
+    /// `None`: the connection's default schema (`search_path`). `Some(s)`: every table lives
+    /// in schema `s` (a lower-case identifier: `a-z`, `0-9`, `_`, not starting with a digit, at
+    /// most [`MAX_SCHEMA_NAME_LEN`] bytes), created if missing; for namespacing and tests.
+    pub schema: Option<String>,
+    /// Connect timeout ([`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Duration,
+    /// Live pairing requests per (channel, account) ([`DEFAULT_MAX_PENDING_REQUESTS`]); a
+    /// request beyond it is not stored. 0: no cap in the store.
+    pub max_pending_requests: usize,
+    /// Lifetime of a pairing request for that cap ([`DEFAULT_PENDING_REQUEST_TTL_MS`]).
+    pub pending_request_ttl_ms: i64,
+    /// Tombstone lifetime ([`TOMBSTONE_TTL_MS`]).
+    pub tombstone_ttl_ms: i64,
+    /// Tombstones per account ([`MAX_TOMBSTONES_PER_ACCOUNT`]).
+    pub max_tombstones_per_account: u64,
+    /// Dead-letter lifetime ([`DEAD_LETTER_TTL_MS`]).
+    pub dead_letter_ttl_ms: i64,
+    /// Dead letters per account ([`MAX_DEAD_LETTERS_PER_ACCOUNT`]).
+    pub max_dead_letters_per_account: u64,
+    /// History turns per (account, peer) ([`HISTORY_PER_PEER`]).
+    pub history_per_peer: usize,
+    /// Delivery record lifetime after the last observation ([`DELIVERY_TTL_MS`]).
+    pub delivery_ttl_ms: i64,
+    /// Delivery records kept ([`MAX_DELIVERY_RECORDS`]).
+    pub max_delivery_records: u64,
+    /// Lifetime of finished outbound intents, saved replies and agent-turn counters
+    /// ([`INTENT_TTL_MS`]).
+    pub intent_ttl_ms: i64,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            lease_ms: DEFAULT_LEASE_MS,
+            schema: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
+            pending_request_ttl_ms: DEFAULT_PENDING_REQUEST_TTL_MS,
+            tombstone_ttl_ms: TOMBSTONE_TTL_MS,
+            max_tombstones_per_account: MAX_TOMBSTONES_PER_ACCOUNT,
+            dead_letter_ttl_ms: DEAD_LETTER_TTL_MS,
+            max_dead_letters_per_account: MAX_DEAD_LETTERS_PER_ACCOUNT,
+            history_per_peer: HISTORY_PER_PEER,
+            delivery_ttl_ms: DELIVERY_TTL_MS,
+            max_delivery_records: MAX_DELIVERY_RECORDS,
+            intent_ttl_ms: INTENT_TTL_MS,
+        }
+    }
+}
+
+impl PostgresOptions {
+    /// Takes the retention bounds (TTLs and caps) of a SQLite [`StoreOptions`], so that both
+    /// backends keep the same state.
+    #[must_use]
+    pub fn with_retention_of(mut self, sqlite: &StoreOptions) -> Self {
+        self.tombstone_ttl_ms = sqlite.tombstone_ttl_ms;
+        self.max_tombstones_per_account = sqlite.max_tombstones_per_account;
+        self.dead_letter_ttl_ms = sqlite.dead_letter_ttl_ms;
+        self.max_dead_letters_per_account = sqlite.max_dead_letters_per_account;
+        self.history_per_peer = sqlite.history_per_peer;
+        self.delivery_ttl_ms = sqlite.delivery_ttl_ms;
+        self.max_delivery_records = sqlite.max_delivery_records;
+        self.intent_ttl_ms = sqlite.intent_ttl_ms;
+        self
+    }
+}
+
+/// Whether `name` is a plain lower-case identifier (safe to splice into DDL unquoted).
+fn valid_schema_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+        && name.len() <= MAX_SCHEMA_NAME_LEN
+}
+
+struct Inner {
+    pool: Pool,
+    node_id: String,
+    target: String,
+    options: PostgresOptions,
+}
+
+/// The PostgreSQL store: one database (or one schema of it) shared by any number of gateways.
+///
+/// A cheap handle (`Clone` shares the pool and the node id). Claims are leases: a message
+/// claimed by this handle stays claimed while [`IngressQueue::renew_claims`] is called within
+/// [`PostgresOptions::lease_ms`]; after that any handle may claim it again (its attempt counts
+/// up), and this handle's late `complete` (or `fail_transient`, `hold`, `dead_letter`) is
+/// refused with [`StoreError::ChangeState`] ("claimed by another gateway"). At most one
+/// message per lane is claimed at a time across all handles (a partial unique index), and
+/// only a lane's oldest unfinished message is claimable.
+///
+/// Connecting checks the server and migrates the schema. The URL may hold a password: it never
+/// appears in errors, logs or `Debug` output (only `host:port/database` does). No TLS yet:
+/// reach the server over loopback or a private network.
+///
+/// ```no_run
+/// use openclaw_store::{ClaimScope, IngressQueue, NewIngress, PostgresOptions, PostgresStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), openclaw_store::StoreError> {
+/// let options = PostgresOptions::default();
+/// let store = PostgresStore::connect("postgres://openclaw@127.0.0.1:5432/openclaw", &options).await?;
+/// store
+///     .enqueue(NewIngress {
+///         account: "default".into(),
+///         event_id: "SM0123".into(),
+///         lane: "sender:+15551234567".into(),
+///         payload: b"From=%2B15551234567&Body=hi".to_vec(),
+///         received_at: 1_000,
+///     })
+///     .await?; // committed: another gateway can claim it now
+/// let claimed = store.claim_next(ClaimScope::All, 1_001, 10).await?;
+/// store.renew_claims(1_002).await?; // every third of `lease_ms` while working
+/// store.complete(claimed[0].id, 1_003).await?;
+/// store.close().await;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// [`IngressQueue::renew_claims`]: crate::IngressQueue::renew_claims
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("target", &self.inner.target)
+            .field("schema", &self.inner.options.schema)
+            .field("node_id", &self.inner.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `host:port/dbname` of a parsed configuration: never the user or the password.
+fn describe_target(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// Removes every occurrence of each secret (the password as written and as decoded) from a
+/// message.
+fn redact(message: &str, secrets: &[Vec<u8>]) -> String {
+    let mut out = message.to_owned();
+    for secret in secrets {
+        if let Ok(s) = std::str::from_utf8(secret)
+            && !s.is_empty()
+        {
+            out = out.replace(s, "***");
+        }
+    }
+    out
+}
+
+/// The password part of a URL or key=value string, found without parsing (for the case
+/// where parsing itself failed): `scheme://user:PASSWORD@...` or `password=PASSWORD`.
+fn raw_password(url: &str) -> Option<String> {
+    if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            return userinfo.split_once(':').map(|(_, p)| p.to_owned());
+        }
+        return None;
+    }
+    let at = url.find("password=")?;
+    let value = &url[at + "password=".len()..];
+    let value = value.strip_prefix('\'').unwrap_or(value);
+    Some(
+        value
+            .split(|c: char| c.is_whitespace() || c == '\'')
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+    )
+}
+
+/// The database's own reason for a failure: message and SQLSTATE for server errors, the
+/// error chain otherwise (never the connection string).
+pub(crate) fn pg_reason(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut reason = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    reason
+}
+
+/// Maps a driver error to [`StoreError::QueryDatabase`].
+pub(crate) fn pg(context: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |err| StoreError::QueryDatabase {
+        context,
+        reason: pg_reason(&err),
+    }
+}
+
+/// Whether an error is a lost race worth one more try: a unique violation (SQLSTATE 23505), a
+/// deadlock (40P01) or a serialization failure (40001).
+fn is_lost_race(err: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    err.code().is_some_and(|c| {
+        *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+/// A fresh random node id: 16 hex digits.
+fn new_node_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl PostgresStore {
+    /// Connects to `url` (a libpq URL, `postgres://user:password@host:port/db`, or a
+    /// `key=value` string), checks the connection and brings the schema to the current
+    /// version (under an advisory lock, so concurrent starts are safe). Errors never contain
+    /// the user or the password.
+    pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
+        let mut secrets: Vec<Vec<u8>> = raw_password(url)
+            .map(String::into_bytes)
+            .into_iter()
+            .collect();
+        let mut config: tokio_postgres::Config =
+            url.parse()
+                .map_err(|e: tokio_postgres::Error| StoreError::ConnectDatabase {
+                    target: "(unparsed connection string)".to_owned(),
+                    reason: redact(&pg_reason(&e), &secrets),
+                })?;
+        let target = describe_target(&config);
+        secrets.extend(config.get_password().map(<[u8]>::to_vec));
+        let fail = |reason: String| StoreError::ConnectDatabase {
+            target: target.clone(),
+            reason: redact(&reason, &secrets),
+        };
+        if let Some(schema) = &options.schema
+            && !valid_schema_name(schema)
+        {
+            return Err(StoreError::InvalidInput {
+                what: "PostgreSQL schema name",
+                reason: format!(
+                    "{schema:?} is not a lower-case identifier of at most {MAX_SCHEMA_NAME_LEN} bytes"
+                ),
+            });
+        }
+        if options.lease_ms <= 0 {
+            return Err(StoreError::InvalidInput {
+                what: "claim lease",
+                reason: "must be positive".to_owned(),
+            });
+        }
+        config.connect_timeout(options.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("openclaw-gateway");
+        }
+        if let Some(schema) = &options.schema {
+            config.options(format!("-c search_path={schema}"));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| fail(pool_reason(&e)))?;
+        let from = schema::migrate(&mut client, options.schema.as_deref()).await?;
+        drop(client);
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                node_id: new_node_id(),
+                target,
+                options: options.clone(),
+            }),
+        };
+        tracing::debug!(
+            target = %store.inner.target,
+            node_id = %store.inner.node_id,
+            schema_from = from,
+            "PostgreSQL state store connected"
+        );
+        Ok(store)
+    }
+
+    /// Closes the pool: connections in use are closed when given back, later calls fail.
+    pub async fn close(&self) {
+        self.inner.pool.close();
+        tokio::task::yield_now().await;
+    }
+
+    /// The random id of this handle (and its clones): the owner of its claims.
+    #[must_use]
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// `host:port/dbname` (never the user or the password).
+    #[must_use]
+    pub fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    /// The options in force.
+    #[must_use]
+    pub fn options(&self) -> &PostgresOptions {
+        &self.inner.options
+    }
+
+    /// The schema version this build writes.
+    #[must_use]
+    pub const fn schema_version() -> u32 {
+        PG_SCHEMA_VERSION
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::ConnectDatabase {
+                target: self.inner.target.clone(),
+                reason: pool_reason(&e),
+            })
+    }
+}
+
+/// The reason of a pool error, with the driver's reason for a failed connection.
+fn pool_reason(err: &deadpool_postgres::PoolError) -> String {
+    match err {
+        deadpool_postgres::PoolError::Backend(e) => pg_reason(e),
+        other => other.to_string(),
+    }
+}
+
+/// A stored non-negative integer as `u32`, saturating.
+pub(crate) fn to_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// A `u64` bound as a SQL `BIGINT`, saturating.
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Maps a row decoding error to [`StoreError::DecodeRow`].
+pub(crate) fn decode(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |err| StoreError::DecodeRow {
+        what,
+        reason: pg_reason(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_schema(name: &str, expected: bool) {
+        assert_eq!(valid_schema_name(name), expected, "{name:?}");
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        check_schema("t_0af3", true);
+        check_schema("_x", true);
+        check_schema("openclaw", true);
+        check_schema("", false);
+        check_schema("9a", false);
+        check_schema("Upper", false);
+        check_schema("a-b", false);
+        check_schema("a;drop table x", false);
+        check_schema("a\"b", false);
+        check_schema(&"a".repeat(63), true);
+        check_schema(&"a".repeat(64), false);
+    }
+
+    #[track_caller]
+    fn check_password(url: &str, expected: Option<&str>) {
+        assert_eq!(raw_password(url).as_deref(), expected, "{url}");
+    }
+
+    #[test]
+    fn raw_passwords_are_found() {
+        check_password("postgres://u:s3cret@h:5432/db", Some("s3cret"));
+        check_password("postgresql://u:p%40ss@h/db?x=1", Some("p%40ss"));
+        check_password("postgres://u@h/db", None);
+        check_password("postgres://h/db", None);
+        check_password("host=h user=u password=s3cret dbname=d", Some("s3cret"));
+        check_password("host=h password='a b' dbname=d", Some("a"));
+        check_password("host=h dbname=d", None);
+    }
+
+    #[test]
+    fn redaction_removes_every_occurrence() {
+        let secrets = [b"s3cret".to_vec(), b"p%40ss".to_vec(), Vec::new()];
+        assert_eq!(
+            redact("x s3cret y s3cret p%40ss", &secrets),
+            "x *** y *** ***"
+        );
+        assert_eq!(redact("x", &[]), "x");
+    }
+
+    #[test]
+    fn targets_name_host_port_and_database_only() {
+        let config: tokio_postgres::Config = "postgres://alice:s3cret@db.example:6543/state"
+            .parse()
+            .unwrap();
+        assert_eq!(describe_target(&config), "db.example:6543/state");
+        let config: tokio_postgres::Config = "host=10.0.0.2 user=bob password=pw".parse().unwrap();
+        assert_eq!(describe_target(&config), "10.0.0.2:5432/bob");
+    }
+}
