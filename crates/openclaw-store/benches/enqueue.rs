@@ -4,7 +4,7 @@
 //!
 //! When `OPENCLAW_TEST_PG_URL` is set, the same 16-producer load then runs on PostgreSQL (a
 //! fresh schema, dropped afterwards; default `PostgresOptions`, so a pool of 8 connections;
-//! `synchronous_commit` as the server has it, on by default) and the ratio to SQLite is
+//! `synchronous_commit=on`) and the ratio to SQLite is
 //! printed.
 //!
 //! `cargo bench -p openclaw-store --bench enqueue`; `OPENCLAW_STORE_BENCH_SECS` sets the

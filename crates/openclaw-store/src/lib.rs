@@ -61,7 +61,7 @@
 //! # Durability
 //!
 //! An `Ok` from a write means the transaction is committed. PostgreSQL: `COMMIT` has returned
-//! (keep `synchronous_commit` on, its default). SQLite: committed with `synchronous=FULL`: it survives
+//! (every session sets `synchronous_commit=on`). SQLite: committed with `synchronous=FULL`: it survives
 //! the process being killed and, as far as the disk honours fsync, a power cut. The crash test
 //! (`tests/it/crash.rs`) kills a writing child process with SIGKILL and checks every
 //! acknowledged message; `OPENCLAW_STORE_CRASH_KILLS` sets how many times.

@@ -2,7 +2,7 @@
 //!
 //! Every call takes a connection from a pool (`deadpool-postgres`, broken connections are
 //! replaced), runs its statements, in a transaction where it writes more than one row, and
-//! answers after `COMMIT` (`synchronous_commit` is left on). Ingress claims are leases owned
+//! answers after `COMMIT` (every session sets `synchronous_commit=on`). Ingress claims are leases owned
 //! by this handle's [`PostgresStore::node_id`]; see [`IngressQueue`](crate::IngressQueue) for
 //! the lease hooks.
 //!
@@ -339,9 +339,14 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("openclaw-gateway");
         }
+        // Durability: an answer after COMMIT means on disk, whatever the server's default;
+        // the schema (a checked identifier) for every unqualified table name.
+        let mut session = config.get_options().unwrap_or("").to_owned();
+        session.push_str(" -c synchronous_commit=on");
         if let Some(schema) = &options.schema {
-            config.options(format!("-c search_path={schema}"));
+            session.push_str(&format!(" -c search_path={schema}"));
         }
+        config.options(session.trim_start());
         let manager = Manager::from_config(
             config,
             NoTls,

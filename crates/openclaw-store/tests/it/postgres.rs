@@ -645,3 +645,48 @@ async fn sqlite_state_copies_into_postgres_once() {
     assert_eq!(again.history.already_present, 2);
     db.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_connections_are_replaced_and_a_closed_store_refuses() {
+    let Some(url) = url() else { return };
+    let schema = schema_name();
+    // A private application name, so that only this test's sessions are killed below.
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let tagged = format!("{url}{separator}application_name={schema}");
+    let options = PostgresOptions {
+        schema: Some(schema.clone()),
+        max_connections: 2,
+        ..PostgresOptions::default()
+    };
+    let store = PostgresStore::connect(&tagged, &options).await.unwrap();
+    store.enqueue(msg("a", "m", "s", 1)).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(connection);
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "{killed}");
+    // Each pooled connection that died can fail one call; then a fresh one is made.
+    let mut answers = Vec::new();
+    for _ in 0..=options.max_connections {
+        answers.push(store.queue_depth("a").await);
+    }
+    assert_eq!(answers.last(), Some(&Ok(1)), "{answers:?}");
+    store.close().await;
+    let closed = store.queue_depth("a").await.unwrap_err();
+    assert!(
+        matches!(closed, StoreError::ConnectDatabase { .. }),
+        "{closed:?}"
+    );
+    drop(client);
+    let _ = task.await;
+    drop_schema(&url, &schema).await;
+}
