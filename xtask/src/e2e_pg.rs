@@ -206,6 +206,21 @@ pub(crate) fn two_gateways_one_postgres(bins: &Bins, pg_url: &str) -> anyhow::Re
             "{phone}: replies out of order across gateways: {got:?}"
         );
     }
+    // The messages gateway b held when it died were taken over after the lease (a second
+    // attempt) and still answered once (checked above).
+    let taken_over: u64 = crate::services::psql(
+        pg_url,
+        &format!("SELECT count(*) FROM {schema}.ingress WHERE attempts > 1"),
+    )?
+    .parse()
+    .context("count of retried messages")?;
+    println!(
+        "e2e pg: {taken_over} message(s) of the killed gateway finished by the other one after the lease"
+    );
+    ensure!(
+        taken_over > 0,
+        "no message was taken over from the killed gateway: the lease path was not exercised"
+    );
     let out = gateway_a.cli_ok(&["channels", "dead-letters", "list", "--json"])?;
     let value: serde_json::Value = serde_json::from_str(&out)?;
     ensure!(

@@ -283,3 +283,34 @@ fn which(program: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|path| path.is_file())
 }
+
+/// Runs one SQL statement with `psql` (from the PostgreSQL packages) and returns its unaligned,
+/// tuples-only output.
+pub(crate) fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+    let program = pg_bin_dir()
+        .map(|dir| dir.join("psql"))
+        .filter(|p| p.is_file())
+        .or_else(|| which("psql"))
+        .ok_or_else(|| anyhow!("psql not found; install it with `apt-get install postgresql`"))?;
+    let out = Command::new(program)
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .context("run psql")?;
+    if !out.status.success() {
+        bail!(
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
