@@ -251,7 +251,7 @@ fn readme_test_command_is_what_ci_runs() {
         "README lost its test command"
     );
     assert!(
-        xtask.contains(r#"cargo(&["test", "--workspace"])"#),
+        xtask.contains(r#"args(["test", "--workspace"])"#),
         "xtask ci no longer runs it"
     );
     let fences = readme.matches("```sh").count();
@@ -263,7 +263,7 @@ fn readme_test_command_is_what_ci_runs() {
 
 /// The string literals of `pub const NAME: &[&str] = &[ ... ];` in `src` (comments skipped).
 fn const_str_list(src: &str, name: &str) -> Vec<String> {
-    let start = format!("pub const {name}: &[&str] = &[");
+    let start = format!("const {name}: &[&str] = &[");
     let Some(at) = src.find(&start) else {
         panic!("`{start}` not found: the docs test must follow the code");
     };
@@ -380,6 +380,26 @@ fn every_config_key_is_in_the_config_reference() {
         missing.is_empty(),
         "docs/config.md does not document these channels.sms keys (as `key`):\n{}",
         missing.join("\n")
+    );
+}
+
+#[test]
+fn every_state_key_is_in_the_config_reference() {
+    let src = fs::read_to_string(root().join("crates/openclaw-gateway/src/state.rs")).unwrap();
+    let docs = fs::read_to_string(root().join("docs/config.md")).unwrap();
+    let section = docs
+        .split("\n## ")
+        .find(|s| s.starts_with("`state`") || s.starts_with("state"))
+        .unwrap_or_else(|| panic!("docs/config.md has no `## state` section"));
+    let keys = const_str_list(&src, "STATE_KEYS");
+    assert!(keys.len() >= 5, "the STATE_KEYS scan lost keys: {keys:?}");
+    let missing: Vec<_> = keys
+        .iter()
+        .filter(|key| !section.contains(&format!("| `{key}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the state section of docs/config.md has no table row for: {missing:?}"
     );
 }
 
