@@ -122,12 +122,12 @@ pub use outbound::{
 };
 pub use pairing::{
     AllowEntry, CreateRequestOutcome, NewPairingRequest, PairingKey, PairingRequest, PairingStore,
+    PendingCap,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
     CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_PENDING_REQUEST_TTL_MS,
-    MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
+    DEFAULT_MAX_CONNECTIONS, MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
 };
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,

@@ -64,9 +64,30 @@ pub struct NewPairingRequest {
     pub created_at: i64,
     /// The held first message, if any.
     pub held_event_id: Option<IngressId>,
+    /// The pending cap to enforce atomically with the insert; `None`: no cap in the store.
+    pub pending_cap: Option<PendingCap>,
+}
+
+/// The caller's pending cap (the access policy's `PairingLimits`: its `max_pending` and the
+/// request TTL), passed with each [`NewPairingRequest`].
+///
+/// Inside the same transaction as the insert, the store counts the requests of the same
+/// (channel, account) created after `created_at - ttl_ms` (the live ones, as
+/// [`PairingRequest::is_live`] judges them at `created_at`); if there are `max` or more, nothing
+/// is stored and the outcome is [`CreateRequestOutcome::CapReached`]. So the cap holds even when
+/// several gateways, or several tasks of one, create requests for one account at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingCap {
+    /// Live requests allowed per (channel, account); 0 refuses every new request.
+    pub max: usize,
+    /// A request's lifetime, milliseconds; older requests do not count.
+    pub ttl_ms: i64,
 }
 
 /// The outcome of [`PairingStore::create_request`]. Nothing is written unless `Created`.
+///
+/// Checked in this order: [`SenderExists`](Self::SenderExists), then
+/// [`CodeTaken`](Self::CodeTaken), then [`CapReached`](Self::CapReached).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateRequestOutcome {
     /// Stored.
@@ -75,6 +96,8 @@ pub enum CreateRequestOutcome {
     SenderExists(PairingRequest),
     /// Another sender's request already uses this code; pick another.
     CodeTaken,
+    /// The account already has [`PendingCap::max`] live requests; nothing was stored.
+    CapReached,
 }
 
 /// An allow entry added by pairing approval (or by import or by hand).
@@ -89,7 +112,8 @@ pub struct AllowEntry {
 /// Pairing requests and allow entries.
 #[async_trait]
 pub trait PairingStore: Send + Sync {
-    /// Stores a request unless the sender already has one or the code is taken.
+    /// Stores a request unless the sender already has one, the code is taken, or the request's
+    /// [`PendingCap`] (if any) is reached, all judged in one transaction with the insert.
     async fn create_request(
         &self,
         key: &PairingKey,

@@ -43,13 +43,6 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
 pub const DEFAULT_LEASE_MS: i64 = 30_000;
 /// How long connecting (and taking a fresh connection) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Live pairing requests per (channel, account) by default: the access policy's default cap
-/// (`openclaw-access-policy`'s `DEFAULT_MAX_PENDING`), enforced by the store too because
-/// several gateways may create requests for one account at the same moment.
-pub const DEFAULT_MAX_PENDING_REQUESTS: usize = 3;
-/// Lifetime of a pairing request for the cap above, milliseconds (the access policy's
-/// `DEFAULT_PENDING_TTL`, one hour).
-pub const DEFAULT_PENDING_REQUEST_TTL_MS: i64 = 3_600_000;
 /// The longest schema name accepted (PostgreSQL's identifier limit).
 pub const MAX_SCHEMA_NAME_LEN: usize = 63;
 
@@ -74,11 +67,6 @@ pub struct PostgresOptions {
     pub schema: Option<String>,
     /// Connect timeout ([`DEFAULT_CONNECT_TIMEOUT`]).
     pub connect_timeout: Duration,
-    /// Live pairing requests per (channel, account) ([`DEFAULT_MAX_PENDING_REQUESTS`]); a
-    /// request beyond it is not stored. 0: no cap in the store.
-    pub max_pending_requests: usize,
-    /// Lifetime of a pairing request for that cap ([`DEFAULT_PENDING_REQUEST_TTL_MS`]).
-    pub pending_request_ttl_ms: i64,
     /// Tombstone lifetime ([`TOMBSTONE_TTL_MS`]).
     pub tombstone_ttl_ms: i64,
     /// Tombstones per account ([`MAX_TOMBSTONES_PER_ACCOUNT`]).
@@ -105,8 +93,6 @@ impl Default for PostgresOptions {
             lease_ms: DEFAULT_LEASE_MS,
             schema: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
-            pending_request_ttl_ms: DEFAULT_PENDING_REQUEST_TTL_MS,
             tombstone_ttl_ms: TOMBSTONE_TTL_MS,
             max_tombstones_per_account: MAX_TOMBSTONES_PER_ACCOUNT,
             dead_letter_ttl_ms: DEAD_LETTER_TTL_MS,

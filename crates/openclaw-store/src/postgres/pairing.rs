@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::ingress::{REQUEUE_SQL, TOMBSTONE_SQL, execute, query};
+use super::ingress::{REQUEUE_SQL, TOMBSTONE_SQL, execute, query, query_opt};
 use super::{LOCK_CLASS_PAIRING, PostgresStore, decode, pg};
 use crate::StoreError;
 use crate::ingress::IngressId;
@@ -159,29 +159,22 @@ impl PairingStore for PostgresStore {
         if taken {
             return Ok(CreateRequestOutcome::CodeTaken);
         }
-        let cap = self.inner.options.max_pending_requests;
-        if cap > 0 {
-            let cutoff = request
-                .created_at
-                .saturating_sub(self.inner.options.pending_request_ttl_ms);
-            let live = select(
+        if let Some(cap) = request.pending_cap {
+            let cutoff = request.created_at.saturating_sub(cap.ttl_ms);
+            let row = query_opt(
                 &tx,
-                "channel = $1 AND account = $2 AND created_at > $3",
+                "count live pairing requests",
+                "SELECT count(*) FROM pairing_requests
+                 WHERE channel = $1 AND account = $2 AND created_at > $3",
                 &[&key.channel, &key.account, &cutoff],
             )
-            .await?
-            .len();
-            if live >= cap {
-                tracing::info!(
-                    channel = key.channel,
-                    account = key.account,
-                    live,
-                    "pairing request not stored: the account's pending cap is reached"
-                );
-                // The trait has no "cap reached" outcome: no request is stored, and the caller
-                // re-reads the live requests on its next attempt (the access policy then drops
-                // the sender for the cap).
-                return Ok(CreateRequestOutcome::CodeTaken);
+            .await?;
+            let live: i64 = match row {
+                Some(r) => r.try_get(0).map_err(decode("live pairing requests"))?,
+                None => 0,
+            };
+            if usize::try_from(live).unwrap_or(usize::MAX) >= cap.max {
+                return Ok(CreateRequestOutcome::CapReached);
             }
         }
         execute(

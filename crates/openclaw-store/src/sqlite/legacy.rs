@@ -183,6 +183,8 @@ fn parse_requests(
                 meta,
                 created_at,
                 held_event_id: None,
+                // Imported requests were admitted by the old store's own cap.
+                pending_cap: None,
             },
             last_seen,
         ));

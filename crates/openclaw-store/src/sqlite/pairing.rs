@@ -149,6 +149,19 @@ pub(super) fn insert_request(
     if taken {
         return Ok(CreateRequestOutcome::CodeTaken);
     }
+    if let Some(cap) = request.pending_cap {
+        let cutoff = request.created_at.saturating_sub(cap.ttl_ms);
+        let live: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM pairing_requests
+                 WHERE channel = ?1 AND account = ?2 AND created_at > ?3",
+            )
+            .and_then(|mut s| s.query_row(params![key.channel, key.account, cutoff], |r| r.get(0)))
+            .map_err(StoreError::query("count live pairing requests"))?;
+        if usize::try_from(live).unwrap_or(usize::MAX) >= cap.max {
+            return Ok(CreateRequestOutcome::CapReached);
+        }
+    }
     let meta = serde_json::to_string(&request.meta).map_err(|e| StoreError::InvalidInput {
         what: "pairing meta",
         reason: e.to_string(),

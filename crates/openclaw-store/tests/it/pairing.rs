@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    ClaimScope, CreateRequestOutcome, Enqueued, IngressState, NewPairingRequest, PairingKey, Store,
-    StoreError,
+    ClaimScope, CreateRequestOutcome, Enqueued, IngressState, NewPairingRequest, PairingKey,
+    PendingCap, Store, StoreError,
 };
 use serde_json::json;
 
@@ -23,6 +23,15 @@ fn request(code: &str, sender: &str, at: i64) -> NewPairingRequest {
         meta: json!({ "accountId": "default" }),
         created_at: at,
         held_event_id: None,
+        pending_cap: None,
+    }
+}
+
+/// A request carrying the pending cap `max` (lifetime [`TTL`]).
+fn capped(code: &str, sender: &str, at: i64, max: usize) -> NewPairingRequest {
+    NewPairingRequest {
+        pending_cap: Some(PendingCap { max, ttl_ms: TTL }),
+        ..request(code, sender, at)
     }
 }
 
@@ -242,7 +251,69 @@ async fn allow_entries_add_remove_per_key(store: Arc<dyn Store>) {
     );
 }
 
+async fn pending_cap_is_checked_with_the_insert(store: Arc<dyn Store>) {
+    let k = key("default");
+    let create = |r: NewPairingRequest| {
+        let (store, k) = (store.clone(), k.clone());
+        async move { store.create_request(&k, r).await.unwrap() }
+    };
+    let is_created = |o: &CreateRequestOutcome| matches!(o, CreateRequestOutcome::Created(_));
+    let first = create(capped("AAAA2222", "+1", 0, 2)).await;
+    assert!(is_created(&first), "{first:?}");
+    assert!(is_created(&create(capped("BBBB3333", "+2", 10, 2)).await));
+    // Two live requests: a third is refused and nothing is stored.
+    assert_eq!(
+        create(capped("CCCC4444", "+3", 20, 2)).await,
+        CreateRequestOutcome::CapReached
+    );
+    assert_eq!(store.request_for(&k, "+3").await.unwrap(), None);
+    assert_eq!(
+        senders(&store.list_requests(&k, 20, TTL).await.unwrap()),
+        ["+1", "+2"]
+    );
+    // Precedence: an existing sender, then a taken code, then the cap.
+    let CreateRequestOutcome::Created(a) = first else {
+        unreachable!()
+    };
+    assert_eq!(
+        create(capped("DDDD5555", "+1", 30, 2)).await,
+        CreateRequestOutcome::SenderExists(a)
+    );
+    assert_eq!(
+        create(capped("AAAA2222", "+4", 30, 2)).await,
+        CreateRequestOutcome::CodeTaken
+    );
+    // Another account has its own count.
+    assert!(is_created(
+        &store
+            .create_request(&key("work"), capped("CCCC4444", "+3", 20, 2))
+            .await
+            .unwrap()
+    ));
+    // At TTL the first request (created at 0) has expired and no longer counts, even unpruned.
+    assert!(is_created(&create(capped("EEEE6666", "+5", TTL, 2)).await));
+    assert_eq!(
+        create(capped("FFFF7777", "+6", TTL, 2)).await,
+        CreateRequestOutcome::CapReached
+    );
+    // No cap: the store stores whatever the caller decided.
+    assert!(is_created(&create(request("GGGG8888", "+7", TTL)).await));
+    assert_eq!(
+        senders(&store.list_requests(&k, TTL, TTL).await.unwrap()),
+        ["+2", "+5", "+7"]
+    );
+    // A cap of 0 refuses every new request.
+    assert_eq!(
+        store
+            .create_request(&key("none"), capped("HHHH9999", "+8", 0, 0))
+            .await
+            .unwrap(),
+        CreateRequestOutcome::CapReached
+    );
+}
+
 on_both_backends!(
+    pending_cap_is_checked_with_the_insert,
     create_refuses_existing_sender_and_taken_code,
     touch_list_and_expiry,
     approve_is_case_insensitive_atomic_and_only_for_live_requests,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use openclaw_store::{
     CLAIMED_ELSEWHERE, ClaimScope, CreateRequestOutcome, DeliveryObservation, DeliveryStore,
     Enqueued, HistoryEntry, HistoryStore, IngressQueue, IngressState, NewIntent, NewPairingRequest,
-    NewReply, OptOut, OptOutStore, OutboundStore, PairingKey, PairingStore, PostgresOptions,
-    PostgresStore, Role, StoreError, TransientFailure, TurnLedger, body_hash,
+    NewReply, OptOut, OptOutStore, OutboundStore, PairingKey, PairingStore, PendingCap,
+    PostgresOptions, PostgresStore, Role, StoreError, TransientFailure, TurnLedger, body_hash,
 };
 
 use crate::support::pg::{TestSchema, drop_schema, fresh_schema, schema_name, url};
@@ -235,7 +235,10 @@ async fn released_claims_are_handed_over_at_once() {
 async fn the_pairing_cap_holds_across_nodes() {
     let Some(db) = schema().await else { return };
     let nodes = [db.store.clone(), db.node().await];
-    let cap = db.options.max_pending_requests;
+    let cap = PendingCap {
+        max: 3,
+        ttl_ms: 3_600_000,
+    };
     let key = PairingKey::new("sms", "default");
     let mut tasks = Vec::new();
     for i in 0..12 {
@@ -249,28 +252,29 @@ async fn the_pairing_cap_holds_across_nodes() {
                     meta: serde_json::json!({}),
                     created_at: 1_000,
                     held_event_id: None,
+                    pending_cap: Some(cap),
                 },
             )
             .await
             .unwrap()
         }));
     }
-    let mut created = 0;
+    let (mut created, mut refused) = (0, 0);
     for t in tasks {
         match t.await.unwrap() {
             CreateRequestOutcome::Created(_) => created += 1,
-            CreateRequestOutcome::CodeTaken => {}
+            CreateRequestOutcome::CapReached => refused += 1,
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(created, cap);
+    assert_eq!((created, refused), (cap.max, 12 - cap.max));
     let live = nodes[1]
-        .list_requests(&key, 1_001, 3_600_000)
+        .list_requests(&key, 1_001, cap.ttl_ms)
         .await
         .unwrap();
-    assert_eq!(live.len(), cap);
-    // Another account has its own cap; an expired request no longer counts.
-    let later = 1_000 + openclaw_store::DEFAULT_PENDING_REQUEST_TTL_MS;
+    assert_eq!(live.len(), cap.max);
+    // An expired request no longer counts.
+    let later = 1_000 + cap.ttl_ms;
     let fresh = nodes[0]
         .create_request(
             &key,
@@ -280,6 +284,7 @@ async fn the_pairing_cap_holds_across_nodes() {
                 meta: serde_json::json!({}),
                 created_at: later,
                 held_event_id: None,
+                pending_cap: Some(cap),
             },
         )
         .await
@@ -467,6 +472,7 @@ async fn sqlite_state_copies_into_postgres_once() {
                 meta: serde_json::json!({"accountId": "default"}),
                 created_at: 12,
                 held_event_id: Some(held),
+                pending_cap: None,
             },
         )
         .await
