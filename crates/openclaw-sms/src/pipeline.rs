@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openclaw_access_policy::{
-    AllowRule, Challenge, Decision, DecisionInput, PairingCode, PairingLimits, Timestamp, decide,
+    AllowRule, Challenge, Decision, DecisionInput, DropReason, PairingCode, PairingLimits,
+    Timestamp, decide,
 };
 use openclaw_sms_target::{AllowEntry, InboundSender};
 use openclaw_store::{
     ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, NewPairingRequest, NewReply, OptOut,
-    PairingKey, Role, TransientFailure,
+    PairingKey, PendingCap, Role, TransientFailure,
 };
 use openclaw_twilio::form::Form;
 use openclaw_twilio::webhook::InboundMessage;
@@ -477,13 +478,7 @@ impl SmsChannel {
             match decision {
                 Decision::Allow { .. } => return Ok(None),
                 Decision::Drop { reason } => {
-                    tracing::info!(
-                        account = account.id(),
-                        sender,
-                        reason = reason.as_str(),
-                        "SMS sender {sender} is not authorized"
-                    );
-                    return Ok(Some(Processed::Dropped(reason.as_str().to_owned())));
+                    return Ok(Some(not_authorized(account, sender, reason)));
                 }
                 Decision::Challenge(Challenge::AlreadyPending { .. }) => {
                     let _ = self.store.touch_request(&key, sender, now).await;
@@ -499,6 +494,13 @@ impl SmsChannel {
                         meta: serde_json::json!({"accountId": account.id()}),
                         created_at: now,
                         held_event_id: hold.then_some(message.id),
+                        // The same limits the decision used, checked again by the store in
+                        // the insert's transaction: other gateways or pump tasks may have
+                        // created requests for this account since `pending` was read.
+                        pending_cap: Some(PendingCap {
+                            max: limits.max_pending,
+                            ttl_ms: ttl,
+                        }),
                     };
                     match self
                         .store
@@ -542,6 +544,14 @@ impl SmsChannel {
                             let _ = self.store.touch_request(&key, sender, now).await;
                             return Ok(Some(Processed::Dropped(
                                 "pairing_already_pending".to_owned(),
+                            )));
+                        }
+                        // The account's cap filled up meanwhile: the policy's drop.
+                        CreateRequestOutcome::CapReached => {
+                            return Ok(Some(not_authorized(
+                                account,
+                                sender,
+                                DropReason::PendingLimitReached,
                             )));
                         }
                         // Another sender took the code meanwhile: draw again.
@@ -718,6 +728,17 @@ pub fn pairing_key(account: &str) -> PairingKey {
 /// Pairing lifetime in milliseconds.
 pub fn pairing_ttl_ms(limits: &PairingLimits) -> i64 {
     i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The silent drop of an unauthorized sender (logged with the policy's reason).
+fn not_authorized(account: &AccountRuntime, sender: &str, reason: DropReason) -> Processed {
+    tracing::info!(
+        account = account.id(),
+        sender,
+        reason = reason.as_str(),
+        "SMS sender {sender} is not authorized"
+    );
+    Processed::Dropped(reason.as_str().to_owned())
 }
 
 fn to_rule(entry: &AllowEntry) -> Option<AllowRule> {

@@ -220,10 +220,22 @@ impl Gateway {
         store: Arc<SqliteStore>,
         options: GatewayOptions,
     ) -> Self {
+        Self::start_over(listener, config, store.clone(), store, options)
+    }
+
+    /// [`Gateway::start`] with the channel over `channel_store` (a wrapper around `store`);
+    /// `store` stays reachable for the test's own reads.
+    pub(crate) fn start_over(
+        listener: TcpListener,
+        config: &Value,
+        store: Arc<SqliteStore>,
+        channel_store: Arc<dyn Store>,
+        options: GatewayOptions,
+    ) -> Self {
         let agent = Arc::new(TestAgent::default());
         let channel = channel(
             config,
-            store.clone(),
+            channel_store,
             agent.clone(),
             options.account,
             channel_options(),
