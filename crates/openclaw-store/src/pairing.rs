@@ -2,6 +2,8 @@
 //!
 //! The store only stores: code generation, the pending cap and the TTL value are the access
 //! policy's (`openclaw-access-policy`). Expiry is evaluated against the caller's `now` and `ttl_ms`.
+//! The caller passes its cap with each new request ([`PendingCap`]) and the store enforces it
+//! in the insert's transaction, so it holds when several gateways create requests at once.
 
 use async_trait::async_trait;
 

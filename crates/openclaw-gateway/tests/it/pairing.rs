@@ -39,6 +39,7 @@ fn add_requests(sandbox: &Sandbox, account: &str, requests: &[(&str, &str)]) {
                         meta: json!({"accountId": account}),
                         created_at,
                         held_event_id: None,
+                        pending_cap: None,
                     },
                 )
                 .await

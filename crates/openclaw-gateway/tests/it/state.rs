@@ -130,6 +130,7 @@ fn fill_sqlite(sandbox: &Sandbox) {
                         meta: json!({"accountId": "default"}),
                         created_at: now - 1000,
                         held_event_id: None,
+                        pending_cap: None,
                     },
                 )
                 .await
