@@ -1,23 +1,20 @@
 //! The pipeline against the local Twilio simulator: phones text the webhook, the pump runs
 //! the messages, replies go back through the simulator's Messages API.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use openclaw_access_policy::PairingLimits;
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use openclaw_sms::texts::pairing_reply;
 use openclaw_store::{
-    AllowEntry, ClaimScope, Claimed, CreateRequestOutcome, DeadLetter, DeliveryObservation,
-    DeliveryRecord, DeliveryStore, Enqueued, HistoryEntry, HistoryStore, IngressId, IngressPruned,
-    IngressQueue, IntentCreated, IntentId, NewIngress, NewIntent, NewPairingRequest, NewReply,
-    OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
-    PendingCap, SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger,
+    ClaimScope, CreateRequestOutcome, DeliveryStore as _, IngressId, IngressQueue as _, NewIngress,
+    NewPairingRequest, OptOutStore as _, PairingStore as _, PendingCap, TurnLedger as _,
 };
 use openclaw_twilio_sim::{HELP_REPLY, SimHandle};
 use serde_json::json;
 
+use crate::hooked::{HookedStore, StoreHooks};
 use crate::support::*;
 
 const REPLY_WAIT: Duration = Duration::from_secs(10);
@@ -456,13 +453,23 @@ async fn messages_of_an_account_this_gateway_does_not_run_stay_queued() {
     gw.shutdown().await;
 }
 
-/// SQLite in memory whose `create_request` always answers `CapReached` (as another gateway
-/// filling the account's cap between the policy's read and the insert would make it), recording
-/// the requests it was given and the messages completed.
-struct CapFullStore {
-    inner: Arc<SqliteStore>,
+/// Hooks whose `create_request` always answers `CapReached` (as another gateway filling the
+/// account's cap between the policy's read and the insert would make it), recording the
+/// requests given and the messages completed.
+#[derive(Default)]
+struct CapFull {
     creates: Mutex<Vec<NewPairingRequest>>,
     completed: Mutex<Vec<IngressId>>,
+}
+
+impl StoreHooks for CapFull {
+    fn completed(&self, id: IngressId) {
+        self.completed.lock().unwrap().push(id);
+    }
+    fn create_request(&self, request: &NewPairingRequest) -> Option<CreateRequestOutcome> {
+        self.creates.lock().unwrap().push(request.clone());
+        Some(CreateRequestOutcome::CapReached)
+    }
 }
 
 #[tokio::test]
@@ -475,11 +482,7 @@ async fn a_cap_reached_in_the_store_drops_the_sender_silently() {
         &json!({"dmPolicy": "pairing", "allowFrom": []}),
     );
     let inner = memory_store();
-    let full = Arc::new(CapFullStore {
-        inner: inner.clone(),
-        creates: Mutex::new(Vec::new()),
-        completed: Mutex::new(Vec::new()),
-    });
+    let full = HookedStore::new(inner.clone(), CapFull::default());
     let gw = Gateway::start_over(
         listener,
         &config,
@@ -494,7 +497,7 @@ async fn a_cap_reached_in_the_store_drops_the_sender_silently() {
     assert!(gw.agent.turns().is_empty());
     gw.shutdown().await;
     // One attempt, carrying the policy's cap; no redraw of the code.
-    let creates = full.creates.lock().unwrap().clone();
+    let creates = full.hooks.creates.lock().unwrap().clone();
     assert_eq!(creates.len(), 1, "{creates:?}");
     let limits = PairingLimits::default();
     assert_eq!(
@@ -505,7 +508,7 @@ async fn a_cap_reached_in_the_store_drops_the_sender_silently() {
         })
     );
     // Completed (not held, not dead-lettered), nothing stored, nothing texted.
-    assert_eq!(full.completed.lock().unwrap().len(), 1);
+    assert_eq!(full.hooks.completed.lock().unwrap().len(), 1);
     assert!(
         full.inner
             .list_dead_letters(ACCOUNT)
@@ -522,240 +525,4 @@ async fn a_cap_reached_in_the_store_drops_the_sender_silently() {
     );
     assert!(phone.replies().is_empty());
     assert_eq!(api_creates(&sim), 0);
-}
-
-#[async_trait]
-impl IngressQueue for CapFullStore {
-    async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
-        self.inner.enqueue(item).await
-    }
-    async fn claim_next(
-        &self,
-        scope: ClaimScope,
-        now: i64,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        self.inner.claim_next(scope, now, limit).await
-    }
-    async fn complete(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.completed.lock().unwrap().push(id);
-        self.inner.complete(id, now).await
-    }
-    async fn fail_transient(
-        &self,
-        id: IngressId,
-        failure: TransientFailure,
-    ) -> Result<(), StoreError> {
-        self.inner.fail_transient(id, failure).await
-    }
-    async fn dead_letter(&self, id: IngressId, reason: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.dead_letter(id, reason, now).await
-    }
-    async fn hold(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.inner.hold(id, now).await
-    }
-    async fn release_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.inner.release_held(id, now).await
-    }
-    async fn discard_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.inner.discard_held(id, now).await
-    }
-    async fn list_dead_letters(&self, account: &str) -> Result<Vec<DeadLetter>, StoreError> {
-        self.inner.list_dead_letters(account).await
-    }
-    async fn resubmit(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.inner.resubmit(id, now).await
-    }
-    async fn queue_depth(&self, account: &str) -> Result<u64, StoreError> {
-        self.inner.queue_depth(account).await
-    }
-    async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError> {
-        self.inner.prune_ingress(now).await
-    }
-}
-
-#[async_trait]
-impl PairingStore for CapFullStore {
-    async fn create_request(
-        &self,
-        key: &PairingKey,
-        request: NewPairingRequest,
-    ) -> Result<CreateRequestOutcome, StoreError> {
-        let _ = key;
-        self.creates.lock().unwrap().push(request);
-        Ok(CreateRequestOutcome::CapReached)
-    }
-    async fn touch_request(
-        &self,
-        key: &PairingKey,
-        sender_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.touch_request(key, sender_id, now).await
-    }
-    async fn request_for(
-        &self,
-        key: &PairingKey,
-        sender_id: &str,
-    ) -> Result<Option<PairingRequest>, StoreError> {
-        self.inner.request_for(key, sender_id).await
-    }
-    async fn list_requests(
-        &self,
-        key: &PairingKey,
-        now: i64,
-        ttl_ms: i64,
-    ) -> Result<Vec<PairingRequest>, StoreError> {
-        self.inner.list_requests(key, now, ttl_ms).await
-    }
-    async fn approve(
-        &self,
-        key: &PairingKey,
-        code: &str,
-        now: i64,
-        ttl_ms: i64,
-    ) -> Result<Option<PairingRequest>, StoreError> {
-        self.inner.approve(key, code, now, ttl_ms).await
-    }
-    async fn delete_request(
-        &self,
-        key: &PairingKey,
-        sender_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.delete_request(key, sender_id, now).await
-    }
-    async fn prune_requests(
-        &self,
-        key: &PairingKey,
-        now: i64,
-        ttl_ms: i64,
-    ) -> Result<Vec<PairingRequest>, StoreError> {
-        self.inner.prune_requests(key, now, ttl_ms).await
-    }
-    async fn allow_entries(&self, key: &PairingKey) -> Result<Vec<AllowEntry>, StoreError> {
-        self.inner.allow_entries(key).await
-    }
-    async fn add_allow_entry(
-        &self,
-        key: &PairingKey,
-        entry: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.add_allow_entry(key, entry, now).await
-    }
-    async fn remove_allow_entry(&self, key: &PairingKey, entry: &str) -> Result<bool, StoreError> {
-        self.inner.remove_allow_entry(key, entry).await
-    }
-}
-
-#[async_trait]
-impl OptOutStore for CapFullStore {
-    async fn set_opt_out(&self, opt_out: OptOut) -> Result<(), StoreError> {
-        self.inner.set_opt_out(opt_out).await
-    }
-    async fn clear_opt_out(&self, account: &str, number: &str) -> Result<bool, StoreError> {
-        self.inner.clear_opt_out(account, number).await
-    }
-    async fn opt_out(&self, account: &str, number: &str) -> Result<Option<OptOut>, StoreError> {
-        self.inner.opt_out(account, number).await
-    }
-    async fn is_opted_out(&self, account: &str, number: &str) -> Result<bool, StoreError> {
-        self.inner.is_opted_out(account, number).await
-    }
-    async fn list_opt_outs(&self, account: &str) -> Result<Vec<OptOut>, StoreError> {
-        self.inner.list_opt_outs(account).await
-    }
-}
-
-#[async_trait]
-impl HistoryStore for CapFullStore {
-    async fn append_history(
-        &self,
-        account: &str,
-        peer: &str,
-        entry: HistoryEntry,
-    ) -> Result<(), StoreError> {
-        self.inner.append_history(account, peer, entry).await
-    }
-    async fn recent_history(
-        &self,
-        account: &str,
-        peer: &str,
-        limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.inner.recent_history(account, peer, limit).await
-    }
-    async fn clear_history(&self, account: &str, peer: &str) -> Result<u64, StoreError> {
-        self.inner.clear_history(account, peer).await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for CapFullStore {
-    async fn record_delivery(
-        &self,
-        observation: DeliveryObservation,
-    ) -> Result<DeliveryRecord, StoreError> {
-        self.inner.record_delivery(observation).await
-    }
-    async fn delivery(
-        &self,
-        account: &str,
-        message_sid: &str,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.inner.delivery(account, message_sid).await
-    }
-    async fn latest_delivery(&self, account: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.inner.latest_delivery(account).await
-    }
-    async fn prune_deliveries(&self, now: i64) -> Result<u64, StoreError> {
-        self.inner.prune_deliveries(now).await
-    }
-}
-
-#[async_trait]
-impl OutboundStore for CapFullStore {
-    async fn create_intent(&self, intent: NewIntent) -> Result<IntentCreated, StoreError> {
-        self.inner.create_intent(intent).await
-    }
-    async fn mark_sent(&self, id: IntentId, message_sid: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.mark_sent(id, message_sid, now).await
-    }
-    async fn mark_failed(&self, id: IntentId, error: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.mark_failed(id, error, now).await
-    }
-    async fn mark_ambiguous(&self, id: IntentId, error: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.mark_ambiguous(id, error, now).await
-    }
-    async fn intents_for_reply(&self, reply_id: &str) -> Result<Vec<OutboundIntent>, StoreError> {
-        self.inner.intents_for_reply(reply_id).await
-    }
-    async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
-        self.inner.unfinished_intents(account).await
-    }
-    async fn prune_intents(&self, now: i64) -> Result<u64, StoreError> {
-        self.inner.prune_intents(now).await
-    }
-    async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError> {
-        self.inner.save_reply(reply).await
-    }
-    async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
-        self.inner.reply(reply_id).await
-    }
-}
-
-#[async_trait]
-impl TurnLedger for CapFullStore {
-    async fn record_agent_turn(
-        &self,
-        account: &str,
-        event_id: &str,
-        now: i64,
-    ) -> Result<u32, StoreError> {
-        self.inner.record_agent_turn(account, event_id, now).await
-    }
-    async fn agent_turns(&self, account: &str) -> Result<Vec<(String, u32)>, StoreError> {
-        self.inner.agent_turns(account).await
-    }
 }

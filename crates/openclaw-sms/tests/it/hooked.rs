@@ -1,0 +1,314 @@
+//! One store wrapper for the tests that need to see or change a few store calls: every call
+//! goes to a real SQLite store (`inner`), except where the [`StoreHooks`] of the test observe or
+//! answer it. Written once here so that each test states only what it changes.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use openclaw_store::{
+    AllowEntry, ClaimScope, Claimed, CreateRequestOutcome, DeadLetter, DeliveryObservation,
+    DeliveryRecord, DeliveryStore, Enqueued, HistoryEntry, HistoryStore, IngressId, IngressPruned,
+    IngressQueue, IntentCreated, IntentId, NewIngress, NewIntent, NewPairingRequest, NewReply,
+    OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
+    SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger,
+};
+
+/// What a test observes or changes; the defaults change nothing.
+pub(crate) trait StoreHooks: Send + Sync + 'static {
+    /// Asked before `claim_next`: `Some` is the answer and the store is not asked.
+    fn before_claim(&self) -> Option<Vec<Claimed>> {
+        None
+    }
+    /// Told what the store's `claim_next` returned.
+    fn after_claim(&self, claimed: &[Claimed]) {
+        let _ = claimed;
+    }
+    /// Told of every `complete`, before the store completes the message.
+    fn completed(&self, id: IngressId) {
+        let _ = id;
+    }
+    /// The lease the wrapper announces (`None`: no lease, like SQLite).
+    fn claim_lease_ms(&self) -> Option<i64> {
+        None
+    }
+    /// Answers `renew_claims` (the store is not asked: SQLite has no leases).
+    fn renew_claims(&self, now: i64) -> u64 {
+        let _ = now;
+        0
+    }
+    /// Answers `release_claims` (the store is not asked).
+    fn release_claims(&self, now: i64) -> u64 {
+        let _ = now;
+        0
+    }
+    /// Asked before `create_request`: `Some` is the answer and nothing is stored.
+    fn create_request(&self, request: &NewPairingRequest) -> Option<CreateRequestOutcome> {
+        let _ = request;
+        None
+    }
+}
+
+/// A real SQLite store behind the test's hooks.
+pub(crate) struct HookedStore<H> {
+    /// The store every call reaches unless a hook answers it.
+    pub(crate) inner: Arc<SqliteStore>,
+    /// The test's hooks (and whatever they recorded).
+    pub(crate) hooks: H,
+}
+
+impl<H: StoreHooks> HookedStore<H> {
+    pub(crate) fn new(inner: Arc<SqliteStore>, hooks: H) -> Arc<Self> {
+        Arc::new(Self { inner, hooks })
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> IngressQueue for HookedStore<H> {
+    async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
+        self.inner.enqueue(item).await
+    }
+    async fn claim_next(
+        &self,
+        scope: ClaimScope,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        if let Some(answer) = self.hooks.before_claim() {
+            return Ok(answer);
+        }
+        let claimed = self.inner.claim_next(scope, now, limit).await?;
+        self.hooks.after_claim(&claimed);
+        Ok(claimed)
+    }
+    async fn complete(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.hooks.completed(id);
+        self.inner.complete(id, now).await
+    }
+    async fn fail_transient(
+        &self,
+        id: IngressId,
+        failure: TransientFailure,
+    ) -> Result<(), StoreError> {
+        self.inner.fail_transient(id, failure).await
+    }
+    async fn dead_letter(&self, id: IngressId, reason: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.dead_letter(id, reason, now).await
+    }
+    async fn hold(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.inner.hold(id, now).await
+    }
+    async fn release_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.inner.release_held(id, now).await
+    }
+    async fn discard_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.inner.discard_held(id, now).await
+    }
+    async fn list_dead_letters(&self, account: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        self.inner.list_dead_letters(account).await
+    }
+    async fn resubmit(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        self.inner.resubmit(id, now).await
+    }
+    async fn queue_depth(&self, account: &str) -> Result<u64, StoreError> {
+        self.inner.queue_depth(account).await
+    }
+    async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError> {
+        self.inner.prune_ingress(now).await
+    }
+    fn claim_lease_ms(&self) -> Option<i64> {
+        self.hooks.claim_lease_ms()
+    }
+    async fn renew_claims(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(self.hooks.renew_claims(now))
+    }
+    async fn release_claims(&self, now: i64) -> Result<u64, StoreError> {
+        Ok(self.hooks.release_claims(now))
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> PairingStore for HookedStore<H> {
+    async fn create_request(
+        &self,
+        key: &PairingKey,
+        request: NewPairingRequest,
+    ) -> Result<CreateRequestOutcome, StoreError> {
+        if let Some(answer) = self.hooks.create_request(&request) {
+            return Ok(answer);
+        }
+        self.inner.create_request(key, request).await
+    }
+    async fn touch_request(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.touch_request(key, sender_id, now).await
+    }
+    async fn request_for(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        self.inner.request_for(key, sender_id).await
+    }
+    async fn list_requests(
+        &self,
+        key: &PairingKey,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Vec<PairingRequest>, StoreError> {
+        self.inner.list_requests(key, now, ttl_ms).await
+    }
+    async fn approve(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        self.inner.approve(key, code, now, ttl_ms).await
+    }
+    async fn delete_request(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_request(key, sender_id, now).await
+    }
+    async fn prune_requests(
+        &self,
+        key: &PairingKey,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Vec<PairingRequest>, StoreError> {
+        self.inner.prune_requests(key, now, ttl_ms).await
+    }
+    async fn allow_entries(&self, key: &PairingKey) -> Result<Vec<AllowEntry>, StoreError> {
+        self.inner.allow_entries(key).await
+    }
+    async fn add_allow_entry(
+        &self,
+        key: &PairingKey,
+        entry: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.add_allow_entry(key, entry, now).await
+    }
+    async fn remove_allow_entry(&self, key: &PairingKey, entry: &str) -> Result<bool, StoreError> {
+        self.inner.remove_allow_entry(key, entry).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> OptOutStore for HookedStore<H> {
+    async fn set_opt_out(&self, opt_out: OptOut) -> Result<(), StoreError> {
+        self.inner.set_opt_out(opt_out).await
+    }
+    async fn clear_opt_out(&self, account: &str, number: &str) -> Result<bool, StoreError> {
+        self.inner.clear_opt_out(account, number).await
+    }
+    async fn opt_out(&self, account: &str, number: &str) -> Result<Option<OptOut>, StoreError> {
+        self.inner.opt_out(account, number).await
+    }
+    async fn is_opted_out(&self, account: &str, number: &str) -> Result<bool, StoreError> {
+        self.inner.is_opted_out(account, number).await
+    }
+    async fn list_opt_outs(&self, account: &str) -> Result<Vec<OptOut>, StoreError> {
+        self.inner.list_opt_outs(account).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> HistoryStore for HookedStore<H> {
+    async fn append_history(
+        &self,
+        account: &str,
+        peer: &str,
+        entry: HistoryEntry,
+    ) -> Result<(), StoreError> {
+        self.inner.append_history(account, peer, entry).await
+    }
+    async fn recent_history(
+        &self,
+        account: &str,
+        peer: &str,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.recent_history(account, peer, limit).await
+    }
+    async fn clear_history(&self, account: &str, peer: &str) -> Result<u64, StoreError> {
+        self.inner.clear_history(account, peer).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> DeliveryStore for HookedStore<H> {
+    async fn record_delivery(
+        &self,
+        observation: DeliveryObservation,
+    ) -> Result<DeliveryRecord, StoreError> {
+        self.inner.record_delivery(observation).await
+    }
+    async fn delivery(
+        &self,
+        account: &str,
+        message_sid: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.inner.delivery(account, message_sid).await
+    }
+    async fn latest_delivery(&self, account: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.inner.latest_delivery(account).await
+    }
+    async fn prune_deliveries(&self, now: i64) -> Result<u64, StoreError> {
+        self.inner.prune_deliveries(now).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> OutboundStore for HookedStore<H> {
+    async fn create_intent(&self, intent: NewIntent) -> Result<IntentCreated, StoreError> {
+        self.inner.create_intent(intent).await
+    }
+    async fn mark_sent(&self, id: IntentId, message_sid: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.mark_sent(id, message_sid, now).await
+    }
+    async fn mark_failed(&self, id: IntentId, error: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.mark_failed(id, error, now).await
+    }
+    async fn mark_ambiguous(&self, id: IntentId, error: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.mark_ambiguous(id, error, now).await
+    }
+    async fn intents_for_reply(&self, reply_id: &str) -> Result<Vec<OutboundIntent>, StoreError> {
+        self.inner.intents_for_reply(reply_id).await
+    }
+    async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
+        self.inner.unfinished_intents(account).await
+    }
+    async fn prune_intents(&self, now: i64) -> Result<u64, StoreError> {
+        self.inner.prune_intents(now).await
+    }
+    async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError> {
+        self.inner.save_reply(reply).await
+    }
+    async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
+        self.inner.reply(reply_id).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> TurnLedger for HookedStore<H> {
+    async fn record_agent_turn(
+        &self,
+        account: &str,
+        event_id: &str,
+        now: i64,
+    ) -> Result<u32, StoreError> {
+        self.inner.record_agent_turn(account, event_id, now).await
+    }
+    async fn agent_turns(&self, account: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        self.inner.agent_turns(account).await
+    }
+}
