@@ -487,21 +487,9 @@ fn a_gateway_on_postgres_answers_a_text() {
     assert_eq!(state["backend"], "postgres", "{}", status.render());
     assert_eq!(state["schema"], schema.as_str(), "{}", status.render());
     twilio.text_from(crate::harness::PHONE, "hello");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
-        assert!(Instant::now() < deadline, "no reply");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_a_reply(&twilio);
     // The message is finished in the shared queue (read by another process).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = sandbox.run(&["state", "status", "--json"]);
-        if status.json()["queueDepth"]["default"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", status.render());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_an_empty_queue(&sandbox);
     drop(gateway);
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
     drop(guard);
@@ -556,20 +544,8 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
         std::thread::sleep(Duration::from_millis(100));
     }
     twilio.text_from(crate::harness::PHONE, "take your time");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
-        assert!(Instant::now() < deadline, "no reply");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = sandbox.run(&["state", "status", "--json"]);
-        if status.json()["queueDepth"]["default"] == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", status.render());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_a_reply(&twilio);
+    wait_for_an_empty_queue(&sandbox);
     drop(first);
     drop(second);
     // Renewed every third of the lease: the second gateway never took the message over.
@@ -580,4 +556,27 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
     assert_eq!(count, 1, "agent turns");
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["slow answer"]);
     drop(guard);
+}
+
+/// Waits (up to 30 s) until the fake Twilio has sent something to the phone.
+fn wait_for_a_reply(twilio: &crate::harness::FakeTwilio) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(crate::harness::PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits (up to 30 s) until `openclaw state status` (another process reading the shared
+/// database) shows the default account's queue empty.
+fn wait_for_an_empty_queue(sandbox: &Sandbox) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["state", "status", "--json"]);
+        if status.json()["queueDepth"]["default"] == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{}", status.render());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
