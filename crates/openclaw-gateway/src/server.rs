@@ -80,11 +80,24 @@ pub(crate) fn app(
     (public, admin)
 }
 
+/// Ready once started, and while the state store can take a message (with PostgreSQL: the
+/// database answers), so that a load balancer sends webhooks only where they can be made
+/// durable.
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+    if !state.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response();
+    }
+    match state.channel.store().check_ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            // The reason (database host and port) goes to the log, not to whoever asks.
+            tracing::warn!("not ready: {err}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state database unavailable",
+            )
+                .into_response()
+        }
     }
 }
 

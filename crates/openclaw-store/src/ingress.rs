@@ -314,6 +314,13 @@ pub trait IngressQueue: Send + Sync {
     /// Drops tombstones and dead letters that are too old or over their per-account caps.
     async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError>;
 
+    /// Whether a message could be made durable now: for a store on a database server, that
+    /// the server answers (within [`crate::READY_CHECK_TIMEOUT`]); an embedded store is always
+    /// ready (the default). Cheap enough for a load balancer's readiness probe.
+    async fn check_ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// How long a claim stays valid without renewal, in milliseconds, for a store shared by
     /// several processes (PostgreSQL): a claim not renewed in time is taken over by another
     /// process. `None` (the default) for a store owned by one process (SQLite), whose claims

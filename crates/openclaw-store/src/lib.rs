@@ -139,6 +139,9 @@ pub use sqlite::{
 };
 pub use turns::TurnLedger;
 
+/// The longest [`IngressQueue::check_ready`] waits for a database server's answer.
+pub const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// All of the store: what the channel adapter holds as `Arc<dyn Store>`.
 pub trait Store:
     IngressQueue

@@ -580,3 +580,150 @@ fn wait_for_an_empty_queue(sandbox: &Sandbox) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A TCP relay on loopback in front of the database, on std threads, that the test can cut
+/// (listener and every relayed connection closed) and restore on the same port.
+struct Relay {
+    port: u16,
+    target: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Self {
+        let mut relay = Self {
+            port: 0,
+            target,
+            stop: std::sync::Arc::default(),
+            links: std::sync::Arc::default(),
+            accept: None,
+        };
+        relay.restore();
+        relay
+    }
+
+    fn restore(&mut self) {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).expect("bind relay");
+        listener.set_nonblocking(true).expect("nonblocking");
+        self.port = listener.local_addr().expect("addr").port();
+        self.stop.store(false, Ordering::SeqCst);
+        let (stop, links, target) = (self.stop.clone(), self.links.clone(), self.target);
+        self.accept = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Ok((inbound, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = inbound.set_nonblocking(false);
+                let Ok(outbound) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                    (outbound.try_clone().unwrap(), inbound.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                links.lock().unwrap().extend([inbound, outbound]);
+            }
+        }));
+    }
+
+    fn cut(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        for link in self.links.lock().unwrap().drain(..) {
+            let _ = link.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// `GET /readyz` on the gateway: status code and body.
+fn readyz(port: u16) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let code = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (code, body)
+}
+
+#[test]
+fn readyz_follows_the_database() {
+    let Some(url) = pg_url("readyz_follows_the_database") else {
+        return;
+    };
+    let guard = Schema::new(&url, "ready");
+    let schema = guard.name.clone();
+    let config: tokio_postgres::Config = url.parse().expect("test URL");
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        other => panic!("the test server must be reached over TCP, not {other:?}"),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .expect("resolve the test server")
+        .next()
+        .expect("an address");
+    let mut relay = Relay::start(target);
+    let through = format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        config.get_user().unwrap_or("postgres"),
+        relay.port,
+        config.get_dbname().unwrap_or("postgres")
+    );
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &through);
+    let gateway_port = sandbox.gateway_port();
+    sandbox.write_config(&json!({
+        "channels": {"sms": account()},
+        "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema},
+    }));
+    let port_arg = gateway_port.to_string();
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port_arg]));
+    let wait_for = |code: u16| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = readyz(gateway_port);
+            if answer.0 == code {
+                return answer;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/readyz never answered {code}: last {answer:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert_eq!(wait_for(200).1, "ready");
+    // The database out of reach: not ready, and the answer names no host or port.
+    relay.cut();
+    let (_, body) = wait_for(503);
+    assert_eq!(body, "state database unavailable");
+    // Back without a restart.
+    relay.restore();
+    assert_eq!(wait_for(200).1, "ready");
+    drop(gateway);
+    relay.cut();
+    drop(guard);
+}

@@ -428,6 +428,37 @@ impl IngressQueue for PostgresStore {
         .await
     }
 
+    async fn check_ready(&self) -> Result<(), StoreError> {
+        let ping = async {
+            // A pooled connection may have died without the pool noticing yet (a database
+            // restart, a cut network): its error says nothing about now, so one more try on
+            // another (or a fresh) connection decides.
+            let mut last = Ok(());
+            for _ in 0..2 {
+                let client = self.conn().await?;
+                last = client
+                    .simple_query("SELECT 1")
+                    .await
+                    .map(drop)
+                    .map_err(pg("check the state database"));
+                if last.is_ok() {
+                    break;
+                }
+            }
+            last
+        };
+        match tokio::time::timeout(crate::READY_CHECK_TIMEOUT, ping).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::ConnectDatabase {
+                target: self.inner.target.clone(),
+                reason: format!(
+                    "no answer within {} s",
+                    crate::READY_CHECK_TIMEOUT.as_secs()
+                ),
+            }),
+        }
+    }
+
     async fn queue_depth(&self, account: &str) -> Result<u64, StoreError> {
         let client = self.conn().await?;
         let row = query_opt(

@@ -696,3 +696,116 @@ async fn broken_connections_are_replaced_and_a_closed_store_refuses() {
     let _ = task.await;
     drop_schema(&url, &schema).await;
 }
+
+/// A TCP relay on loopback in front of the test server, that the test can cut (every relayed
+/// connection closed, new ones refused) and restore on the same port: a network partition
+/// between one gateway and the database.
+struct Relay {
+    port: u16,
+    target: (String, u16),
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(target: (String, u16)) -> Self {
+        let mut relay = Self {
+            port: 0,
+            target,
+            task: None,
+        };
+        relay.restore().await;
+        relay
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        self.port = listener.local_addr().unwrap().port();
+        let target = self.target.clone();
+        self.task = Some(tokio::spawn(async move {
+            // Dropped with this task: aborting it closes every relayed connection.
+            let mut links = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let target = target.clone();
+                links.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database() {
+    let Some(url) = url() else { return };
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        other => panic!("the test server must be reached over TCP, not {other:?}"),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let mut relay = Relay::start((host, port)).await;
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut through = format!(
+        "host=127.0.0.1 port={} user={} dbname={}",
+        relay.port,
+        quote(config.get_user().unwrap_or("postgres")),
+        quote(config.get_dbname().unwrap_or("postgres")),
+    );
+    if let Some(password) = config.get_password() {
+        through.push_str(&format!(
+            " password={}",
+            quote(&String::from_utf8_lossy(password))
+        ));
+    }
+    let schema = schema_name();
+    let options = PostgresOptions {
+        schema: Some(schema.clone()),
+        max_connections: 2,
+        ..PostgresOptions::default()
+    };
+    let store = PostgresStore::connect(&through, &options).await.unwrap();
+    assert_eq!(store.check_ready().await, Ok(()));
+
+    relay.cut().await;
+    let err = store.check_ready().await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ConnectDatabase { target, .. } if target.contains(&relay.port.to_string())),
+        "{err:?}"
+    );
+    // The webhook's enqueue fails the same way (and the gateway answers it with an error).
+    assert!(matches!(
+        store.enqueue(msg("a", "cut", "s", 1)).await,
+        Err(StoreError::ConnectDatabase { .. } | StoreError::QueryDatabase { .. })
+    ));
+
+    // Back: the pool makes fresh connections, nothing to restart.
+    relay.restore().await;
+    let mut answers = Vec::new();
+    for _ in 0..=options.max_connections {
+        answers.push(store.check_ready().await);
+    }
+    assert_eq!(answers.last(), Some(&Ok(())), "{answers:?}");
+    assert!(
+        store
+            .enqueue(msg("a", "back", "s", 2))
+            .await
+            .is_ok_and(|e| !e.is_duplicate())
+    );
+    store.close().await;
+    relay.cut().await;
+    drop_schema(&url, &schema).await;
+}
