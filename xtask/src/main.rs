@@ -46,6 +46,9 @@ enum Task {
         /// How many times to kill the gateway.
         #[arg(long, default_value_t = 10)]
         kills: u32,
+        /// Keep the gateway's state in PostgreSQL (a private cluster, or OPENCLAW_TEST_PG_URL).
+        #[arg(long)]
+        postgres: bool,
     },
 }
 
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref(), None),
         Task::Bench => bench::run(),
-        Task::Chaos { kills } => chaos::run(kills),
+        Task::Chaos { kills, postgres } => chaos::run(kills, postgres),
         Task::Dist => dist(),
     };
     match result {

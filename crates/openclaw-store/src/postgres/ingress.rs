@@ -1,5 +1,7 @@
 //! [`IngressQueue`] on PostgreSQL: leases, fencing, one claim per lane across nodes.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -112,25 +114,65 @@ pub(super) const REQUEUE_SQL: &str = "UPDATE ingress SET state = 'pending', avai
 const EXPIRE_SQL: &str = "UPDATE ingress SET state = 'pending', owner = NULL, lease_until = NULL
     WHERE state = 'claimed' AND lease_until < $1 AND ($2::text IS NULL OR account = $2)";
 
-const CLAIM_SQL: &str = "
-WITH candidates AS (
+/// The claim, in two steps that each touch one index entry per lane rather than every queued
+/// message: a skip scan over the distinct lanes with unfinished messages (`ingress_lane`), then
+/// each lane's head (its oldest unfinished message). A head that is pending and due is
+/// claimable; a claimed or not-yet-due head blocks its lane. (Scanning the pending messages
+/// instead cost a full pass over the backlog per claim: ~95 ms with 10,000 queued in 20 busy
+/// lanes, against ~1 ms here.) The heads are materialised and the claimed rows fetched by id
+/// (`= ANY (ARRAY(...))`), so that no plan, however stale the table's statistics (a queue table
+/// grows from empty), can turn this into a loop over the pending messages. `{SCOPE}` is the
+/// account filter; `{NEXT}` steps to the next lane.
+const CLAIM_SQL_TEMPLATE: &str = "
+WITH RECURSIVE lanes(account, lane) AS (
+    (SELECT account, lane FROM ingress
+     WHERE state IN ('pending', 'claimed') {SCOPE}
+     ORDER BY account, lane LIMIT 1)
+    UNION ALL
+    SELECT n.account, n.lane FROM lanes l CROSS JOIN LATERAL (
+        SELECT account, lane FROM ingress
+        WHERE state IN ('pending', 'claimed') {SCOPE} AND {NEXT}
+        ORDER BY account, lane LIMIT 1) n
+),
+heads AS MATERIALIZED (
+    SELECT h.id FROM lanes l CROSS JOIN LATERAL (
+        SELECT id, state, available_at FROM ingress
+        WHERE account = l.account AND lane = l.lane AND state IN ('pending', 'claimed')
+        ORDER BY id LIMIT 1) h
+    WHERE h.state = 'pending' AND h.available_at <= $1
+),
+candidates AS (
     SELECT i.id FROM ingress i
-    WHERE i.state = 'pending' AND i.available_at <= $1 AND ($2::text IS NULL OR i.account = $2)
-      AND NOT EXISTS (
-        SELECT 1 FROM ingress j
-        WHERE j.account = i.account AND j.lane = i.lane AND j.id <> i.id
-          AND j.state IN ('pending', 'claimed')
-          AND (j.state = 'claimed' OR j.id < i.id)
-      )
-    ORDER BY i.id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    WHERE i.id = ANY (ARRAY(SELECT id FROM heads ORDER BY id LIMIT $3))
+      AND i.state = 'pending' AND ($2::text IS NULL OR i.account = $2)
+    FOR UPDATE OF i SKIP LOCKED
 )
 UPDATE ingress SET state = 'claimed', attempts = ingress.attempts + 1, owner = $4,
        lease_until = $1 + $5
 FROM candidates WHERE ingress.id = candidates.id AND ingress.state = 'pending'
 RETURNING ingress.id, ingress.account, ingress.event_id, ingress.lane, ingress.payload,
           ingress.received_at, ingress.attempts, ingress.last_error";
+
+/// [`CLAIM_SQL_TEMPLATE`] for one account (`$2`; the lanes are stepped within the account,
+/// which the index serves directly) or for all (`$2` is NULL; stepped by (account, lane)).
+fn claim_sql(scoped: bool) -> String {
+    let (scope, next) = if scoped {
+        ("AND account = $2", "lane > l.lane")
+    } else {
+        (
+            "AND $2::text IS NULL",
+            "(account, lane) > (l.account, l.lane)",
+        )
+    };
+    CLAIM_SQL_TEMPLATE
+        .replace("{SCOPE}", scope)
+        .replace("{NEXT}", next)
+}
+
+/// The claim of one account's lanes (what the pump asks for).
+static CLAIM_SQL_SCOPED: LazyLock<String> = LazyLock::new(|| claim_sql(true));
+/// The claim over every account.
+static CLAIM_SQL_ALL: LazyLock<String> = LazyLock::new(|| claim_sql(false));
 
 fn claimed(row: &Row) -> Result<Claimed, StoreError> {
     let d = decode("claimed ingress message");
@@ -166,7 +208,11 @@ impl PostgresStore {
             Err(err) => return Err(pg("expire ingress leases")(err)),
         }
         let stmt = tx
-            .prepare_cached(CLAIM_SQL)
+            .prepare_cached(if account.is_some() {
+                &CLAIM_SQL_SCOPED
+            } else {
+                &CLAIM_SQL_ALL
+            })
             .await
             .map_err(pg("claim ingress messages"))?;
         let lease = self.inner.options.lease_ms;
