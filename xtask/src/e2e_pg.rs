@@ -23,7 +23,7 @@ const KILL_AFTER_ACKED: usize = 50;
 /// The claim lease: B's unfinished messages go to A after this (the default is 30 s).
 const LEASE_MS: u64 = 2_000;
 /// How long the model takes per answer, so that B has turns in flight when it dies.
-const MODEL_DELAY_MS: u64 = 150;
+const MODEL_DELAY_MS: u64 = 300;
 /// How long the replies may take to arrive after the load.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -134,6 +134,25 @@ pub(crate) fn two_gateways_one_postgres(bins: &Bins, pg_url: &str) -> anyhow::Re
         accepted_a > 0 && accepted_b > 0,
         "the balancer did not spread the texts: gateway a accepted {accepted_a}, b {accepted_b}"
     );
+    // Kill b while it holds claims: wait until both gateways own claimed messages (an agent
+    // turn takes MODEL_DELAY_MS, so b still holds its claim a moment later).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let owners: u64 = crate::services::psql(
+            pg_url,
+            &format!("SELECT count(DISTINCT owner) FROM {schema}.ingress WHERE state = 'claimed'"),
+        )?
+        .parse()
+        .context("count of claim owners")?;
+        if owners >= 2 {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the two gateways never held claims at the same time"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     gateway_b.kill();
     let killed_at = acked_count.load(Ordering::SeqCst);
     for thread in load {
