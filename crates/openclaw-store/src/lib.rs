@@ -126,7 +126,7 @@ pub use pairing::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
+    CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
     DEFAULT_MAX_CONNECTIONS, MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
 };
 pub use snapshot::{

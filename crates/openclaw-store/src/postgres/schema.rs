@@ -36,6 +36,7 @@ CREATE TABLE ingress (
 CREATE UNIQUE INDEX ingress_one_claim_per_lane ON ingress (account, lane) WHERE state = 'claimed';
 CREATE INDEX ingress_lane ON ingress (account, lane, id) WHERE state IN ('pending', 'claimed');
 CREATE INDEX ingress_ready ON ingress (id) WHERE state = 'pending';
+CREATE INDEX ingress_ready_account ON ingress (account, id) WHERE state = 'pending';
 CREATE INDEX ingress_leases ON ingress (owner, lease_until) WHERE state = 'claimed';
 CREATE INDEX ingress_completed ON ingress (account, finished_at) WHERE state = 'completed';
 CREATE INDEX ingress_dead ON ingress (account, finished_at) WHERE state = 'dead';
