@@ -127,7 +127,8 @@ pub use pairing::{
 #[cfg(feature = "postgres")]
 pub use postgres::{
     CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_CONNECTIONS, MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore,
+    DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_SCHEMA_NAME_LEN, PostgresOptions,
+    PostgresStore,
 };
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,

@@ -148,13 +148,12 @@ RETURNING ingress.id, ingress.account, ingress.event_id, ingress.lane, ingress.p
 
 /// Step 1 of a claim (see [`CLAIM_SQL_TEMPLATE`]).
 const WINDOW_HEADS: &str = "
-queued AS MATERIALIZED (
-    SELECT id, account, lane, available_at FROM ingress
-    WHERE state = 'pending' {SCOPE}
-    ORDER BY id LIMIT {WINDOW}
-),
 heads AS MATERIALIZED (
-    SELECT q.id FROM queued q
+    SELECT q.id FROM (
+        SELECT id, account, lane, available_at FROM ingress
+        WHERE state = 'pending' {SCOPE}
+        ORDER BY id LIMIT {WINDOW}
+    ) q
     WHERE q.available_at <= $1
       AND NOT EXISTS (
         SELECT 1 FROM ingress j
@@ -206,20 +205,41 @@ fn claim_sql(heads: &str, scoped: bool) -> String {
         .replace("{WINDOW}", &CLAIM_WINDOW.to_string())
 }
 
-/// The two claim steps, for one account and for all.
+/// Whether more pending messages exist than the window holds (then step 2 may find heads
+/// that step 1 could not see).
+const BEYOND_WINDOW: &str = "
+SELECT EXISTS (
+    SELECT 1 FROM ingress WHERE state = 'pending' {SCOPE} ORDER BY id OFFSET {WINDOW} LIMIT 1
+)";
+
+/// The two claim steps and the check between them, for one account and for all.
 struct ClaimSql {
     window: String,
+    beyond_window: String,
     lanes: String,
 }
 
-static CLAIM_SQL_SCOPED: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql {
-    window: claim_sql(WINDOW_HEADS, true),
-    lanes: claim_sql(LANE_HEADS, true),
-});
-static CLAIM_SQL_ALL: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql {
-    window: claim_sql(WINDOW_HEADS, false),
-    lanes: claim_sql(LANE_HEADS, false),
-});
+impl ClaimSql {
+    fn new(scoped: bool) -> Self {
+        Self {
+            window: claim_sql(WINDOW_HEADS, scoped),
+            beyond_window: BEYOND_WINDOW
+                .replace(
+                    "{SCOPE}",
+                    if scoped {
+                        "AND account = $1"
+                    } else {
+                        "AND $1::text IS NULL"
+                    },
+                )
+                .replace("{WINDOW}", &CLAIM_WINDOW.to_string()),
+            lanes: claim_sql(LANE_HEADS, scoped),
+        }
+    }
+}
+
+static CLAIM_SQL_SCOPED: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql::new(true));
+static CLAIM_SQL_ALL: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql::new(false));
 
 fn claimed(row: &Row) -> Result<Claimed, StoreError> {
     let d = decode("claimed ingress message");
@@ -261,10 +281,21 @@ impl PostgresStore {
         };
         let lease = self.inner.options.lease_ms;
         let mut out = Vec::new();
-        for step in [&sql.window, &sql.lanes] {
+        for (index, step) in [&sql.window, &sql.lanes].into_iter().enumerate() {
             let want = limit - i64::try_from(out.len()).unwrap_or(i64::MAX);
             if want <= 0 {
                 break;
+            }
+            if index == 1 {
+                // Step 2 only when step 1 could not see every pending message.
+                let beyond: bool = tx
+                    .query_one(sql.beyond_window.as_str(), &[&account])
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(pg("look beyond the claim window"))?;
+                if !beyond {
+                    break;
+                }
             }
             let stmt = tx
                 .prepare_cached(step)
@@ -329,7 +360,7 @@ impl IngressQueue for PostgresStore {
                 });
             }
         }
-        let client = self.conn().await?;
+        let client = self.ingress_conn().await?;
         // One statement, so one round trip and its own transaction: the lane's advisory lock
         // is taken before the row (and its id) is made and held until the commit, so ids
         // within a lane increase in commit order (a claimer never sees a lane's newer message

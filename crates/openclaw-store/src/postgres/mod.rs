@@ -132,6 +132,9 @@ fn valid_schema_name(name: &str) -> bool {
 
 struct Inner {
     pool: Pool,
+    /// Connections only for [`IngressQueue::enqueue`]: a webhook's durable accept never waits
+    /// behind the pipeline's work for a connection.
+    ingress_pool: Pool,
     node_id: String,
     target: String,
     options: PostgresOptions,
@@ -278,6 +281,10 @@ fn is_lost_race(err: &tokio_postgres::Error) -> bool {
     })
 }
 
+/// Connections of each gateway kept for enqueues (webhook accepts), beside
+/// [`PostgresOptions::max_connections`] for everything else.
+pub const INGRESS_CONNECTIONS: usize = 4;
+
 /// A fresh random node id: 16 hex digits.
 fn new_node_id() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -333,26 +340,31 @@ impl PostgresStore {
             session.push_str(&format!(" -c search_path={schema}"));
         }
         config.options(session.trim_start());
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections.max(1))
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+        let build = |config: tokio_postgres::Config, size: usize| {
+            let manager = Manager::from_config(
+                config,
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size.max(1))
+                .runtime(Runtime::Tokio1)
+                .create_timeout(Some(options.connect_timeout))
+                .recycle_timeout(Some(options.connect_timeout))
+                .build()
+                .map_err(|e| fail(e.to_string()))
+        };
+        let pool = build(config.clone(), options.max_connections)?;
+        let ingress_pool = build(config, INGRESS_CONNECTIONS)?;
         let mut client = pool.get().await.map_err(|e| fail(pool_reason(&e)))?;
         let from = schema::migrate(&mut client, options.schema.as_deref()).await?;
         drop(client);
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
+                ingress_pool,
                 node_id: new_node_id(),
                 target,
                 options: options.clone(),
@@ -367,9 +379,10 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Closes the pool: connections in use are closed when given back, later calls fail.
+    /// Closes the pools: connections in use are closed when given back, later calls fail.
     pub async fn close(&self) {
         self.inner.pool.close();
+        self.inner.ingress_pool.close();
         tokio::task::yield_now().await;
     }
 
@@ -395,6 +408,18 @@ impl PostgresStore {
     #[must_use]
     pub const fn schema_version() -> u32 {
         PG_SCHEMA_VERSION
+    }
+
+    /// A connection of the pool reserved for enqueues (see `Inner::ingress_pool`).
+    pub(crate) async fn ingress_conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.inner
+            .ingress_pool
+            .get()
+            .await
+            .map_err(|e| StoreError::ConnectDatabase {
+                target: self.inner.target.clone(),
+                reason: pool_reason(&e),
+            })
     }
 
     /// A pooled connection.

@@ -822,7 +822,10 @@ async fn a_sender_behind_another_senders_backlog_is_claimed_at_once() {
             .await
             .unwrap();
     }
-    store.enqueue(msg("a", "quiet-0", "quiet", 2)).await.unwrap();
+    store
+        .enqueue(msg("a", "quiet-0", "quiet", 2))
+        .await
+        .unwrap();
     let scope = || ClaimScope::Account("a".to_owned());
     let first = store.claim_next(scope(), 10, 5).await.unwrap();
     let events: Vec<_> = first.iter().map(|c| c.event_id.as_str()).collect();
