@@ -53,6 +53,25 @@ pub struct NewIngress {
     pub received_at: i64,
 }
 
+impl NewIngress {
+    /// Refuses an empty account, event id or lane (every backend checks this first).
+    pub(crate) fn check_ids(&self) -> Result<(), StoreError> {
+        for (what, value) in [
+            ("account", &self.account),
+            ("event id", &self.event_id),
+            ("lane", &self.lane),
+        ] {
+            if value.is_empty() {
+                return Err(StoreError::InvalidInput {
+                    what,
+                    reason: "empty".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where an ingress message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IngressState {

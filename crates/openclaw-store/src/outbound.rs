@@ -63,6 +63,18 @@ pub enum IntentState {
 }
 
 impl IntentState {
+    /// Whether an intent in this state may move to `to`: `Sent` and `Failed` from `Pending` or
+    /// `Ambiguous`, `Ambiguous` from `Pending`, nothing back to `Pending`. The one rule both
+    /// backends apply.
+    #[must_use]
+    pub const fn can_become(self, to: Self) -> bool {
+        match to {
+            Self::Sent | Self::Failed => matches!(self, Self::Pending | Self::Ambiguous),
+            Self::Ambiguous => matches!(self, Self::Pending),
+            Self::Pending => false,
+        }
+    }
+
     /// The stored spelling.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -238,6 +250,28 @@ pub trait OutboundStore: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intent_transitions() {
+        use IntentState::{Ambiguous, Failed, Pending, Sent};
+        let all = [Pending, Ambiguous, Sent, Failed];
+        let allowed = [
+            (Pending, Sent),
+            (Pending, Failed),
+            (Pending, Ambiguous),
+            (Ambiguous, Sent),
+            (Ambiguous, Failed),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
 
     #[track_caller]
     fn check(body: &str, expected: &str) {

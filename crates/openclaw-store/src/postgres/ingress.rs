@@ -348,18 +348,7 @@ impl PostgresStore {
 #[async_trait]
 impl IngressQueue for PostgresStore {
     async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
-        for (what, value) in [
-            ("account", &item.account),
-            ("event id", &item.event_id),
-            ("lane", &item.lane),
-        ] {
-            if value.is_empty() {
-                return Err(StoreError::InvalidInput {
-                    what,
-                    reason: "empty".to_owned(),
-                });
-            }
-        }
+        item.check_ids()?;
         let client = self.ingress_conn().await?;
         // One statement, so one round trip and its own transaction: the lane's advisory lock
         // is taken before the row (and its id) is made and held until the commit, so ids

@@ -101,14 +101,7 @@ impl PostgresStore {
                 what: "outbound intent",
                 id: id.as_i64(),
             })?;
-        let allowed = match to {
-            IntentState::Sent | IntentState::Failed => {
-                matches!(current.state, IntentState::Pending | IntentState::Ambiguous)
-            }
-            IntentState::Ambiguous => current.state == IntentState::Pending,
-            IntentState::Pending => false,
-        };
-        if !allowed {
+        if !current.state.can_become(to) {
             return Err(StoreError::ChangeState {
                 what: "outbound intent",
                 id: id.as_i64(),

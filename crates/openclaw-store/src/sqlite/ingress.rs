@@ -137,18 +137,7 @@ fn claim(
 #[async_trait]
 impl IngressQueue for SqliteStore {
     async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
-        for (what, value) in [
-            ("account", &item.account),
-            ("event id", &item.event_id),
-            ("lane", &item.lane),
-        ] {
-            if value.is_empty() {
-                return Err(StoreError::InvalidInput {
-                    what,
-                    reason: "empty".to_owned(),
-                });
-            }
-        }
+        item.check_ids()?;
         self.write(move |conn| {
             let earlier: Option<(i64, String)> = conn
                 .prepare_cached("SELECT id, state FROM ingress WHERE account = ?1 AND event_id = ?2")

@@ -98,14 +98,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         self.write(move |conn| {
             let current = by_id(conn, id)?;
-            let allowed = match to {
-                IntentState::Sent | IntentState::Failed => {
-                    matches!(current.state, IntentState::Pending | IntentState::Ambiguous)
-                }
-                IntentState::Ambiguous => current.state == IntentState::Pending,
-                IntentState::Pending => false,
-            };
-            if !allowed {
+            if !current.state.can_become(to) {
                 return Err(StoreError::ChangeState {
                     what: "outbound intent",
                     id: id.as_i64(),

@@ -13,9 +13,9 @@ use crate::pairing::{
 
 const COLUMNS: &str = "code, sender_id, meta_json, created_at, last_seen_at, held_event_id";
 
-type RawRequest = (String, String, String, i64, i64, Option<i64>);
+pub(super) type RawRequest = (String, String, String, i64, i64, Option<i64>);
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
+pub(super) fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -26,7 +26,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRequest> {
     ))
 }
 
-fn decode(
+pub(super) fn decode(
     (code, sender_id, meta, created_at, last_seen_at, held): RawRequest,
 ) -> Result<PairingRequest, StoreError> {
     let meta = serde_json::from_str(&meta).map_err(|e| StoreError::DecodeRow {

@@ -8,7 +8,7 @@ use crate::delivery::DeliveryRecord;
 use crate::ingress::{IngressId, IngressState};
 use crate::optout::{HistoryEntry, OptOut, Role};
 use crate::outbound::{IntentId, IntentState, OutboundIntent, SavedReply};
-use crate::pairing::{AllowEntry, PairingKey, PairingRequest};
+use crate::pairing::{AllowEntry, PairingKey};
 use crate::snapshot::{
     SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest, SnapshotTurns,
     StateSnapshot,
@@ -67,34 +67,13 @@ fn export(conn: &Connection) -> Result<StateSnapshot, StoreError> {
     let pairing_requests = rows(
         conn,
         "export pairing requests",
-        "SELECT channel, account, code, sender_id, meta_json, created_at, last_seen_at, held_event_id
+        "SELECT code, sender_id, meta_json, created_at, last_seen_at, held_event_id, channel, account
          FROM pairing_requests ORDER BY channel, account, created_at, sender_id",
         |r| {
-            let meta: String = r.get(4)?;
-            let key = PairingKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?);
-            let (code, sender_id, created_at, last_seen_at, held): (
-                String,
-                String,
-                i64,
-                i64,
-                Option<i64>,
-            ) = (r.get(2)?, r.get(3)?, r.get(5)?, r.get(6)?, r.get(7)?);
-            Ok(serde_json::from_str(&meta)
-                .map_err(|e| StoreError::DecodeRow {
-                    what: "pairing request meta",
-                    reason: e.to_string(),
-                })
-                .map(|meta| SnapshotPairingRequest {
-                    key,
-                    request: PairingRequest {
-                        code,
-                        sender_id,
-                        meta,
-                        created_at,
-                        last_seen_at,
-                        held_event_id: held.map(IngressId::new),
-                    },
-                }))
+            let key = PairingKey::new(r.get::<_, String>(6)?, r.get::<_, String>(7)?);
+            Ok(super::pairing::raw(r)
+                .map(super::pairing::decode)?
+                .map(|request| SnapshotPairingRequest { key, request }))
         },
     )?;
     let allow_entries = rows(
