@@ -351,15 +351,7 @@ fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
     sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
     let port = sandbox.gateway_port().to_string();
     let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = sandbox.run(&["channels", "status", "--json"]);
-        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_the_gateway(&sandbox);
     let out = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
     let pid = gateway.0.id().to_string();
     drop(gateway);
@@ -473,15 +465,7 @@ fn a_gateway_on_postgres_answers_a_text() {
     }));
     let port_arg = port.to_string();
     let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port_arg]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        let status = sandbox.run(&["channels", "status", "--json"]);
-        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_for_the_gateway(&sandbox);
     // The running gateway says where its state is, without the URL.
     let state = &status.json()["state"];
     assert_eq!(state["backend"], "postgres", "{}", status.render());
@@ -534,15 +518,7 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
     let first = Background(sandbox.spawn_background(&["gateway", "--port", &port.to_string()]));
     let other_port = crate::harness::free_port().to_string();
     let second = Background(sandbox.spawn_background(&["gateway", "--port", &other_port]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = sandbox.run(&["channels", "status", "--json"]);
-        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_the_gateway(&sandbox);
     twilio.text_from(crate::harness::PHONE, "take your time");
     wait_for_a_reply(&twilio);
     wait_for_an_empty_queue(&sandbox);
@@ -556,6 +532,20 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
     assert_eq!(count, 1, "agent turns");
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["slow answer"]);
     drop(guard);
+}
+
+/// Waits (up to 30 s) until a gateway on this sandbox answers `channels status` with its SMS
+/// channel running; returns that status.
+fn wait_for_the_gateway(sandbox: &Sandbox) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sandbox.run(&["channels", "status", "--json"]);
+        if status.code == Some(0) && status.json()["channels"]["sms"]["running"] == true {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits (up to 30 s) until the fake Twilio has sent something to the phone.
