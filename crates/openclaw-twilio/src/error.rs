@@ -53,6 +53,11 @@ pub(crate) enum Operation {
     MessagingServiceLookup,
     MessageLookup,
     MediaFetch,
+    CallCreate,
+    CallLookup,
+    CallUpdate,
+    /// A request made through [`crate::Client::request`].
+    Request,
 }
 
 impl fmt::Display for Operation {
@@ -65,6 +70,10 @@ impl fmt::Display for Operation {
             Self::MessagingServiceLookup => "messaging-service lookup",
             Self::MessageLookup => "message lookup",
             Self::MediaFetch => "media fetch",
+            Self::CallCreate => "call",
+            Self::CallLookup => "call lookup",
+            Self::CallUpdate => "call update",
+            Self::Request => "request",
         })
     }
 }

@@ -68,12 +68,12 @@ pub use api::{
     MAX_MEDIA_URLS, MAX_PAGE_SIZE, MAX_VALIDITY_PERIOD_SECS, Message, MessagingService, Sender,
 };
 #[cfg(feature = "client")]
-pub use api::{Call, CallTarget, CreateCall, ListCalls, UpdateCall};
+pub use api::{Call, CallTarget, CreateCall, ListCalls, MAX_CALL_TIMEOUT_SECS, UpdateCall};
 #[cfg(feature = "client")]
 pub use client::{
     ApiBase, Client, ClientConfig, Credentials, DEFAULT_API_BASE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MESSAGING_BASE, DEFAULT_TIMEOUT, FetchedMedia, MAX_ERROR_BODY_BYTES,
-    MAX_MEDIA_REDIRECTS, MAX_SUCCESS_BODY_BYTES, TRUNCATED_MARKER,
+    MAX_MEDIA_REDIRECTS, MAX_SUCCESS_BODY_BYTES, RequestMethod, TRUNCATED_MARKER,
 };
 #[cfg(feature = "client")]
 pub use error::{ErrorKind, RetryClass, TwilioError};

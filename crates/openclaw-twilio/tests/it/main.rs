@@ -2,6 +2,8 @@
 //! webhook fixtures, and the REST client against a local `mockito` server.
 
 #[cfg(feature = "client")]
+mod calls;
+#[cfg(feature = "client")]
 mod client;
 mod signature;
 mod twiml;
