@@ -152,6 +152,19 @@ pub enum ParseTargetError {
         input: String,
     },
 
+    /// A voice caller id that is none of the forms Twilio sends (see
+    /// [`CallerId`](crate::CallerId)).
+    #[error(
+        "{input:?} is not a caller id ({reason}): write a number such as {EXAMPLE}, client:NAME, sip:user@host, or anonymous"
+    )]
+    InvalidCallerId {
+        /// The input as written (at most [`MAX_CALLER_ID_LEN`](crate::MAX_CALLER_ID_LEN)
+        /// characters of it).
+        input: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
     /// One entry of an allow list is invalid.
     #[error("allow-list entry {index} ({entry:?}): {reason}")]
     InvalidAllowEntry {

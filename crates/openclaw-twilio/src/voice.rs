@@ -5,7 +5,7 @@
 //! then classify it with [`WebhookKind::of`] and read the typed fields. Values are kept as
 //! Twilio sent them (trimmed where noted); every field a type does not model stays in `extra`.
 //! Caller ids are not parsed here: `From` may be an E.164 number, `client:NAME`, `sip:…` or
-//! `anonymous`; parsing them is the channel's (`openclaw-sms-target::CallerId`).
+//! `anonymous`; parsing them is the channel's (`openclaw_sms_target::CallerId` does it).
 //!
 //! ```
 //! use openclaw_twilio::form::Form;
