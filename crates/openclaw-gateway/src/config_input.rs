@@ -27,6 +27,17 @@ pub(crate) const MAX_CONFIG_DEPTH: usize = 64;
 /// is not a regular file, is refused. `what` names the file in messages ("patch file").
 /// Errors keep the `io::Error` (for `NotFound`) in their chain.
 pub(crate) fn read_regular_file(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    read_regular_file_checked(path, limit, what, |_| Ok(()))
+}
+
+/// [`read_regular_file`] that also runs `check` on the opened handle's metadata before
+/// reading (a secrets file's permissions, say).
+pub(crate) fn read_regular_file_checked(
+    path: &Path,
+    limit: u64,
+    what: &str,
+    check: impl FnOnce(&fs::Metadata) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<u8>> {
     let context = || format!("read {what} {}", path.display());
     // Before opening: opening a FIFO for reading blocks until a writer comes.
     let before = fs::metadata(path).map_err(|e| anyhow::Error::new(e).context(context()))?;
@@ -37,6 +48,7 @@ pub(crate) fn read_regular_file(path: &Path, limit: u64, what: &str) -> anyhow::
         .metadata()
         .map_err(|e| anyhow::Error::new(e).context(context()))?;
     refuse_special(&after, path, what)?;
+    check(&after)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
