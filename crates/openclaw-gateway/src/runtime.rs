@@ -381,16 +381,16 @@ fn require_configured(account: &AccountSettings) -> anyhow::Result<()> {
     } else {
         ""
     };
+    let (verb, pronoun) = if missing.len() == 1 {
+        ("is", "it")
+    } else {
+        ("are", "them")
+    };
     anyhow::bail!(
-        "SMS account \"{}\" is enabled but {} not set: {} Set {}{env_hint}, or set {path}.enabled to false",
+        "SMS account \"{}\" is enabled but {} {verb} not set ({}): set {pronoun}{env_hint}, or set {path}.enabled to false",
         account.id,
-        if missing.len() == 1 {
-            "this is"
-        } else {
-            "these are"
-        },
-        openclaw_sms::config::NOT_CONFIGURED_REASON,
-        missing.join(", "),
+        missing.join(" and "),
+        openclaw_sms::config::NOT_CONFIGURED_REASON.trim_end_matches('.'),
     )
 }
 
