@@ -746,10 +746,8 @@ mod tests {
             ("TWILIO_AUTH_TOKEN", "tok"),
             ("TWILIO_PHONE_NUMBER", " "),
             ("TWILIO_SMS_FROM", "+15551234567"),
-            (
-                "SMS_PUBLIC_WEBHOOK_URL",
-                "https://gw.example.com/webhooks/sms",
-            ),
+            // (The URL's path must reach the route: see public_url_path_must_reach_the_route.)
+            ("SMS_PUBLIC_WEBHOOK_URL", "https://gw.example.com/hooks/sms"),
             ("SMS_WEBHOOK_PATH", "hooks/sms"),
             ("SMS_ALLOWED_USERS", "+15557654321, sms:+15557654322"),
             ("SMS_TEXT_CHUNK_LIMIT", "900"),
