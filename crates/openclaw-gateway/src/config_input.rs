@@ -432,7 +432,7 @@ mod tests {
     fn bounded_read_exactly_and_one_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        std::fs::write(&path, vec![b' '; 100]).unwrap();
+        fs::write(&path, vec![b' '; 100]).unwrap();
         assert_eq!(read_regular_file(&path, 100, "file").unwrap().len(), 100);
         fs::OpenOptions::new()
             .append(true)

@@ -503,7 +503,7 @@ mod tests {
     fn a_fifo_secrets_file_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("token.fifo");
-        let made = std::process::Command::new("mkfifo")
+        let made = Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap();
