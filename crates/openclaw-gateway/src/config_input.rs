@@ -413,6 +413,69 @@ mod tests {
         );
     }
 
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        use super::super::{MAX_CONFIG_DEPTH, parse_json5_strict};
+
+        /// JSON values (no floats: their text form is not this test's subject), unique keys
+        /// by construction, a few levels deep.
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| Value::Number(n.into())),
+                "[a-z\\\\\"'\n\u{e9}\u{1f600}]{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(6, 64, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-e]{1,3}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn json_text_parses_to_the_same_value(v in value()) {
+                let text = serde_json::to_string_pretty(&v).unwrap();
+                prop_assert_eq!(parse_json5_strict(&text).unwrap(), v);
+            }
+
+            #[test]
+            fn a_duplicate_anywhere_is_named_by_its_path(
+                path in prop::collection::vec("[a-c]", 0..8),
+                siblings in prop::collection::btree_set("[m-p]", 0..4),
+                second_line in any::<bool>(),
+            ) {
+                // { "a": { "b": { "k": 1, <siblings>, "k": 2 } } }
+                let mut inner = String::from("{\"k\": 1");
+                for s in &siblings {
+                    inner.push_str(&format!(", \"{s}\": [{{}}]"));
+                }
+                inner.push_str(if second_line { ",\n\"k\": 2}" } else { ", k: 2}" });
+                let mut text = inner;
+                for key in path.iter().rev() {
+                    text = format!("{{\"{key}\": {text}}}");
+                }
+                let dotted: Vec<&str> = path.iter().map(String::as_str).chain(["k"]).collect();
+                let err = parse_json5_strict(&text).unwrap_err().to_string();
+                let expected = format!("duplicate key \"{}\" at line {} column ", dotted.join("."), if second_line { 2 } else { 1 });
+                prop_assert!(err.starts_with(&expected), "{} / {}", err, expected);
+                prop_assert!(err.contains("it is also at line 1 column "), "{}", err);
+            }
+
+            #[test]
+            fn nesting_is_accepted_up_to_the_limit_exactly(levels in 1usize..200) {
+                let text = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+                let text = format!("{{\"a\": {text}}}");
+                prop_assert_eq!(parse_json5_strict(&text).is_ok(), levels < MAX_CONFIG_DEPTH);
+            }
+        }
+    }
+
     #[test]
     fn json5_features_still_load() {
         let value = parse_json5_strict(

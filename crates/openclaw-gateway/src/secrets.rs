@@ -503,10 +503,7 @@ mod tests {
     fn a_fifo_secrets_file_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("token.fifo");
-        let made = Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(made.success());
         let env = Env::default();
         let config = json!({"secrets": {"providers": {

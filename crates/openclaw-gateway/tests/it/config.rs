@@ -9,6 +9,8 @@ use crate::snap;
 
 const QUICK_SETUP: &str = include_str!("../data/sms.patch.json5");
 const UPSTREAM: &str = include_str!("../data/upstream-openclaw.json5");
+/// How long a command that must refuse may run before the test calls it a hang.
+pub(crate) const REFUSAL_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path)
@@ -413,7 +415,7 @@ fn gateway_refuses_to_start_with_an_enabled_account_it_cannot_run() {
     let config = json!({"channels": {"sms": {"enabled": true, "fromNumber": "+15551234567"}}});
     let validate = validate_error(&sandbox, &config);
     let port = crate::harness::free_port().to_string();
-    let out = sandbox.run(&["gateway", "--port", &port]);
+    let out = sandbox.run_expecting_exit(&["gateway", "--port", &port], REFUSAL_LIMIT);
     assert_eq!(out.code, Some(1), "{}", out.render());
     let error = out
         .stderr
@@ -485,7 +487,8 @@ fn hostile_config_input_is_refused_and_nothing_is_written() {
 #[test]
 fn patch_from_a_device_or_a_fifo_is_refused_at_once() {
     let sandbox = Sandbox::new();
-    let out = sandbox.run(&["config", "patch", "--file", "/dev/zero"]);
+    let out =
+        sandbox.run_expecting_exit(&["config", "patch", "--file", "/dev/zero"], REFUSAL_LIMIT);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert_eq!(
         out.stderr.trim(),
@@ -497,7 +500,10 @@ fn patch_from_a_device_or_a_fifo_is_refused_at_once() {
         .status()
         .expect("mkfifo");
     assert!(made.success());
-    let out = sandbox.run(&["config", "patch", "--file", fifo.to_str().expect("utf-8")]);
+    let out = sandbox.run_expecting_exit(
+        &["config", "patch", "--file", fifo.to_str().expect("utf-8")],
+        REFUSAL_LIMIT,
+    );
     assert_eq!(
         out.stderr.trim(),
         "error: patch file [TMP]/patch.fifo is a FIFO, not a regular file; write it to a file and name that"

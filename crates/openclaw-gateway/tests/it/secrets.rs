@@ -71,7 +71,8 @@ fn references_resolve_where_they_are_used() {
     );
     // The gateway resolves it at start-up, and says so.
     let port = crate::harness::free_port().to_string();
-    let gateway = sandbox.run(&["gateway", "--port", &port]);
+    let gateway =
+        sandbox.run_expecting_exit(&["gateway", "--port", &port], crate::config::REFUSAL_LIMIT);
     assert_eq!(gateway.code, Some(1), "{}", gateway.render());
     assert!(
         gateway.stderr.contains("error: at start-up: channels.sms.authToken: unresolved SecretRef \"env:default:UNSET_TWILIO_TOKEN\": environment variable UNSET_TWILIO_TOKEN is not set (or blank)"),
