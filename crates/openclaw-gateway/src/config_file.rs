@@ -52,34 +52,40 @@ fn is_not_found(err: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
-/// Reads and parses a JSON5 file whose root must be an object.
+/// Reads and parses a JSON5 file whose root must be an object: a regular file of at most
+/// [`MAX_CONFIG_BYTES`] (counted while reading), nested at most
+/// [`MAX_CONFIG_DEPTH`](crate::config_input::MAX_CONFIG_DEPTH) levels, no duplicate keys.
 pub(crate) fn read_json5_file(path: &Path, what: &str) -> anyhow::Result<Value> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!("read {what} {}", path.display())));
-        }
-    };
-    if meta.len() > MAX_CONFIG_BYTES {
-        bail!(
-            "{what} {} is {} bytes; the limit is {MAX_CONFIG_BYTES} bytes",
-            path.display(),
-            meta.len()
-        );
-    }
-    let text =
-        fs::read_to_string(path).with_context(|| format!("read {what} {}", path.display()))?;
+    let bytes = crate::config_input::read_regular_file(path, MAX_CONFIG_BYTES, what)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{what} {} is not UTF-8 text", path.display()))?;
     parse_json5_object(&text)
         .with_context(|| format!("{what} {} is not valid JSON5", path.display()))
 }
 
-/// Parses JSON5 text whose root must be an object.
+/// Parses JSON5 text whose root must be an object (strictly: see
+/// [`parse_json5_strict`](crate::config_input::parse_json5_strict)).
 pub(crate) fn parse_json5_object(text: &str) -> anyhow::Result<Value> {
-    let value: Value = json5::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let value = crate::config_input::parse_json5_strict(text)?;
     if !value.is_object() {
         bail!("the top level must be an object ({{ … }})");
     }
     Ok(value)
+}
+
+/// The text [`ConfigDoc::save`] writes for `value`, checked to load again: a config that the
+/// loader would refuse (over the byte limit, say, after a large patch) is never written.
+pub(crate) fn render_loadable(value: &Value) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string_pretty(value).context("serialise config")?;
+    text.push('\n');
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        bail!(
+            "the result would be {} bytes, over the {MAX_CONFIG_BYTES}-byte limit of a config file",
+            text.len()
+        );
+    }
+    parse_json5_object(&text).context("the result would not load again")?;
+    Ok(text)
 }
 
 fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
@@ -88,8 +94,7 @@ fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
-    let mut text = serde_json::to_string_pretty(value).context("serialise config")?;
-    text.push('\n');
+    let text = render_loadable(value)?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())

@@ -18,6 +18,7 @@ macro_rules! outln {
 mod agents;
 mod cli;
 mod config_file;
+mod config_input;
 mod env;
 mod paths;
 mod runtime;

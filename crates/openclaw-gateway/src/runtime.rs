@@ -266,7 +266,15 @@ pub(crate) fn account_runtime(
     ctx_env: &crate::env::Env,
     options: AccountOptions,
 ) -> anyhow::Result<AccountRuntime> {
-    let secrets = SecretsRuntime::new(config, ctx_env);
+    build_runtime(settings, &SecretsRuntime::new(config, ctx_env), options)
+}
+
+/// Builds an account's runtime with `secrets` (resolving, or only checking references).
+fn build_runtime(
+    settings: &AccountSettings,
+    secrets: &SecretsRuntime<'_>,
+    options: AccountOptions,
+) -> anyhow::Result<AccountRuntime> {
     let token = settings
         .auth_token
         .as_ref()
@@ -282,7 +290,108 @@ pub(crate) fn account_runtime(
         auth_token,
         api_key_secret,
     };
-    Ok(AccountRuntime::new(resolved, options)?)
+    AccountRuntime::new(resolved, options)
+        .map_err(|err| anyhow::anyhow!(placeholder_hint(err.to_string())))
+}
+
+/// The docs write `ACxxxxxxxx…` where the Account SID goes: say so when that is what is there.
+fn placeholder_hint(message: String) -> String {
+    if message.contains("accountSid") && message.contains("xxxxxxxx") {
+        format!(
+            "{message} (this is the docs' placeholder: put the Account SID from the Twilio Console there)"
+        )
+    } else {
+        message
+    }
+}
+
+/// The SMS accounts `openclaw gateway` starts, with the start-up warnings.
+pub(crate) struct StartAccounts {
+    /// Every account of `channels.sms`.
+    pub(crate) accounts: SmsAccounts,
+    /// A runtime per enabled account.
+    pub(crate) runtimes: Vec<AccountRuntime>,
+    /// Start-up warnings, one line each (`- SMS: …`).
+    pub(crate) warnings: Vec<(String, String)>,
+}
+
+/// The start-up check of `channels.sms`, one function for `gateway` (which runs the result),
+/// `config validate` and `config patch` (which keep only the verdict): the section parses,
+/// webhook paths are distinct, `enabled: true` has an account, every enabled account has what
+/// it needs to run (credentials and a sender) and builds (SIDs, region and edge, secrets as
+/// `secrets` resolves or checks them). An enabled account that cannot run is an error, so a
+/// gateway that starts runs every enabled account.
+pub(crate) fn start_accounts(
+    config: &Value,
+    env: &crate::env::Env,
+    secrets: &SecretsRuntime<'_>,
+    options: AccountOptions,
+) -> anyhow::Result<StartAccounts> {
+    let accounts = crate::cli::sms_accounts(config, env)?;
+    let channel_enabled = config.pointer("/channels/sms/enabled") == Some(&Value::Bool(true));
+    if channel_enabled && accounts.accounts.is_empty() {
+        anyhow::bail!(
+            "channels.sms.enabled is true, but no SMS account is configured: set channels.sms.accountSid, channels.sms.authToken and channels.sms.fromNumber (or messagingServiceSid), or TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER in the gateway's environment; or set channels.sms.enabled to false"
+        );
+    }
+    let enabled: Vec<&AccountSettings> = accounts.accounts.iter().filter(|a| a.enabled).collect();
+    for account in &enabled {
+        require_configured(account)?;
+    }
+    check_webhook_paths(&accounts.runnable())?;
+    let mut runtimes = Vec::new();
+    let mut warnings = Vec::new();
+    for account in enabled {
+        warnings.extend(
+            startup_warnings(account)
+                .into_iter()
+                .map(|w| (account.id.clone(), w)),
+        );
+        runtimes.push(build_runtime(account, secrets, options)?);
+    }
+    Ok(StartAccounts {
+        accounts,
+        runtimes,
+        warnings,
+    })
+}
+
+/// An enabled account must be configured: the error names each key that is missing.
+fn require_configured(account: &AccountSettings) -> anyhow::Result<()> {
+    if account.is_configured() {
+        return Ok(());
+    }
+    let path = &account.config_path;
+    let mut missing = Vec::new();
+    if account.account_sid.is_empty() {
+        missing.push(format!("{path}.accountSid"));
+    }
+    if !account
+        .auth_token
+        .as_ref()
+        .is_some_and(openclaw_sms::config::SecretInput::is_configured)
+    {
+        missing.push(format!("{path}.authToken"));
+    }
+    if account.from_number.is_none() && account.messaging_service_sid.is_none() {
+        missing.push(format!("{path}.fromNumber (or messagingServiceSid)"));
+    }
+    let env_hint = if account.id == openclaw_sms::config::DEFAULT_ACCOUNT_ID {
+        " (or the TWILIO_* variables in the gateway's environment)"
+    } else {
+        ""
+    };
+    let (verb, pronoun) = if missing.len() == 1 {
+        ("is", "it")
+    } else {
+        ("are", "them")
+    };
+    anyhow::bail!(
+        "SMS account \"{}\" is enabled but {} {verb} not set ({}): set {pronoun}{env_hint}, or set {path}.enabled to false",
+        account.id,
+        missing.join(" and "),
+        openclaw_sms::config::NOT_CONFIGURED_REASON.trim_end_matches('.'),
+    )
 }
 
 /// The accounts of the config and the one a command names (`--account`, else the default).
@@ -305,32 +414,6 @@ pub(crate) fn select_account<'a>(
             None => "no SMS account is configured: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables".to_owned(),
         }
     })
-}
-
-/// Builds every enabled, configured account (warning about the others) and checks paths.
-pub(crate) fn running_accounts(
-    ctx: &Ctx,
-    accounts: &SmsAccounts,
-    options: AccountOptions,
-) -> anyhow::Result<Vec<AccountRuntime>> {
-    // Only accounts that will run own a route; an unconfigured one is reported, not routed.
-    check_webhook_paths(&accounts.runnable())?;
-    let mut runtimes = Vec::new();
-    for account in &accounts.accounts {
-        if !account.enabled {
-            tracing::info!(account = %account.id, "SMS account is disabled");
-            continue;
-        }
-        for warning in startup_warnings(account) {
-            tracing::warn!(account = %account.id, "{warning}");
-        }
-        if !account.is_configured() {
-            tracing::warn!(account = %account.id, "SMS account is not started: {}", openclaw_sms::config::NOT_CONFIGURED_REASON);
-            continue;
-        }
-        runtimes.push(account_runtime(account, &ctx.doc.value, &ctx.env, options)?);
-    }
-    Ok(runtimes)
 }
 
 /// The current time, unix milliseconds.

@@ -7,9 +7,12 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{Ctx, print_json, sms_accounts};
+use openclaw_sms::AccountOptions;
+
+use super::{Ctx, print_json};
 use crate::config_file::{self, Change, ChangeOp};
-use crate::secrets::SecretsRuntime;
+use crate::runtime::start_accounts;
+use crate::secrets::{SecretsMode, SecretsRuntime};
 use crate::state::{Backend, StateSettings};
 
 #[derive(Debug, Subcommand)]
@@ -19,7 +22,7 @@ pub(crate) enum ConfigCommand {
         /// The patch file (JSON5).
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
-        /// Validate the result (schema and secret resolvability) and write nothing.
+        /// Validate the result (the checks of `config validate`) and write nothing.
         #[arg(long)]
         dry_run: bool,
         /// Print the result as JSON.
@@ -34,11 +37,16 @@ pub(crate) enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check the config: schema of channels.sms and resolvability of its secrets.
+    /// Check the config with the checks `openclaw gateway` runs at start-up. SecretRefs are
+    /// checked for shape only unless --resolve-secrets is given.
     Validate {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Also resolve every SecretRef (env vars, files, exec providers) in this shell's
+        /// environment, as the gateway will in its own at start-up.
+        #[arg(long)]
+        resolve_secrets: bool,
     },
 }
 
@@ -50,42 +58,55 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             json,
         } => patch(ctx, &file, dry_run, json),
         ConfigCommand::Get { path, json } => get(&ctx, path.as_deref(), json),
-        ConfigCommand::Validate { json } => validate_cmd(&ctx, json),
+        ConfigCommand::Validate {
+            json,
+            resolve_secrets,
+        } => {
+            let mode = if resolve_secrets {
+                SecretsMode::Resolve
+            } else {
+                SecretsMode::ShapeOnly
+            };
+            validate_cmd(&ctx, json, mode)
+        }
     }
 }
 
-/// Every check a config must pass to be written: schema, then secret resolvability (exec
-/// providers included: they run once here, as they will at start), then the agent.
-pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
-    validate_state(config, ctx)?;
-    let warnings = validate_channels(config, ctx)?;
-    check_agent(config, ctx)?;
+/// Every check of `openclaw gateway`'s start-up that needs no network: `state`, `channels.sms`
+/// (the same [`start_accounts`] the gateway runs), the agent. With [`SecretsMode::ShapeOnly`]
+/// SecretRefs are checked for shape only (`config patch`, `config validate`); with
+/// [`SecretsMode::Resolve`] they are read (`config validate --resolve-secrets`).
+pub(crate) fn validate(
+    config: &Value,
+    ctx: &Ctx,
+    mode: SecretsMode,
+) -> anyhow::Result<Vec<String>> {
+    let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
+    validate_state(config, &secrets)?;
+    let warnings = validate_channels(config, ctx, &secrets)?;
+    check_agent(config, &secrets)?;
     Ok(warnings)
 }
 
-/// The `state` checks: schema, and resolvability of `state.url` when the backend needs it
-/// (nothing connects: `openclaw state status` does).
-fn validate_state(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
+/// The `state` checks: schema, and `state.url` when the backend needs it (nothing connects:
+/// `openclaw state status` does).
+fn validate_state(config: &Value, secrets: &SecretsRuntime<'_>) -> anyhow::Result<()> {
     let settings = StateSettings::from_config(config)?;
     if settings.backend == Backend::Postgres {
-        settings.resolve_url(&SecretsRuntime::new(config, &ctx.env))?;
+        settings.resolve_url(secrets)?;
     }
     Ok(())
 }
 
-/// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
-fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
-    let accounts = sms_accounts(config, &ctx.env)?;
-    openclaw_sms::config::check_webhook_paths(&accounts.runnable())?;
-    let secrets = SecretsRuntime::new(config, &ctx.env);
+/// The `channels.sms` checks of start-up; the warnings of enabled accounts.
+fn validate_channels(
+    config: &Value,
+    ctx: &Ctx,
+    secrets: &SecretsRuntime<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let started = start_accounts(config, &ctx.env, secrets, AccountOptions::default())?;
     let mut warnings = Vec::new();
-    for account in accounts.accounts.iter().filter(|a| a.enabled) {
-        if let Some(token) = &account.auth_token {
-            secrets.resolve(&format!("{}.authToken", account.config_path), token)?;
-        }
-        if let Some(secret) = &account.api_key_secret {
-            secrets.resolve(&format!("{}.apiKeySecret", account.config_path), secret)?;
-        }
+    for account in started.accounts.accounts.iter().filter(|a| a.enabled) {
         warnings.extend(account.warnings.iter().cloned());
         warnings.extend(account.plan_warnings());
     }
@@ -93,9 +114,8 @@ fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
 }
 
 /// The agent the gateway would build from `agents` and `models`.
-fn check_agent(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
-    let secrets = SecretsRuntime::new(config, &ctx.env);
-    crate::agents::build_agent(config, &secrets).map(|_| ())
+fn check_agent(config: &Value, secrets: &SecretsRuntime<'_>) -> anyhow::Result<()> {
+    crate::agents::build_agent(config, secrets).map(|_| ())
 }
 
 fn patch(
@@ -109,24 +129,30 @@ fn patch(
     let changes = config_file::merge_patch(&mut next, &patch);
     let invalid = || {
         format!(
-            "the patched config is invalid; nothing was written to {}",
+            "in the patch: the patched config is invalid; nothing was written to {}",
             ctx.paths.config.display()
         )
     };
-    validate_state(&next, &ctx).with_context(invalid)?;
-    let mut checks = validate_channels(&next, &ctx).with_context(invalid)?;
-    if let Err(err) = check_agent(&next, &ctx) {
-        // An agent problem the config already had (say, an upstream config whose model uses a
-        // provider built into upstream) is not this patch's fault: report it, do not refuse.
-        let before = check_agent(&ctx.doc.value, &ctx).err();
-        if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
-            checks.push(format!(
-                "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
-            ));
-        } else {
-            return Err(err.context(invalid()));
+    // SecretRefs are checked for shape only: the admin's shell need not hold the gateway's
+    // secrets; the gateway resolves them at start-up.
+    let checks = match validate(&next, &ctx, SecretsMode::ShapeOnly) {
+        Ok(warnings) => warnings,
+        Err(err) => {
+            // A problem the config already had (an upstream config whose model uses a provider
+            // built into upstream; an account still missing its token) is not this patch's
+            // fault: report it, do not refuse.
+            let before = validate(&ctx.doc.value, &ctx, SecretsMode::ShapeOnly).err();
+            if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
+                vec![format!(
+                    "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
+                )]
+            } else {
+                return Err(err.context(invalid()));
+            }
         }
-    }
+    };
+    // What is written must load again (size, nesting): checked before anything is written.
+    config_file::render_loadable(&next).with_context(invalid)?;
     if !dry_run && !changes.is_empty() {
         ctx.doc.value = next;
         ctx.doc.save()?;
@@ -228,8 +254,8 @@ fn redact(path: &str, value: &Value) -> Value {
     }
 }
 
-fn validate_cmd(ctx: &Ctx, json_out: bool) -> anyhow::Result<ExitCode> {
-    let warnings = validate(&ctx.doc.value, ctx)?;
+fn validate_cmd(ctx: &Ctx, json_out: bool, mode: SecretsMode) -> anyhow::Result<ExitCode> {
+    let warnings = validate(&ctx.doc.value, ctx, mode)?;
     if json_out {
         print_json(&json!({"ok": true, "configPath": ctx.paths.config, "warnings": warnings}))?;
     } else {

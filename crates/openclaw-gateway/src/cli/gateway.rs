@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
 use crate::config_file::merge_patch;
-use crate::runtime::{now_ms, open_state, running_accounts};
+use crate::runtime::{now_ms, open_state, start_accounts};
 use crate::secrets::SecretsRuntime;
 use crate::server::{self, ServerInfo};
 
@@ -89,8 +89,23 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         temp_dir = dir;
     }
 
-    let accounts = ctx.sms_accounts()?;
-    let runtimes = running_accounts(&ctx, &accounts, AccountOptions::default())?;
+    // The same check `config validate` runs; here secrets are resolved, in this process.
+    let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
+    let checked = start_accounts(
+        &ctx.doc.value,
+        &ctx.env,
+        &secrets,
+        AccountOptions::default(),
+    )
+    .context("at start-up")?;
+    for account in checked.accounts.accounts.iter().filter(|a| !a.enabled) {
+        tracing::info!(account = %account.id, "SMS account is disabled");
+    }
+    for (account, warning) in &checked.warnings {
+        tracing::warn!(account = %account, "{warning}");
+    }
+    let accounts = checked.accounts;
+    let runtimes = checked.runtimes;
     if runtimes.is_empty() {
         tracing::warn!(
             "no SMS account is running: configure channels.sms (see `openclaw channels status --channel sms`)"
@@ -99,7 +114,6 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let opened = open_state(&ctx, &ctx.paths.state_dir, now_ms()).await?;
     let store = opened.store;
     tracing::info!(state = %opened.target.line(), "state opened");
-    let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let options = ChannelOptions {
         history_turns: agent_settings.history_turns,

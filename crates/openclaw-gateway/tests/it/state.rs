@@ -218,7 +218,8 @@ fn config_validate_checks_the_state_section() {
         ),
     ] {
         sandbox.write_config(&json!({ "state": state }));
-        let out = sandbox.run(&["config", "validate"]);
+        // `--resolve-secrets`: `state.url` is a reference that only resolving can find unset.
+        let out = sandbox.run(&["config", "validate", "--resolve-secrets"]);
         assert_eq!(out.code, Some(1), "{name}: {}", out.render());
         assert!(!out.stderr.contains("hunter2"), "{}", out.render());
         snap!(name, out);
@@ -231,7 +232,10 @@ fn config_validate_checks_the_state_section() {
         "OPENCLAW_STATE_URL",
         "postgres://openclaw:hunter2@db.example.com/openclaw",
     );
-    snap!("state_valid", sandbox.run(&["config", "validate"]));
+    snap!(
+        "state_valid",
+        sandbox.run(&["config", "validate", "--resolve-secrets"])
+    );
 }
 
 #[test]
