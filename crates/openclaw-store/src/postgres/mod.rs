@@ -326,7 +326,7 @@ impl PostgresStore {
         let error_target = describe_error_target(&target, tls.mode);
         let fail = |reason: String| StoreError::ConnectDatabase {
             target: error_target.clone(),
-            reason: redact(&reason, &secrets),
+            reason: redact(&tls::with_hint(reason, tls.mode), &secrets),
         };
         if let Some(schema) = &options.schema
             && !valid_schema_name(schema)
@@ -441,7 +441,7 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::ConnectDatabase {
                 target: self.error_target(),
-                reason: pool_reason(&e),
+                reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
             })
     }
 
@@ -453,7 +453,7 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::ConnectDatabase {
                 target: self.error_target(),
-                reason: pool_reason(&e),
+                reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
             })
     }
 }

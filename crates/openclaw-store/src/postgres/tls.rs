@@ -269,6 +269,29 @@ fn tokenize_key_values(text: &str) -> Option<Vec<(String, String, std::ops::Rang
     }
 }
 
+/// `reason` with what to do about a TLS failure that the driver reports in its own words.
+pub(crate) fn with_hint(reason: String, mode: SslMode) -> String {
+    let hint = if reason.contains("UnknownIssuer") {
+        "the server's certificate is not issued by a CA of sslrootcert (without sslrootcert: of \
+         the bundled public roots); set sslrootcert to the CA file your database provider \
+         publishes"
+    } else if reason.contains("not valid for name") {
+        "the server's certificate does not name the host of the URL; connect by a name it \
+         carries, or use sslmode=verify-ca to check the CA only"
+    } else if reason.contains("server does not support TLS") {
+        match mode {
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                "the server has TLS off (ssl=off); turn it on, or use sslmode=prefer or disable \
+                 on a private network"
+            }
+            SslMode::Disable | SslMode::Prefer => return reason,
+        }
+    } else {
+        return reason;
+    };
+    format!("{reason} ({hint})")
+}
+
 /// What to hand the driver: its mode, and a connector unless TLS is off.
 pub(crate) struct Tls {
     pub(crate) mode: SslMode,
