@@ -177,7 +177,8 @@ impl ServerCerts {
             BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
             IsCa, KeyPair, KeyUsagePurpose,
         };
-        use std::os::unix::fs::PermissionsExt as _;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -200,8 +201,13 @@ impl ServerCerts {
         };
         std::fs::write(&this.ca, ca.pem())?;
         std::fs::write(&this.cert, cert.pem())?;
-        std::fs::write(&this.key, key.serialize_pem())?;
-        std::fs::set_permissions(&this.key, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&this.key)
+            .and_then(|mut file| file.write_all(key.serialize_pem().as_bytes()))
+            .with_context(|| format!("write {}", this.key.display()))?;
         for file in [&this.cert, &this.key] {
             std::os::unix::fs::chown(file, owner, None)
                 .with_context(|| format!("chown {}", file.display()))?;

@@ -275,9 +275,12 @@ pub(crate) fn with_hint(reason: String, mode: SslMode) -> String {
         "the server's certificate is not issued by a CA of sslrootcert (without sslrootcert: of \
          the bundled public roots); set sslrootcert to the CA file your database provider \
          publishes"
-    } else if reason.contains("not valid for name") {
+    } else if reason.contains("not valid for name") || reason.contains("NotValidForName") {
         "the server's certificate does not name the host of the URL; connect by a name it \
          carries, or use sslmode=verify-ca to check the CA only"
+    } else if reason.contains("Expired") || reason.contains("NotValidYet") {
+        "the server's certificate is outside its validity period; renew it, or check this \
+         machine's clock"
     } else if reason.contains("server does not support TLS") {
         match mode {
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
@@ -786,6 +789,48 @@ mod tests {
         // require and prefer: any certificate.
         check_verdict(Require, &wrong_roots, &cert, "db.example", Ok(()));
         check_verdict(Prefer, &RootCertStore::empty(), &cert, "db.example", Ok(()));
+    }
+
+    #[test]
+    fn tls_failures_get_a_hint_and_other_failures_do_not() {
+        let check = |reason: &str, mode, hint: Option<&str>| {
+            let got = with_hint(reason.to_owned(), mode);
+            match hint {
+                Some(hint) => {
+                    assert!(got.starts_with(reason), "{got}");
+                    assert!(got.contains(hint), "{got}");
+                }
+                None => assert_eq!(got, reason),
+            }
+        };
+        let full = SslMode::VerifyFull;
+        check(
+            "invalid peer certificate: UnknownIssuer",
+            full,
+            Some("set sslrootcert"),
+        );
+        check(
+            "invalid peer certificate: NotValidForName",
+            full,
+            Some("does not name the host"),
+        );
+        check(
+            "invalid peer certificate: certificate not valid for name \"x\"; …",
+            full,
+            Some("use sslmode=verify-ca"),
+        );
+        check(
+            "invalid peer certificate: Expired",
+            full,
+            Some("validity period"),
+        );
+        check(
+            "server does not support TLS",
+            SslMode::Require,
+            Some("TLS off"),
+        );
+        check("server does not support TLS", SslMode::Prefer, None);
+        check("Connection refused (os error 111)", full, None);
     }
 
     #[tokio::test]
