@@ -230,6 +230,17 @@ fn redact(message: &str, secrets: &[Vec<u8>]) -> String {
     out
 }
 
+/// [`redact`] on the reason of an error about the connection string.
+fn redact_error(err: StoreError, secrets: &[Vec<u8>]) -> StoreError {
+    match err {
+        StoreError::InvalidInput { what, reason } => StoreError::InvalidInput {
+            what,
+            reason: redact(&reason, secrets),
+        },
+        other => other,
+    }
+}
+
 /// The password part of a URL or key=value string, found without parsing (for the case
 /// where parsing itself failed): `scheme://user:PASSWORD@...` or `password=PASSWORD`.
 fn raw_password(url: &str) -> Option<String> {
@@ -311,7 +322,8 @@ impl PostgresStore {
             .map(String::into_bytes)
             .into_iter()
             .collect();
-        let (driver_url, tls_params) = tls::split_tls_params(url)?;
+        let (driver_url, tls_params) =
+            tls::split_tls_params(url).map_err(|e| redact_error(e, &secrets))?;
         let mut config: tokio_postgres::Config =
             driver_url
                 .parse()
@@ -321,7 +333,9 @@ impl PostgresStore {
                 })?;
         let target = describe_target(&config);
         secrets.extend(config.get_password().map(<[u8]>::to_vec));
-        let tls = tls::prepare(&tls_params, config.get_hosts()).await?;
+        let tls = tls::prepare(&tls_params, config.get_hosts())
+            .await
+            .map_err(|e| redact_error(e, &secrets))?;
         config.ssl_mode(tls.driver_mode);
         let error_target = describe_error_target(&target, tls.mode);
         let fail = |reason: String| StoreError::ConnectDatabase {

@@ -320,6 +320,8 @@ async fn bad_tls_settings_are_refused_before_connecting() {
             "sslrootcert",
             "holds no PEM certificate",
         ),
+        // A value that happens to be the password is not echoed.
+        (format!("sslmode={SECRET}"), "sslmode", "is not one of"),
         (
             "sslmode=require&sslrootcert=system".to_owned(),
             "sslmode",
