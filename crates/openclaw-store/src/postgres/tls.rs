@@ -634,6 +634,59 @@ mod tests {
         check_split("host='h", "host='h", None, RootCert::Unset);
     }
 
+    /// A `key=value` parameter as libpq writes it: quoted, `\\` and `'` escaped.
+    fn quoted(key: &str, value: &str) -> String {
+        let value = value.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("{key}='{value}'")
+    }
+
+    proptest::proptest! {
+        /// Any list of quoted parameters: the TLS keys come out with their last values, and
+        /// what is left tokenizes to exactly the other parameters, in order, values intact.
+        #[test]
+        fn key_value_strings_split_into_the_tls_keys_and_the_rest(
+            params in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["host", "user", "password", "sslrootcert", "sslmode"]),
+                    "[ -~]{0,12}",
+                ),
+                0..8,
+            ),
+            spaces in "[ \t\n]{1,3}",
+        ) {
+            let params: Vec<(&str, String)> = params
+                .into_iter()
+                .map(|(k, v)| if k == "sslmode" { (k, "verify-ca".to_owned()) } else { (k, v) })
+                .collect();
+            let text = params
+                .iter()
+                .map(|(k, v)| quoted(k, v))
+                .collect::<Vec<_>>()
+                .join(&spaces);
+            let (rest, tls) = split_tls_params(&text).unwrap();
+            let kept: Vec<(String, String)> = tokenize_key_values(&rest)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v, _)| (k, v))
+                .collect();
+            let expected: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| !k.starts_with("ssl"))
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+            proptest::prop_assert_eq!(kept, expected);
+            let last_root = params.iter().rev().find(|(k, _)| *k == "sslrootcert");
+            let expected_root = match last_root.map(|(_, v)| v.as_str()) {
+                None | Some("") => RootCert::Unset,
+                Some("system") => RootCert::System,
+                Some(path) => RootCert::File(PathBuf::from(path)),
+            };
+            proptest::prop_assert_eq!(tls.root_cert, expected_root);
+            let has_mode = params.iter().any(|(k, _)| *k == "sslmode");
+            proptest::prop_assert_eq!(tls.mode, has_mode.then_some(SslMode::VerifyCa));
+        }
+    }
+
     #[test]
     fn an_unknown_sslmode_is_refused_with_the_choices() {
         for url in [
