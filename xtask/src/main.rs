@@ -50,6 +50,9 @@ enum Task {
         #[arg(long)]
         postgres: bool,
     },
+    /// Start the private PostgreSQL cluster that `ci` uses (TLS on), print the environment the
+    /// tests need, and stop it when a line is entered or stdin closes.
+    Pg,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Task::Bench => bench::run(),
         Task::Chaos { kills, postgres } => chaos::run(kills, postgres),
         Task::Dist => dist(),
+        Task::Pg => pg(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,19 +113,32 @@ fn ci() -> anyhow::Result<()> {
     // scenario: a private cluster on loopback, stopped when `postgres` drops. With
     // OPENCLAW_REQUIRE_POSTGRES set, a test that finds no server fails instead of skipping.
     let postgres = services::Postgres::start()?;
+    let pg_env = postgres.test_env();
+    let mut test_env: Vec<(&str, &str)> = pg_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    test_env.push((services::REQUIRE_PG_ENV, "1"));
     // The README's test command.
     run(
         Command::new(env!("CARGO")).args(["test", "--workspace"]),
-        &[
-            (services::PG_URL_ENV, postgres.url()),
-            (services::REQUIRE_PG_ENV, "1"),
-        ],
+        &test_env,
     )?;
     run(
         Command::new(env!("CARGO")).args(["doc", "--workspace", "--no-deps"]),
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     e2e::run(None, Some(postgres.url()))?;
+    drop(postgres);
+    Ok(())
+}
+
+/// `cargo xtask pg`: the private cluster for local test runs, until stdin says stop.
+fn pg() -> anyhow::Result<()> {
+    let postgres = services::Postgres::start()?;
+    for (key, value) in postgres.test_env() {
+        println!("export {key}={value}");
+    }
+    eprintln!("xtask: enter a line (or close stdin) to stop PostgreSQL");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
     drop(postgres);
     Ok(())
 }

@@ -287,6 +287,33 @@ fn a_gateway_that_cannot_reach_its_database_exits_with_one_line_and_no_password(
 }
 
 #[test]
+fn a_bad_sslmode_or_sslrootcert_stops_the_start_naming_state_url() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("RUST_LOG", "error");
+    let missing = sandbox.root().join("no-such-ca.pem");
+    for (query, expected) in [
+        (
+            "sslmode=verify_full".to_owned(),
+            "error: state.url (postgres at 127.0.0.1:1/openclaw): invalid sslmode of the PostgreSQL URL: \"verify_full\" is not one of disable, prefer, require, verify-ca, verify-full",
+        ),
+        (
+            format!("sslmode=verify-full&sslrootcert={}", missing.display()),
+            "error: state.url (postgres at 127.0.0.1:1/openclaw): invalid sslrootcert: ",
+        ),
+    ] {
+        sandbox.write_config(&json!({"state": {
+            "backend": "postgres",
+            "url": format!("postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw?{query}"),
+        }}));
+        let out = sandbox.run(&["gateway", "--port", "0"]);
+        assert_eq!(out.code, Some(1), "{}", out.render());
+        assert!(!out.stderr.contains("hunter2"), "{}", out.render());
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.render());
+        assert!(out.stderr.starts_with(expected), "{}", out.render());
+    }
+}
+
+#[test]
 fn a_wrong_role_or_password_is_named_without_the_password() {
     let Some(url) = pg_url("a_wrong_role_or_password_is_named_without_the_password") else {
         return;
