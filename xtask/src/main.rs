@@ -74,6 +74,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// `openclaw-twilio` without default features is the pure part: it must lint clean on its own
+/// and pull in no HTTP client, TLS or async runtime (Voice Call and other channels rely on it).
+fn pure_twilio() -> anyhow::Result<()> {
+    let pure = ["-p", "openclaw-twilio", "--no-default-features"];
+    cargo(
+        &[
+            &["clippy"][..],
+            &pure,
+            &["--all-targets", "--", "-D", "warnings"],
+        ]
+        .concat(),
+    )?;
+    let output = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["tree", "-e", "normal", "--prefix", "none"])
+        .args(pure)
+        .output()
+        .context("run cargo tree")?;
+    if !output.status.success() {
+        bail!("cargo tree -p openclaw-twilio --no-default-features failed");
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let impure: Vec<&str> = tree
+        .lines()
+        .filter(|l| {
+            ["reqwest ", "rustls ", "tokio ", "hyper "]
+                .iter()
+                .any(|d| l.starts_with(d))
+        })
+        .collect();
+    if !impure.is_empty() {
+        bail!(
+            "openclaw-twilio without default features depends on {impure:?}: keep IO behind the `client` feature"
+        );
+    }
+    println!("xtask: openclaw-twilio --no-default-features: no reqwest, rustls, tokio or hyper");
+    Ok(())
+}
+
 /// The workspace root, found from this crate's manifest directory.
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -108,6 +147,17 @@ fn ci() -> anyhow::Result<()> {
         "--",
         "-D",
         "warnings",
+    ])?;
+    pure_twilio()?;
+    // The fuzz targets live outside the workspace; building them here keeps them from rotting
+    // (no libFuzzer run: `cargo check` compiles the targets against today's APIs).
+    cargo(&[
+        "check",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--bins",
+        "--target-dir",
+        "target/fuzz-check",
     ])?;
     // PostgreSQL for the store's and the binary's PostgreSQL tests and the two-gateway e2e
     // scenario: a private cluster on loopback, stopped when `postgres` drops. With

@@ -378,16 +378,8 @@ impl Gateway {
             .env("RUST_LOG", "info")
             .stdout(log.try_clone()?)
             .stderr(log);
-        for var in [
-            "TWILIO_ACCOUNT_SID",
-            "TWILIO_AUTH_TOKEN",
-            "TWILIO_PHONE_NUMBER",
-            "TWILIO_SMS_FROM",
-            "TWILIO_MESSAGING_SERVICE_SID",
-            "SMS_PUBLIC_WEBHOOK_URL",
-            "SMS_WEBHOOK_PATH",
-            "SMS_ALLOWED_USERS",
-        ] {
+        // The gateway reads these for its default account: none may leak in from our shell.
+        for var in openclaw_sms::config::ENV_VARS {
             cmd.env_remove(var);
         }
         for (k, v) in &self.env {

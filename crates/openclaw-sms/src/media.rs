@@ -64,7 +64,7 @@ pub async fn materialize(
     let mut remaining = options.media_budget_bytes;
     for (index, media) in inbound.media.iter().enumerate() {
         let tail = media.url.strip_prefix(&prefix).unwrap_or_default();
-        let valid_id = tail.len() == 32 && tail.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid_id = openclaw_twilio::sid::is_sid(&format!("ME{tail}"), &["ME"]);
         if !valid_id {
             tracing::warn!(account = account.id(), url = %media.url, "refused a media URL that is not this message's Twilio media");
             result.unavailable += 1;

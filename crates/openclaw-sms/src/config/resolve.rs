@@ -648,9 +648,9 @@ fn normalize_path(p: &str) -> String {
     }
 }
 
-/// `AC`/`MG`/`SK` followed by 32 hex digits.
+/// `AC`/`MG`/`SK` followed by 32 hex digits: Twilio's one SID rule, from `openclaw-twilio`.
 fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    openclaw_twilio::sid::is_sid(s, &[prefix])
 }
 
 /// Groups accounts by webhook path; two enabled accounts on one path is a start-up error.
