@@ -10,7 +10,8 @@
 //!
 //! Hostile headers fall back to a trusted address, never to a chosen one: a hop that is not an
 //! address (garbage, `unknown`, an obfuscated `_id`) ends the walk at the trusted hop to its
-//! right, and at most [`MAX_FORWARDED_HOPS`] trusted hops are walked.
+//! right, and a chain of more than [`MAX_FORWARDED_HOPS`] trusted hops is not believed at all
+//! (the client is then the peer).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -227,7 +228,11 @@ impl TrustedProxies {
                 ForwardedHeader::Forwarded => forwarded_for(hop).and_then(parse_node),
             });
         let mut client = peer;
-        for hop in hops.take(MAX_FORWARDED_HOPS) {
+        for (walked, hop) in hops.enumerate() {
+            if walked == MAX_FORWARDED_HOPS {
+                // More trusted hops than any real chain has: believe none of them.
+                return peer;
+            }
             let Some(ip) = hop else {
                 return client;
             };
@@ -466,10 +471,14 @@ mod tests {
         hops.extend((0..10_000).map(|i| format!("10.0.{}.{}", i / 250, i % 250 + 1)));
         let value = hops.join(",");
         let client = p.client(ip("10.0.0.1"), &headers("x-forwarded-for", &[&value]));
-        assert!(
-            p.trusts(client),
-            "{client}: a trusted hop, not the far-left claim"
-        );
+        assert_eq!(client, ip("10.0.0.1"), "past the bound: the peer itself");
+        // At the bound: the leftmost of 32 trusted hops.
+        let value = (1..=MAX_FORWARDED_HOPS)
+            .map(|i| format!("10.0.1.{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let client = p.client(ip("10.0.0.1"), &headers("x-forwarded-for", &[&value]));
+        assert_eq!(client, ip("10.0.1.1"));
         // A huge header of one garbage hop is just garbage.
         let huge = "9".repeat(100_000);
         assert_eq!(

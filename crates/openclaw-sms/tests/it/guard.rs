@@ -257,3 +257,212 @@ async fn a_form_webhook_on_a_public_url_with_a_query_still_verifies_against_it()
     let request = signed_post(public, &format!("{PATH}?foo=1"), &params, CLIENT);
     assert_eq!(call(&r.router, request).await.status(), StatusCode::OK);
 }
+
+/// Opens a connection to `server` from the loopback address `from` (127.0.0.0/8 is all ours).
+async fn connect_from(from: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Sends headers that announce a 1,000-byte body and then nothing.
+async fn stall(from: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = connect_from(from, server).await;
+    let head = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: stalled\r\nContent-Length: 1000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// POSTs `body` signed for `public` from `from` over a fresh connection; the status code.
+async fn raw_signed_post(
+    from: [u8; 4],
+    server: std::net::SocketAddr,
+    public: &str,
+    params: &[(String, String)],
+) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = encode_form(&pairs);
+    let signature = sign(public, &pairs);
+    let mut stream = connect_from(from, server).await;
+    let request = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    status.parse().unwrap()
+}
+
+#[tokio::test]
+async fn stalled_bodies_from_one_client_do_not_starve_a_signed_webhook() {
+    // A real server on loopback: 100 connections from 127.0.0.2 send headers with
+    // `Content-Length: 1000` and stall; Twilio (127.0.0.1) still gets its 200.
+    let overall = async {
+        let (listener, public) = webhook_listener().await;
+        let server = listener.local_addr().unwrap();
+        let config = sms_config("http://127.0.0.1:9", &public, &json!({}));
+        let gateway = Gateway::start(
+            listener,
+            &config,
+            memory_store(),
+            GatewayOptions {
+                pump: false,
+                ..GatewayOptions::default()
+            },
+        );
+        let mut stalled = Vec::new();
+        for _ in 0..100 {
+            stalled.push(stall([127, 0, 0, 2], server).await);
+        }
+        let account = gateway.channel.account(ACCOUNT).unwrap().clone();
+        eventually("the stalled client to hold its 64 slots", || {
+            let n = account.limiters.pre_auth.in_flight();
+            async move { n == 64 }
+        })
+        .await;
+        let params = inbound_form(&message_sid(7), ALICE, "hi");
+        let status = raw_signed_post([127, 0, 0, 1], server, &public, &params).await;
+        assert_eq!(
+            status, 200,
+            "a signed webhook is accepted while bodies stall"
+        );
+        assert_eq!(gateway.store.queue_depth(ACCOUNT).await.unwrap(), 1);
+        // The staller's own extra connections were refused, not queued behind its slots.
+        let extra = raw_signed_post([127, 0, 0, 2], server, &public, &params).await;
+        assert_eq!(extra, 429);
+        drop(stalled);
+        gateway.shutdown().await;
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), overall)
+        .await
+        .expect("the test finishes");
+}
+
+fn behind_proxy(trusted: &[&str]) -> openclaw_sms::ChannelOptions {
+    openclaw_sms::ChannelOptions {
+        trusted_proxies: openclaw_sms::TrustedProxies::parse(
+            trusted,
+            openclaw_sms::ForwardedHeader::XForwardedFor,
+            "gateway.trustedProxies",
+        )
+        .unwrap(),
+        ..channel_options()
+    }
+}
+
+/// A forged request from `peer` carrying `X-Forwarded-For: forwarded_for`.
+fn forged_via(peer: [u8; 4], forwarded_for: &str) -> Request<Body> {
+    let params = inbound_form(&message_sid(9), ALICE, "hi");
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut request = post(PATH, encode_form(&pairs), Some("forged"), peer);
+    request.headers_mut().insert(
+        "x-forwarded-for",
+        http::HeaderValue::from_str(forwarded_for).unwrap(),
+    );
+    request
+}
+
+const PROXY: [u8; 4] = [10, 0, 0, 2];
+
+#[tokio::test]
+async fn an_attacker_behind_a_trusted_proxy_does_not_throttle_another_client_behind_it() {
+    let r = route_with(
+        PUBLIC,
+        &json!({"limits": {"invalidPerClientPerMinute": 3}}),
+        behind_proxy(&["10.0.0.0/8"]),
+    );
+    // The attacker spoofs a hop to the left; the proxy appends its real address.
+    let attacker = "192.0.2.1, 203.0.113.66";
+    for _ in 0..3 {
+        let status = call(&r.router, forged_via(PROXY, attacker)).await.status();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let status = call(&r.router, forged_via(PROXY, attacker)).await.status();
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker is limited"
+    );
+    // Rotating the spoofed part does not give the attacker a fresh budget.
+    let rotated = "192.0.2.99, 203.0.113.66";
+    let status = call(&r.router, forged_via(PROXY, rotated)).await.status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy has its own budget.
+    let other = call(&r.router, forged_via(PROXY, "203.0.113.77")).await;
+    assert_eq!(
+        other.status(),
+        StatusCode::FORBIDDEN,
+        "not throttled by the attacker"
+    );
+    // And Twilio behind the proxy is accepted.
+    let params = inbound_form(&message_sid(10), ALICE, "hi");
+    let mut genuine = signed_post(PUBLIC, PATH, &params, PROXY);
+    genuine.headers_mut().insert(
+        "x-forwarded-for",
+        http::HeaderValue::from_static("203.0.113.88"),
+    );
+    assert_eq!(call(&r.router, genuine).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_untrusted_peers_x_forwarded_for_is_ignored() {
+    let r = route_with(
+        PUBLIC,
+        &json!({"limits": {"invalidPerClientPerMinute": 3}}),
+        behind_proxy(&["10.0.0.0/8"]),
+    );
+    let peer = [198, 51, 100, 9];
+    for i in 0..3 {
+        let status = call(&r.router, forged_via(peer, &format!("203.0.113.{i}")))
+            .await
+            .status();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    // A new X-Forwarded-For each time: still the same client (the peer), so limited.
+    let status = call(&r.router, forged_via(peer, "203.0.113.200"))
+        .await
+        .status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Hostile headers from a trusted proxy fall back to a trusted address: no panic, and no
+    // fresh budget (garbage, a huge header and many hops all key on the proxy).
+    let r = route_with(
+        PUBLIC,
+        &json!({"limits": {"invalidPerClientPerMinute": 3}}),
+        behind_proxy(&["10.0.0.0/8"]),
+    );
+    let many_hops = vec!["10.9.9.9"; 5_000].join(", ");
+    let huge = "9".repeat(30_000);
+    for hostile in ["garbage", "203.0.113.5, unknown", huge.as_str()] {
+        let status = call(&r.router, forged_via(PROXY, hostile)).await.status();
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            &hostile[..hostile.len().min(40)]
+        );
+    }
+    let status = call(&r.router, forged_via(PROXY, &many_hops))
+        .await
+        .status();
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "all four keyed on the proxy"
+    );
+}
