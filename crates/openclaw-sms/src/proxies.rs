@@ -23,6 +23,8 @@ use crate::SmsError;
 
 /// At most this many hops are walked from the right of a forwarding header.
 pub const MAX_FORWARDED_HOPS: usize = 32;
+/// At most this many entries in `gateway.trustedProxies`.
+pub const MAX_TRUSTED_PROXIES: usize = 256;
 
 /// A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +180,15 @@ impl TrustedProxies {
         header: ForwardedHeader,
         path: &str,
     ) -> Result<Self, SmsError> {
+        if entries.len() > MAX_TRUSTED_PROXIES {
+            return Err(SmsError::invalid(
+                path,
+                &format!(
+                    "{} entries, at most {MAX_TRUSTED_PROXIES} are allowed: use wider networks (\"10.0.0.0/8\")",
+                    entries.len()
+                ),
+            ));
+        }
         let networks = entries
             .iter()
             .enumerate()
@@ -345,6 +356,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.config_path(), Some("gateway.trustedProxies[1]"));
+        let many = vec!["10.0.0.0/8"; MAX_TRUSTED_PROXIES + 1];
+        let err =
+            TrustedProxies::parse(&many, ForwardedHeader::default(), "gateway.trustedProxies")
+                .unwrap_err();
+        assert_eq!(err.config_path(), Some("gateway.trustedProxies"));
         let err = ForwardedHeader::parse("X-Real-IP", "gateway.forwardedHeader").unwrap_err();
         assert!(
             err.to_string().starts_with("gateway.forwardedHeader: "),
