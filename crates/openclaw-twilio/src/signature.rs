@@ -11,7 +11,10 @@
 //! through a URL type would drop `:443`, lower-case the host and re-encode the query.
 //!
 //! JSON bodies: when the URL carries a `bodySHA256` query parameter, the signature covers the
-//! URL alone and the SHA-256 of the raw body is compared with that parameter.
+//! URL alone and the SHA-256 of the raw body is compared with that parameter. Twilio appends
+//! that parameter to the configured URL's own query, so a webhook verifies against
+//! [`webhook_urls`] (the configured URL, then its scheme, host and path with the request's
+//! query) through [`verify_urls`].
 //!
 //! Shared keys: when `X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=HMAC_SHA256`
 //! is present, the same string is signed with HMAC-SHA256 and the configured shared key.
