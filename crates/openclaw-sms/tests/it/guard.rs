@@ -130,12 +130,15 @@ async fn forged_requests_with_a_20_kb_query_log_a_bounded_line_per_client_and_wi
         logged * 20 < sent,
         "{logged} log bytes for {sent} bytes sent"
     );
-    // The operator still learns why: the first rejection of the client is logged.
+    // The operator still learns why: the first rejection of the client is logged, with the
+    // query cut and written as a quoted (escaped) field.
     assert!(
         log.text().contains("invalid Twilio signature"),
         "{}",
         log.text()
     );
+    assert!(log.text().contains("query=\"pad=qqq"), "{}", log.text());
+    assert!(log.text().contains("…(+"), "{}", log.text());
     // And every rejection is counted.
     let counted = r.channel.metrics().counter(
         names::WEBHOOKS,
