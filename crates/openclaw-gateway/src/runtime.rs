@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use openclaw_sms::config::{AccountSettings, SmsAccounts, check_webhook_paths};
-use openclaw_sms::{AccountOptions, AccountRuntime, ResolvedAccount};
+use openclaw_sms::{
+    AccountOptions, AccountRuntime, ForwardedHeader, ResolvedAccount, TrustedProxies,
+};
 use openclaw_store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreOptions};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
@@ -443,4 +445,94 @@ pub(crate) async fn send_direct(
         openclaw_sms::Clock::system(),
     );
     Ok(outbound.send_reply(&runtime, to, text, reply_id).await)
+}
+
+/// `gateway.trustedProxies` (CIDRs of reverse proxies whose forwarding header names the
+/// client) and `gateway.forwardedHeader` (which header they write). Absent: no proxy is
+/// trusted and the client is always the connection's peer.
+pub(crate) fn trusted_proxies(config: &Value) -> anyhow::Result<TrustedProxies> {
+    const KEY: &str = "gateway.trustedProxies";
+    const HEADER_KEY: &str = "gateway.forwardedHeader";
+    let header = match config.pointer("/gateway/forwardedHeader") {
+        None | Some(Value::Null) => ForwardedHeader::default(),
+        Some(Value::String(name)) => ForwardedHeader::parse(name, HEADER_KEY)?,
+        Some(other) => anyhow::bail!(
+            "{HEADER_KEY}: expected \"X-Forwarded-For\" or \"Forwarded\", found {}",
+            json_kind(other)
+        ),
+    };
+    let entries = match config.pointer("/gateway/trustedProxies") {
+        None | Some(Value::Null) => return Ok(TrustedProxies::default()),
+        Some(Value::Array(entries)) => entries,
+        Some(other) => anyhow::bail!(
+            "{KEY}: expected a list of CIDRs such as [\"10.0.0.0/8\", \"192.0.2.7\"], found {}",
+            json_kind(other)
+        ),
+    };
+    let entries = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            entry.as_str().with_context(|| {
+                format!(
+                    "{KEY}[{i}]: expected a string such as \"10.0.0.0/8\", found {}",
+                    json_kind(entry)
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<&str>>>()?;
+    Ok(TrustedProxies::parse(&entries, header, KEY)?)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_config_errors_name_the_key() {
+        fn check(config: Value, expected: &str) {
+            let err = trusted_proxies(&config).unwrap_err();
+            assert_eq!(format!("{err:#}"), expected);
+        }
+        check(
+            json!({"gateway": {"trustedProxies": "10.0.0.0/8"}}),
+            "gateway.trustedProxies: expected a list of CIDRs such as [\"10.0.0.0/8\", \"192.0.2.7\"], found a string",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["10.0.0.0/8", 7]}}),
+            "gateway.trustedProxies[1]: expected a string such as \"10.0.0.0/8\", found a number",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["10.0.0.0/8", "10.0.0.1/8"]}}),
+            "gateway.trustedProxies[1]: \"10.0.0.1/8\" has host bits set: write \"10.0.0.0/8\" for the network, or \"10.0.0.1\" for the one address",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["nginx"]}}),
+            "gateway.trustedProxies[0]: \"nginx\" is not an IP address or CIDR (write e.g. \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\")",
+        );
+        check(
+            json!({"gateway": {"forwardedHeader": "X-Real-IP"}}),
+            "gateway.forwardedHeader: \"X-Real-IP\" is not a forwarding header: use \"X-Forwarded-For\" or \"Forwarded\"",
+        );
+        let ok = trusted_proxies(&json!({"gateway": {"trustedProxies": ["10.0.0.0/8", "::1"], "forwardedHeader": "forwarded"}})).unwrap();
+        assert_eq!(ok.networks().len(), 2);
+        assert!(
+            trusted_proxies(&json!({"gateway": {"port": 1}}))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -81,6 +81,7 @@ pub(crate) fn validate(
     ctx: &Ctx,
     mode: SecretsMode,
 ) -> anyhow::Result<Vec<String>> {
+    crate::runtime::trusted_proxies(config)?;
     let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
     validate_state(config, &secrets)?;
     let warnings = validate_channels(config, ctx, &secrets)?;

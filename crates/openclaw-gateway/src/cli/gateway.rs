@@ -116,6 +116,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     tracing::info!(state = %opened.target.line(), "state opened");
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let options = ChannelOptions {
+        trusted_proxies: crate::runtime::trusted_proxies(&ctx.doc.value)?,
         history_turns: agent_settings.history_turns,
         media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
         ..ChannelOptions::default()

@@ -11,6 +11,7 @@ mod message;
 mod pairing;
 mod paths;
 mod plugins;
+mod proxies;
 mod secrets;
 mod segments;
 mod state;

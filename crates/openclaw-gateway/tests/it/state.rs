@@ -93,7 +93,7 @@ impl Drop for Schema {
 }
 
 /// A background process killed when the guard goes (a failing test included).
-struct Background(std::process::Child);
+pub(crate) struct Background(pub(crate) std::process::Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -567,7 +567,7 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
 
 /// Waits (up to 30 s) until a gateway on this sandbox answers `channels status` with its SMS
 /// channel running; returns that status.
-fn wait_for_the_gateway(sandbox: &Sandbox) -> Outcome {
+pub(crate) fn wait_for_the_gateway(sandbox: &Sandbox) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = sandbox.run(&["channels", "status", "--json"]);
