@@ -197,6 +197,9 @@ async fn fallback_note(ctx: &Ctx) -> String {
     note
 }
 
+/// What `approve` adds when the sender's first message waits for the approval.
+const HELD_MESSAGE_LINE: &str = "Their first message is queued and will be answered by the gateway.";
+
 async fn approve(
     ctx: &Ctx,
     account: Option<&str>,
@@ -219,6 +222,9 @@ async fn approve(
         outln!("Approved sms sender {sender}.");
         if notify && answer["notified"].as_bool() != Some(true) {
             eprintln!("warning: the approval notice could not be sent to {sender}");
+        }
+        if answer["heldMessage"] == true {
+            outln!("{HELD_MESSAGE_LINE}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -258,7 +264,7 @@ async fn approve(
         }
     }
     if request.held_event_id.is_some() {
-        outln!("Their first message is queued and will be answered by the gateway.");
+        outln!("{HELD_MESSAGE_LINE}");
     }
     drop(store);
     Ok(ExitCode::SUCCESS)
