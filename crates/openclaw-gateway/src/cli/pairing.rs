@@ -198,7 +198,8 @@ async fn fallback_note(ctx: &Ctx) -> String {
 }
 
 /// What `approve` adds when the sender's first message waits for the approval.
-const HELD_MESSAGE_LINE: &str = "Their first message is queued and will be answered by the gateway.";
+const HELD_MESSAGE_LINE: &str =
+    "Their first message is queued and will be answered by the gateway.";
 
 async fn approve(
     ctx: &Ctx,

@@ -153,6 +153,14 @@ fn status_and_pairing_see_a_running_dev_gateway() {
         text.render()
     );
     assert!(text.stdout.contains("Probe: ok"), "{}", text.render());
+    let plugins = sandbox.run(&["plugins", "list"]);
+    assert!(
+        plugins
+            .stdout
+            .contains("(built in, not installed; channel running in the local gateway)"),
+        "{}",
+        plugins.render()
+    );
 
     // Another sandbox (another port) approves in its state directory, and says so, naming the
     // gateway it did not reach.
