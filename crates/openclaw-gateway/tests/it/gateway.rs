@@ -162,6 +162,30 @@ fn status_and_pairing_see_a_running_dev_gateway() {
         plugins.render()
     );
 
+    // The demo's three commands: a code, the approval (the held message will be answered),
+    // then the answers; each `sim text` returns with the replies of its message.
+    let first = sandbox.run(&["sim", "text", "hello"]);
+    assert_eq!(first.code, Some(0), "{}", first.render());
+    let code = first
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Pairing code: "))
+        .unwrap_or_else(|| panic!("no pairing code: {}", first.render()))
+        .to_owned();
+    let approved = sandbox.run(&["pairing", "approve", "sms", &code]);
+    assert_eq!(
+        approved.stdout,
+        "Approved sms sender +15557654321.\nTheir first message is queued and will be answered by the gateway.\n",
+        "{}",
+        approved.render()
+    );
+    let second = sandbox.run(&["sim", "text", "again"]);
+    assert!(
+        second.stdout.contains("Echo: hello") && second.stdout.contains("Echo: again"),
+        "{}",
+        second.render()
+    );
+
     // Another sandbox (another port) approves in its state directory, and says so, naming the
     // gateway it did not reach.
     let elsewhere = Sandbox::new();
