@@ -150,13 +150,26 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         .filter(|a| a.enabled)
         .cloned()
         .collect();
-    tokio::task::spawn_blocking(move || {
-        for account in plan_check {
-            for warning in account.plan_warnings() {
-                tracing::warn!(account = %account.id, "- SMS: {warning}");
+    // On a thread of its own, not the runtime's blocking pool: the runtime waits for its
+    // blocking tasks when it is dropped, so a gateway stopped while the patterns load would
+    // exit only once they have (and log warnings after "gateway stopped").
+    let plan_stop = stop.clone();
+    let plan_thread = std::thread::Builder::new()
+        .name("plan-warnings".to_owned())
+        .spawn(move || {
+            for account in plan_check {
+                let warnings = account.plan_warnings();
+                if plan_stop.is_cancelled() {
+                    return;
+                }
+                for warning in warnings {
+                    tracing::warn!(account = %account.id, "- SMS: {warning}");
+                }
             }
-        }
-    });
+        });
+    if let Err(err) = plan_thread {
+        tracing::debug!("numbering-plan warnings not checked: {err}");
+    }
     let admin_stop = stop.clone();
     let admin_task = tokio::spawn(async move {
         let _ = axum::serve(admin_listener, admin_app)
