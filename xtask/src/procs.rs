@@ -222,7 +222,16 @@ impl Gateway {
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let config_path = dir.join("openclaw.json");
-        std::fs::write(&config_path, serde_json::to_string_pretty(config)?)?;
+        // A gateway without a model refuses to start: scenarios that configure none get the
+        // echo agent, named explicitly as a test config must.
+        let mut config = config.clone();
+        if config.pointer("/agents/defaults/model").is_none() {
+            merge(
+                &mut config,
+                json!({"agents": {"defaults": {"model": {"primary": "echo"}}}}),
+            );
+        }
+        std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
         let mut gateway = Self {
             child: None,
             port,

@@ -112,9 +112,7 @@ pub enum ParseTargetError {
     },
 
     /// A national number (no `+`, no country code) and no default region to read it in.
-    #[error(
-        "{input:?} is a national number and needs a country code: write {suggestion}, or set a default region"
-    )]
+    #[error("{input:?} is a national number and needs a country code: write {suggestion}")]
     MissingCountryCode {
         /// The whole input.
         input: String,

@@ -103,8 +103,12 @@ pub enum VerifySignatureError {
     /// No `X-Twilio-Signature` header, or an empty one.
     #[error("request has no X-Twilio-Signature header")]
     MissingSignature,
-    /// The signature matched none of the URL candidates.
-    #[error("signed URL did not match ({algorithm}): expected one of {}", DisplayList(.tried))]
+    /// The signature matched none of the URL candidates. A wrong auth token looks exactly like
+    /// a wrong URL (an HMAC tells no more), so the message names both.
+    #[error(
+        "the signature matches none of the URLs with this token: check the token and the URL ({algorithm}; tried {})",
+        DisplayList(.tried)
+    )]
     MismatchedSignature {
         /// The URL candidates tried, userinfo redacted.
         tried: Vec<String>,

@@ -348,3 +348,35 @@ fn capabilities() {
         empty.run(&["channels", "capabilities", "--channel", "sms"])
     );
 }
+
+#[test]
+fn probe_of_an_unreachable_api_names_the_host_and_what_to_check() {
+    let twilio = FakeTwilio::start(None);
+    let sandbox = Sandbox::new();
+    let mut sms = twilio.sms_section();
+    // Port 1 on loopback: nothing listens there.
+    sms["apiBaseUrl"] = json!("http://127.0.0.1:1");
+    sandbox.write_config(&json!({"channels": {"sms": sms}}));
+    let out = sandbox.run(&["channels", "status", "--probe", "--json"]);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    let probe = &out.json()["channelAccounts"]["sms"][0]["probe"];
+    let error = probe["error"].as_str().unwrap_or_default();
+    // Two failures, each a sentence naming the host, apart from each other.
+    assert!(
+        error.starts_with("Twilio webhook probe failed (http://127.0.0.1:1): "),
+        "{error}"
+    );
+    assert!(
+        error.contains(". Twilio message history probe failed (http://127.0.0.1:1): "),
+        "{error}"
+    );
+    assert!(error.ends_with('.'), "{error}");
+    assert_eq!(
+        probe["hints"],
+        json!([
+            "Could not reach http://127.0.0.1:1: check this machine's network, DNS and proxy; channels.sms.apiBaseUrl, region and edge choose the host."
+        ]),
+        "{}",
+        out.render()
+    );
+}

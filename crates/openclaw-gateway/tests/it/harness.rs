@@ -69,6 +69,8 @@ macro_rules! snap {
             filters => vec![
                 (r"(?-u:\b)SM[0-9a-f]{32}(?-u:\b)", "[SM_SID]"),
                 (r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+Z", "[TIME]"),
+                // Gateways of tests running in parallel, which `pairing approve` names.
+                (r"; a gateway runs on port [0-9, ]+: to approve there, pass --gateway-port [0-9]+", ""),
             ],
             prepend_module_to_snapshot => false,
         }, {
@@ -272,6 +274,7 @@ impl Sandbox {
 
     fn normalise(&self, text: &str) -> String {
         text.replace(&self.root().display().to_string(), "[TMP]")
+            .replace(&format!("port {}", self.gateway_port), "port [PORT]")
     }
 }
 

@@ -6,6 +6,7 @@ mod harness;
 
 mod channels;
 mod config;
+mod gateway;
 mod help;
 mod message;
 mod pairing;

@@ -267,9 +267,11 @@ fn a_gateway_that_cannot_reach_its_database_exits_with_one_line_and_no_password(
     let mut sandbox = Sandbox::new();
     sandbox.env("RUST_LOG", "error");
     // Port 1 on loopback: nothing listens there.
-    sandbox.write_config(&json!({"state": {
-        "backend": "postgres", "url": "postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw",
-    }}));
+    sandbox.write_config(
+        &json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {
+            "backend": "postgres", "url": "postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw",
+        }}),
+    );
     let out = sandbox.run(&["gateway", "--port", "0"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(!out.stderr.contains("hunter2"), "{}", out.render());
@@ -329,7 +331,7 @@ fn a_wrong_role_or_password_is_named_without_the_password() {
         &format!("postgres://no_such_role_xyz:hunter2-secret@{host}"),
     );
     sandbox
-        .write_config(&json!({"state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}}));
+        .write_config(&json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}}));
     let out = sandbox.run(&["gateway", "--port", "0"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(!out.stderr.contains("hunter2"), "{}", out.render());
@@ -379,7 +381,7 @@ fn state_copy_needs_a_sqlite_state_and_a_url() {
 fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
     let sandbox = Sandbox::new();
     fill_sqlite(&sandbox);
-    sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
+    sandbox.write_config(&json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
     let port = sandbox.gateway_port().to_string();
     let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port]));
     wait_for_the_gateway(&sandbox);
@@ -491,6 +493,7 @@ fn a_gateway_on_postgres_answers_a_text() {
     sms["dmPolicy"] = json!("open");
     sms["allowFrom"] = json!(["*"]);
     sandbox.write_config(&json!({
+        "agents": {"defaults": {"model": {"primary": "echo"}}},
         "channels": {"sms": sms},
         "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
     }));
@@ -717,6 +720,7 @@ fn readyz_follows_the_database() {
     sandbox.env("OPENCLAW_STATE_URL", &through);
     let gateway_port = sandbox.gateway_port();
     sandbox.write_config(&json!({
+        "agents": {"defaults": {"model": {"primary": "echo"}}},
         "channels": {"sms": account()},
         "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema},
     }));

@@ -455,6 +455,19 @@ fn missing_header_and_bad_form() {
 }
 
 #[test]
+fn a_wrong_token_is_named_as_a_possible_cause() {
+    // The canonical signature of URL, verified with another token: every URL fails, and the
+    // message does not blame the URL alone.
+    let err = verify_with("not-the-token", URL, &voice_params(), CANONICAL).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("matches none of the URLs with this token: check the token and the URL"),
+        "{shown}"
+    );
+    assert!(!shown.contains("not-the-token"), "{shown}");
+}
+
+#[test]
 fn failure_lists_candidates_without_secrets() {
     let url = "https://user:hunter2@mycompany.com/sms?x=it's#ct=100";
     let err = verify_with(TOKEN, url, &voice_params(), CANONICAL).unwrap_err();
@@ -468,7 +481,8 @@ fn failure_lists_candidates_without_secrets() {
         ]
     );
     let shown = err.to_string();
-    assert!(shown.starts_with("signed URL did not match (HMAC_SHA1): expected one of <https://***@mycompany.com/sms?x=it's>, "), "{shown}");
+    // A wrong token and a wrong URL look alike: the message names both (issue 21).
+    assert!(shown.starts_with("the signature matches none of the URLs with this token: check the token and the URL (HMAC_SHA1; tried <https://***@mycompany.com/sms?x=it's>, "), "{shown}");
     assert!(
         !shown.contains("hunter2") && !shown.contains(TOKEN),
         "{shown}"
