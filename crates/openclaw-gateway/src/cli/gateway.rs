@@ -85,10 +85,9 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         let (handle, dir) = dev_setup(&mut ctx, local).await?;
         sim = Some(handle);
         temp_dir = dir;
-    } else if !crate::agents::names_a_model(&ctx.doc.value) {
-        return Err(crate::agents::no_model_error());
     }
 
+    let trusted_proxies = crate::runtime::trusted_proxies(&ctx.doc.value)?;
     // The same check `config validate` runs; here secrets are resolved, in this process.
     let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
     let checked = start_accounts(
@@ -114,9 +113,14 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let opened = open_state(&ctx, &ctx.paths.state_dir, now_ms()).await?;
     let store = opened.store;
     tracing::info!(state = %opened.target.line(), "state opened");
+    // Config errors come first (above); then, outside `--dev`, a gateway that would echo real
+    // senders' texts back to them refuses to start.
+    if !args.dev && !crate::agents::names_a_model(&ctx.doc.value) {
+        return Err(crate::agents::no_model_error());
+    }
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let options = ChannelOptions {
-        trusted_proxies: crate::runtime::trusted_proxies(&ctx.doc.value)?,
+        trusted_proxies,
         history_turns: agent_settings.history_turns,
         media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
         ..ChannelOptions::default()

@@ -69,6 +69,7 @@ fn behind_a_trusted_proxy_each_client_has_its_own_invalid_budget() {
     sandbox.write_config(&json!({
         "gateway": {"trustedProxies": ["127.0.0.1"]},
         "channels": {"sms": sms},
+        "agents": {"defaults": {"model": {"primary": "echo"}}},
     }));
     let port = sandbox.gateway_port();
     let _gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port.to_string()]));
