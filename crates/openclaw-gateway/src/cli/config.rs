@@ -105,6 +105,8 @@ fn patch(
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
     let patch = config_file::read_json5_file(file, "patch file")?;
+    // Concurrent patches queue on the lock, each merging into what the previous one wrote.
+    let _lock = (!dry_run).then(|| ctx.doc.reload_locked()).transpose()?;
     let mut next = ctx.doc.value.clone();
     let changes = config_file::merge_patch(&mut next, &patch);
     let invalid = || {

@@ -345,3 +345,38 @@ fn upstream_builtin_model_provider_does_not_block_an_sms_patch() {
     snap!("patch_agent_error", out);
     assert_eq!(sandbox.config_text(), before);
 }
+
+#[test]
+fn concurrent_patches_each_keep_their_change() {
+    const WRITERS: usize = 8;
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": {"enabled": false}}}));
+    let patches: Vec<String> = (0..WRITERS)
+        .map(|i| {
+            let path = sandbox.write(
+                &format!("p{i}.json5"),
+                &format!("{{ notes: {{ k{i}: {i} }} }}"),
+            );
+            path.to_str().expect("utf-8 path").to_owned()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = patches
+            .iter()
+            .map(|patch| scope.spawn(|| sandbox.run(&["config", "patch", "--file", patch])))
+            .collect();
+        for run in runs {
+            let outcome = run.join().expect("patch thread");
+            assert_eq!(outcome.code, Some(0), "{}", outcome.render());
+        }
+    });
+    let notes = sandbox.config_json()["notes"].clone();
+    let expected: serde_json::Map<String, Value> =
+        (0..WRITERS).map(|i| (format!("k{i}"), json!(i))).collect();
+    assert_eq!(notes, Value::Object(expected));
+    assert_eq!(
+        sandbox.config_json()["channels"],
+        json!({"sms": {"enabled": false}})
+    );
+    assert_eq!(mode(&sandbox.root().join("openclaw.json.lock")), 0o600);
+}
