@@ -15,6 +15,7 @@ macro_rules! outln {
     };
 }
 
+mod admin_socket;
 mod agents;
 mod cli;
 mod config_file;
