@@ -21,6 +21,7 @@ mod cli;
 mod config_file;
 mod env;
 mod paths;
+mod redact;
 mod runtime;
 mod secrets;
 mod server;

@@ -11,6 +11,7 @@
 //! - [`signature`]: compute and verify `X-Twilio-Signature` (constant time, port and quote
 //!   variants, `bodySHA256`, shared keys); failures list the URLs tried.
 //! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs, and back.
+//! - [`redact`]: URL credentials (`user:pass@`) out of anything shown.
 //! - [`webhook`]: typed inbound messages and delivery-status callbacks, the empty TwiML answer.
 //! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `SK…`, `PN…`).
 //! - [`Client`]: the REST client (create message, fetch account, list incoming numbers,
@@ -39,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 pub mod form;
+pub mod redact;
 pub mod sid;
 pub mod signature;
 pub mod webhook;

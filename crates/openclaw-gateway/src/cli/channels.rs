@@ -251,7 +251,8 @@ fn account_json(
     } else {
         "unconfigured"
     };
-    json!({
+    // Probe results and the public URL quote URLs that may carry `user:pass@`.
+    crate::redact::shown_value(&json!({
         "accountId": account.id,
         "name": account.name.clone().unwrap_or_else(|| account.sender_label()),
         "enabled": account.enabled,
@@ -268,7 +269,7 @@ fn account_json(
         "statusState": state,
         "warnings": all_warnings(account),
         "probe": probe,
-    })
+    }))
 }
 
 fn print_account(row: &Value) {

@@ -380,3 +380,60 @@ fn concurrent_patches_each_keep_their_change() {
     );
     assert_eq!(mode(&sandbox.root().join("openclaw.json.lock")), 0o600);
 }
+
+#[test]
+fn config_get_hides_secrets_in_arrays_at_depth_and_in_urls() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({
+        "channels": {"sms": {
+            "enabled": false,
+            "publicWebhookUrl": "https://ops:url-pass-1@gw.example.com/webhooks/sms",
+        }},
+        "models": {"providers": {"p": {
+            "apiKeys": ["array-key-2", "array-key-3"],
+            "headers": [{"name": "x", "Authorization": "Bearer header-secret-4"}],
+            "fallbacks": [{"deep": {"nested": [{"token": "nested-token-5"}]}}],
+            "baseUrl": "https://user:url-pass-6@llm.example.com/v1",
+        }}},
+    }));
+    let secrets = [
+        "url-pass-1",
+        "array-key-2",
+        "array-key-3",
+        "header-secret-4",
+        "nested-token-5",
+        "url-pass-6",
+    ];
+    for path in [
+        "",
+        "channels",
+        "channels.sms",
+        "channels.sms.publicWebhookUrl",
+        "models.providers.p",
+        "models.providers.p.apiKeys",
+        "models.providers.p.headers",
+        "models.providers.p.fallbacks",
+        "models.providers.p.baseUrl",
+    ] {
+        for json_flag in [false, true] {
+            let mut args = vec!["config", "get"];
+            if !path.is_empty() {
+                args.push(path);
+            }
+            if json_flag {
+                args.push("--json");
+            }
+            let out = sandbox.run(&args);
+            assert_eq!(out.code, Some(0), "{}", out.render());
+            for secret in secrets {
+                assert!(
+                    !out.render().contains(secret),
+                    "{args:?} shows {secret}:\n{}",
+                    out.render()
+                );
+            }
+        }
+    }
+    let url = sandbox.run(&["config", "get", "channels.sms.publicWebhookUrl"]);
+    assert_eq!(url.stdout.trim(), "https://***@gw.example.com/webhooks/sms");
+}
