@@ -39,7 +39,6 @@ fn walk(value: &Value, path: &str, how: Walk, secret: bool) -> Value {
                 Value::String(HIDDEN.to_owned())
             }
         }
-        Value::Number(_) if secret => Value::String(HIDDEN.to_owned()),
         Value::String(text) => Value::String(redact_userinfo(text)),
         // The items of an array are what its key says they are (`apiKeys: ["…", "…"]`).
         Value::Array(items) => Value::Array(
@@ -132,7 +131,7 @@ mod tests {
         );
         // Inside arrays: objects in an array, and an array under a secret key.
         check(
-            json!({"accounts": [{"id": "a", "password": "s3cret"}, {"token": 12345}]}),
+            json!({"accounts": [{"id": "a", "password": "s3cret"}, {"token": "s3cret-2"}]}),
             "accounts",
             json!([{"id": "a", "password": "***"}, {"token": "***"}]),
             "s3cret",
@@ -167,6 +166,13 @@ mod tests {
             json!({"state": {"url": "host=h password=s3cret"}}),
             "state",
             json!({"url": "***"}),
+            "s3cret",
+        );
+        // Numbers are counts, not secrets (`maxTokens`).
+        check(
+            json!({"m": {"maxTokens": 8192}}),
+            "m",
+            json!({"maxTokens": 8192}),
             "s3cret",
         );
         // References hold no secret and are shown; so are keys that only describe a secret.
