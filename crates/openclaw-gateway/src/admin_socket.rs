@@ -99,25 +99,29 @@ fn check_entry(meta: &Metadata, uid: u32, kind: Kind) -> Result<(), Untrusted> {
 /// exist) belong to this user and no one else can write them; otherwise an error that says
 /// what is wrong and how to fix it. A missing directory or socket is `Ok` (no gateway runs).
 pub(crate) fn verify_before_connect(socket: &Path) -> anyhow::Result<()> {
-    let uid = current_uid();
     let dir = socket
         .parent()
         .context("admin socket path has no directory")?;
-    if let Some(meta) = own_metadata(dir)? {
-        check_dir(&meta, uid).map_err(|why| refusal(socket, dir, "its directory", why))?;
-    }
+    verify_socket_dir(dir)?;
     if let Some(meta) = own_metadata(socket)? {
-        check_socket(&meta, uid).map_err(|why| refusal(socket, dir, "it", why))?;
+        check_socket(&meta, current_uid())
+            .map_err(|why| refusal(dir, &format!("the socket {}", socket.display()), why))?;
     }
     Ok(())
 }
 
-fn refusal(socket: &Path, dir: &Path, what: &str, why: Untrusted) -> anyhow::Error {
-    let path = if what == "it" { socket } else { dir };
+/// Before the CLI looks for sockets in `dir`: as [`verify_before_connect`], for the directory.
+pub(crate) fn verify_socket_dir(dir: &Path) -> anyhow::Result<()> {
+    if let Some(meta) = own_metadata(dir)? {
+        check_dir(&meta, current_uid())
+            .map_err(|why| refusal(dir, &format!("the directory {}", dir.display()), why))?;
+    }
+    Ok(())
+}
+
+fn refusal(dir: &Path, what: &str, why: Untrusted) -> anyhow::Error {
     anyhow::anyhow!(
-        "refusing to use the gateway's admin socket {}: {what} ({}) {why}, so another user could pose as the gateway; remove the directory (`rm -r {}`) and restart the gateway, which recreates it private (0700)",
-        socket.display(),
-        path.display(),
+        "refusing to use the gateway's admin socket: {what} {why}, so another user could pose as the gateway; remove the directory (`rm -r {}`) and restart the gateway, which recreates it private (0700)",
         dir.display(),
     )
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::Ctx;
-use crate::admin_socket::{socket_dir, socket_path, verify_before_connect};
+use crate::admin_socket::{socket_dir, socket_path, verify_before_connect, verify_socket_dir};
 use crate::server::ADMIN_PREFIX;
 
 /// A client for the admin API of the gateway on a port.
@@ -41,7 +41,7 @@ impl GatewayClient {
     /// an error when the socket directory is not safe to look in.
     pub(crate) async fn all_running() -> anyhow::Result<Vec<Value>> {
         let dir = socket_dir();
-        verify_before_connect(&dir.join("gateway-0.sock"))?;
+        verify_socket_dir(&dir)?;
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return Ok(Vec::new());
         };

@@ -59,6 +59,34 @@ fn the_cli_refuses_a_socket_directory_others_can_write() {
 }
 
 #[test]
+fn state_copy_refuses_to_look_for_gateways_in_a_directory_others_can_write() {
+    let (sandbox, dir) = sandbox_with_tmpdir();
+    let listener = fake_gateway(&sandbox, &dir, 0o777);
+    let out = sandbox.run(&[
+        "state",
+        "copy",
+        "--from",
+        "sqlite",
+        "--to",
+        "postgres",
+        "--url",
+        "postgres://u@127.0.0.1:1/none",
+    ]);
+    assert_ne!(out.code, Some(0), "{}", out.render());
+    assert!(
+        out.stderr.contains("writable by group or others"),
+        "{}",
+        out.render()
+    );
+    assert!(
+        listener
+            .accept()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "the fake gateway was reached"
+    );
+}
+
+#[test]
 fn the_cli_refuses_a_symlinked_socket_directory() {
     let (sandbox, dir) = sandbox_with_tmpdir();
     let elsewhere = sandbox.root().join("elsewhere");
