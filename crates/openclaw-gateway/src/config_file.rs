@@ -45,6 +45,73 @@ impl ConfigDoc {
     pub(crate) fn save(&self) -> anyhow::Result<()> {
         write_atomic(&self.path, &self.value)
     }
+
+    /// Takes the config's write lock and reloads the document under it, so that a
+    /// read-modify-write ([`merge_patch`] then [`ConfigDoc::save`]) starts from what the last
+    /// writer saved. Hold the returned lock until the save is done.
+    pub(crate) fn reload_locked(&mut self) -> anyhow::Result<ConfigLock> {
+        let lock = ConfigLock::acquire(&self.path)?;
+        *self = Self::load(&self.path)?;
+        Ok(lock)
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on `<config file name>.lock` beside the config file,
+/// held by one writer at a time; released when dropped (or when the process dies). The lock
+/// file stays: removing it would let two writers lock two different files.
+#[derive(Debug)]
+pub(crate) struct ConfigLock {
+    _file: fs::File,
+}
+
+impl ConfigLock {
+    /// Waits for and takes the lock of the config file at `path`.
+    fn acquire(path: &Path) -> anyhow::Result<Self> {
+        let dir = parent_dir(path);
+        create_private_dir(dir)?;
+        let lock_path = dir.join(format!("{}.lock", file_name(path)));
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&lock_path)
+            .with_context(|| format!("open the config lock {}", lock_path.display()))?;
+        file.lock()
+            .with_context(|| format!("lock {}", lock_path.display()))?;
+        Ok(Self { _file: file })
+    }
+}
+
+/// The directory a config file is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(crate::paths::CONFIG_FILE_NAME)
+}
+
+/// Creates `dir` and its missing parents owner-only (0700, given to `mkdir`, so the umask
+/// cannot widen it); an existing directory keeps its mode.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("create directory {}", dir.display()))
 }
 
 fn is_not_found(err: &anyhow::Error) -> bool {
@@ -89,17 +156,10 @@ pub(crate) fn render_loadable(value: &Value) -> anyhow::Result<String> {
 }
 
 fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
+    let dir = parent_dir(path);
+    create_private_dir(dir)?;
     let text = render_loadable(value)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("openclaw.json");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
     let result = (|| -> anyhow::Result<()> {
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -309,8 +369,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            // The directory the save created is owner-only too.
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
         }
         // No temp file left behind.
         let names: Vec<_> = fs::read_dir(path.parent().unwrap())

@@ -19,22 +19,6 @@ use serde_json::{Value, json};
 /// Path prefix of the admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/__openclaw/admin";
 
-/// The admin API's Unix socket for a gateway on `port`: in a directory only this user can
-/// enter, so that neither other users nor anything proxied to the TCP port (a same-host
-/// reverse proxy, Tailscale Funnel) can reach it.
-pub(crate) fn admin_socket_path(port: u16) -> std::path::PathBuf {
-    #[cfg(unix)]
-    let user = {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata("/proc/self").map_or_else(|_| "user".to_owned(), |m| m.uid().to_string())
-    };
-    #[cfg(not(unix))]
-    let user = "user".to_owned();
-    std::env::temp_dir()
-        .join(format!("openclaw-{user}"))
-        .join(format!("gateway-{port}.sock"))
-}
-
 /// What the admin API knows besides the channel.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerInfo {

@@ -116,9 +116,22 @@ pub async fn materialize(
     Ok(result)
 }
 
+/// Saves an attachment owner-only: the directories 0700 and the file 0600 from the moment they
+/// are created (the modes are given to `mkdir`/`open`, so no umask or race widens them).
 async fn save(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::write(path, bytes).await
+    use tokio::io::AsyncWriteExt as _;
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
 }
 
 fn extension(content_type: &str) -> &'static str {

@@ -291,9 +291,10 @@ fn is_twilio_media_host(url: &url::Url) -> bool {
 }
 
 /// Replaces credentials in text Twilio (or a proxy) sent back: the secret itself, the
-/// Basic-auth string, `Basic …`/`Bearer …` tokens and JSON `auth_token` values.
+/// Basic-auth string, `Basic …`/`Bearer …` tokens, JSON `auth_token` values and the userinfo
+/// of URLs.
 fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
+    let mut out = crate::redact::redact_userinfo(text);
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         if out.contains(s) {
             out = out.replace(s, REDACTED);
@@ -995,6 +996,10 @@ mod tests {
         check(r#"{"auth_token": "unterminated"#, r#"{"auth_token": "***"#);
         check("Basic ", "Basic ");
         check("a short secret abc stays", "a short secret abc stays");
+        check(
+            "error sending request for url (https://u:pw@proxy.example/x)",
+            "error sending request for url (https://***@proxy.example/x)",
+        );
     }
 
     #[test]

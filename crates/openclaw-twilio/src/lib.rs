@@ -12,6 +12,7 @@
 //! - [`signature`]: compute and verify `X-Twilio-Signature` (constant time, port and quote
 //!   variants, `bodySHA256`, shared keys); failures list the URLs tried.
 //! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs, and back.
+//! - [`redact`]: URL credentials (`user:pass@`) out of anything shown.
 //! - [`webhook`]: what a webhook form is ([`webhook::WebhookKind`]), typed inbound messages and
 //!   delivery-status callbacks, the empty TwiML answer.
 //! - [`voice`]: typed voice webhooks: an incoming call, a call-status callback, a gather result.
@@ -45,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 pub mod form;
+pub mod redact;
 pub mod sid;
 pub mod signature;
 pub mod twiml;

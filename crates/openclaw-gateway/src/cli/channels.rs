@@ -317,7 +317,8 @@ pub(crate) fn account_json(account: &AccountSettings, warnings: Vec<String>) -> 
     } else {
         "unconfigured"
     };
-    json!({
+    // Probe results and the public URL quote URLs that may carry `user:pass@`.
+    crate::redact::shown_value(&json!({
         "accountId": account.id,
         "name": account.name.clone().unwrap_or_else(|| account.sender_label()),
         "enabled": account.enabled,
@@ -334,7 +335,7 @@ pub(crate) fn account_json(account: &AccountSettings, warnings: Vec<String>) -> 
         "statusState": state,
         "warnings": warnings,
         "probe": Value::Null,
-    })
+    }))
 }
 
 /// `yes`, `no`, or for the running gateway's own description `yes (pid 123, --dev with the

@@ -126,6 +126,8 @@ fn patch(
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
     let patch = config_file::read_json5_file(file, "patch file")?;
+    // Concurrent patches queue on the lock, each merging into what the previous one wrote.
+    let _lock = (!dry_run).then(|| ctx.doc.reload_locked()).transpose()?;
     let mut next = ctx.doc.value.clone();
     let changes = config_file::merge_patch(&mut next, &patch);
     let invalid = || {
@@ -199,60 +201,12 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     let Some(value) = config_file::get_path(&ctx.doc.value, path) else {
         bail!("{path} is not set in {}", ctx.paths.config.display());
     };
-    let value = redact(path, value);
+    let value = crate::redact::config_value(path, value);
     match &value {
         Value::String(s) if !json_out => outln!("{s}"),
         other => print_json(other)?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether a config key holds a secret: `authToken`, `apiKeySecret`, `apiKey`, and the other
-/// sections' `token`, `botToken`, `password`, … (any key naming a token, secret, password or key).
-fn is_secret_key(key: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "apikey",
-        "api_key",
-        "privatekey",
-    ];
-    let key = key.to_ascii_lowercase();
-    MARKERS.iter().any(|m| key.contains(m))
-}
-
-/// Config paths that hold a secret although their key does not say so: `state.url` (a
-/// database URL usually carries a password).
-const SECRET_PATHS: &[&str] = &["state.url"];
-
-/// Plain secrets in the config are shown as `***` (references are shown as they are).
-fn redact(path: &str, value: &Value) -> Value {
-    let last = path.rsplit('.').next().unwrap_or("");
-    match value {
-        Value::String(_) if is_secret_key(last) || SECRET_PATHS.contains(&path) => {
-            let input: Option<openclaw_sms::config::SecretInput> =
-                serde_json::from_value(value.clone()).ok();
-            if input.and_then(|i| i.reference()).is_some() {
-                value.clone()
-            } else {
-                Value::String("***".to_owned())
-            }
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let child = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    (k.clone(), redact(&child, v))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 fn validate_cmd(ctx: &Ctx, json_out: bool, mode: SecretsMode) -> anyhow::Result<ExitCode> {

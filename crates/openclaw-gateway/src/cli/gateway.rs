@@ -153,7 +153,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         state: opened.target.clone(),
     };
     let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
-    let admin_socket = server::admin_socket_path(local.port());
+    let admin_socket = crate::admin_socket::socket_path(local.port());
     let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
@@ -255,7 +255,7 @@ impl PortHolder {
     /// Asks the admin socket of `addr`'s port, then `GET /metrics` on the port (bounded in time
     /// and bytes: the holder is not trusted).
     pub(crate) async fn of(addr: SocketAddr) -> Self {
-        let socket = server::admin_socket_path(addr.port());
+        let socket = crate::admin_socket::socket_path(addr.port());
         if let Some(status) = super::admin::GatewayClient::at(socket).status().await {
             return Self::OurGateway {
                 pid: status["pid"].as_u64(),
@@ -315,15 +315,14 @@ pub(crate) fn port_in_use_error(addr: SocketAddr, holder: PortHolder) -> anyhow:
     }
 }
 
-/// Binds the admin socket in an owner-only directory, replacing a stale socket file.
+/// Binds the admin socket in an owner-only directory (refusing one another user owns),
+/// replacing a stale socket file.
 fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = path
         .parent()
         .context("admin socket path has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("make {} private", dir.display()))?;
+    crate::admin_socket::prepare_dir(dir)?;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!(

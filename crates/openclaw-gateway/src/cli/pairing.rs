@@ -180,8 +180,11 @@ async fn fallback_note(ctx: &Ctx) -> String {
         "note: no gateway answers on port {port}, so the approval goes to the state directory {}",
         ctx.paths.state_dir.display()
     );
+    // An untrusted socket directory was already refused before the fallback; here it only
+    // means no other gateway to name.
     let others: Vec<String> = GatewayClient::all_running()
         .await
+        .unwrap_or_default()
         .iter()
         .filter_map(|status| status["port"].as_u64())
         .filter(|p| *p != u64::from(port))

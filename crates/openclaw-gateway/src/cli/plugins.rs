@@ -52,6 +52,7 @@ pub(crate) fn run(mut ctx: Ctx, cmd: PluginsCommand) -> anyhow::Result<ExitCode>
                 );
             };
             let patch = json!({"plugins": {"entries": {*id: {"enabled": true, "package": package, "source": "builtin"}}}});
+            let _lock = ctx.doc.reload_locked()?;
             let changes = merge_patch(&mut ctx.doc.value, &patch);
             if changes.is_empty() {
                 outln!("Plugin {package} is already installed and enabled.");

@@ -380,3 +380,41 @@ fn probe_of_an_unreachable_api_names_the_host_and_what_to_check() {
         out.render()
     );
 }
+
+#[test]
+fn status_and_probe_hide_the_password_of_url_credentials() {
+    const PASSWORD: &str = "hunter2-url-password";
+    let with_password = format!("https://ops:{PASSWORD}@gw.example.com/webhooks/sms");
+    let at_twilio = format!("https://ops:{PASSWORD}@old-tunnel.example.net/webhooks/sms");
+    let twilio = FakeTwilio::start(Some(&at_twilio));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(with_password);
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": sms}}));
+    for args in [
+        &["channels", "status", "--channel", "sms"][..],
+        &["channels", "status", "--channel", "sms", "--json"],
+        &["channels", "status", "--channel", "sms", "--probe"],
+        &[
+            "channels",
+            "status",
+            "--channel",
+            "sms",
+            "--probe",
+            "--json",
+        ],
+    ] {
+        let out = sandbox.run(args);
+        assert!(
+            !out.render().contains(PASSWORD),
+            "{args:?} shows the password:\n{}",
+            out.render()
+        );
+        assert!(
+            out.stdout
+                .contains("https://***@gw.example.com/webhooks/sms"),
+            "{args:?}:\n{}",
+            out.render()
+        );
+    }
+}

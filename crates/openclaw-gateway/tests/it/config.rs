@@ -528,3 +528,95 @@ fn patch_from_a_device_or_a_fifo_is_refused_at_once() {
     .expect("write");
     assert_eq!(sandbox.run(&["config", "validate"]).code, Some(0));
 }
+
+#[test]
+fn concurrent_patches_each_keep_their_change() {
+    const WRITERS: usize = 8;
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": {"enabled": false}}}));
+    let patches: Vec<String> = (0..WRITERS)
+        .map(|i| {
+            let path = sandbox.write(
+                &format!("p{i}.json5"),
+                &format!("{{ notes: {{ k{i}: {i} }} }}"),
+            );
+            path.to_str().expect("utf-8 path").to_owned()
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = patches
+            .iter()
+            .map(|patch| scope.spawn(|| sandbox.run(&["config", "patch", "--file", patch])))
+            .collect();
+        for run in runs {
+            let outcome = run.join().expect("patch thread");
+            assert_eq!(outcome.code, Some(0), "{}", outcome.render());
+        }
+    });
+    let notes = sandbox.config_json()["notes"].clone();
+    let expected: serde_json::Map<String, Value> =
+        (0..WRITERS).map(|i| (format!("k{i}"), json!(i))).collect();
+    assert_eq!(notes, Value::Object(expected));
+    assert_eq!(
+        sandbox.config_json()["channels"],
+        json!({"sms": {"enabled": false}})
+    );
+    assert_eq!(mode(&sandbox.root().join("openclaw.json.lock")), 0o600);
+}
+
+#[test]
+fn config_get_hides_secrets_in_arrays_at_depth_and_in_urls() {
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({
+        "channels": {"sms": {
+            "enabled": false,
+            "publicWebhookUrl": "https://ops:url-pass-1@gw.example.com/webhooks/sms",
+        }},
+        "models": {"providers": {"p": {
+            "apiKeys": ["array-key-2", "array-key-3"],
+            "headers": [{"name": "x", "Authorization": "Bearer header-secret-4"}],
+            "fallbacks": [{"deep": {"nested": [{"token": "nested-token-5"}]}}],
+            "baseUrl": "https://user:url-pass-6@llm.example.com/v1",
+        }}},
+    }));
+    let secrets = [
+        "url-pass-1",
+        "array-key-2",
+        "array-key-3",
+        "header-secret-4",
+        "nested-token-5",
+        "url-pass-6",
+    ];
+    for path in [
+        "",
+        "channels",
+        "channels.sms",
+        "channels.sms.publicWebhookUrl",
+        "models.providers.p",
+        "models.providers.p.apiKeys",
+        "models.providers.p.headers",
+        "models.providers.p.fallbacks",
+        "models.providers.p.baseUrl",
+    ] {
+        for json_flag in [false, true] {
+            let mut args = vec!["config", "get"];
+            if !path.is_empty() {
+                args.push(path);
+            }
+            if json_flag {
+                args.push("--json");
+            }
+            let out = sandbox.run(&args);
+            assert_eq!(out.code, Some(0), "{}", out.render());
+            for secret in secrets {
+                assert!(
+                    !out.render().contains(secret),
+                    "{args:?} shows {secret}:\n{}",
+                    out.render()
+                );
+            }
+        }
+    }
+    let url = sandbox.run(&["config", "get", "channels.sms.publicWebhookUrl"]);
+    assert_eq!(url.stdout.trim(), "https://***@gw.example.com/webhooks/sms");
+}

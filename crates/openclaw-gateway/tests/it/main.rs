@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_socket;
 mod channels;
 mod config;
 mod gateway;
