@@ -129,6 +129,9 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
                     gateway_probe(&client, row["accountId"].as_str().unwrap_or_default()).await;
             }
         }
+        // Probe results, public URLs and the running gateway's rows quote URLs that may carry
+        // `user:pass@`: every row is shown through the one redaction.
+        let rows: Vec<Value> = rows.iter().map(crate::redact::shown_value).collect();
         // Where the state is: the running gateway's word, else the config's (not connected).
         let state = match running
             .as_ref()
