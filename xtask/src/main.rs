@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! `ci` runs exactly what `.ci/run` runs. Other tasks (`e2e`, `bench`, `chaos`, `dist`) are
-//! added by the issues that build them.
+//! `ci` runs exactly what `.ci/run` runs; `e2e` runs the product's flows against the real
+//! binaries, `bench` measures them, `chaos` kills the gateway under load, `pg` starts a private
+//! PostgreSQL for local test runs, and `dist` builds the release binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

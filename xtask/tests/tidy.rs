@@ -1,4 +1,4 @@
-//! Tidy checks: the layout rules of `docs/ARCHITECTURE.md` and `../shared/DESIGN.md`, enforced.
+//! Tidy checks: the layout rules of `docs/ARCHITECTURE.md`, enforced.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,8 @@ pub(crate) enum Keyword {
     Help,
 }
 
-/// Opt-out keywords (twilio-and-sms.md section E).
+/// Opt-out keywords, as Twilio's Advanced Opt-Out defaults list them
+/// (<https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out>).
 const STOP_WORDS: [&str; 8] = [
     "STOP",
     "STOPALL",

@@ -59,7 +59,7 @@ fn check(markdown: &str, expected: &str) {
     assert_eq!(to_plain_text(markdown), expected, "{markdown:?}");
 }
 
-/// Upstream's behaviours (`toSmsPlainText`, upstream-behaviour 5.3), one line each; where we
+/// Upstream's behaviours (`toSmsPlainText` of the npm `@openclaw/sms` plugin), one line each; where we
 /// differ on purpose the comment says so.
 #[test]
 fn upstream_cases() {

@@ -1,4 +1,5 @@
-//! The webhook route in upstream's order (upstream-behaviour §3.2), in process with `oneshot`.
+//! The webhook route in upstream's answer order (the order the module doc of
+//! `openclaw_sms::webhook` lists), in process with `oneshot`.
 
 use std::sync::Arc;
 

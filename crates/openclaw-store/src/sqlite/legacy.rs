@@ -1,6 +1,6 @@
 //! One-time import of the upstream plugin's JSON files (before it moved to SQLite).
 //!
-//! Shapes (upstream-behaviour §4.3): `credentials/sms-pairing.json` is
+//! Shapes (as upstream, the npm `@openclaw/sms` plugin, writes them): `credentials/sms-pairing.json` is
 //! `{"version":1,"requests":[{"id","code","createdAt","lastSeenAt","meta":{"accountId",...}}]}`
 //! with ISO-8601 times, and `credentials/sms-<account>-allowFrom.json` is
 //! `{"version":1,"allowFrom":[...]}`. Assumptions where the spec is silent: a request's `id`
