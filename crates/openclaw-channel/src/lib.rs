@@ -8,3 +8,26 @@
 //! It is not a channel: the SMS adapter is `openclaw-sms`, and the binary that runs channels is
 //! `openclaw-gateway`. Twilio's wire formats live in `openclaw-twilio`, durable state in
 //! `openclaw-store`, access decisions in `openclaw-access-policy`.
+//!
+//! What is here so far:
+//! - [`limits`]: fixed-window rate limiters keyed by string, and an in-flight cap per client.
+//! - [`metrics`]: a small registry rendered in the Prometheus text format; channels name and
+//!   describe their own series.
+//! - [`proxies`]: the client address of a request behind trusted reverse proxies
+//!   (`gateway.trustedProxies`), for limiters keyed by client.
+//! - [`secret`]: secret inputs in config (a plain string, or a reference resolved by the
+//!   gateway's secrets runtime).
+//! - [`ChannelError`]: the crate's one error type.
+
+mod error;
+pub mod limits;
+pub mod metrics;
+pub mod proxies;
+pub mod secret;
+
+pub use error::ChannelError;
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

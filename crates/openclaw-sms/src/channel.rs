@@ -85,6 +85,7 @@ impl SmsChannel {
         clock: Clock,
         options: ChannelOptions,
     ) -> Self {
+        crate::metrics::describe(&metrics);
         let outbound = Outbound::new(Arc::clone(&store), Arc::clone(&metrics), clock.clone());
         Self {
             accounts: accounts.into_iter().map(Arc::new).collect(),

@@ -53,13 +53,11 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod keywords;
-pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod pipeline;
 pub mod probe;
-pub mod proxies;
 pub mod public_url;
 pub mod texts;
 pub mod webhook;
@@ -68,8 +66,12 @@ pub use account::{AccountOptions, AccountRuntime, ResolvedAccount};
 pub use agent::{Agent, AgentReply, AgentTurn, HistoryRole, HistoryTurn, MediaAttachment};
 pub use channel::{ChannelOptions, SmsChannel};
 pub use clock::Clock;
+/// Rate limiters, from the channel core (re-exported for existing callers).
+pub use openclaw_channel::limits;
+/// Trusted reverse proxies, from the channel core (re-exported for existing callers).
+pub use openclaw_channel::proxies;
+pub use openclaw_channel::proxies::{ForwardedHeader, TrustedProxies};
 pub use pipeline::Processed;
-pub use proxies::{ForwardedHeader, TrustedProxies};
 
 /// The error type of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +93,21 @@ pub enum SmsError {
         /// Whether trying the same turn again later may succeed.
         retryable: bool,
     },
+}
+
+impl From<openclaw_channel::ChannelError> for SmsError {
+    fn from(err: openclaw_channel::ChannelError) -> Self {
+        match err {
+            openclaw_channel::ChannelError::Config { path, message } => {
+                Self::Config { path, message }
+            }
+            // `ChannelError` is non-exhaustive: a new kind is a config problem until it says otherwise.
+            other => Self::Config {
+                path: String::new(),
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 impl SmsError {

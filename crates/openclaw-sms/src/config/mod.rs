@@ -6,13 +6,12 @@
 
 mod raw;
 mod resolve;
-mod secret;
 
+pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
     LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
-pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 
 pub use resolve::{
     AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT,

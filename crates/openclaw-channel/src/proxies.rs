@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use http::HeaderMap;
 
-use crate::SmsError;
+use crate::ChannelError;
 
 /// At most this many hops are walked from the right of a forwarding header.
 pub const MAX_FORWARDED_HOPS: usize = 32;
@@ -138,14 +138,14 @@ impl ForwardedHeader {
     /// Parses the `gateway.forwardedHeader` value (case-insensitive).
     ///
     /// # Errors
-    /// [`SmsError::Config`] naming `path` when it is neither header.
-    pub fn parse(value: &str, path: &str) -> Result<Self, SmsError> {
+    /// [`ChannelError::Config`] naming `path` when it is neither header.
+    pub fn parse(value: &str, path: &str) -> Result<Self, ChannelError> {
         if value.eq_ignore_ascii_case("x-forwarded-for") {
             Ok(Self::XForwardedFor)
         } else if value.eq_ignore_ascii_case("forwarded") {
             Ok(Self::Forwarded)
         } else {
-            Err(SmsError::invalid(
+            Err(ChannelError::invalid(
                 path,
                 &format!(
                     "{value:?} is not a forwarding header: use \"X-Forwarded-For\" or \"Forwarded\""
@@ -174,14 +174,14 @@ impl TrustedProxies {
     /// Parses `entries` (from the config key `path`, a list of CIDRs or addresses).
     ///
     /// # Errors
-    /// [`SmsError::Config`] naming the entry (`gateway.trustedProxies[1]`) and the fix.
+    /// [`ChannelError::Config`] naming the entry (`gateway.trustedProxies[1]`) and the fix.
     pub fn parse<S: AsRef<str>>(
         entries: &[S],
         header: ForwardedHeader,
         path: &str,
-    ) -> Result<Self, SmsError> {
+    ) -> Result<Self, ChannelError> {
         if entries.len() > MAX_TRUSTED_PROXIES {
-            return Err(SmsError::invalid(
+            return Err(ChannelError::invalid(
                 path,
                 &format!(
                     "{} entries, at most {MAX_TRUSTED_PROXIES} are allowed: use wider networks (\"10.0.0.0/8\")",
@@ -189,17 +189,16 @@ impl TrustedProxies {
                 ),
             ));
         }
-        let networks = entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                entry
-                    .as_ref()
-                    .trim()
-                    .parse::<Cidr>()
-                    .map_err(|err| SmsError::invalid(&format!("{path}[{i}]"), &err.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
+        let networks =
+            entries
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    entry.as_ref().trim().parse::<Cidr>().map_err(|err| {
+                        ChannelError::invalid(&format!("{path}[{i}]"), &err.to_string())
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         Ok(Self { networks, header })
     }
 
