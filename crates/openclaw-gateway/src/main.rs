@@ -22,6 +22,7 @@ mod env;
 mod paths;
 mod runtime;
 mod secrets;
+mod serve;
 mod server;
 mod state;
 

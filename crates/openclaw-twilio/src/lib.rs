@@ -13,6 +13,8 @@
 //! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs, and back.
 //! - [`webhook`]: typed inbound messages and delivery-status callbacks, the empty TwiML answer.
 //! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `SK…`, `PN…`).
+//! - [`escape`]: [`Escaped`](escape::Escaped), untrusted text (webhook fields, URLs, error
+//!   bodies) written on one log line, with CR/LF and other controls escaped.
 //! - [`Client`]: the REST client (create message, fetch account, list incoming numbers,
 //!   fetch a Messaging Service, list messages) with one opaque error, [`TwilioError`], whose
 //!   [`RetryClass`] says whether a retry is safe.
@@ -38,6 +40,7 @@
 //! assert_eq!(message.body, "hi");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+pub mod escape;
 pub mod form;
 pub mod sid;
 pub mod signature;

@@ -57,6 +57,7 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
 /// Every check a config must pass to be written: schema, then secret resolvability (exec
 /// providers included: they run once here, as they will at start), then the agent.
 pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    crate::serve::ServerSettings::from_config(config)?;
     validate_state(config, ctx)?;
     let warnings = validate_channels(config, ctx)?;
     check_agent(config, ctx)?;

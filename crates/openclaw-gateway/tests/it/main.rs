@@ -13,4 +13,5 @@ mod paths;
 mod plugins;
 mod secrets;
 mod segments;
+mod server;
 mod state;
