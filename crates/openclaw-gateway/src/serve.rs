@@ -158,9 +158,7 @@ pub(crate) async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!(
-            "shutdown grace elapsed with HTTP connections still open; closing them"
-        );
+        tracing::warn!("shutdown grace elapsed with HTTP connections still open; closing them");
     }
 }
 
@@ -233,41 +231,33 @@ async fn serve_connection(
     }
 }
 
-/// Raises the soft limit of open files to the hard limit (at most [`MAX_CONNECTIONS_LIMIT`]
-/// plus [`RESERVED_FILES`]), and warns when `settings` would not fit under it.
-#[cfg(unix)]
-pub(crate) fn check_open_file_limit(settings: ServerSettings) {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let Some(soft) = limit.current else {
-        return; // unlimited
-    };
-    let wanted = limit
-        .maximum
-        .unwrap_or(u64::MAX)
-        .min(MAX_CONNECTIONS_LIMIT + RESERVED_FILES);
-    let soft = if wanted > soft {
-        match setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: Some(wanted),
-                maximum: limit.maximum,
-            },
-        ) {
-            Ok(()) => {
-                tracing::debug!("open-file limit raised from {soft} to {wanted}");
-                wanted
-            }
-            Err(err) => {
-                tracing::debug!("open-file limit {soft} could not be raised: {err}");
-                soft
-            }
+/// Raises the soft limit of open files toward the hard limit (at most
+/// [`MAX_CONNECTIONS_LIMIT`] plus [`RESERVED_FILES`]), logs the server's limits, and warns when
+/// `gateway.maxConnections` would not fit under the open-file limit.
+pub(crate) fn log_limits(settings: ServerSettings) {
+    let limit = open_file_limit();
+    let files = match &limit {
+        Some(FileLimit {
+            soft,
+            raised_from: Some(before),
+        }) => {
+            format!("{soft} (raised from {before})")
         }
-    } else {
-        soft
+        Some(FileLimit {
+            soft,
+            raised_from: None,
+        }) => soft.to_string(),
+        None => "unlimited".to_owned(),
     };
+    tracing::info!(
+        "HTTP: at most {} connections (gateway.maxConnections), request headers within {} ms (gateway.headerReadTimeoutMs); open-file limit {files}",
+        settings.max_connections,
+        settings.header_read_timeout.as_millis()
+    );
     let max = settings.max_connections as u64;
-    if max + RESERVED_FILES > soft {
+    if let Some(&FileLimit { soft, .. }) = limit.as_ref()
+        && max + RESERVED_FILES > soft
+    {
         tracing::warn!(
             "gateway.maxConnections is {max} but the open-file limit is {soft}: raise the limit (LimitNOFILE= in systemd, ulimit -n) or lower gateway.maxConnections to at most {}",
             soft.saturating_sub(RESERVED_FILES).max(1)
@@ -275,9 +265,52 @@ pub(crate) fn check_open_file_limit(settings: ServerSettings) {
     }
 }
 
+/// The soft open-file limit, and what it was before this process raised it.
+struct FileLimit {
+    soft: u64,
+    raised_from: Option<u64>,
+}
+
+/// The soft open-file limit after raising it toward the hard limit (`None`: unlimited).
+#[cfg(unix)]
+fn open_file_limit() -> Option<FileLimit> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current?;
+    let wanted = limit
+        .maximum
+        .unwrap_or(u64::MAX)
+        .min(MAX_CONNECTIONS_LIMIT + RESERVED_FILES);
+    if wanted <= soft {
+        return Some(FileLimit {
+            soft,
+            raised_from: None,
+        });
+    }
+    let raised = Rlimit {
+        current: Some(wanted),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => Some(FileLimit {
+            soft: wanted,
+            raised_from: Some(soft),
+        }),
+        Err(err) => {
+            tracing::debug!("the open-file limit {soft} could not be raised: {err}");
+            Some(FileLimit {
+                soft,
+                raised_from: None,
+            })
+        }
+    }
+}
+
 /// Open-file limits are a Unix matter.
 #[cfg(not(unix))]
-pub(crate) fn check_open_file_limit(_settings: ServerSettings) {}
+fn open_file_limit() -> Option<FileLimit> {
+    None
+}
 
 #[cfg(test)]
 mod tests {
@@ -307,11 +340,23 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key_and_the_range() {
-        check_err(json!({"maxConnections": 0}), "gateway.maxConnections: must be a whole number from 1 to 65536");
+        check_err(
+            json!({"maxConnections": 0}),
+            "gateway.maxConnections: must be a whole number from 1 to 65536",
+        );
         check_err(json!({"maxConnections": 65_537}), "gateway.maxConnections:");
         check_err(json!({"maxConnections": "8"}), "gateway.maxConnections:");
-        check_err(json!({"headerReadTimeoutMs": 99}), "gateway.headerReadTimeoutMs: must be a whole number of milliseconds from 100 to 300000");
-        check_err(json!({"headerReadTimeoutMs": 300_001}), "gateway.headerReadTimeoutMs:");
-        check_err(json!({"headerReadTimeoutMs": 1.5}), "gateway.headerReadTimeoutMs:");
+        check_err(
+            json!({"headerReadTimeoutMs": 99}),
+            "gateway.headerReadTimeoutMs: must be a whole number of milliseconds from 100 to 300000",
+        );
+        check_err(
+            json!({"headerReadTimeoutMs": 300_001}),
+            "gateway.headerReadTimeoutMs:",
+        );
+        check_err(
+            json!({"headerReadTimeoutMs": 1.5}),
+            "gateway.headerReadTimeoutMs:",
+        );
     }
 }

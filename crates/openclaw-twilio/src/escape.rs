@@ -76,7 +76,10 @@ impl<T: fmt::Display> fmt::Display for LineBreaksEscaped<T> {
 /// viewer that follows Unicode.
 #[must_use]
 pub fn is_line_break(c: char) -> bool {
-    matches!(c, '\n' | '\u{b}' | '\u{c}' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    matches!(
+        c,
+        '\n' | '\u{b}' | '\u{c}' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 impl<T: fmt::Display> fmt::Debug for Escaped<T> {
@@ -112,7 +115,8 @@ impl fmt::Write for EscapingWriter<'_, '_> {
             if !(self.escapes)(c) {
                 continue;
             }
-            self.inner.write_str(s.get(plain_from..at).unwrap_or_default())?;
+            self.inner
+                .write_str(s.get(plain_from..at).unwrap_or_default())?;
             plain_from = at + c.len_utf8();
             match c {
                 '\r' => self.inner.write_str(r"\r")?,
@@ -121,7 +125,8 @@ impl fmt::Write for EscapingWriter<'_, '_> {
                 other => write!(self.inner, "\\u{{{:x}}}", u32::from(other))?,
             }
         }
-        self.inner.write_str(s.get(plain_from..).unwrap_or_default())
+        self.inner
+            .write_str(s.get(plain_from..).unwrap_or_default())
     }
 }
 
@@ -145,7 +150,13 @@ mod tests {
 
     #[test]
     fn escaping_twice_changes_nothing() {
-        for input in ["a\r\nb", "\u{0}\u{85}\u{2028}\u{202e}", "\\", r"C:\dir", "plain é"] {
+        for input in [
+            "a\r\nb",
+            "\u{0}\u{85}\u{2028}\u{202e}",
+            "\\",
+            r"C:\dir",
+            "plain é",
+        ] {
             let once = Escaped(input).to_string();
             assert_eq!(Escaped(&once).to_string(), once, "{input:?}");
         }
@@ -181,18 +192,24 @@ mod tests {
         check("it's \"quoted\"", "it's \"quoted\"");
         check("Grüße, 日本 👋 é", "Grüße, 日本 👋 é");
         // Just outside the escaped ranges.
-        check("\u{20}\u{7e}\u{a0}\u{2027}\u{202f}\u{2065}\u{206a}", "\u{20}\u{7e}\u{a0}\u{2027}\u{202f}\u{2065}\u{206a}");
+        check(
+            "\u{20}\u{7e}\u{a0}\u{2027}\u{202f}\u{2065}\u{206a}",
+            "\u{20}\u{7e}\u{a0}\u{2027}\u{202f}\u{2065}\u{206a}",
+        );
     }
 
     #[test]
     fn line_breaks_only() {
-        let line = "\u{1b}[32m INFO\u{1b}[0m a\tb\rc\nd\u{b}e\u{c}f\u{85}g\u{2028}h\u{2029}i\u{202e}";
+        let line =
+            "\u{1b}[32m INFO\u{1b}[0m a\tb\rc\nd\u{b}e\u{c}f\u{85}g\u{2028}h\u{2029}i\u{202e}";
         assert_eq!(
             LineBreaksEscaped(line).to_string(),
             "\u{1b}[32m INFO\u{1b}[0m a\tb\\rc\\nd\\u{b}e\\u{c}f\\u{85}g\\u{2028}h\\u{2029}i\u{202e}"
         );
         // Whatever Escaped lets through, LineBreaksEscaped does too.
-        for c in ['\r', '\n', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}'] {
+        for c in [
+            '\r', '\n', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}',
+        ] {
             assert!(is_line_break(c) && needs_escape(c), "{c:?}");
         }
     }
@@ -202,6 +219,9 @@ mod tests {
         let err = std::io::Error::other("bad\nline");
         assert_eq!(Escaped(&err).to_string(), r"bad\nline");
         assert_eq!(format!("{:?}", Escaped("a\nb")), r"a\nb");
-        assert_eq!(format!("[{}]", Escaped(format_args!("{}\n{}", 1, 2))), r"[1\n2]");
+        assert_eq!(
+            format!("[{}]", Escaped(format_args!("{}\n{}", 1, 2))),
+            r"[1\n2]"
+        );
     }
 }

@@ -77,7 +77,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let ip = bind_ip(&args.bind)?;
     let port = gateway_port(&ctx, args.port);
     let server_settings = ServerSettings::from_config(&ctx.doc.value)?;
-    crate::serve::check_open_file_limit(server_settings);
+    crate::serve::log_limits(server_settings);
     let addr = SocketAddr::new(ip, port);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("bind {addr}: is another gateway running? Stop it or pass --port")

@@ -15,8 +15,8 @@ use std::io::IsTerminal as _;
 use openclaw_twilio::escape::LineBreaksEscaped;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::LogFormat;
@@ -33,7 +33,11 @@ pub(crate) fn init(format: LogFormat, default_level: &str) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Human => builder
-            .event_format(OneLine(tracing_subscriber::fmt::format().with_target(false).with_ansi(ansi)))
+            .event_format(OneLine(
+                tracing_subscriber::fmt::format()
+                    .with_target(false)
+                    .with_ansi(ansi),
+            ))
             .try_init(),
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
     };
@@ -88,7 +92,11 @@ mod tests {
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
-            .event_format(OneLine(tracing_subscriber::fmt::format().with_target(false).with_ansi(false)))
+            .event_format(OneLine(
+                tracing_subscriber::fmt::format()
+                    .with_target(false)
+                    .with_ansi(false),
+            ))
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let forged = "x\r\n2026-01-01T00:00:00Z  INFO pairing approved\u{2028}y";
@@ -98,9 +106,15 @@ mod tests {
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[0].contains(r"first x\r\n2026-01-01T00:00:00Z  INFO pairing approved\u{2028}y"), "{text}");
+        assert!(
+            lines[0].contains(r"first x\r\n2026-01-01T00:00:00Z  INFO pairing approved\u{2028}y"),
+            "{text}"
+        );
         assert!(lines[0].contains(r"url=x\r\n2026"), "{text}");
         assert!(lines[1].ends_with("second"), "{text}");
-        assert!(!text.contains('\r') && !text.contains('\u{2028}'), "{text:?}");
+        assert!(
+            !text.contains('\r') && !text.contains('\u{2028}'),
+            "{text:?}"
+        );
     }
 }

@@ -120,13 +120,23 @@ fn slow_silent_and_idle_connections_are_cut_after_the_header_timeout() {
     }
     assert_eq!(status_of(&String::from_utf8_lossy(&answer)), 200);
 
-    assert!(closed_by_server(&mut silent, CLOSE_BOUND), "a silent connection stays open");
-    assert!(closed_by_server(&mut partial, CLOSE_BOUND), "a stalled header stays open");
-    assert!(closed_by_server(&mut idle, CLOSE_BOUND), "an idle keep-alive connection stays open");
+    assert!(
+        closed_by_server(&mut silent, CLOSE_BOUND),
+        "a silent connection stays open"
+    );
+    assert!(
+        closed_by_server(&mut partial, CLOSE_BOUND),
+        "a stalled header stays open"
+    );
+    assert!(
+        closed_by_server(&mut idle, CLOSE_BOUND),
+        "an idle keep-alive connection stays open"
+    );
 
     // Headers sent a byte every 200 ms never finish, and the timeout counts from the start.
     let mut drip = connect(port);
-    drip.write_all(b"GET /healthz HTTP/1.1\r\nX-Drip: ").expect("write");
+    drip.write_all(b"GET /healthz HTTP/1.1\r\nX-Drip: ")
+        .expect("write");
     drip.set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
     let deadline = Instant::now() + CLOSE_BOUND;
@@ -183,12 +193,19 @@ fn idle_connections_at_the_cap_do_not_keep_a_webhook_out() {
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while twilio.bodies_to(PHONE).is_empty() {
-        assert!(Instant::now() < deadline, "no reply:\n{}", sandbox.gateway_log());
+        assert!(
+            Instant::now() < deadline,
+            "no reply:\n{}",
+            sandbox.gateway_log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(twilio.bodies_to(PHONE), ["Echo: hello"]);
     for mut stream in idle {
-        assert!(closed_by_server(&mut stream, CLOSE_BOUND), "an idle connection stays open");
+        assert!(
+            closed_by_server(&mut stream, CLOSE_BOUND),
+            "an idle connection stays open"
+        );
     }
 
     // The process keeps accepting: another round of idle connections, then a request.
@@ -197,9 +214,9 @@ fn idle_connections_at_the_cap_do_not_keep_a_webhook_out() {
     drop(again);
     assert!(gateway.is_running());
     assert!(
-        sandbox
-            .gateway_log()
-            .contains("connection limit reached: 8 HTTP connections are open (gateway.maxConnections)"),
+        sandbox.gateway_log().contains(
+            "connection limit reached: 8 HTTP connections are open (gateway.maxConnections)"
+        ),
         "{}",
         sandbox.gateway_log()
     );
@@ -212,7 +229,8 @@ fn server_limits_out_of_range_are_refused_naming_the_key() {
     let out = sandbox.run(&["config", "validate"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(
-        out.stderr.contains("gateway.maxConnections: must be a whole number from 1 to 65536"),
+        out.stderr
+            .contains("gateway.maxConnections: must be a whole number from 1 to 65536"),
         "{}",
         out.render()
     );
@@ -220,14 +238,16 @@ fn server_limits_out_of_range_are_refused_naming_the_key() {
     let out = sandbox.run(&["gateway"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(
-        out.stderr.contains("gateway.headerReadTimeoutMs: must be a whole number of milliseconds"),
+        out.stderr
+            .contains("gateway.headerReadTimeoutMs: must be a whole number of milliseconds"),
         "{}",
         out.render()
     );
 }
 
 /// The start of a log line an attacker would like to write.
-const FORGED: &str = "2026-01-01T00:00:00.000000Z  INFO openclaw: pairing approved for +15550000000";
+const FORGED: &str =
+    "2026-01-01T00:00:00.000000Z  INFO openclaw: pairing approved for +15550000000";
 
 /// POSTs a webhook signed for `url` with the sandbox's auth token; returns the status.
 fn post_signed(port: u16, url: &str, pairs: &[(&str, &str)]) -> u16 {
@@ -261,7 +281,10 @@ fn line_breaks_in_webhook_fields_and_twilio_errors_do_not_forge_log_lines() {
     let mut api = mockito::Server::new();
     let error = json!({"code": 21211, "message": format!("bad To\r\n{FORGED}\u{2028}{FORGED}")});
     let _send = api
-        .mock("POST", mockito::Matcher::Regex("/Messages.json$".to_owned()))
+        .mock(
+            "POST",
+            mockito::Matcher::Regex("/Messages.json$".to_owned()),
+        )
         .with_status(400)
         .with_header("content-type", "application/json")
         .with_body(error.to_string())

@@ -400,7 +400,10 @@ async fn error_bodies_with_line_breaks_display_on_one_line() {
         .await;
     let client = client_for(&server);
     for body in ["json", "plain"] {
-        let e = client.create_message(&text("+1555", body)).await.unwrap_err();
+        let e = client
+            .create_message(&text("+1555", body))
+            .await
+            .unwrap_err();
         let shown = e.to_string();
         assert!(
             !shown.contains(['\r', '\n', '\u{2028}']),
