@@ -214,6 +214,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_escaped_character_survives_and_twice_is_once(input in "\\PC*|[\\x00-\\x{9f}\\x{2028}\\x{2029}\\x{202e} a\\\\]*") {
+            let once = Escaped(&input).to_string();
+            proptest::prop_assert!(!once.contains(needs_escape), "{:?}", once);
+            proptest::prop_assert_eq!(Escaped(&once).to_string(), once.clone());
+            // Text without anything to escape is written as it is.
+            if !input.contains(needs_escape) {
+                proptest::prop_assert_eq!(once, input);
+            }
+        }
+    }
+
     #[test]
     fn wraps_any_display_value() {
         let err = std::io::Error::other("bad\nline");
