@@ -41,6 +41,10 @@ pub(crate) const MAX_CONNECTIONS_LIMIT: u64 = 65_536;
 pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The accepted range of `gateway.headerReadTimeoutMs`.
 pub(crate) const HEADER_READ_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=300_000;
+/// The largest request head (request line and headers) read, in bytes: a bigger one is
+/// answered `431` and the connection closed. Twilio's are a few hundred bytes; this bounds what
+/// each open connection can make the gateway buffer before its headers are complete.
+pub(crate) const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// File descriptors kept for everything but the public connections (store, clients, media,
 /// agent commands, the admin socket): a cap closer than this to the open-file limit is warned
 /// about at start.
@@ -118,6 +122,7 @@ pub(crate) async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
+        .max_header_size(MAX_HEADER_BYTES)
         .keep_alive(true);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let closing = CancellationToken::new();

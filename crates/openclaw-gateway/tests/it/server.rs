@@ -222,6 +222,32 @@ fn idle_connections_at_the_cap_do_not_keep_a_webhook_out() {
     );
 }
 
+/// A `GET /healthz` whose request head (request line, headers, the blank line) is `len` bytes;
+/// the status of its answer.
+fn get_with_head_of(port: u16, len: usize) -> u16 {
+    let head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Pad: ";
+    let tail = "\r\n\r\n";
+    let request = format!("{head}{}{tail}", "a".repeat(len - head.len() - tail.len()));
+    assert_eq!(request.len(), len);
+    let mut stream = connect(port);
+    stream.set_read_timeout(Some(CLOSE_BOUND)).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    status_of(&answer)
+}
+
+#[test]
+fn a_request_head_of_32768_bytes_is_read_and_32769_is_431() {
+    let sandbox = Sandbox::new();
+    let port = sandbox.gateway_port();
+    let mut gateway = sandbox.spawn_gateway();
+    wait_until_serving(port, &mut gateway, &sandbox);
+    assert_eq!(get_with_head_of(port, 32 * 1024), 200);
+    assert_eq!(get_with_head_of(port, 32 * 1024 + 1), 431);
+    assert!(gateway.is_running());
+}
+
 #[test]
 fn server_limits_out_of_range_are_refused_naming_the_key() {
     let sandbox = Sandbox::new();
