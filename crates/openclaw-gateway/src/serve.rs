@@ -11,7 +11,7 @@
 //! connections: at the cap the gateway stops accepting until a connection closes, and new
 //! connections wait in the kernel's listen queue (they are not refused). Idle and slow
 //! connections are cut by the timeout, so an attacker cannot keep the slots: a genuine
-//! webhook waits at most about two timeouts.
+//! webhook waits one timeout for every `maxConnections` idle connections queued ahead of it.
 //!
 //! The webhooks, `/healthz`, `/readyz` and `/metrics` share the port and these limits.
 
