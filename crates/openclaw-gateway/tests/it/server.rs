@@ -378,4 +378,20 @@ fn line_breaks_in_webhook_fields_and_twilio_errors_do_not_forge_log_lines() {
     // The attacker's text is there, escaped, once per place that logged it.
     let escaped = log.matches(&format!(r"\r\n{FORGED}")).count();
     assert!(escaped >= 4, "{escaped} escaped copies in:\n{log}");
+
+    // The dead letter, listed by the CLI, is one line too.
+    let listed = sandbox.run(&["channels", "dead-letters", "list"]);
+    assert_eq!(listed.code, Some(0), "{}", listed.render());
+    assert!(
+        listed.stdout.contains(r"SM1\r\n2026-01-01"),
+        "{}",
+        listed.render()
+    );
+    for line in listed.stdout.split(['\n', '\r']) {
+        assert!(
+            !line.trim_start().starts_with("2026-01-01T00:00:00.000000Z"),
+            "{}",
+            listed.render()
+        );
+    }
 }
