@@ -50,6 +50,9 @@ enum Task {
         #[arg(long)]
         postgres: bool,
     },
+    /// Start the private PostgreSQL cluster that `ci` uses (TLS on), print the environment the
+    /// tests need, and stop it when a line is entered or stdin closes.
+    Pg,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Task::Bench => bench::run(),
         Task::Chaos { kills, postgres } => chaos::run(kills, postgres),
         Task::Dist => dist(),
+        Task::Pg => pg(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +72,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `openclaw-twilio` without default features is the pure part: it must lint clean on its own
+/// and pull in no HTTP client, TLS or async runtime (Voice Call and other channels rely on it).
+fn pure_twilio() -> anyhow::Result<()> {
+    let pure = ["-p", "openclaw-twilio", "--no-default-features"];
+    cargo(
+        &[
+            &["clippy"][..],
+            &pure,
+            &["--all-targets", "--", "-D", "warnings"],
+        ]
+        .concat(),
+    )?;
+    let output = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["tree", "-e", "normal", "--prefix", "none"])
+        .args(pure)
+        .output()
+        .context("run cargo tree")?;
+    if !output.status.success() {
+        bail!("cargo tree -p openclaw-twilio --no-default-features failed");
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let impure: Vec<&str> = tree
+        .lines()
+        .filter(|l| {
+            ["reqwest ", "rustls ", "tokio ", "hyper "]
+                .iter()
+                .any(|d| l.starts_with(d))
+        })
+        .collect();
+    if !impure.is_empty() {
+        bail!(
+            "openclaw-twilio without default features depends on {impure:?}: keep IO behind the `client` feature"
+        );
+    }
+    println!("xtask: openclaw-twilio --no-default-features: no reqwest, rustls, tokio or hyper");
+    Ok(())
 }
 
 /// The workspace root, found from this crate's manifest directory.
@@ -105,23 +148,47 @@ fn ci() -> anyhow::Result<()> {
         "-D",
         "warnings",
     ])?;
+    pure_twilio()?;
+    // The fuzz targets live outside the workspace; building them here keeps them from rotting
+    // (no libFuzzer run: `cargo check` compiles the targets against today's APIs).
+    cargo(&[
+        "check",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--bins",
+        "--target-dir",
+        "target/fuzz-check",
+    ])?;
     // PostgreSQL for the store's and the binary's PostgreSQL tests and the two-gateway e2e
     // scenario: a private cluster on loopback, stopped when `postgres` drops. With
     // OPENCLAW_REQUIRE_POSTGRES set, a test that finds no server fails instead of skipping.
     let postgres = services::Postgres::start()?;
+    let pg_env = postgres.test_env();
+    let mut test_env: Vec<(&str, &str)> = pg_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    test_env.push((services::REQUIRE_PG_ENV, "1"));
     // The README's test command.
     run(
         Command::new(env!("CARGO")).args(["test", "--workspace"]),
-        &[
-            (services::PG_URL_ENV, postgres.url()),
-            (services::REQUIRE_PG_ENV, "1"),
-        ],
+        &test_env,
     )?;
     run(
         Command::new(env!("CARGO")).args(["doc", "--workspace", "--no-deps"]),
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     e2e::run(None, Some(postgres.url()))?;
+    drop(postgres);
+    Ok(())
+}
+
+/// `cargo xtask pg`: the private cluster for local test runs, until stdin says stop.
+fn pg() -> anyhow::Result<()> {
+    let postgres = services::Postgres::start()?;
+    for (key, value) in postgres.test_env() {
+        println!("export {key}={value}");
+    }
+    eprintln!("xtask: enter a line (or close stdin) to stop PostgreSQL");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
     drop(postgres);
     Ok(())
 }

@@ -222,7 +222,16 @@ impl Gateway {
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let config_path = dir.join("openclaw.json");
-        std::fs::write(&config_path, serde_json::to_string_pretty(config)?)?;
+        // A gateway without a model refuses to start: scenarios that configure none get the
+        // echo agent, named explicitly as a test config must.
+        let mut config = config.clone();
+        if config.pointer("/agents/defaults/model").is_none() {
+            merge(
+                &mut config,
+                json!({"agents": {"defaults": {"model": {"primary": "echo"}}}}),
+            );
+        }
+        std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
         let mut gateway = Self {
             child: None,
             port,
@@ -378,16 +387,8 @@ impl Gateway {
             .env("RUST_LOG", "info")
             .stdout(log.try_clone()?)
             .stderr(log);
-        for var in [
-            "TWILIO_ACCOUNT_SID",
-            "TWILIO_AUTH_TOKEN",
-            "TWILIO_PHONE_NUMBER",
-            "TWILIO_SMS_FROM",
-            "TWILIO_MESSAGING_SERVICE_SID",
-            "SMS_PUBLIC_WEBHOOK_URL",
-            "SMS_WEBHOOK_PATH",
-            "SMS_ALLOWED_USERS",
-        ] {
+        // The gateway reads these for its default account: none may leak in from our shell.
+        for var in openclaw_sms::config::ENV_VARS {
             cmd.env_remove(var);
         }
         for (k, v) in &self.env {

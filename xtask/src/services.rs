@@ -17,6 +17,9 @@ pub(crate) const PG_URL_ENV: &str = "OPENCLAW_TEST_PG_URL";
 /// Set for `cargo test` by `cargo xtask ci`: tests that need PostgreSQL fail instead of
 /// skipping when [`PG_URL_ENV`] is missing.
 pub(crate) const REQUIRE_PG_ENV: &str = "OPENCLAW_REQUIRE_POSTGRES";
+/// The PEM file of the CA that issued the private cluster's server certificate (for the store's
+/// TLS tests). Passed on as it is when [`PG_URL_ENV`] names an existing server.
+pub(crate) const PG_CA_ENV: &str = "OPENCLAW_TEST_PG_CA";
 /// How long a start may take.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The system user that owns the cluster when we run as root (`initdb` refuses root); the
@@ -30,6 +33,8 @@ const MISSING_PG: &str = "PostgreSQL server binaries (initdb, pg_ctl) not found 
 #[derive(Debug)]
 pub(crate) struct Postgres {
     url: String,
+    /// The CA file of the server certificate, when known.
+    ca: Option<PathBuf>,
     cluster: Option<Cluster>,
 }
 
@@ -44,29 +49,40 @@ struct Cluster {
 impl Postgres {
     /// The server named by `OPENCLAW_TEST_PG_URL`, or a new private cluster on a free loopback
     /// port (trust authentication, superuser `openclaw`, `fsync` on: the benchmark compares
-    /// durable commits).
+    /// durable commits; `ssl=on` with a certificate for `localhost` and `127.0.0.1` from a CA
+    /// made now, plain connections still accepted).
     pub(crate) fn start() -> anyhow::Result<Self> {
         if let Ok(url) = std::env::var(PG_URL_ENV)
             && !url.trim().is_empty()
         {
             eprintln!("xtask: using the PostgreSQL server from {PG_URL_ENV}");
-            return Ok(Self { url, cluster: None });
+            let ca = std::env::var_os(PG_CA_ENV).map(PathBuf::from);
+            return Ok(Self {
+                url,
+                ca,
+                cluster: None,
+            });
         }
         let bin = pg_bin_dir().ok_or_else(|| anyhow!(MISSING_PG))?;
         let dir = Scratch::new("pg")?;
         let run_as = running_as_root().then(|| PG_SYSTEM_USER.to_owned());
-        if let Some(user) = &run_as {
-            let out = Command::new("id")
-                .args(["-u", user])
-                .output()
-                .context("run id")?;
-            let uid: u32 = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("running as root, but there is no `{user}` user to own the PostgreSQL cluster (the postgresql package creates it)"))?;
-            std::os::unix::fs::chown(dir.path(), Some(uid), None)
-                .with_context(|| format!("chown {} to {user}", dir.path().display()))?;
-        }
+        let owner = match &run_as {
+            Some(user) => {
+                let out = Command::new("id")
+                    .args(["-u", user])
+                    .output()
+                    .context("run id")?;
+                let uid: u32 = String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("running as root, but there is no `{user}` user to own the PostgreSQL cluster (the postgresql package creates it)"))?;
+                std::os::unix::fs::chown(dir.path(), Some(uid), None)
+                    .with_context(|| format!("chown {} to {user}", dir.path().display()))?;
+                Some(uid)
+            }
+            None => None,
+        };
+        let certs = ServerCerts::write(dir.path(), owner)?;
         let data = dir.path().join("data");
         let port = free_port()?;
         let mut initdb = as_user(run_as.as_deref(), &bin.join("initdb"));
@@ -89,8 +105,11 @@ impl Postgres {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=300 -c fsync=on",
-            dir.path().display()
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=300 -c fsync=on \
+             -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            dir.path().display(),
+            certs.cert.display(),
+            certs.key.display()
         );
         let pg_ctl = bin.join("pg_ctl");
         let mut start = as_user(run_as.as_deref(), &pg_ctl);
@@ -110,11 +129,13 @@ impl Postgres {
             );
         }
         eprintln!(
-            "xtask: PostgreSQL started on 127.0.0.1:{port} ({})",
-            bin.display()
+            "xtask: PostgreSQL started on 127.0.0.1:{port} ({}), TLS with the CA {}",
+            bin.display(),
+            certs.ca.display()
         );
         Ok(Self {
             url: format!("postgres://openclaw@127.0.0.1:{port}/postgres"),
+            ca: Some(certs.ca),
             cluster: Some(Cluster {
                 pg_ctl,
                 data,
@@ -127,6 +148,71 @@ impl Postgres {
     /// The libpq URL (no password: trust authentication on loopback).
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// What the tests need to reach this server: [`PG_URL_ENV`], and [`PG_CA_ENV`] when the CA
+    /// is known.
+    pub(crate) fn test_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![(PG_URL_ENV, self.url.clone())];
+        if let Some(ca) = &self.ca {
+            env.push((PG_CA_ENV, ca.display().to_string()));
+        }
+        env
+    }
+}
+
+/// The files of the private cluster's TLS: a CA made for this run (its key is not kept) and the
+/// server's certificate and key, for `localhost` and `127.0.0.1`.
+struct ServerCerts {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl ServerCerts {
+    /// Writes the three PEM files into `dir`; the server's two owned by `owner` (the cluster's
+    /// user when we run as root), the key readable by its owner only (PostgreSQL insists).
+    fn write(dir: &Path, owner: Option<u32>) -> anyhow::Result<Self> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose,
+        };
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "OpenClaw test CA (xtask)");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &ca)?;
+        let this = Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.crt"),
+            key: dir.join("server.key"),
+        };
+        std::fs::write(&this.ca, ca.pem())?;
+        std::fs::write(&this.cert, cert.pem())?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&this.key)
+            .and_then(|mut file| file.write_all(key.serialize_pem().as_bytes()))
+            .with_context(|| format!("write {}", this.key.display()))?;
+        for file in [&this.cert, &this.key] {
+            std::os::unix::fs::chown(file, owner, None)
+                .with_context(|| format!("chown {}", file.display()))?;
+        }
+        Ok(this)
     }
 }
 

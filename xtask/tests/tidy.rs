@@ -458,3 +458,81 @@ fn the_scanners_read_what_they_should() {
     let src = "enum XCommand {\n    /// A { doc }\n    #[command(x)]\n    One {\n        /// Two\n        field: u8,\n    },\n    Two(Args),\n    ThreeFour,\n}\nenum Other { Nope }";
     assert_eq!(enum_variants(src, "XCommand"), ["One", "Two", "ThreeFour"]);
 }
+
+fn read(rel: &str) -> String {
+    fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Every Rust file of the workspace (crates, xtask, fuzz targets), relative to the root.
+fn workspace_rust_files() -> Vec<(String, String)> {
+    let root = root();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "fuzz/fuzz_targets"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "target"))
+        .map(|p| {
+            let text = fs::read_to_string(&p).unwrap_or_default();
+            let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+            (rel, text)
+        })
+        .collect()
+}
+
+/// The lines of `src` that start a run of at least `run` consecutive lines each being one of
+/// `names` alone as a list element (`"NAME",`): the shape of a copied list. Lines that set a
+/// variable to a value (`("NAME", value)`, `.env("NAME", v)`) are uses, not copies.
+fn copied_list_lines(src: &str, names: &[String], run: usize) -> Vec<usize> {
+    let elements: Vec<String> = names.iter().map(|n| format!("\"{n}\",")).collect();
+    let hits: Vec<bool> = src
+        .lines()
+        .map(|l| elements.iter().any(|e| l.trim() == e.as_str()))
+        .collect();
+    (0..hits.len())
+        .filter(|&i| {
+            (i == 0 || !hits[i - 1]) && hits[i..].iter().take_while(|h| **h).count() >= run
+        })
+        .map(|i| i + 1)
+        .collect()
+}
+
+/// Rules that were copied and drifted now live in one place each; new copies fail here.
+#[test]
+fn rules_live_in_one_place() {
+    let resolve = "crates/openclaw-sms/src/config/resolve.rs";
+    let env_vars = const_str_list(&read(resolve), "ENV_VARS");
+    assert!(env_vars.len() >= 8, "ENV_VARS not found in {resolve}");
+    let sid_rule = "crates/openclaw-twilio/src/sid.rs";
+    // Percent-decoders read hex digits too; they are not SID checks.
+    let hex_readers = [sid_rule, "crates/openclaw-sms/src/public_url.rs"];
+    let mut problems = Vec::new();
+    for (path, text) in workspace_rust_files() {
+        if path == "xtask/tests/tidy.rs" {
+            continue;
+        }
+        if path != resolve {
+            for line in copied_list_lines(&text, &env_vars, 3) {
+                problems.push(format!(
+                    "{path}:{line}: a copy of the environment-variable list: use openclaw_sms::config::ENV_VARS"
+                ));
+            }
+        }
+        if !hex_readers.contains(&path.as_str()) && text.contains("is_ascii_hexdigit") {
+            problems.push(format!(
+                "{path}: checks hexadecimal digits by hand: use openclaw_twilio::sid::is_sid (or a SID type) for SIDs"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_copy_detector_sees_a_copied_list() {
+    let names = ["A_ONE".to_owned(), "A_TWO".to_owned(), "A_THREE".to_owned()];
+    let copy = "let x = [\n    \"A_ONE\",\n    \"A_TWO\",\n    \"A_THREE\",\n];\n";
+    assert_eq!(copied_list_lines(copy, &names, 3), [2]);
+    let two = "cmd.env(\"A_ONE\", \"x\");\n(\"A_TWO\", y),\n\"A_THREE\",\nother();";
+    assert!(copied_list_lines(two, &names, 3).is_empty());
+}

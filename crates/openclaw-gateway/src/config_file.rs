@@ -45,6 +45,73 @@ impl ConfigDoc {
     pub(crate) fn save(&self) -> anyhow::Result<()> {
         write_atomic(&self.path, &self.value)
     }
+
+    /// Takes the config's write lock and reloads the document under it, so that a
+    /// read-modify-write ([`merge_patch`] then [`ConfigDoc::save`]) starts from what the last
+    /// writer saved. Hold the returned lock until the save is done.
+    pub(crate) fn reload_locked(&mut self) -> anyhow::Result<ConfigLock> {
+        let lock = ConfigLock::acquire(&self.path)?;
+        *self = Self::load(&self.path)?;
+        Ok(lock)
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on `<config file name>.lock` beside the config file,
+/// held by one writer at a time; released when dropped (or when the process dies). The lock
+/// file stays: removing it would let two writers lock two different files.
+#[derive(Debug)]
+pub(crate) struct ConfigLock {
+    _file: fs::File,
+}
+
+impl ConfigLock {
+    /// Waits for and takes the lock of the config file at `path`.
+    fn acquire(path: &Path) -> anyhow::Result<Self> {
+        let dir = parent_dir(path);
+        create_private_dir(dir)?;
+        let lock_path = dir.join(format!("{}.lock", file_name(path)));
+        let mut options = fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&lock_path)
+            .with_context(|| format!("open the config lock {}", lock_path.display()))?;
+        file.lock()
+            .with_context(|| format!("lock {}", lock_path.display()))?;
+        Ok(Self { _file: file })
+    }
+}
+
+/// The directory a config file is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(crate::paths::CONFIG_FILE_NAME)
+}
+
+/// Creates `dir` and its missing parents owner-only (0700, given to `mkdir`, so the umask
+/// cannot widen it); an existing directory keeps its mode.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("create directory {}", dir.display()))
 }
 
 fn is_not_found(err: &anyhow::Error) -> bool {
@@ -52,49 +119,47 @@ fn is_not_found(err: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
-/// Reads and parses a JSON5 file whose root must be an object.
+/// Reads and parses a JSON5 file whose root must be an object: a regular file of at most
+/// [`MAX_CONFIG_BYTES`] (counted while reading), nested at most
+/// [`MAX_CONFIG_DEPTH`](crate::config_input::MAX_CONFIG_DEPTH) levels, no duplicate keys.
 pub(crate) fn read_json5_file(path: &Path, what: &str) -> anyhow::Result<Value> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!("read {what} {}", path.display())));
-        }
-    };
-    if meta.len() > MAX_CONFIG_BYTES {
-        bail!(
-            "{what} {} is {} bytes; the limit is {MAX_CONFIG_BYTES} bytes",
-            path.display(),
-            meta.len()
-        );
-    }
-    let text =
-        fs::read_to_string(path).with_context(|| format!("read {what} {}", path.display()))?;
+    let bytes = crate::config_input::read_regular_file(path, MAX_CONFIG_BYTES, what)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{what} {} is not UTF-8 text", path.display()))?;
     parse_json5_object(&text)
         .with_context(|| format!("{what} {} is not valid JSON5", path.display()))
 }
 
-/// Parses JSON5 text whose root must be an object.
+/// Parses JSON5 text whose root must be an object (strictly: see
+/// [`parse_json5_strict`](crate::config_input::parse_json5_strict)).
 pub(crate) fn parse_json5_object(text: &str) -> anyhow::Result<Value> {
-    let value: Value = json5::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let value = crate::config_input::parse_json5_strict(text)?;
     if !value.is_object() {
         bail!("the top level must be an object ({{ … }})");
     }
     Ok(value)
 }
 
-fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
+/// The text [`ConfigDoc::save`] writes for `value`, checked to load again: a config that the
+/// loader would refuse (over the byte limit, say, after a large patch) is never written.
+pub(crate) fn render_loadable(value: &Value) -> anyhow::Result<String> {
     let mut text = serde_json::to_string_pretty(value).context("serialise config")?;
     text.push('\n');
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("openclaw.json");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        bail!(
+            "the result would be {} bytes, over the {MAX_CONFIG_BYTES}-byte limit of a config file",
+            text.len()
+        );
+    }
+    parse_json5_object(&text).context("the result would not load again")?;
+    Ok(text)
+}
+
+fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
+    let dir = parent_dir(path);
+    create_private_dir(dir)?;
+    let text = render_loadable(value)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
     let result = (|| -> anyhow::Result<()> {
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -304,8 +369,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            // The directory the save created is owner-only too.
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
         }
         // No temp file left behind.
         let names: Vec<_> = fs::read_dir(path.parent().unwrap())

@@ -15,11 +15,14 @@ macro_rules! outln {
     };
 }
 
+mod admin_socket;
 mod agents;
 mod cli;
 mod config_file;
+mod config_input;
 mod env;
 mod paths;
+mod redact;
 mod runtime;
 mod secrets;
 mod serve;

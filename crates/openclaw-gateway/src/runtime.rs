@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use openclaw_sms::config::{AccountSettings, SmsAccounts, check_webhook_paths};
-use openclaw_sms::{AccountOptions, AccountRuntime, ResolvedAccount};
+use openclaw_sms::{
+    AccountOptions, AccountRuntime, ForwardedHeader, ResolvedAccount, TrustedProxies,
+};
 use openclaw_store::{PostgresOptions, PostgresStore, SqliteStore, Store, StoreOptions};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
@@ -269,7 +271,15 @@ pub(crate) fn account_runtime(
     ctx_env: &crate::env::Env,
     options: AccountOptions,
 ) -> anyhow::Result<AccountRuntime> {
-    let secrets = SecretsRuntime::new(config, ctx_env);
+    build_runtime(settings, &SecretsRuntime::new(config, ctx_env), options)
+}
+
+/// Builds an account's runtime with `secrets` (resolving, or only checking references).
+fn build_runtime(
+    settings: &AccountSettings,
+    secrets: &SecretsRuntime<'_>,
+    options: AccountOptions,
+) -> anyhow::Result<AccountRuntime> {
     let token = settings
         .auth_token
         .as_ref()
@@ -285,7 +295,108 @@ pub(crate) fn account_runtime(
         auth_token,
         api_key_secret,
     };
-    Ok(AccountRuntime::new(resolved, options)?)
+    AccountRuntime::new(resolved, options)
+        .map_err(|err| anyhow::anyhow!(placeholder_hint(err.to_string())))
+}
+
+/// The docs write `ACxxxxxxxx…` where the Account SID goes: say so when that is what is there.
+fn placeholder_hint(message: String) -> String {
+    if message.contains("accountSid") && message.contains("xxxxxxxx") {
+        format!(
+            "{message} (this is the docs' placeholder: put the Account SID from the Twilio Console there)"
+        )
+    } else {
+        message
+    }
+}
+
+/// The SMS accounts `openclaw gateway` starts, with the start-up warnings.
+pub(crate) struct StartAccounts {
+    /// Every account of `channels.sms`.
+    pub(crate) accounts: SmsAccounts,
+    /// A runtime per enabled account.
+    pub(crate) runtimes: Vec<AccountRuntime>,
+    /// Start-up warnings, one line each (`- SMS: …`).
+    pub(crate) warnings: Vec<(String, String)>,
+}
+
+/// The start-up check of `channels.sms`, one function for `gateway` (which runs the result),
+/// `config validate` and `config patch` (which keep only the verdict): the section parses,
+/// webhook paths are distinct, `enabled: true` has an account, every enabled account has what
+/// it needs to run (credentials and a sender) and builds (SIDs, region and edge, secrets as
+/// `secrets` resolves or checks them). An enabled account that cannot run is an error, so a
+/// gateway that starts runs every enabled account.
+pub(crate) fn start_accounts(
+    config: &Value,
+    env: &crate::env::Env,
+    secrets: &SecretsRuntime<'_>,
+    options: AccountOptions,
+) -> anyhow::Result<StartAccounts> {
+    let accounts = crate::cli::sms_accounts(config, env)?;
+    let channel_enabled = config.pointer("/channels/sms/enabled") == Some(&Value::Bool(true));
+    if channel_enabled && accounts.accounts.is_empty() {
+        anyhow::bail!(
+            "channels.sms.enabled is true, but no SMS account is configured: set channels.sms.accountSid, channels.sms.authToken and channels.sms.fromNumber (or messagingServiceSid), or TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER in the gateway's environment; or set channels.sms.enabled to false"
+        );
+    }
+    let enabled: Vec<&AccountSettings> = accounts.accounts.iter().filter(|a| a.enabled).collect();
+    for account in &enabled {
+        require_configured(account)?;
+    }
+    check_webhook_paths(&accounts.runnable())?;
+    let mut runtimes = Vec::new();
+    let mut warnings = Vec::new();
+    for account in enabled {
+        warnings.extend(
+            startup_warnings(account)
+                .into_iter()
+                .map(|w| (account.id.clone(), w)),
+        );
+        runtimes.push(build_runtime(account, secrets, options)?);
+    }
+    Ok(StartAccounts {
+        accounts,
+        runtimes,
+        warnings,
+    })
+}
+
+/// An enabled account must be configured: the error names each key that is missing.
+fn require_configured(account: &AccountSettings) -> anyhow::Result<()> {
+    if account.is_configured() {
+        return Ok(());
+    }
+    let path = &account.config_path;
+    let mut missing = Vec::new();
+    if account.account_sid.is_empty() {
+        missing.push(format!("{path}.accountSid"));
+    }
+    if !account
+        .auth_token
+        .as_ref()
+        .is_some_and(openclaw_sms::config::SecretInput::is_configured)
+    {
+        missing.push(format!("{path}.authToken"));
+    }
+    if account.from_number.is_none() && account.messaging_service_sid.is_none() {
+        missing.push(format!("{path}.fromNumber (or messagingServiceSid)"));
+    }
+    let env_hint = if account.id == openclaw_sms::config::DEFAULT_ACCOUNT_ID {
+        " (or the TWILIO_* variables in the gateway's environment)"
+    } else {
+        ""
+    };
+    let (verb, pronoun) = if missing.len() == 1 {
+        ("is", "it")
+    } else {
+        ("are", "them")
+    };
+    anyhow::bail!(
+        "SMS account \"{}\" is enabled but {} {verb} not set ({}): set {pronoun}{env_hint}, or set {path}.enabled to false",
+        account.id,
+        missing.join(" and "),
+        openclaw_sms::config::NOT_CONFIGURED_REASON.trim_end_matches('.'),
+    )
 }
 
 /// The accounts of the config and the one a command names (`--account`, else the default).
@@ -308,32 +419,6 @@ pub(crate) fn select_account<'a>(
             None => "no SMS account is configured: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables".to_owned(),
         }
     })
-}
-
-/// Builds every enabled, configured account (warning about the others) and checks paths.
-pub(crate) fn running_accounts(
-    ctx: &Ctx,
-    accounts: &SmsAccounts,
-    options: AccountOptions,
-) -> anyhow::Result<Vec<AccountRuntime>> {
-    // Only accounts that will run own a route; an unconfigured one is reported, not routed.
-    check_webhook_paths(&accounts.runnable())?;
-    let mut runtimes = Vec::new();
-    for account in &accounts.accounts {
-        if !account.enabled {
-            tracing::info!(account = %account.id, "SMS account is disabled");
-            continue;
-        }
-        for warning in startup_warnings(account) {
-            tracing::warn!(account = %account.id, "{warning}");
-        }
-        if !account.is_configured() {
-            tracing::warn!(account = %account.id, "SMS account is not started: {}", openclaw_sms::config::NOT_CONFIGURED_REASON);
-            continue;
-        }
-        runtimes.push(account_runtime(account, &ctx.doc.value, &ctx.env, options)?);
-    }
-    Ok(runtimes)
 }
 
 /// The current time, unix milliseconds.
@@ -363,4 +448,94 @@ pub(crate) async fn send_direct(
         openclaw_sms::Clock::system(),
     );
     Ok(outbound.send_reply(&runtime, to, text, reply_id).await)
+}
+
+/// `gateway.trustedProxies` (CIDRs of reverse proxies whose forwarding header names the
+/// client) and `gateway.forwardedHeader` (which header they write). Absent: no proxy is
+/// trusted and the client is always the connection's peer.
+pub(crate) fn trusted_proxies(config: &Value) -> anyhow::Result<TrustedProxies> {
+    const KEY: &str = "gateway.trustedProxies";
+    const HEADER_KEY: &str = "gateway.forwardedHeader";
+    let header = match config.pointer("/gateway/forwardedHeader") {
+        None | Some(Value::Null) => ForwardedHeader::default(),
+        Some(Value::String(name)) => ForwardedHeader::parse(name, HEADER_KEY)?,
+        Some(other) => anyhow::bail!(
+            "{HEADER_KEY}: expected \"X-Forwarded-For\" or \"Forwarded\", found {}",
+            json_kind(other)
+        ),
+    };
+    let entries = match config.pointer("/gateway/trustedProxies") {
+        None | Some(Value::Null) => return Ok(TrustedProxies::default()),
+        Some(Value::Array(entries)) => entries,
+        Some(other) => anyhow::bail!(
+            "{KEY}: expected a list of CIDRs such as [\"10.0.0.0/8\", \"192.0.2.7\"], found {}",
+            json_kind(other)
+        ),
+    };
+    let entries = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            entry.as_str().with_context(|| {
+                format!(
+                    "{KEY}[{i}]: expected a string such as \"10.0.0.0/8\", found {}",
+                    json_kind(entry)
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<&str>>>()?;
+    Ok(TrustedProxies::parse(&entries, header, KEY)?)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_config_errors_name_the_key() {
+        fn check(config: Value, expected: &str) {
+            let err = trusted_proxies(&config).unwrap_err();
+            assert_eq!(format!("{err:#}"), expected);
+        }
+        check(
+            json!({"gateway": {"trustedProxies": "10.0.0.0/8"}}),
+            "gateway.trustedProxies: expected a list of CIDRs such as [\"10.0.0.0/8\", \"192.0.2.7\"], found a string",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["10.0.0.0/8", 7]}}),
+            "gateway.trustedProxies[1]: expected a string such as \"10.0.0.0/8\", found a number",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["10.0.0.0/8", "10.0.0.1/8"]}}),
+            "gateway.trustedProxies[1]: \"10.0.0.1/8\" has host bits set: write \"10.0.0.0/8\" for the network, or \"10.0.0.1\" for the one address",
+        );
+        check(
+            json!({"gateway": {"trustedProxies": ["nginx"]}}),
+            "gateway.trustedProxies[0]: \"nginx\" is not an IP address or CIDR (write e.g. \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\")",
+        );
+        check(
+            json!({"gateway": {"forwardedHeader": "X-Real-IP"}}),
+            "gateway.forwardedHeader: \"X-Real-IP\" is not a forwarding header: use \"X-Forwarded-For\" or \"Forwarded\"",
+        );
+        let ok = trusted_proxies(&json!({"gateway": {"trustedProxies": ["10.0.0.0/8", "::1"], "forwardedHeader": "forwarded"}})).unwrap();
+        assert_eq!(ok.networks().len(), 2);
+        assert!(
+            trusted_proxies(&json!({"gateway": {"port": 1}}))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -26,33 +26,70 @@ pub(crate) const MAX_SECRET_BYTES: u64 = 1024 * 1024;
 /// Default exec provider timeout.
 pub(crate) const EXEC_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What [`SecretsRuntime::resolve`] does with a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretsMode {
+    /// Read the value: where it is used (gateway start-up, `message send`, `state`), and in
+    /// `config validate --resolve-secrets`.
+    Resolve,
+    /// Check only the reference's shape (provider exists with that source, the id's syntax,
+    /// an exec command's absolute path) and read nothing: `config patch` and `config validate`
+    /// run in the admin's shell, which does not hold the gateway's secrets. The value handed
+    /// back is [`UNRESOLVED`], which only validation ever sees.
+    ShapeOnly,
+}
+
+/// The stand-in value of a reference in [`SecretsMode::ShapeOnly`].
+pub(crate) const UNRESOLVED: &str = "unresolved-secret-ref";
+
 /// Resolves secrets against the config's `secrets.providers` and the environment.
 #[derive(Debug)]
 pub(crate) struct SecretsRuntime<'a> {
     providers: Option<&'a serde_json::Map<String, Value>>,
     env: &'a Env,
+    mode: SecretsMode,
 }
 
 impl<'a> SecretsRuntime<'a> {
+    /// A runtime that reads values ([`SecretsMode::Resolve`]).
     pub(crate) fn new(config: &'a Value, env: &'a Env) -> Self {
+        Self::with_mode(config, env, SecretsMode::Resolve)
+    }
+
+    /// A runtime in `mode`.
+    pub(crate) fn with_mode(config: &'a Value, env: &'a Env, mode: SecretsMode) -> Self {
         let providers = config
             .pointer("/secrets/providers")
             .and_then(Value::as_object);
-        Self { providers, env }
+        Self {
+            providers,
+            env,
+            mode,
+        }
+    }
+
+    /// Whether references are read (not only checked).
+    pub(crate) fn resolves(&self) -> bool {
+        self.mode == SecretsMode::Resolve
     }
 
     /// Resolves an input found at `key` (a dotted config path used in messages).
     pub(crate) fn resolve(&self, key: &str, input: &SecretInput) -> anyhow::Result<SecretString> {
-        match input.reference() {
-            None => match input {
+        let Some(reference) = input.reference() else {
+            return match input {
                 SecretInput::Plain(s) => Ok(SecretString::from(s.clone())),
                 SecretInput::Ref(_) => unreachable!("a Ref input always has a reference"),
-            },
-            Some(reference) => self
-                .resolve_ref(&reference)
-                .map(SecretString::from)
-                .map_err(|err| anyhow!("{key}: unresolved SecretRef \"{reference}\": {err:#}")),
+            };
+        };
+        let provider = self
+            .check_shape(&reference)
+            .map_err(|err| anyhow!("{key}: SecretRef \"{reference}\" is malformed: {err:#}"))?;
+        if self.mode == SecretsMode::ShapeOnly {
+            return Ok(SecretString::from(UNRESOLVED));
         }
+        self.read(&reference, provider)
+            .map(SecretString::from)
+            .map_err(|err| anyhow!("{key}: unresolved SecretRef \"{reference}\": {err:#}"))
     }
 
     fn provider(&self, reference: &SecretRef) -> anyhow::Result<Option<&'a Value>> {
@@ -73,8 +110,17 @@ impl<'a> SecretsRuntime<'a> {
         Ok(Some(provider))
     }
 
-    fn resolve_ref(&self, reference: &SecretRef) -> anyhow::Result<String> {
+    /// Everything about a reference that can be checked without reading the secret; the
+    /// provider's config when it has one.
+    fn check_shape(&self, reference: &SecretRef) -> anyhow::Result<Option<&'a Value>> {
         let provider = self.provider(reference)?;
+        let missing = || {
+            anyhow!(
+                "no provider secrets.providers.{} is configured (source \"{}\")",
+                reference.provider,
+                reference.source
+            )
+        };
         match reference.source {
             SecretSource::Env => {
                 if !is_env_name(&reference.id) {
@@ -100,40 +146,81 @@ impl<'a> SecretsRuntime<'a> {
                         reference.provider
                     );
                 }
-                self.env
-                    .get(&reference.id)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "environment variable {} is not set (or blank) in the gateway process",
-                            reference.id
-                        )
-                    })
             }
-            SecretSource::File => {
-                let provider = provider.ok_or_else(|| {
-                    anyhow!(
-                        "no provider secrets.providers.{} is configured (source \"file\")",
-                        reference.provider
-                    )
-                })?;
-                resolve_file(provider, &reference.id, self.env)
-            }
+            SecretSource::File => check_file_shape(provider.ok_or_else(missing)?, &reference.id)?,
             SecretSource::Exec => {
-                let provider = provider.ok_or_else(|| {
-                    anyhow!(
-                        "no provider secrets.providers.{} is configured (source \"exec\")",
-                        reference.provider
-                    )
-                })?;
-                resolve_exec(provider, &reference.provider, &reference.id, self.env)
+                exec_command(provider.ok_or_else(missing)?)?;
             }
             _ => bail!(
                 "the \"{}\" source is not supported by this gateway; use env, file or exec",
                 reference.source
             ),
         }
+        Ok(provider)
     }
+
+    /// Reads a reference whose shape [`Self::check_shape`] accepted.
+    fn read(&self, reference: &SecretRef, provider: Option<&Value>) -> anyhow::Result<String> {
+        match (reference.source, provider) {
+            (SecretSource::Env, _) => {
+                self.env
+                    .get(&reference.id)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "environment variable {} is not set (or blank)",
+                            reference.id
+                        )
+                    })
+            }
+            (SecretSource::File, Some(provider)) => resolve_file(provider, &reference.id, self.env),
+            (SecretSource::Exec, Some(provider)) => {
+                resolve_exec(provider, &reference.provider, &reference.id, self.env)
+            }
+            _ => bail!("the \"{}\" source cannot be read", reference.source),
+        }
+    }
+}
+
+/// A file provider's `path` and `mode`, and an id that fits the mode.
+fn check_file_shape(provider: &Value, id: &str) -> anyhow::Result<()> {
+    let path = provider
+        .get("path")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| anyhow!("the file provider needs a `path`"))?;
+    if path.contains('\0') {
+        bail!("the file provider's `path` holds a NUL character");
+    }
+    match file_mode(provider) {
+        "singleValue" if id != "value" => {
+            bail!("a singleValue file provider takes the id \"value\"")
+        }
+        "json" if !id.starts_with('/') => {
+            bail!("file ids are absolute JSON pointers such as /twilio/authToken")
+        }
+        "singleValue" | "json" => Ok(()),
+        other => bail!("unknown file provider mode \"{other}\"; use \"json\" or \"singleValue\""),
+    }
+}
+
+fn file_mode(provider: &Value) -> &str {
+    provider
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("json")
+}
+
+/// An exec provider's `command`: an absolute path (no shell is used).
+fn exec_command(provider: &Value) -> anyhow::Result<&str> {
+    let command = provider
+        .get("command")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("the exec provider needs a `command`"))?;
+    if !Path::new(command).is_absolute() {
+        bail!("the exec provider's command must be an absolute path (no shell is used)");
+    }
+    Ok(command)
 }
 
 fn valid_alias(alias: &str) -> bool {
@@ -151,12 +238,42 @@ fn expand_home(path: &str, env: &Env) -> PathBuf {
 }
 
 fn resolve_file(provider: &Value, id: &str, env: &Env) -> anyhow::Result<String> {
+    check_file_shape(provider, id)?;
     let path = provider
         .get("path")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("the file provider needs a `path`"))?;
     let path = expand_home(path, env);
-    let meta = std::fs::metadata(&path).with_context(|| format!("read {}", path.display()))?;
+    let bytes = crate::config_input::read_regular_file_checked(
+        &path,
+        MAX_SECRET_BYTES,
+        "secrets file",
+        |meta| private_file(meta, &path),
+    )?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow!("secrets file {} is not UTF-8 text", path.display()))?;
+    match file_mode(provider) {
+        "singleValue" => {
+            let value = text
+                .strip_suffix('\n')
+                .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+            Ok(value.to_owned())
+        }
+        // "json": check_file_shape allows no other mode.
+        _ => {
+            let doc: Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", path.display()))?;
+            match doc.pointer(id) {
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(_) => bail!("{id} in {} is not a non-empty string", path.display()),
+                None => bail!("{id} is not present in {}", path.display()),
+            }
+        }
+    }
+}
+
+/// A secrets file must be private: refused when group or others may read it.
+fn private_file(meta: &std::fs::Metadata, path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -168,49 +285,11 @@ fn resolve_file(provider: &Value, id: &str, env: &Env) -> anyhow::Result<String>
             );
         }
     }
-    if meta.len() > MAX_SECRET_BYTES {
-        bail!("{} is larger than {MAX_SECRET_BYTES} bytes", path.display());
-    }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let mode = provider
-        .get("mode")
-        .and_then(Value::as_str)
-        .unwrap_or("json");
-    match mode {
-        "singleValue" => {
-            if id != "value" {
-                bail!("a singleValue file provider takes the id \"value\"");
-            }
-            let value = text
-                .strip_suffix('\n')
-                .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
-            Ok(value.to_owned())
-        }
-        "json" => {
-            if !id.starts_with('/') {
-                bail!("file ids are absolute JSON pointers such as /twilio/authToken");
-            }
-            let doc: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not valid JSON", path.display()))?;
-            match doc.pointer(id) {
-                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                Some(_) => bail!("{id} in {} is not a non-empty string", path.display()),
-                None => bail!("{id} is not present in {}", path.display()),
-            }
-        }
-        other => bail!("unknown file provider mode \"{other}\"; use \"json\" or \"singleValue\""),
-    }
+    Ok(())
 }
 
 fn resolve_exec(provider: &Value, alias: &str, id: &str, env: &Env) -> anyhow::Result<String> {
-    let command = provider
-        .get("command")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("the exec provider needs a `command`"))?;
-    if !Path::new(command).is_absolute() {
-        bail!("the exec provider's command must be an absolute path (no shell is used)");
-    }
+    let command = exec_command(provider)?;
     let args: Vec<String> = provider
         .get("args")
         .and_then(Value::as_array)
@@ -341,7 +420,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             format!("{err:#}"),
-            "channels.sms.authToken: unresolved SecretRef \"env:default:BLANK\": environment variable BLANK is not set (or blank) in the gateway process"
+            "channels.sms.authToken: unresolved SecretRef \"env:default:BLANK\": environment variable BLANK is not set (or blank)"
         );
         let err = rt
             .resolve(
@@ -418,6 +497,76 @@ mod tests {
         assert!(format!("{err:#}").contains("chmod 600"), "{err:#}");
         // Never the value in an error.
         assert!(!format!("{err:#}").contains("from-file"));
+    }
+
+    #[test]
+    fn a_fifo_secrets_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("token.fifo");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let env = Env::default();
+        let config = json!({"secrets": {"providers": {
+            "one": {"source": "file", "path": fifo, "mode": "singleValue"},
+        }}});
+        let rt = SecretsRuntime::new(&config, &env);
+        let err = rt
+            .resolve(
+                "channels.sms.authToken",
+                &input(json!({"source": "file", "provider": "one", "id": "value"})),
+            )
+            .unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "channels.sms.authToken: unresolved SecretRef \"file:one:value\": secrets file {} is a FIFO, not a regular file; write it to a file and name that",
+                fifo.display()
+            )
+        );
+    }
+
+    #[test]
+    fn shape_only_checks_references_and_reads_nothing() {
+        let env = Env::default();
+        let config = json!({"secrets": {"providers": {
+            "vault": {"source": "file", "path": "/nonexistent/secrets.json", "mode": "json"},
+            "run": {"source": "exec", "command": "/nonexistent/bin"},
+        }}});
+        let rt = SecretsRuntime::with_mode(&config, &env, SecretsMode::ShapeOnly);
+        let key = "channels.sms.authToken";
+        // Unset variables, missing files and commands: nothing is read, so all pass.
+        for ok in [
+            json!("${UNSET_TWILIO_TOKEN}"),
+            json!({"source": "file", "provider": "vault", "id": "/twilio/token"}),
+            json!({"source": "exec", "provider": "run", "id": "twilio/token"}),
+        ] {
+            let value = rt.resolve(key, &input(ok.clone())).unwrap();
+            assert_eq!(value.expose_secret(), UNRESOLVED, "{ok}");
+        }
+        // A plain value is itself.
+        assert_eq!(
+            rt.resolve(key, &input(json!("plain")))
+                .unwrap()
+                .expose_secret(),
+            "plain"
+        );
+        let msg = |v: Value| format!("{:#}", rt.resolve(key, &input(v)).unwrap_err());
+        assert_eq!(
+            msg(json!({"source": "env", "provider": "default", "id": "lower"})),
+            "channels.sms.authToken: SecretRef \"env:default:lower\" is malformed: env ids must match ^[A-Z][A-Z0-9_]{0,127}$"
+        );
+        assert!(
+            msg(json!({"source": "file", "provider": "vault", "id": "twilio/token"}))
+                .ends_with("file ids are absolute JSON pointers such as /twilio/authToken")
+        );
+        assert!(
+            msg(json!({"source": "file", "provider": "nope", "id": "/x"}))
+                .ends_with("no provider secrets.providers.nope is configured (source \"file\")")
+        );
+        assert!(
+            msg(json!({"source": "exec", "provider": "vault", "id": "x"}))
+                .contains("has source \"file\", but the reference asks for \"exec\"")
+        );
     }
 
     #[test]

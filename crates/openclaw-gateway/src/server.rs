@@ -19,26 +19,12 @@ use serde_json::{Value, json};
 /// Path prefix of the admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/__openclaw/admin";
 
-/// The admin API's Unix socket for a gateway on `port`: in a directory only this user can
-/// enter, so that neither other users nor anything proxied to the TCP port (a same-host
-/// reverse proxy, Tailscale Funnel) can reach it.
-pub(crate) fn admin_socket_path(port: u16) -> std::path::PathBuf {
-    #[cfg(unix)]
-    let user = {
-        use std::os::unix::fs::MetadataExt as _;
-        std::fs::metadata("/proc/self").map_or_else(|_| "user".to_owned(), |m| m.uid().to_string())
-    };
-    #[cfg(not(unix))]
-    let user = "user".to_owned();
-    std::env::temp_dir()
-        .join(format!("openclaw-{user}"))
-        .join(format!("gateway-{port}.sock"))
-}
-
 /// What the admin API knows besides the channel.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerInfo {
     pub(crate) started_at_ms: i64,
+    /// The TCP port it listens on.
+    pub(crate) port: u16,
     pub(crate) state_dir: String,
     pub(crate) dev_sim_url: Option<String>,
     pub(crate) agent: String,
@@ -69,6 +55,7 @@ pub(crate) fn app(
         .route("/pairing", get(admin_pairing_list))
         .route("/pairing/approve", post(admin_pairing_approve))
         .route("/send", post(admin_send))
+        .route("/probe", get(admin_probe))
         .with_state(state.clone());
     let admin = Router::new().nest(ADMIN_PREFIX, admin);
     let public = Router::new()
@@ -122,16 +109,20 @@ async fn admin_status(State(state): State<AppState>) -> Response {
     let mut accounts = Vec::new();
     for account in channel.accounts() {
         let depth = channel.store().queue_depth(account.id()).await.unwrap_or(0);
-        accounts.push(json!({
-            "accountId": account.id(),
-            "running": true,
-            "webhookPath": account.settings.webhook_path,
-            "sender": account.sender_label(),
-            "queueDepth": depth,
-        }));
+        // The row `channels status` prints, from the settings this gateway runs (a `--dev`
+        // gateway's simulator account is in no config file); plan warnings are logged at start.
+        let mut row = crate::cli::channels::account_json(
+            &account.settings,
+            crate::runtime::startup_warnings(&account.settings),
+        );
+        row["running"] = json!(true);
+        row["connected"] = json!(true);
+        row["queueDepth"] = json!(depth);
+        accounts.push(row);
     }
     Json(json!({
         "pid": std::process::id(),
+        "port": state.info.port,
         "startedAt": state.info.started_at_ms,
         "stateDir": state.info.state_dir,
         "agent": state.info.agent,
@@ -242,6 +233,22 @@ async fn admin_pairing_approve(
         ),
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
+}
+
+/// `channels status --probe` for an account this gateway runs: the probe with the gateway's
+/// credentials and store (a `--dev` gateway's account exists only here).
+async fn admin_probe(State(state): State<AppState>, Query(q): Query<AccountQuery>) -> Response {
+    let account = match pick(&state.channel, q.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let result = openclaw_sms::probe::probe(
+        &account,
+        state.channel.store().as_ref(),
+        openclaw_sms::probe::DEFAULT_PROBE_TIMEOUT,
+    )
+    .await;
+    Json(result).into_response()
 }
 
 #[derive(Debug, Deserialize)]

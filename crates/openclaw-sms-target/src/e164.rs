@@ -411,15 +411,24 @@ fn country_code_len(digits: &str) -> Option<u8> {
     })
 }
 
+/// Whether national digits could be a US or Canadian number after `+1`: ten digits, the area
+/// code not starting with 0 or 1.
+fn is_nanp_shaped(national: &str) -> bool {
+    national.len() == 10 && !national.starts_with(['0', '1'])
+}
+
 /// The error for a number written without a country code, with a concrete suggestion.
 pub(crate) fn missing_country_code(input: &str, digits: &str) -> ParseTargetError {
     let national = digits.trim_start_matches('0');
     let suggestion = if national.is_empty() {
         format!("+ and the country code, as in {EXAMPLE}")
-    } else {
+    } else if is_nanp_shaped(national) {
         format!(
             "+ and the country code before it, as in +1{national} if it is a US or Canadian number"
         )
+    } else {
+        // `555-1234` has no area code: `+15551234` would be no number at all.
+        format!("+, the country code and the whole number (area code included), as in {EXAMPLE}")
     };
     ParseTargetError::MissingCountryCode {
         input: input.to_owned(),

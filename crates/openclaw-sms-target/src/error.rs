@@ -112,9 +112,7 @@ pub enum ParseTargetError {
     },
 
     /// A national number (no `+`, no country code) and no default region to read it in.
-    #[error(
-        "{input:?} is a national number and needs a country code: write {suggestion}, or set a default region"
-    )]
+    #[error("{input:?} is a national number and needs a country code: write {suggestion}")]
     MissingCountryCode {
         /// The whole input.
         input: String,
@@ -150,6 +148,19 @@ pub enum ParseTargetError {
     EmptyAccessGroup {
         /// The whole input.
         input: String,
+    },
+
+    /// A voice caller id that is none of the forms Twilio sends (see
+    /// [`CallerId`](crate::CallerId)).
+    #[error(
+        "{input:?} is not a caller id ({reason}): write a number such as {EXAMPLE}, client:NAME, sip:user@host, or anonymous"
+    )]
+    InvalidCallerId {
+        /// The input as written (at most [`MAX_CALLER_ID_LEN`](crate::MAX_CALLER_ID_LEN)
+        /// characters of it).
+        input: String,
+        /// Why it was refused.
+        reason: &'static str,
     },
 
     /// One entry of an allow list is invalid.

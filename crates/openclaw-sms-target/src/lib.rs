@@ -18,6 +18,8 @@
 //!   the result remembers ([`TargetPrefix`]), or a national number when
 //!   [`ParseOptions::default_region`] is set.
 //! - [`InboundSender::parse`]: Twilio's `From`, `+E164` or `rcs:+E164`.
+//! - [`CallerId::parse`]: a voice caller's `From`: `+E164`, `client:NAME`, `sip:user@host`,
+//!   or a withheld number (`anonymous`, `restricted`, …).
 //! - [`AllowEntry::parse`], [`parse_allow_list`], [`parse_comma_allow_list`]: `*`, numbers
 //!   (also as bare digits, `15551234567`), and `accessGroup:<name>`.
 //!
@@ -43,6 +45,7 @@
 //! ```
 
 mod allow;
+mod caller;
 mod e164;
 mod error;
 mod target;
@@ -51,6 +54,7 @@ pub use allow::{
     ACCESS_GROUP_PREFIX, AllowEntry, parse_allow_list, parse_allow_list_with,
     parse_comma_allow_list,
 };
+pub use caller::{CallerId, MAX_CALLER_ID_LEN};
 pub use e164::{E164, MAX_DIGITS, MAX_INPUT_LEN, MIN_DIGITS, NumberWarning, Region};
 pub use error::ParseTargetError;
 pub use target::{InboundSender, ParseOptions, Target, TargetPrefix};

@@ -386,11 +386,19 @@ mod tests {
             "(555) 123-4567",
             d,
             Err(
-                "\"(555) 123-4567\" is a national number and needs a country code: write + and the country code before it, as in +15551234567 if it is a US or Canadian number, or set a default region",
+                "\"(555) 123-4567\" is a national number and needs a country code: write + and the country code before it, as in +15551234567 if it is a US or Canadian number",
             ),
         );
         check("15551234567", d, Err("needs a country code"));
         check("07911 123456", d, Err("as in +17911123456"));
+        // Seven digits have no area code: no `+1…` guess, which would be no number.
+        check(
+            "555-1234",
+            d,
+            Err(
+                "\"555-1234\" is a national number and needs a country code: write +, the country code and the whole number (area code included), as in +15551234567",
+            ),
+        );
         // Strict mode.
         check(
             "+15551234567",

@@ -32,6 +32,8 @@ pub struct ChannelOptions {
     pub media_budget_bytes: u64,
     /// Where inbound MMS attachments are saved.
     pub media_dir: Option<std::path::PathBuf>,
+    /// Reverse proxies whose forwarding header names the client of a webhook request.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 impl Default for ChannelOptions {
@@ -44,6 +46,7 @@ impl Default for ChannelOptions {
             retry: RetryBackoff::default(),
             media_budget_bytes: crate::media::MESSAGE_MEDIA_BUDGET,
             media_dir: None,
+            trusted_proxies: crate::proxies::TrustedProxies::default(),
         }
     }
 }

@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod pipeline;
 pub mod probe;
+pub mod proxies;
 pub mod public_url;
 pub mod texts;
 pub mod webhook;
@@ -68,6 +69,7 @@ pub use agent::{Agent, AgentReply, AgentTurn, HistoryRole, HistoryTurn, MediaAtt
 pub use channel::{ChannelOptions, SmsChannel};
 pub use clock::Clock;
 pub use pipeline::Processed;
+pub use proxies::{ForwardedHeader, TrustedProxies};
 
 /// The error type of this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,14 +1,11 @@
-//! Webhook rate limiters: fixed windows keyed by string, and an in-flight cap per route.
+//! Webhook rate limiters: fixed windows keyed by string, and an in-flight cap per client.
 //!
 //! As upstream: fixed one-minute windows, in memory, per process (a window resets 60 s after
 //! it opened; the request over the count is limited). Time is an argument so tests are exact.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use std::sync::Mutex;
 
 /// The window length.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -20,6 +17,15 @@ pub const MAX_TRACKED_KEYS: usize = 5_000;
 struct Window {
     opened: Instant,
     count: u32,
+}
+
+/// Where a key stands after [`FixedWindowLimiter::record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// This was the key's first hit in its window (the one worth logging).
+    pub first: bool,
+    /// The key is over its budget.
+    pub over: bool,
 }
 
 /// A fixed-window counter per key.
@@ -40,6 +46,11 @@ impl FixedWindowLimiter {
 
     /// Counts one hit for `key` at `now`; returns `true` when the key is over its budget.
     pub fn hit(&self, key: &str, now: Instant) -> bool {
+        self.record(key, now).over
+    }
+
+    /// Counts one hit for `key` at `now` and says where the key stands in its window.
+    pub fn record(&self, key: &str, now: Instant) -> Hit {
         let mut windows = self
             .windows
             .lock()
@@ -66,7 +77,10 @@ impl FixedWindowLimiter {
             };
         }
         window.count = window.count.saturating_add(1);
-        window.count > self.max
+        Hit {
+            first: window.count == 1,
+            over: window.count > self.max,
+        }
     }
 
     /// Whether `key` is over budget at `now`, without counting a hit.
@@ -89,49 +103,77 @@ impl FixedWindowLimiter {
     }
 }
 
-/// A cap on requests in flight; a permit is released when dropped.
+/// A cap on requests in flight per key (a client address); a permit is released when dropped.
+///
+/// Keyed so that one client cannot take every slot: a client that opens many connections and
+/// stalls them holds only its own `max` slots, and every other client keeps its own. Keys are
+/// tracked only while they have a request in flight, so the map holds at most as many keys as
+/// the server holds requests.
 #[derive(Debug, Clone)]
 pub struct InFlightLimiter {
     max: usize,
-    current: Arc<AtomicUsize>,
+    current: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// Held while a request is in flight.
 #[derive(Debug)]
 pub struct InFlightPermit {
-    current: Arc<AtomicUsize>,
+    key: String,
+    current: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Drop for InFlightPermit {
     fn drop(&mut self) {
-        self.current.fetch_sub(1, Ordering::AcqRel);
+        let mut current = lock(&self.current);
+        if let Some(n) = current.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                current.remove(&self.key);
+            }
+        }
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl InFlightLimiter {
-    /// A limiter allowing `max` requests in flight.
+    /// A limiter allowing `max` requests in flight per key.
     pub fn new(max: usize) -> Self {
         Self {
             max,
-            current: Arc::new(AtomicUsize::new(0)),
+            current: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Takes a permit, or `None` when `max` are already in flight.
-    pub fn try_acquire(&self) -> Option<InFlightPermit> {
-        self.current
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| InFlightPermit {
-                current: Arc::clone(&self.current),
-            })
+    /// Takes a permit for `key`, or `None` when `key` already has `max` in flight.
+    pub fn try_acquire(&self, key: &str) -> Option<InFlightPermit> {
+        let mut current = lock(&self.current);
+        let n = current.entry(key.to_owned()).or_insert(0);
+        if *n >= self.max {
+            if *n == 0 {
+                current.remove(key);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(InFlightPermit {
+            key: key.to_owned(),
+            current: Arc::clone(&self.current),
+        })
     }
 
-    /// How many are in flight now.
+    /// How many are in flight now, all keys together.
     pub fn in_flight(&self) -> usize {
-        self.current.load(Ordering::Acquire)
+        lock(&self.current).values().sum()
+    }
+
+    /// How many keys have a request in flight now.
+    pub fn tracked(&self) -> usize {
+        lock(&self.current).len()
     }
 }
 
@@ -156,6 +198,19 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_says_whether_it_is_the_first_of_its_window() {
+        let limiter = FixedWindowLimiter::new(1);
+        let t0 = Instant::now();
+        let hit = |now| {
+            let h = limiter.record("k", now);
+            (h.first, h.over)
+        };
+        assert_eq!(hit(t0), (true, false));
+        assert_eq!(hit(t0), (false, true));
+        assert_eq!(hit(t0 + WINDOW), (true, false), "a new window");
+    }
+
+    #[test]
     fn tracked_keys_are_bounded() {
         let limiter = FixedWindowLimiter::new(1);
         let t0 = Instant::now();
@@ -169,11 +224,19 @@ mod tests {
     fn in_flight_cap_at_its_edge() {
         let limiter = InFlightLimiter::new(64);
         let permits: Vec<_> = (0..64)
-            .map(|_| limiter.try_acquire().expect("within cap"))
+            .map(|_| limiter.try_acquire("a").expect("within cap"))
             .collect();
-        assert!(limiter.try_acquire().is_none(), "the 65th is refused");
+        assert!(limiter.try_acquire("a").is_none(), "the 65th is refused");
+        // Another client has its own slots.
+        let other = limiter.try_acquire("b").expect("another key");
+        assert_eq!(limiter.in_flight(), 65);
         drop(permits);
+        drop(other);
         assert_eq!(limiter.in_flight(), 0);
-        assert!(limiter.try_acquire().is_some());
+        assert_eq!(limiter.tracked(), 0, "idle keys are forgotten");
+        assert!(limiter.try_acquire("a").is_some());
+        let none = InFlightLimiter::new(0);
+        assert!(none.try_acquire("a").is_none());
+        assert_eq!(none.tracked(), 0);
     }
 }

@@ -65,7 +65,7 @@ pub async fn materialize(
     let mut remaining = options.media_budget_bytes;
     for (index, media) in inbound.media.iter().enumerate() {
         let tail = media.url.strip_prefix(&prefix).unwrap_or_default();
-        let valid_id = tail.len() == 32 && tail.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid_id = openclaw_twilio::sid::is_sid(&format!("ME{tail}"), &["ME"]);
         if !valid_id {
             tracing::warn!(account = account.id(), url = %Escaped(&media.url), "refused a media URL that is not this message's Twilio media");
             result.unavailable += 1;
@@ -119,9 +119,22 @@ pub async fn materialize(
     Ok(result)
 }
 
+/// Saves an attachment owner-only: the directories 0700 and the file 0600 from the moment they
+/// are created (the modes are given to `mkdir`/`open`, so no umask or race widens them).
 async fn save(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    tokio::fs::write(path, bytes).await
+    use tokio::io::AsyncWriteExt as _;
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.flush().await
 }
 
 fn extension(content_type: &str) -> &'static str {

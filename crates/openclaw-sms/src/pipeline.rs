@@ -15,8 +15,9 @@ use openclaw_access_policy::{
 };
 use openclaw_sms_target::{AllowEntry, InboundSender};
 use openclaw_store::{
-    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, NewPairingRequest, NewReply, OptOut,
-    PairingKey, PendingCap, Role, TransientFailure,
+    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, IntentState, NewPairingRequest,
+    NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap, Role,
+    TransientFailure,
 };
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
@@ -483,6 +484,8 @@ impl SmsChannel {
                 }
                 Decision::Challenge(Challenge::AlreadyPending { .. }) => {
                     let _ = self.store.touch_request(&key, sender, now).await;
+                    self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
+                        .await;
                     return Ok(Some(Processed::Dropped(
                         "pairing_already_pending".to_owned(),
                     )));
@@ -526,23 +529,15 @@ impl SmsChannel {
                                 sender,
                                 "SMS pairing request created for {sender}"
                             );
-                            let text = pairing_reply(sender, &created.code);
-                            let reply_id = format!("pairing:{}:{}", account.id(), message.event_id);
-                            let report = self
-                                .outbound
-                                .send_reply(account, sender, &text, &reply_id)
+                            let reply_id = pairing_reply_id(account.id(), &created, 0);
+                            self.text_code(account, sender, &created.code, &reply_id)
                                 .await;
-                            if let Some(err) = report.first_error() {
-                                tracing::warn!(
-                                    account = account.id(),
-                                    sender,
-                                    "SMS pairing reply failed for {sender}: {err}"
-                                );
-                            }
                             return Ok(Some(Processed::Challenged));
                         }
                         CreateRequestOutcome::SenderExists(_) => {
                             let _ = self.store.touch_request(&key, sender, now).await;
+                            self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
+                                .await;
                             return Ok(Some(Processed::Dropped(
                                 "pairing_already_pending".to_owned(),
                             )));
@@ -563,6 +558,79 @@ impl SmsChannel {
             }
         }
         Err("no free pairing code after 3 tries".to_owned())
+    }
+
+    /// Texts a pairing code under `reply_id` (a failure is logged: the sender's next text
+    /// sends it again, see [`Self::text_code_again_if_undelivered`]).
+    async fn text_code(&self, account: &AccountRuntime, sender: &str, code: &str, reply_id: &str) {
+        let text = pairing_reply(sender, code);
+        let report = self
+            .outbound
+            .send_reply(account, sender, &text, reply_id)
+            .await;
+        if let Some(err) = report.first_error() {
+            tracing::warn!(
+                account = account.id(),
+                sender,
+                "SMS pairing reply failed for {sender}: {err} (the code is texted again when they write next)"
+            );
+        }
+    }
+
+    /// A sender with a live request wrote again: when no text of its code went through (the
+    /// send failed, or a crash came before it), the same code is texted again, up to
+    /// [`PAIRING_TEXT_ATTEMPTS`] sends per request. A send still pending resumes under its own
+    /// id, so a code is never texted twice by one attempt.
+    async fn text_code_again_if_undelivered(
+        &self,
+        account: &AccountRuntime,
+        key: &PairingKey,
+        sender: &str,
+        now: i64,
+        ttl: i64,
+    ) {
+        let request = match self.store.request_for(key, sender).await {
+            Ok(Some(request)) if request.is_live(now, ttl) => request,
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(
+                    account = account.id(),
+                    sender,
+                    "could not read the pairing request: {err}"
+                );
+                return;
+            }
+        };
+        for attempt in 0..PAIRING_TEXT_ATTEMPTS {
+            let reply_id = pairing_reply_id(account.id(), &request, attempt);
+            let intents = match self.store.intents_for_reply(&reply_id).await {
+                Ok(intents) => intents,
+                Err(err) => {
+                    tracing::warn!(
+                        account = account.id(),
+                        sender,
+                        "could not read the pairing reply: {err}"
+                    );
+                    return;
+                }
+            };
+            if intents.iter().any(|i| i.state == IntentState::Sent) {
+                return;
+            }
+            let unfinished = intents
+                .iter()
+                .any(|i| matches!(i.state, IntentState::Pending | IntentState::Ambiguous));
+            if intents.is_empty() || unfinished {
+                tracing::info!(
+                    account = account.id(),
+                    sender,
+                    "texting the pairing code to {sender} again: no earlier text of it went through"
+                );
+                self.text_code(account, sender, &request.code, &reply_id)
+                    .await;
+                return;
+            }
+        }
     }
 
     async fn answer(
@@ -715,6 +783,24 @@ impl SmsChannel {
             }
         }
         Processed::Answered
+    }
+}
+
+/// How many texts one pairing code gets at most: the first, then again when the sender writes
+/// while none went through.
+pub const PAIRING_TEXT_ATTEMPTS: u32 = 3;
+
+/// The reply id of a pairing code's text: one per request and attempt, so that a replayed or
+/// resumed message never texts it twice.
+fn pairing_reply_id(account: &str, request: &StoredRequest, attempt: u32) -> String {
+    let base = format!(
+        "pairing:{account}:{}:{}",
+        request.sender_id, request.created_at
+    );
+    if attempt == 0 {
+        base
+    } else {
+        format!("{base}:{attempt}")
     }
 }
 

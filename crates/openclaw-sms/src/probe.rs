@@ -66,8 +66,14 @@ pub async fn probe(
                 let (numbers, recent) = tokio::join!(numbers, recent);
                 let webhook = match numbers {
                     Err(err) => {
-                        errors.push(format!("Twilio webhook probe failed: {err}"));
-                        json!({"status": "unavailable", "reason": format!("Twilio webhook probe failed: {err}")})
+                        let reason = failure(
+                            "Twilio webhook probe",
+                            account.twilio.api_base(),
+                            &err,
+                            &mut hints,
+                        );
+                        errors.push(reason.clone());
+                        json!({"status": "unavailable", "reason": reason})
                     }
                     Ok(list) => match list.first() {
                         None => {
@@ -108,7 +114,7 @@ pub async fn probe(
                 };
                 let recent_inbound = match recent {
                     Err(err) => {
-                        errors.push(format!("Twilio message history probe failed: {err}"));
+                        errors.push(failure("Twilio message history probe", account.twilio.api_base(), &err, &mut hints));
                         None
                     }
                     Ok(messages) => messages.first().map(|m| {
@@ -131,8 +137,14 @@ pub async fn probe(
             Sender::MessagingService(sid) => {
                 let webhook = match account.twilio.fetch_messaging_service(sid).await {
                     Err(err) => {
-                        errors.push(format!("Twilio webhook probe failed: {err}"));
-                        json!({"status": "unavailable", "reason": format!("Twilio webhook probe failed: {err}")})
+                        let reason = failure(
+                            "Twilio webhook probe",
+                            account.twilio.messaging_base(),
+                            &err,
+                            &mut hints,
+                        );
+                        errors.push(reason.clone());
+                        json!({"status": "unavailable", "reason": reason})
                     }
                     Ok(service) if service.use_inbound_webhook_on_number => {
                         let reason = "Twilio Messaging Service defers inbound webhooks to sender phone numbers; configure fromNumber or disable defer-to-sender before probing.";
@@ -172,9 +184,11 @@ pub async fn probe(
         Ok(r) => r,
         Err(_) => {
             let reason = format!(
-                "Twilio webhook probe failed: timed out after {}ms",
-                timeout.as_millis()
+                "Twilio webhook probe failed: timed out after {}ms ({}).",
+                timeout.as_millis(),
+                account.twilio.api_base()
             );
+            hints.push(unreachable_hint(account.twilio.api_base()));
             errors.push(reason.clone());
             (json!({"status": "unavailable", "reason": reason}), None)
         }
@@ -185,14 +199,62 @@ pub async fn probe(
             account.settings.webhook_path
         ));
     }
+    let mut seen = std::collections::HashSet::new();
+    hints.retain(|h| seen.insert(h.clone()));
     ProbeResult {
         ok: errors.is_empty(),
-        error: (!errors.is_empty()).then(|| errors.join(" ")),
+        // Each error is a sentence, so the space-joined text (upstream's shape) reads apart.
+        error: (!errors.is_empty()).then(|| {
+            errors
+                .iter()
+                .map(|e| sentence(e))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         webhook,
         recent_inbound,
         recent_outbound,
         hints,
     }
+}
+
+/// `text` ending with a full stop (one is added unless it ends with `.`, `?` or `!`).
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '?', '!']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
+    }
+}
+
+/// A failed Twilio call of the probe as one sentence naming the host tried, and its hint
+/// (where to look when the host could not be reached; Twilio's own hint for its error codes).
+fn failure(
+    what: &str,
+    base: &str,
+    err: &openclaw_twilio::TwilioError,
+    hints: &mut Vec<String>,
+) -> String {
+    use openclaw_twilio::ErrorKind;
+    match err.kind() {
+        ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Transport => {
+            hints.push(unreachable_hint(base));
+        }
+        _ => {
+            if let Some(hint) = err.hint() {
+                hints.push(sentence(&format!("Twilio: {hint}")));
+            }
+        }
+    }
+    sentence(&format!("{what} failed ({base}): {err}"))
+}
+
+/// What to check when the Twilio API at `base` could not be reached.
+fn unreachable_hint(base: &str) -> String {
+    format!(
+        "Could not reach {base}: check this machine's network, DNS and proxy; channels.sms.apiBaseUrl, region and edge choose the host."
+    )
 }
 
 fn merge(mut a: Value, b: Value) -> Value {

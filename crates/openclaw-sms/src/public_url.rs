@@ -97,6 +97,27 @@ pub fn check_public_url(url: &str, policy: UrlPolicy) -> Result<(), UrlProblem> 
     Ok(())
 }
 
+/// The path of an `http(s)://` URL as written (`/` when it has none), without query or
+/// fragment; `None` for anything else.
+pub fn url_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let tail = rest.find(['/', '?', '#']).map_or("", |i| &rest[i..]);
+    let path = tail.split(['?', '#']).next().unwrap_or_default();
+    Some(if path.is_empty() { "/" } else { path })
+}
+
+/// Whether Twilio's requests to a URL with `public_path` reach the route `webhook_path`: the
+/// same path, or the route behind a prefix that a reverse proxy strips at a segment boundary
+/// (`/gateway/webhooks/sms` in front of `/webhooks/sms`).
+pub fn path_reaches_route(public_path: &str, webhook_path: &str) -> bool {
+    public_path == webhook_path
+        || public_path
+            .strip_suffix(webhook_path)
+            .is_some_and(|prefix| prefix.starts_with('/') && !prefix.ends_with('/'))
+}
+
 fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
@@ -263,6 +284,44 @@ mod tests {
             check_public_url("http://localhost:18789/webhooks/sms", local),
             Ok(())
         );
+    }
+
+    #[test]
+    fn public_path_against_the_route() {
+        let check = |url: &str, route: &str, reaches: bool| {
+            let path = url_path(url).unwrap();
+            assert_eq!(path_reaches_route(path, route), reaches, "{url} {route}");
+        };
+        check("https://gw.example.com/webhooks/sms", "/webhooks/sms", true);
+        check(
+            "https://gw.example.com/webhooks/sms?x=1#rp=ct",
+            "/webhooks/sms",
+            true,
+        );
+        check(
+            "https://gw.example.com/gw/webhooks/sms",
+            "/webhooks/sms",
+            true,
+        );
+        check(
+            "https://gw.example.com/webhooks/sms/",
+            "/webhooks/sms",
+            false,
+        );
+        check("https://gw.example.com/sms", "/webhooks/sms", false);
+        check(
+            "https://gw.example.com/xwebhooks/sms",
+            "/webhooks/sms",
+            false,
+        );
+        check(
+            "https://gw.example.com//webhooks/sms",
+            "/webhooks/sms",
+            false,
+        );
+        check("https://gw.example.com", "/webhooks/sms", false);
+        check("https://gw.example.com?a=b", "/", true);
+        assert_eq!(url_path("ftp://x/y"), None);
     }
 
     #[test]

@@ -1,12 +1,21 @@
 //! The webhook: one exact route per account path, answering in upstream's order.
 //!
-//! 405 for non-POST; at most `preAuthInFlight` unauthenticated requests in flight (429,
-//! `Connection: close`); the body read within 5 s and at most `maxBodyBytes` (413; a slow body
-//! is a 500 so that Twilio retries); the signature against `publicWebhookUrl` (403, or 429 once
-//! a client has failed `invalidPerClientPerMinute` times); delivery callbacks to the delivery
-//! reducer; `perSenderPerMinute` and `perRoutePerMinute` (429); a missing MessageSid is 400;
-//! then the durable enqueue, and only then 200 with empty TwiML. A duplicate MessageSid is
-//! acknowledged the same way and not run again.
+//! 405 for non-POST; at most `preAuthInFlight` unauthenticated requests in flight *per client
+//! address* (429, `Connection: close`): a client that opens many connections and stalls them
+//! holds only its own slots, so it cannot starve Twilio's genuine requests; the body read
+//! within 5 s and at most `maxBodyBytes` (413; a slow body is a 500 so that Twilio retries);
+//! the signature against `publicWebhookUrl` (403, or 429 once a client has failed
+//! `invalidPerClientPerMinute` times); delivery callbacks to the delivery reducer;
+//! `perSenderPerMinute` and `perRoutePerMinute` (429); a missing MessageSid is 400; then the
+//! durable enqueue, and only then 200 with empty TwiML. A duplicate MessageSid is acknowledged
+//! the same way and not run again.
+//!
+//! The client address is the connection's peer, or, when the peer is one of
+//! `gateway.trustedProxies`, the client the proxy names (see [`crate::proxies`]).
+//!
+//! A rejection is logged once per client per minute (its first failure in the window, with
+//! the arrived query and the URL candidates cut to a bounded length); the others are only
+//! counted in `openclaw_sms_webhooks_total`, so forged requests cannot flood the log.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +33,7 @@ use openclaw_store::{DeliveryObservation, Enqueued, NewIngress};
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::signature::{
-    Keys, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, VerifyRequest, verify,
+    Keys, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, VerifyRequest, verify_urls,
 };
 use openclaw_twilio::webhook::{EMPTY_TWIML, TWIML_CONTENT_TYPE};
 use openclaw_twilio::webhook::{StatusCallback, WebhookKind};
@@ -122,10 +131,8 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return ("method_not_allowed", response);
     }
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let (parts, body) = request.into_parts();
+    let client = client_address(channel, &parts);
     let client_key = format!(
         "{}:{}:{client}",
         account.id(),
@@ -133,14 +140,14 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
     );
     let now = Instant::now();
 
-    // Unauthenticated work is bounded: the permit is held until the signature is checked.
-    let Some(permit) = limits.pre_auth.try_acquire() else {
+    // Unauthenticated work is bounded per client: the permit is held until the signature is
+    // checked, so one client's stalled bodies take only its own slots.
+    let Some(permit) = limits.pre_auth.try_acquire(&client_key) else {
         return (
             "pre_auth_limited",
             closing(text(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")),
         );
     };
-    let (parts, body) = request.into_parts();
     let max = u64::from(account.settings.limits.max_body_bytes);
     let declared = parts
         .headers
@@ -195,42 +202,21 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
     };
 
     if account.settings.signature_validation {
-        let public = account
-            .settings
-            .public_webhook_url
-            .as_deref()
-            .unwrap_or_default();
-        let url = openclaw_twilio::signature::webhook_url(public, parts.uri.query());
-        let signature = parts
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        let settings = parts
-            .headers
-            .get(SIGNATURE_SETTINGS_HEADER)
-            .and_then(|v| v.to_str().ok());
-        let verify_request = VerifyRequest::new(&url, &bytes)
-            .form(&form)
-            .signature(signature)
-            .signature_settings(settings);
-        let keys = Keys::new(&account.auth_token);
-        if public.is_empty() || verify(&verify_request, &keys).map_err(|err| {
-            tracing::warn!(
-                account = account.id(),
-                arrived = %parts.uri,
-                "SMS webhook rejected invalid Twilio signature: {err}; request arrived at {}",
-                parts.uri.path()
-            );
-        }).is_err()
-        {
-            if public.is_empty() {
-                tracing::warn!(account = account.id(), "SMS webhook rejected: publicWebhookUrl is not configured, so no signature can be checked");
+        if let Err(rejected) = check_signature(account, &parts, &bytes, &form) {
+            let hit = limits.invalid.record(&client_key, now);
+            if hit.first {
+                rejected.log(account, client, parts.uri.query());
             }
-            let over = limits.invalid.hit(&client_key, now);
-            return if over {
-                ("invalid_limited", text(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"))
+            return if hit.over {
+                (
+                    "invalid_limited",
+                    text(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
+                )
             } else {
-                ("forbidden", text(StatusCode::FORBIDDEN, "Invalid signature"))
+                (
+                    "forbidden",
+                    text(StatusCode::FORBIDDEN, "Invalid signature"),
+                )
             };
         }
     } else if limits.invalid.is_over(&client_key, now) {
@@ -329,6 +315,104 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
             )
         }
     }
+}
+
+/// The client of a request: the peer address, or the client a trusted proxy names.
+fn client_address(channel: &SmsChannel, parts: &http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(
+            || "unknown".to_owned(),
+            |peer| {
+                channel
+                    .options
+                    .trusted_proxies
+                    .client(peer.0.ip(), &parts.headers)
+                    .to_string()
+            },
+        )
+}
+
+/// Longest part of an arrived query that a rejection log line shows, in bytes.
+const MAX_LOGGED_QUERY_BYTES: usize = 160;
+
+/// Why a request's signature was refused.
+enum SignatureRejection {
+    /// `publicWebhookUrl` is not set, so nothing can be checked.
+    NoPublicUrl,
+    /// The signature did not verify.
+    Invalid(openclaw_twilio::signature::VerifySignatureError),
+}
+
+impl SignatureRejection {
+    /// One bounded line: the error shows each URL candidate cut to a bounded length, and the
+    /// arrived query is cut and written as a field (escaped by the log formatter).
+    fn log(&self, account: &AccountRuntime, client: String, query: Option<&str>) {
+        match self {
+            Self::NoPublicUrl => tracing::warn!(
+                account = account.id(),
+                client,
+                "SMS webhook rejected: publicWebhookUrl is not configured, so no signature can be checked (further rejections of this client in the next minute are counted in {}, not logged)",
+                names::WEBHOOKS
+            ),
+            Self::Invalid(err) => tracing::warn!(
+                account = account.id(),
+                client,
+                query = shorten(query.unwrap_or_default(), MAX_LOGGED_QUERY_BYTES).as_str(),
+                "SMS webhook rejected invalid Twilio signature: {err}; request arrived at {} (further rejections of this client in the next minute are counted in {}, not logged)",
+                account.settings.webhook_path,
+                names::WEBHOOKS
+            ),
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, saying how much was cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…(+{} bytes)", &s[..end], s.len() - end)
+}
+
+/// Verifies the request's signature against the URLs Twilio may have signed: the configured
+/// `publicWebhookUrl` (with the request's query when it has none), and the configured URL
+/// with the request's query (what Twilio signs for a JSON body: the configured query plus
+/// `bodySHA256`).
+fn check_signature(
+    account: &AccountRuntime,
+    parts: &http::request::Parts,
+    bytes: &[u8],
+    form: &Form,
+) -> Result<(), SignatureRejection> {
+    let public = account
+        .settings
+        .public_webhook_url
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .ok_or(SignatureRejection::NoPublicUrl)?;
+    let urls = openclaw_twilio::signature::webhook_urls(public, parts.uri.query());
+    let signature = parts
+        .headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let settings = parts
+        .headers
+        .get(SIGNATURE_SETTINGS_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let request = VerifyRequest::new(public, bytes)
+        .form(form)
+        .signature(signature)
+        .signature_settings(settings);
+    let keys = Keys::new(&account.auth_token);
+    verify_urls(&urls, &request, &keys)
+        .map(|_| ())
+        .map_err(SignatureRejection::Invalid)
 }
 
 async fn status_callback(

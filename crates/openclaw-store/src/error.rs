@@ -36,7 +36,8 @@ pub enum StoreError {
     /// The database server could not be reached or refused the connection.
     #[error("connect to state database {target}: {reason}")]
     ConnectDatabase {
-        /// `host:port/database`: never the user or the password.
+        /// `host:port/database`, and `(sslmode=…)` once the URL is parsed: never the user or
+        /// the password.
         target: String,
         /// Why it failed (the password is never included).
         reason: String,

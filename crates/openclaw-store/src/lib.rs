@@ -37,7 +37,7 @@
 //! gateways, in arrival order; the pairing cap, deduplication, first-writer-wins replies and
 //! prune caps hold across gateways (transactions and advisory locks). Migrations run at
 //! connect under an advisory lock. Driver: `tokio-postgres` with a `deadpool-postgres` pool;
-//! no TLS yet, so reach the server over loopback or a private network.
+//! TLS (rustls) as libpq's `sslmode` and `sslrootcert` in the URL say ([`SslMode`]).
 //!
 //! To move an existing state, [`SqliteStore::export_snapshot`] gives a [`StateSnapshot`] and
 //! `PostgresStore::import_snapshot` copies it in (one transaction, idempotent, with a
@@ -127,8 +127,8 @@ pub use pairing::{
 #[cfg(feature = "postgres")]
 pub use postgres::{
     CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_SCHEMA_NAME_LEN, PostgresOptions,
-    PostgresStore,
+    DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN,
+    PostgresOptions, PostgresStore, SslMode,
 };
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,

@@ -1,18 +1,14 @@
 //! Twilio-style identifiers: a two-letter prefix and 32 lowercase hex digits.
 
-/// Length of the hex part of every Twilio SID.
-pub(crate) const SID_HEX_LEN: usize = 32;
-
 /// A fresh random SID with `prefix` (`SM`, `PN`, `MG`, ...).
 pub(crate) fn new_sid(prefix: &str) -> String {
     format!("{prefix}{:032x}", rand::random::<u128>())
 }
 
-/// Whether `value` is `prefix` followed by exactly 32 hex digits.
+/// Whether `value` is `prefix` followed by exactly 32 hex digits (Twilio's one SID rule, from
+/// `openclaw-twilio`).
 pub(crate) fn is_sid(value: &str, prefix: &str) -> bool {
-    value
-        .strip_prefix(prefix)
-        .is_some_and(|hex| hex.len() == SID_HEX_LEN && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    openclaw_twilio::sid::is_sid(value, &[prefix])
 }
 
 /// Whether `value` looks like an E.164 number: `+`, a non-zero digit, then 7 to 14 more digits.

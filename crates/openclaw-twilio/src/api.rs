@@ -3,7 +3,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::sid::{AccountSid, MessageSid, MessagingServiceSid, PhoneNumberSid};
+use crate::sid::{AccountSid, CallSid, MessageSid, MessagingServiceSid, PhoneNumberSid};
+use crate::voice::CallStatus;
 use crate::webhook::MessageStatus;
 
 /// Most `MediaUrl` values one message may carry (Twilio's limit).
@@ -315,6 +316,236 @@ pub struct MessagingService {
     pub us_app_to_person_registered: Option<bool>,
     /// `usecase`.
     pub usecase: Option<String>,
+}
+
+/// What a call does once answered: inline TwiML, or a URL that serves TwiML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallTarget {
+    /// `Twiml`: the document itself (e.g. [`crate::twiml::Response::to_xml`]).
+    Twiml(String),
+    /// `Url`: where Twilio fetches the TwiML (absolute `http`/`https`).
+    Url(String),
+}
+
+impl CallTarget {
+    fn append(
+        &self,
+        form: &mut form_urlencoded::Serializer<'_, String>,
+    ) -> Result<(), &'static str> {
+        match self {
+            Self::Twiml(twiml) if twiml.trim().is_empty() => Err("Twiml must not be empty"),
+            Self::Twiml(twiml) => {
+                form.append_pair("Twiml", twiml);
+                Ok(())
+            }
+            Self::Url(url) => {
+                let url = url.trim();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err("Url must be an absolute http(s) URL");
+                }
+                form.append_pair("Url", url);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A call to place (`POST /2010-04-01/Accounts/{AccountSid}/Calls.json`).
+///
+/// Form fields are sent in this order: `To`, `From`, `Twiml` or `Url`, `StatusCallback`,
+/// `StatusCallbackEvent` (each), `Timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateCall {
+    /// `To`: a phone number, `client:NAME` or a SIP URI.
+    pub to: String,
+    /// `From`: a Twilio number or verified caller id of the account.
+    pub from: String,
+    /// What the call does once answered.
+    pub target: CallTarget,
+    /// `StatusCallback`: where Twilio posts call progress.
+    pub status_callback: Option<String>,
+    /// `StatusCallbackEvent`: which progress events (`initiated`, `ringing`, `answered`,
+    /// `completed`); Twilio's default is `completed` only.
+    pub status_callback_events: Vec<String>,
+    /// `Timeout`: seconds to let it ring (5 to 600).
+    pub timeout: Option<u32>,
+}
+
+/// Longest ring time Twilio accepts for a created call, in seconds.
+pub const MAX_CALL_TIMEOUT_SECS: u32 = 600;
+
+impl CreateCall {
+    /// A call from `from` to `to` that runs `target` once answered.
+    #[must_use]
+    pub fn new(to: impl Into<String>, from: impl Into<String>, target: CallTarget) -> Self {
+        Self {
+            to: to.into(),
+            from: from.into(),
+            target,
+            status_callback: None,
+            status_callback_events: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Result<String, &'static str> {
+        let (to, from) = (self.to.trim(), self.from.trim());
+        if to.is_empty() || from.is_empty() {
+            return Err("a call needs a To and a From");
+        }
+        if self
+            .timeout
+            .is_some_and(|t| !(5..=MAX_CALL_TIMEOUT_SECS).contains(&t))
+        {
+            return Err("Timeout must be between 5 and 600 seconds");
+        }
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("To", to);
+        form.append_pair("From", from);
+        self.target.append(&mut form)?;
+        if let Some(cb) = self.status_callback.as_deref().filter(|c| !c.is_empty()) {
+            form.append_pair("StatusCallback", cb);
+        }
+        for event in &self.status_callback_events {
+            form.append_pair("StatusCallbackEvent", event);
+        }
+        if let Some(t) = self.timeout {
+            form.append_pair("Timeout", &t.to_string());
+        }
+        Ok(form.finish())
+    }
+}
+
+/// A change to a call in progress (`POST …/Calls/{CallSid}.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateCall {
+    /// New instructions, run at once.
+    pub target: Option<CallTarget>,
+    /// `Status`: `completed` (hang up a call in progress) or `canceled` (one not yet answered).
+    pub end: Option<CallStatus>,
+}
+
+impl UpdateCall {
+    /// Redirects the call to new instructions.
+    #[must_use]
+    pub fn redirect(target: CallTarget) -> Self {
+        Self {
+            target: Some(target),
+            end: None,
+        }
+    }
+
+    /// Hangs the call up (`Status=completed`).
+    #[must_use]
+    pub fn hang_up() -> Self {
+        Self {
+            target: None,
+            end: Some(CallStatus::Completed),
+        }
+    }
+
+    pub(crate) fn encode(&self) -> Result<String, &'static str> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        match (&self.target, &self.end) {
+            (Some(target), None) => target.append(&mut form)?,
+            (None, Some(end @ (CallStatus::Completed | CallStatus::Canceled))) => {
+                form.append_pair("Status", end.as_str());
+            }
+            (None, Some(_)) => return Err("a call can only be ended as completed or canceled"),
+            (Some(_), Some(_)) => {
+                return Err("update a call with new instructions or end it, not both");
+            }
+            (None, None) => return Err("an update needs new instructions or an end"),
+        }
+        Ok(form.finish())
+    }
+}
+
+/// Filters for listing calls (first page only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListCalls {
+    /// `To`: only calls to this address.
+    pub to: Option<String>,
+    /// `From`: only calls from this address.
+    pub from: Option<String>,
+    /// `Status`: only calls in this status.
+    pub status: Option<CallStatus>,
+    /// `PageSize`, 1 to [`MAX_PAGE_SIZE`].
+    pub page_size: Option<u32>,
+}
+
+impl ListCalls {
+    pub(crate) fn query(&self) -> Result<String, &'static str> {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(to) = &self.to {
+            q.append_pair("To", to);
+        }
+        if let Some(from) = &self.from {
+            q.append_pair("From", from);
+        }
+        if let Some(status) = &self.status {
+            q.append_pair("Status", status.as_str());
+        }
+        if let Some(size) = self.page_size {
+            if size == 0 || size > MAX_PAGE_SIZE {
+                return Err("page_size must be between 1 and 1000");
+            }
+            q.append_pair("PageSize", &size.to_string());
+        }
+        Ok(q.finish())
+    }
+}
+
+/// A Call resource as Twilio returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Call {
+    /// `sid`.
+    pub sid: CallSid,
+    /// `status`.
+    pub status: Option<CallStatus>,
+    /// `to`.
+    pub to: Option<String>,
+    /// `from`.
+    pub from: Option<String>,
+    /// `direction` (`inbound`, `outbound-api`, `outbound-dial`).
+    pub direction: Option<String>,
+    /// `duration` in seconds, once the call is over.
+    pub duration: Option<u32>,
+    /// `parent_call_sid`.
+    pub parent_call_sid: Option<CallSid>,
+    /// `account_sid`.
+    pub account_sid: Option<AccountSid>,
+    /// `start_time` (RFC 2822, as sent).
+    pub start_time: Option<String>,
+    /// `end_time` (RFC 2822, as sent).
+    pub end_time: Option<String>,
+    /// `price` (a decimal string, negative for charges).
+    pub price: Option<String>,
+    /// `price_unit` (ISO 4217).
+    pub price_unit: Option<String>,
+}
+
+impl Call {
+    pub(crate) fn from_json(v: &Value) -> Result<Self, DecodeError> {
+        Ok(Self {
+            sid: required_sid(v, CallSid::parse)?,
+            status: str_field(v, "status").map(|s| CallStatus::parse(&s)),
+            to: str_field(v, "to"),
+            from: str_field(v, "from"),
+            direction: str_field(v, "direction"),
+            duration: u32_field(v, "duration"),
+            parent_call_sid: sid_field(v, "parent_call_sid", CallSid::parse),
+            account_sid: sid_field(v, "account_sid", AccountSid::parse),
+            start_time: str_field(v, "start_time"),
+            end_time: str_field(v, "end_time"),
+            price: str_field(v, "price"),
+            price_unit: str_field(v, "price_unit"),
+        })
+    }
 }
 
 // ---- decoding from JSON values (lenient about types, strict about SIDs) ----

@@ -9,11 +9,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::api::{
-    Account, CreateMessage, DecodeError, IncomingPhoneNumber, ListMessages, Message,
-    MessagingService,
+    Account, Call, CreateCall, CreateMessage, DecodeError, IncomingPhoneNumber, ListCalls,
+    ListMessages, Message, MessagingService, UpdateCall,
 };
 use crate::error::{ErrorKind, Operation, TwilioError};
-use crate::sid::{AccountSid, ApiKeySid, MessagingServiceSid};
+use crate::sid::{AccountSid, ApiKeySid, CallSid, MessagingServiceSid};
 
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -255,6 +255,18 @@ fn bases(base: &ApiBase) -> Result<(String, String), TwilioError> {
     }
 }
 
+/// The HTTP method of a [`Client::request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestMethod {
+    /// `GET`: read.
+    Get,
+    /// `POST` with a form body: create or update.
+    Post,
+    /// `DELETE`.
+    Delete,
+}
+
 /// Most redirects followed when fetching media.
 pub const MAX_MEDIA_REDIRECTS: usize = 3;
 
@@ -268,32 +280,21 @@ pub struct FetchedMedia {
     pub bytes: Vec<u8>,
 }
 
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> &str {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    &url[..end]
-}
-
-/// The host (without port) of a URL.
-fn host_of(url: &str) -> &str {
-    let origin = origin_of(url);
-    let authority = origin.find("://").map_or(origin, |i| &origin[i + 3..]);
-    if authority.starts_with('[') {
-        return authority
-            .split(']')
-            .next()
-            .map_or(authority, |h| &authority[..h.len() + 1]);
-    }
-    authority.split(':').next().unwrap_or(authority)
+/// Whether a media redirect may be followed: `https` to a host under `twilio.com` or
+/// `twiliocdn.com`. The URL is read by the WHATWG parser (the `url` crate), the parser reqwest
+/// itself uses, so the host checked is the host connected to (a hand-split string would read
+/// `https://evil.example\.twilio.com/` as a Twilio host; WHATWG reads `evil.example`).
+fn is_twilio_media_host(url: &url::Url) -> bool {
+    url.scheme() == "https"
+        && matches!(url.host(), Some(url::Host::Domain(host))
+            if host.ends_with(".twilio.com") || host.ends_with(".twiliocdn.com"))
 }
 
 /// Replaces credentials in text Twilio (or a proxy) sent back: the secret itself, the
-/// Basic-auth string, `Basic …`/`Bearer …` tokens and JSON `auth_token` values.
+/// Basic-auth string, `Basic …`/`Bearer …` tokens, JSON `auth_token` values and the userinfo
+/// of URLs.
 fn redact(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
+    let mut out = crate::redact::redact_userinfo(text);
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         if out.contains(s) {
             out = out.replace(s, REDACTED);
@@ -538,6 +539,127 @@ impl Client {
             .map_err(|e| decode_error(op, status, e))
     }
 
+    /// Places a call.
+    ///
+    /// # Errors
+    /// [`TwilioError`]; [`ErrorKind::InvalidRequest`] before any HTTP for a call without `To`
+    /// or `From`, an empty `Twiml`, a relative `Url` or a `Timeout` out of range. As for
+    /// messages, a timeout or 5xx may have placed the call.
+    pub async fn create_call(&self, request: &CreateCall) -> Result<Call, TwilioError> {
+        let op = Operation::CallCreate;
+        let body = request
+            .encode()
+            .map_err(|reason| TwilioError::new(ErrorKind::InvalidRequest, op, reason))?;
+        let url = self.account_url("/Calls.json");
+        let (status, value) = self
+            .call(op, reqwest::Method::POST, &url, Some(body))
+            .await?;
+        Call::from_json(&value).map_err(|e| decode_error(op, status, e))
+    }
+
+    /// Fetches a call.
+    ///
+    /// # Errors
+    /// [`TwilioError`]; HTTP 404 for a call this account does not have.
+    pub async fn fetch_call(&self, sid: &CallSid) -> Result<Call, TwilioError> {
+        let op = Operation::CallLookup;
+        let url = self.account_url(&format!("/Calls/{sid}.json"));
+        let (status, value) = self.call(op, reqwest::Method::GET, &url, None).await?;
+        Call::from_json(&value).map_err(|e| decode_error(op, status, e))
+    }
+
+    /// Changes a call in progress: new TwiML or URL, or hang up.
+    ///
+    /// # Errors
+    /// [`TwilioError`]; [`ErrorKind::InvalidRequest`] before any HTTP for an update with
+    /// nothing (or both things) to do; Twilio 21220 for a call that has already ended.
+    pub async fn update_call(
+        &self,
+        sid: &CallSid,
+        update: &UpdateCall,
+    ) -> Result<Call, TwilioError> {
+        let op = Operation::CallUpdate;
+        let body = update
+            .encode()
+            .map_err(|reason| TwilioError::new(ErrorKind::InvalidRequest, op, reason))?;
+        let url = self.account_url(&format!("/Calls/{sid}.json"));
+        let (status, value) = self
+            .call(op, reqwest::Method::POST, &url, Some(body))
+            .await?;
+        Call::from_json(&value).map_err(|e| decode_error(op, status, e))
+    }
+
+    /// Lists calls (first page), newest first as Twilio orders them.
+    ///
+    /// # Errors
+    /// [`TwilioError`]; [`ErrorKind::InvalidRequest`] for a malformed filter.
+    pub async fn list_calls(&self, filter: &ListCalls) -> Result<Vec<Call>, TwilioError> {
+        let op = Operation::CallLookup;
+        let query = filter
+            .query()
+            .map_err(|r| TwilioError::new(ErrorKind::InvalidRequest, op, r))?;
+        let sep = if query.is_empty() { "" } else { "?" };
+        let url = self.account_url(&format!("/Calls.json{sep}{query}"));
+        let (status, value) = self.call(op, reqwest::Method::GET, &url, None).await?;
+        list(&value, "calls")
+            .and_then(|items| items.iter().map(Call::from_json).collect())
+            .map_err(|e| decode_error(op, status, e))
+    }
+
+    /// Sends one request to any REST endpoint under this client's API base, with its
+    /// credentials, bounds, redaction and error mapping, for endpoints this crate does not
+    /// model (another crate adds them without forking this one).
+    ///
+    /// `path` starts with `/` and is appended to [`Client::api_base`]; use
+    /// [`Client::account_sid`] to build account paths. `form` is sent as the form body (POST)
+    /// and is ignored for GET and DELETE. The answer is the JSON object of a 2xx response
+    /// (an empty object for an empty body, e.g. a 204 after DELETE).
+    ///
+    /// ```no_run
+    /// # async fn f(client: &openclaw_twilio::Client) -> Result<(), openclaw_twilio::TwilioError> {
+    /// use openclaw_twilio::RequestMethod;
+    /// let path = format!("/2010-04-01/Accounts/{}/Recordings.json", client.account_sid());
+    /// let page = client.request(RequestMethod::Get, &path, &[]).await?;
+    /// # let _ = page; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] before any HTTP for a path that does not start with `/`
+    /// or that would leave the API host (`//`, `\\`, `@`, `#`, control characters); otherwise
+    /// as the other calls.
+    pub async fn request(
+        &self,
+        method: RequestMethod,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, TwilioError> {
+        let op = Operation::Request;
+        if !path.starts_with('/')
+            || path.starts_with("//")
+            || path.contains(['\\', '@', '#'])
+            || path.chars().any(char::is_control)
+        {
+            return Err(TwilioError::new(
+                ErrorKind::InvalidRequest,
+                op,
+                "the path must start with one / and stay under the API host",
+            ));
+        }
+        let url = format!("{}{path}", self.inner.api_base);
+        let (method, body) = match method {
+            RequestMethod::Get => (reqwest::Method::GET, None),
+            RequestMethod::Delete => (reqwest::Method::DELETE, None),
+            RequestMethod::Post => {
+                let mut body = form_urlencoded::Serializer::new(String::new());
+                body.extend_pairs(form);
+                (reqwest::Method::POST, Some(body.finish()))
+            }
+        };
+        self.call(op, method, &url, body)
+            .await
+            .map(|(_, value)| value)
+    }
+
     /// Fetches an inbound MMS attachment (a `MediaUrl{N}` of a webhook) with the account's
     /// credentials, reading at most `max_bytes`.
     ///
@@ -556,21 +678,21 @@ impl Client {
         max_bytes: u64,
     ) -> Result<FetchedMedia, TwilioError> {
         let op = Operation::MediaFetch;
-        let base = format!("{}/", self.inner.api_base);
-        if !url.starts_with(&base) {
-            return Err(TwilioError::new(
-                ErrorKind::InvalidRequest,
-                op,
-                "media URL is not under the Twilio API host",
-            ));
-        }
+        let refuse = |why: &str| TwilioError::new(ErrorKind::InvalidRequest, op, why.to_owned());
         // The API host is its whole origin (scheme, host and port): another port or plain
         // `http` on the same host name is another server and gets neither credentials nor trust.
-        let api_origin = origin_of(&self.inner.api_base).to_ascii_lowercase();
-        let is_api = |url: &str| origin_of(url).eq_ignore_ascii_case(&api_origin);
-        let mut current = url.to_owned();
+        let api_origin = url::Url::parse(&self.inner.api_base)
+            .map_err(|_| config_error("the API base is not a URL"))?
+            .origin();
+        let is_api = |url: &url::Url| url.origin() == api_origin;
+        let under_base = format!("{}/", self.inner.api_base);
+        let first = url::Url::parse(url)
+            .ok()
+            .filter(|u| is_api(u) && u.as_str().starts_with(&under_base))
+            .ok_or_else(|| refuse("media URL is not under the Twilio API host"))?;
+        let mut current = first;
         for _ in 0..=MAX_MEDIA_REDIRECTS {
-            let mut req = self.inner.http.get(&current);
+            let mut req = self.inner.http.get(current.as_str());
             if is_api(&current) {
                 let mut auth = reqwest::header::HeaderValue::from_str(
                     self.inner.authorization.expose_secret(),
@@ -600,19 +722,17 @@ impl Client {
                         )
                         .with_status(status.as_u16())
                     })?;
-                let next = if location.starts_with('/') {
-                    format!("{}{location}", origin_of(&current))
-                } else {
-                    location.to_owned()
-                };
-                let host = host_of(&next);
-                let twilio_host = next.starts_with("https://")
-                    && (host.ends_with(".twilio.com") || host.ends_with(".twiliocdn.com"));
-                if !(twilio_host || is_api(&next)) {
+                let next = current
+                    .join(location)
+                    .map_err(|_| refuse("refused a media redirect: its Location is not a URL"))?;
+                if !(is_twilio_media_host(&next) || is_api(&next)) {
                     return Err(TwilioError::new(
                         ErrorKind::InvalidRequest,
                         op,
-                        format!("refused a media redirect to {host}: not a Twilio media host"),
+                        format!(
+                            "refused a media redirect to {}: not a Twilio media host",
+                            next.host_str().unwrap_or("a URL without a host")
+                        ),
                     ));
                 }
                 current = next;
@@ -876,6 +996,10 @@ mod tests {
         check(r#"{"auth_token": "unterminated"#, r#"{"auth_token": "***"#);
         check("Basic ", "Basic ");
         check("a short secret abc stays", "a short secret abc stays");
+        check(
+            "error sending request for url (https://u:pw@proxy.example/x)",
+            "error sending request for url (https://***@proxy.example/x)",
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::escape::Escaped;
+use crate::hints::hint_for_code;
 
 /// Whether a failed call may be repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,6 +54,11 @@ pub(crate) enum Operation {
     MessagingServiceLookup,
     MessageLookup,
     MediaFetch,
+    CallCreate,
+    CallLookup,
+    CallUpdate,
+    /// A request made through [`crate::Client::request`].
+    Request,
 }
 
 impl fmt::Display for Operation {
@@ -65,6 +71,10 @@ impl fmt::Display for Operation {
             Self::MessagingServiceLookup => "messaging-service lookup",
             Self::MessageLookup => "message lookup",
             Self::MediaFetch => "media fetch",
+            Self::CallCreate => "call",
+            Self::CallLookup => "call lookup",
+            Self::CallUpdate => "call update",
+            Self::Request => "request",
         })
     }
 }
@@ -195,38 +205,10 @@ impl TwilioError {
             .twilio_code
             .and_then(hint_for_code)
             .or(match self.inner.status {
-                Some(401) => Some(HINT_20003),
+                Some(401) => hint_for_code(20003),
                 _ => None,
             })
     }
-}
-
-const HINT_20003: &str =
-    "authentication failed: check the Account SID and Auth Token (or API Key SID and secret)";
-
-/// The operator hint for a Twilio error code.
-#[must_use]
-pub fn hint_for_code(code: u32) -> Option<&'static str> {
-    Some(match code {
-        20003 => HINT_20003,
-        20429 => "too many concurrent requests to Twilio: retry with backoff",
-        21211 => "the To number is not a valid phone number",
-        21408 => "sending to this region is not enabled: enable it in Twilio Geo Permissions",
-        21606 => {
-            "the From number is not an SMS-capable Twilio number of this account for this destination"
-        }
-        21608 => "trial account: verify the recipient number or upgrade the account",
-        21610 => "the recipient replied STOP: no messages until they send START",
-        21611 => "the sender's queue is full (over 10 hours of messages): send later",
-        21612 => "Twilio cannot route to this To number",
-        21614 => "the To number cannot receive SMS (e.g. a landline)",
-        21617 => "the message body exceeds 1600 characters: split it first",
-        21658 => "a parameter exceeded its character limit (Body over 1600 characters)",
-        21659 => "the From number is not a Twilio number or does not match the destination country",
-        21661 => "the From number cannot send SMS",
-        30034 => "US A2P 10DLC: the sender is not registered to an approved campaign",
-        _ => return None,
-    })
 }
 
 impl fmt::Display for TwilioError {
@@ -317,7 +299,7 @@ mod tests {
             assert!(api(400, Some(code)).hint().is_some(), "{code}");
         }
         assert_eq!(api(400, Some(99999)).hint(), None);
-        assert_eq!(api(401, None).hint(), Some(HINT_20003));
+        assert_eq!(api(401, None).hint(), hint_for_code(20003));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! into a log as they are, a CR or LF in them starts a line the attacker wrote (a forged
 //! `INFO` line, a fake "pairing approved"), and bidirectional controls can make a line read
 //! differently from what it holds. Every place that writes such a value into a log or an error
-//! message wraps it in [`Escaped`]; [`TwilioError`](crate::TwilioError)'s `Display` escapes the
+//! message wraps it in [`Escaped`]; `TwilioError`'s `Display` (feature `client`) escapes the
 //! text Twilio sent back the same way.
 //!
 //! ```

@@ -1,23 +1,30 @@
-//! The Twilio surface of OpenClaw channels: webhook signatures, webhook forms, and a REST
-//! client for the Messages API.
+//! The Twilio surface of OpenClaw channels (SMS and Voice Call): webhook signatures, webhook
+//! forms and their typed messages, TwiML, and a REST client for Messages and Calls.
 //!
-//! Signature computation and verification, and webhook form parsing, are pure functions with
-//! no IO; the REST client does HTTP. This crate does not decide what to send or to whom
-//! (that is `openclaw-sms`), it does not format or split text (that is `openclaw-sms-text`)
-//! or parse phone numbers (`openclaw-sms-target`), and it is not a full Twilio SDK: it covers
-//! what the SMS and Voice Call channels need. For other Twilio APIs use Twilio's OpenAPI
-//! bindings.
+//! Everything but the REST client is pure (no IO, no clock) and builds without an HTTP client,
+//! TLS or an async runtime: depend on the crate with `default-features = false` for that part;
+//! the `client` feature (on by default) adds [`Client`]. This crate does not decide what to
+//! send or to whom (that is the channel's), it does not format or split text
+//! (`openclaw-sms-text`) or parse phone numbers (`openclaw-sms-target`), and it is not a full
+//! Twilio SDK: it covers what the SMS and Voice Call channels need; [`Client::request`] lets
+//! another crate add an endpoint without forking this one.
 //!
 //! - [`signature`]: compute and verify `X-Twilio-Signature` (constant time, port and quote
 //!   variants, `bodySHA256`, shared keys); failures list the URLs tried.
 //! - [`form`]: `application/x-www-form-urlencoded` bodies as ordered pairs, and back.
-//! - [`webhook`]: typed inbound messages and delivery-status callbacks, the empty TwiML answer.
-//! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `SK…`, `PN…`).
+//! - [`redact`]: URL credentials (`user:pass@`) out of anything shown.
+//! - [`webhook`]: what a webhook form is ([`webhook::WebhookKind`]), typed inbound messages and
+//!   delivery-status callbacks, the empty TwiML answer.
+//! - [`voice`]: typed voice webhooks: an incoming call, a call-status callback, a gather result.
+//! - [`twiml`]: a small TwiML builder (`Say`, `Gather`, `Play`, `Pause`, `Hangup`, `Redirect`,
+//!   `Message`) with XML escaping.
+//! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `CA…`, `SK…`, `PN…`).
 //! - [`escape`]: [`Escaped`](escape::Escaped), untrusted text (webhook fields, URLs, error
 //!   bodies) written on one log line, with CR/LF and other controls escaped.
-//! - [`Client`]: the REST client (create message, fetch account, list incoming numbers,
-//!   fetch a Messaging Service, list messages) with one opaque error, [`TwilioError`], whose
-//!   [`RetryClass`] says whether a retry is safe.
+//! - [`hint_for_code`]: what an operator should do about a Twilio error code.
+//! - `Client` (feature `client`): the REST client (messages, calls, account, incoming numbers,
+//!   Messaging Services, media) with one opaque error, `TwilioError`, whose `RetryClass` says
+//!   whether a retry is safe.
 //!
 //! Verify a webhook, then read it:
 //!
@@ -42,21 +49,36 @@
 //! ```
 pub mod escape;
 pub mod form;
+pub mod redact;
 pub mod sid;
 pub mod signature;
+pub mod twiml;
+pub mod voice;
 pub mod webhook;
 
+mod hints;
+
+#[cfg(feature = "client")]
 mod api;
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
 mod error;
 
+pub use hints::hint_for_code;
+
+#[cfg(feature = "client")]
 pub use api::{
     Account, Capabilities, CreateMessage, IncomingPhoneNumber, ListMessages, MAX_BODY_UTF16_UNITS,
     MAX_MEDIA_URLS, MAX_PAGE_SIZE, MAX_VALIDITY_PERIOD_SECS, Message, MessagingService, Sender,
 };
+#[cfg(feature = "client")]
+pub use api::{Call, CallTarget, CreateCall, ListCalls, MAX_CALL_TIMEOUT_SECS, UpdateCall};
+#[cfg(feature = "client")]
 pub use client::{
     ApiBase, Client, ClientConfig, Credentials, DEFAULT_API_BASE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MESSAGING_BASE, DEFAULT_TIMEOUT, FetchedMedia, MAX_ERROR_BODY_BYTES,
-    MAX_MEDIA_REDIRECTS, MAX_SUCCESS_BODY_BYTES, TRUNCATED_MARKER,
+    MAX_MEDIA_REDIRECTS, MAX_SUCCESS_BODY_BYTES, RequestMethod, TRUNCATED_MARKER,
 };
-pub use error::{ErrorKind, RetryClass, TwilioError, hint_for_code};
+#[cfg(feature = "client")]
+pub use error::{ErrorKind, RetryClass, TwilioError};

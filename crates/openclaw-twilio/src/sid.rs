@@ -50,6 +50,20 @@ fn check_sid(
     Ok(())
 }
 
+/// Whether `value` is a well-formed SID with one of `prefixes`: the one SID syntax check, for
+/// code that only needs a yes or no (a config validator, a classifier) and for SID kinds this
+/// module has no type for.
+///
+/// ```
+/// use openclaw_twilio::sid::is_sid;
+/// assert!(is_sid("CA0123456789abcdef0123456789abcdef", &["CA"]));
+/// assert!(!is_sid("CA0123", &["CA"]));
+/// ```
+#[must_use]
+pub fn is_sid(value: &str, prefixes: &[&str]) -> bool {
+    check_sid(value, prefixes, "Sid", "").is_ok()
+}
+
 macro_rules! sid_type {
     ($(#[$doc:meta])* $name:ident, [$($prefix:literal),+], $expected:literal) => {
         $(#[$doc])*
@@ -126,6 +140,10 @@ sid_type!(
     MessageSid, ["SM", "MM"], "SM or MM"
 );
 sid_type!(
+    /// A Call SID: `CA` followed by 32 hexadecimal digits.
+    CallSid, ["CA"], "CA"
+);
+sid_type!(
     /// An API Key SID: `SK` followed by 32 hexadecimal digits.
     ApiKeySid, ["SK"], "SK"
 );
@@ -173,6 +191,16 @@ mod tests {
             MessageSid::parse("SM123").unwrap_err().to_string(),
             "invalid MessageSid: expected SM or MM followed by 32 hexadecimal digits"
         );
+    }
+
+    #[test]
+    fn call_sid_and_the_shared_check() {
+        assert!(CallSid::parse(&format!("CA{HEX}")).is_ok());
+        assert!(CallSid::parse(&format!("SM{HEX}")).is_err());
+        assert!(is_sid(&format!("CA{HEX}"), &["CA"]));
+        assert!(is_sid(&format!("MM{HEX}"), &["SM", "MM"]));
+        assert!(!is_sid(&format!("CA{}", &HEX[1..]), &["CA"]));
+        assert!(!is_sid(&format!("CA{HEX}"), &["SM"]));
     }
 
     #[test]

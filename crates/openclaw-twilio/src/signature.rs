@@ -11,7 +11,10 @@
 //! through a URL type would drop `:443`, lower-case the host and re-encode the query.
 //!
 //! JSON bodies: when the URL carries a `bodySHA256` query parameter, the signature covers the
-//! URL alone and the SHA-256 of the raw body is compared with that parameter.
+//! URL alone and the SHA-256 of the raw body is compared with that parameter. Twilio appends
+//! that parameter to the configured URL's own query, so a webhook verifies against
+//! [`webhook_urls`] (the configured URL, then its scheme, host and path with the request's
+//! query) through [`verify_urls`].
 //!
 //! Shared keys: when `X-Twilio-Webhooks-Signature-Settings: key=<id>,algorithm=HMAC_SHA256`
 //! is present, the same string is signed with HMAC-SHA256 and the configured shared key.
@@ -40,6 +43,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::form::{Form, ParseFormError};
+use crate::redact::redact_userinfo;
 
 type HmacSha1 = Hmac<Sha1>;
 type HmacSha256 = Hmac<Sha256>;
@@ -100,8 +104,12 @@ pub enum VerifySignatureError {
     /// No `X-Twilio-Signature` header, or an empty one.
     #[error("request has no X-Twilio-Signature header")]
     MissingSignature,
-    /// The signature matched none of the URL candidates.
-    #[error("signed URL did not match ({algorithm}): expected one of {}", DisplayList(.tried))]
+    /// The signature matched none of the URL candidates. A wrong auth token looks exactly like
+    /// a wrong URL (an HMAC tells no more), so the message names both.
+    #[error(
+        "the signature matches none of the URLs with this token: check the token and the URL ({algorithm}; tried {})",
+        DisplayList(.tried)
+    )]
     MismatchedSignature {
         /// The URL candidates tried, userinfo redacted.
         tried: Vec<String>,
@@ -139,6 +147,11 @@ impl VerifySignatureError {
     }
 }
 
+/// Longest URL candidate an error shows, in bytes: a candidate carries the request's query,
+/// which a forger chooses, so showing it whole would let each forged request write its query
+/// several times into the log.
+pub const MAX_SHOWN_URL_BYTES: usize = 160;
+
 struct DisplayList<'a>(&'a [String]);
 
 impl fmt::Display for DisplayList<'_> {
@@ -147,9 +160,26 @@ impl fmt::Display for DisplayList<'_> {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "<{s}>")?;
+            write!(f, "<{}>", Shortened(s))?;
         }
         Ok(())
+    }
+}
+
+/// A string cut to [`MAX_SHOWN_URL_BYTES`] (on a character boundary), with how much was cut.
+struct Shortened<'a>(&'a str);
+
+impl fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s.len() <= MAX_SHOWN_URL_BYTES {
+            return f.write_str(s);
+        }
+        let mut end = MAX_SHOWN_URL_BYTES;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{}…(+{} bytes)", &s[..end], s.len() - end)
     }
 }
 
@@ -392,6 +422,25 @@ pub fn webhook_url(public_url: &str, request_query: Option<&str>) -> String {
     }
 }
 
+/// The URLs Twilio may have signed for a request to `public_url` with `request_query`, in
+/// the order [`verify_urls`] tries them: first [`webhook_url`] (the configured URL as it is,
+/// or with the request's query when it has none); then, when the configured URL has a query
+/// and the request's query differs from it, the configured scheme, host and path with the
+/// request's query. The second is what Twilio signs for a JSON webhook: it appends
+/// `&bodySHA256=<hex>` to the configured query.
+#[must_use]
+pub fn webhook_urls(public_url: &str, request_query: Option<&str>) -> Vec<String> {
+    let as_configured = webhook_url(public_url, request_query);
+    let with_request_query = cut_fragment(public_url)
+        .split_once('?')
+        .zip(request_query.filter(|q| !q.is_empty()))
+        .map(|((base, _), query)| format!("{base}?{query}"))
+        .filter(|url| *url != as_configured);
+    std::iter::once(as_configured)
+        .chain(with_request_query)
+        .collect()
+}
+
 /// Lower-case hexadecimal SHA-256 of a body, as Twilio puts it in `bodySHA256`.
 #[must_use]
 pub fn body_sha256_hex(body: &[u8]) -> String {
@@ -502,19 +551,6 @@ fn quote_variant(url: &str) -> Option<String> {
         Some(format!("{head}{}", query.replace("%27", "'")))
     } else {
         None
-    }
-}
-
-/// Replaces `user:pass@` in a URL's authority with `***@` for display.
-fn redact_userinfo(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_len].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
-        None => url.to_owned(),
     }
 }
 
@@ -681,6 +717,54 @@ pub fn verify(request: &VerifyRequest<'_>, keys: &Keys) -> Result<Verified, Veri
     })
 }
 
+/// [`verify`] against each of `urls` in turn (the URL of `request` is not used): the first
+/// that verifies wins. Build `urls` with [`webhook_urls`].
+///
+/// # Errors
+/// As [`verify`]. When no URL verifies: a body hash mismatch if one URL's signature matched
+/// but the body did not; otherwise the mismatch listing every candidate tried.
+pub fn verify_urls(
+    urls: &[String],
+    request: &VerifyRequest<'_>,
+    keys: &Keys,
+) -> Result<Verified, VerifySignatureError> {
+    let mut failed: Option<VerifySignatureError> = None;
+    for url in urls {
+        let attempt = VerifyRequest { url, ..*request };
+        let err = match verify(&attempt, keys) {
+            Ok(verified) => return Ok(verified),
+            Err(err) => err,
+        };
+        failed = Some(match (failed, err) {
+            // Errors that do not depend on the URL: no other candidate can do better.
+            (
+                _,
+                err @ (VerifySignatureError::MissingSignature
+                | VerifySignatureError::InvalidSignatureSettings { .. }
+                | VerifySignatureError::UnknownSharedKey { .. }),
+            ) => return Err(err),
+            (
+                Some(VerifySignatureError::MismatchedSignature {
+                    mut tried,
+                    algorithm,
+                }),
+                VerifySignatureError::MismatchedSignature { tried: more, .. },
+            ) => {
+                tried.extend(more);
+                VerifySignatureError::MismatchedSignature { tried, algorithm }
+            }
+            (_, err @ VerifySignatureError::MismatchedBodyHash) => err,
+            (Some(err @ VerifySignatureError::MismatchedBodyHash), _) => err,
+            (Some(VerifySignatureError::ParseForm(_)) | None, err) => err,
+            (Some(err), _) => err,
+        });
+    }
+    Err(failed.unwrap_or(VerifySignatureError::MismatchedSignature {
+        tried: Vec::new(),
+        algorithm: Algorithm::HmacSha1,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,17 +802,6 @@ mod tests {
         check("https://a/p?t=it%27s", Some("https://a/p?t=it's"));
         check("https://a/it's?t=1", None);
         check("https://a/p", None);
-    }
-
-    #[test]
-    fn redaction_table() {
-        fn check(url: &str, expected: &str) {
-            assert_eq!(redact_userinfo(url), expected);
-        }
-        check("https://user:pass@a.com/p", "https://***@a.com/p");
-        check("https://a.com/p?x=a@b", "https://a.com/p?x=a@b");
-        check("https://a.com", "https://a.com");
-        check("relative", "relative");
     }
 
     /// The straightforward definition the optimised `params_suffix` must match.
@@ -803,6 +876,44 @@ mod tests {
             "https://gw.example/sms?k=v",
         );
         check("https://GW.example/SMS", None, "https://GW.example/SMS");
+    }
+
+    #[test]
+    fn webhook_urls_table() {
+        fn check(public: &str, query: Option<&str>, expected: &[&str]) {
+            assert_eq!(webhook_urls(public, query), expected, "{public} {query:?}");
+        }
+        check("https://g/sms", Some("a=1"), &["https://g/sms?a=1"]);
+        check("https://g/sms", None, &["https://g/sms"]);
+        check(
+            "https://g/sms?foo=1",
+            Some("foo=1"),
+            &["https://g/sms?foo=1"],
+        );
+        check("https://g/sms?foo=1", None, &["https://g/sms?foo=1"]);
+        check("https://g/sms?foo=1", Some(""), &["https://g/sms?foo=1"]);
+        check(
+            "https://g:443/sms?foo=1#f",
+            Some("foo=1&bodySHA256=ab"),
+            &[
+                "https://g:443/sms?foo=1",
+                "https://g:443/sms?foo=1&bodySHA256=ab",
+            ],
+        );
+    }
+
+    #[test]
+    fn long_candidates_are_shown_shortened() {
+        let long = format!("https://g/sms?pad={}", "é".repeat(200));
+        let err = VerifySignatureError::MismatchedSignature {
+            tried: vec![long.clone(), "https://g/sms".to_owned()],
+            algorithm: Algorithm::HmacSha1,
+        };
+        let shown = err.to_string();
+        assert!(shown.len() < 2 * MAX_SHOWN_URL_BYTES, "{shown}");
+        assert!(shown.contains("…(+"), "{shown}");
+        assert!(shown.ends_with(", <https://g/sms>"), "{shown}");
+        assert_eq!(err.tried()[0], long, "tried() keeps the whole candidate");
     }
 
     #[test]

@@ -38,22 +38,49 @@ pub const MAX_INBOUND_MEDIA: usize = 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WebhookKind {
-    /// A message sent to one of our numbers.
+    /// A message sent to one of our numbers ([`InboundMessage`]).
     InboundMessage,
-    /// A delivery-status callback for a message we sent.
+    /// A delivery-status callback for a message we sent ([`StatusCallback`]).
     StatusCallback,
+    /// A call to one of our numbers: Twilio asks what to do ([`crate::voice::IncomingCall`]).
+    IncomingCall,
+    /// A call-progress callback ([`crate::voice::CallStatusCallback`]).
+    CallStatus,
+    /// The result of a `<Gather>`: digits or speech ([`crate::voice::GatherResult`]).
+    Gather,
 }
 
 impl WebhookKind {
-    /// Classifies a form the way upstream does: `MessageStatus` (else `SmsStatus`), trimmed
-    /// and lower-cased; non-empty and not `receiving`/`received` means a status callback.
+    /// Classifies a form.
+    ///
+    /// A form with a `CallSid` and no message SID is a voice webhook: a gather result when it
+    /// carries `Digits` or `SpeechResult`, a call-status callback when it carries
+    /// `CallbackSource` or a final `CallStatus`, and otherwise an incoming call. Messaging forms
+    /// are classified the way upstream does: `MessageStatus` (else `SmsStatus`), trimmed and
+    /// lower-cased; non-empty and not `receiving`/`received` means a status callback.
     #[must_use]
     pub fn of(form: &Form) -> Self {
+        if let Some(kind) = crate::voice::voice_kind(form) {
+            return kind;
+        }
         match status_field(form) {
             Some(status) if !is_inbound_status(&status) => Self::StatusCallback,
             _ => Self::InboundMessage,
         }
     }
+
+    /// Whether this is one of the voice kinds.
+    #[must_use]
+    pub fn is_voice(self) -> bool {
+        matches!(self, Self::IncomingCall | Self::CallStatus | Self::Gather)
+    }
+}
+
+/// Whether the form names a message (`MessageSid`, `SmsSid` or `SmsMessageSid`, non-blank).
+pub(crate) fn has_message_sid(form: &Form) -> bool {
+    ["MessageSid", "SmsSid", "SmsMessageSid"]
+        .into_iter()
+        .any(|name| non_blank(form, name).is_some())
 }
 
 fn status_field(form: &Form) -> Option<String> {
@@ -155,11 +182,11 @@ impl fmt::Debug for InboundMessage {
     }
 }
 
-fn non_blank<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+pub(crate) fn non_blank<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.get(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn required<'a>(form: &'a Form, name: &'static str) -> Result<&'a str, ParseFormError> {
+pub(crate) fn required<'a>(form: &'a Form, name: &'static str) -> Result<&'a str, ParseFormError> {
     non_blank(form, name).ok_or(ParseFormError::MissingField { name })
 }
 
@@ -174,7 +201,7 @@ fn message_sid(form: &Form) -> Result<MessageSid, ParseFormError> {
     })
 }
 
-fn account_sid(form: &Form) -> Result<AccountSid, ParseFormError> {
+pub(crate) fn account_sid(form: &Form) -> Result<AccountSid, ParseFormError> {
     AccountSid::parse(required(form, "AccountSid")?).map_err(|e| ParseFormError::InvalidField {
         name: "AccountSid",
         reason: e.to_string(),

@@ -1,8 +1,9 @@
 //! Agent backends: how an allowed SMS becomes a model's answer.
 //!
 //! Configured the upstream way: `models.providers.<id>` (with `api: "openai-completions"` or
-//! our `api: "command"`) and `agents.defaults.model.primary: "<provider>/<model>"`. With no
-//! model configured the built-in echo agent answers, so the gateway can be tried at once.
+//! our `api: "command"`) and `agents.defaults.model.primary: "<provider>/<model>"`. The echo
+//! agent answers when `primary` is `"echo"`, and in `gateway --dev` when no model is configured;
+//! a gateway for real senders without a model refuses to start ([`no_model_error`]).
 
 mod command;
 mod echo;
@@ -38,6 +39,39 @@ pub(crate) struct AgentSettings {
     pub(crate) history_turns: usize,
 }
 
+/// The ways to give the gateway an agent, for the errors that ask for one (one line each,
+/// `; `-separated: the binary prints errors on one line).
+pub(crate) const AGENT_CHOICES: &str = "(1) your OpenClaw agent through the OpenClaw bridge: \
+models.providers.openclaw: { api: \"openclaw-gateway\", baseUrl: \"http://127.0.0.1:18789\", apiKey: … } \
+with agents.defaults.model.primary: \"openclaw/main\" (see docs/channels/sms.md#use-your-openclaw-agent); \
+(2) a model server with an OpenAI-compatible API (Ollama, vLLM, OpenAI, …): \
+models.providers.<id>: { api: \"openai-completions\", baseUrl: \"http://127.0.0.1:11434/v1\" } \
+with agents.defaults.model.primary: \"<id>/<model>\"; \
+(3) a program of yours: models.providers.<id>: { api: \"command\", command: [\"/usr/local/bin/my-agent\"] } \
+with agents.defaults.model.primary: \"<id>/any\"; \
+(4) for testing only, the echo agent: agents.defaults.model.primary: \"echo\" (or `openclaw gateway --dev`)";
+
+/// `agents.defaults.model.primary` (or the `agents.defaults.model` string), if set.
+fn primary_model(config: &Value) -> Option<&Value> {
+    let defaults = config.pointer("/agents/defaults")?;
+    defaults
+        .pointer("/model/primary")
+        .or_else(|| defaults.get("model").filter(|m| m.is_string()))
+}
+
+/// Whether the config names a model (`"echo"` included): a gateway for real senders needs one.
+pub(crate) fn names_a_model(config: &Value) -> bool {
+    primary_model(config).is_some()
+}
+
+/// The start-up error of a gateway whose config names no model: without one it would answer
+/// real senders with echoes of their own texts.
+pub(crate) fn no_model_error() -> anyhow::Error {
+    anyhow!(
+        "no agent is configured (agents.defaults.model.primary is not set), so every sender would get an echo of their own text; choose one with `openclaw config patch`: {AGENT_CHOICES}"
+    )
+}
+
 /// Builds the agent the config names (echo when none), and its settings.
 pub(crate) fn build_agent(
     config: &Value,
@@ -54,14 +88,7 @@ pub(crate) fn build_agent(
             })?,
     };
     let settings = AgentSettings { history_turns };
-    let primary = defaults
-        .and_then(|d| d.pointer("/model/primary"))
-        .or_else(|| {
-            defaults
-                .and_then(|d| d.get("model"))
-                .filter(|m| m.is_string())
-        });
-    let Some(primary) = primary else {
+    let Some(primary) = primary_model(config) else {
         return Ok((Arc::new(EchoAgent), settings));
     };
     let primary = primary
@@ -79,7 +106,7 @@ pub(crate) fn build_agent(
     let path = format!("models.providers.{provider_id}");
     let provider = config
         .pointer(&format!("/models/providers/{provider_id}"))
-        .ok_or_else(|| anyhow!("agents.defaults.model.primary names provider \"{provider_id}\", but {path} is not configured"))?;
+        .ok_or_else(|| anyhow!("agents.defaults.model.primary names provider \"{provider_id}\", but {path} is not configured: this gateway does not talk to model vendors itself (an OpenClaw config's \"{primary}\" is served by OpenClaw's own gateway); choose one of: {AGENT_CHOICES}"))?;
     let api = provider
         .get("api")
         .and_then(Value::as_str)
@@ -161,16 +188,40 @@ mod tests {
     }
 
     #[test]
+    fn a_model_is_named_only_by_primary() {
+        assert!(!names_a_model(&json!({})));
+        assert!(!names_a_model(
+            &json!({"agents": {"defaults": {"historyTurns": 3}}})
+        ));
+        assert!(names_a_model(
+            &json!({"agents": {"defaults": {"model": {"primary": "echo"}}}})
+        ));
+        assert!(names_a_model(
+            &json!({"agents": {"defaults": {"model": "local/m"}}})
+        ));
+        let text = no_model_error().to_string();
+        for choice in [
+            "openclaw-gateway",
+            "openai-completions",
+            "\"command\"",
+            "primary: \"echo\"",
+        ] {
+            assert!(text.contains(choice), "{choice}: {text}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let msg = |cfg: Value| format!("{:#}", build(cfg).unwrap_err());
         assert!(
             msg(json!({"agents": {"defaults": {"model": {"primary": "nope"}}}}))
                 .contains("write \"<provider>/<model>\"")
         );
-        assert!(
-            msg(json!({"agents": {"defaults": {"model": {"primary": "x/y"}}}}))
-                .contains("models.providers.x is not configured")
-        );
+        let unknown = msg(json!({"agents": {"defaults": {"model": {"primary": "x/y"}}}}));
+        assert!(unknown.contains("models.providers.x is not configured"));
+        // What to do instead: the OpenClaw bridge or an OpenAI-compatible server.
+        assert!(unknown.contains("api: \"openclaw-gateway\""), "{unknown}");
+        assert!(unknown.contains("api: \"openai-completions\""), "{unknown}");
         let cfg = json!({"models": {"providers": {"p": {"api": "openai-completions"}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
         assert!(msg(cfg).contains("models.providers.p.baseUrl is required"));
         let cfg = json!({"models": {"providers": {"p": {"api": "openai-completions", "baseUrl": "http://x", "models": [{"id": "a"}]}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});

@@ -1,5 +1,6 @@
 //! The CLI side of the admin API: talk to a gateway running on this machine, over its
-//! owner-only Unix socket (see `server::admin_socket_path`).
+//! owner-only Unix socket (see `admin_socket`), and only when that socket and its directory
+//! are this user's and no one else can write them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::Ctx;
-use crate::server::{ADMIN_PREFIX, admin_socket_path};
+use crate::admin_socket::{socket_dir, socket_path, verify_before_connect, verify_socket_dir};
+use crate::server::ADMIN_PREFIX;
 
 /// A client for the admin API of the gateway on a port.
 #[derive(Debug, Clone)]
@@ -21,11 +23,13 @@ pub(crate) struct GatewayClient {
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl GatewayClient {
+    /// A client for the gateway on the configured port; an error when its socket directory
+    /// or socket is not safe to talk to (see [`verify_before_connect`]).
     pub(crate) fn new(ctx: &Ctx) -> anyhow::Result<Self> {
         let port = super::gateway::gateway_port(ctx, ctx.gateway_port);
-        Ok(Self {
-            socket: admin_socket_path(port),
-        })
+        let socket = socket_path(port);
+        verify_before_connect(&socket)?;
+        Ok(Self { socket })
     }
 
     /// A client for the admin socket at `socket`.
@@ -33,14 +37,13 @@ impl GatewayClient {
         Self { socket }
     }
 
-    /// Every gateway of this user that answers on its admin socket (any port), with its status.
-    pub(crate) async fn all_running() -> Vec<Value> {
-        let dir = match admin_socket_path(0).parent() {
-            Some(dir) => dir.to_path_buf(),
-            None => return Vec::new(),
-        };
+    /// Every gateway of this user that answers on its admin socket (any port), with its status;
+    /// an error when the socket directory is not safe to look in.
+    pub(crate) async fn all_running() -> anyhow::Result<Vec<Value>> {
+        let dir = socket_dir();
+        verify_socket_dir(&dir)?;
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut found = Vec::new();
         for entry in entries.flatten() {
@@ -53,7 +56,7 @@ impl GatewayClient {
                 found.push(status);
             }
         }
-        found
+        Ok(found)
     }
 
     /// The running gateway's status, or `None` when no gateway answers.
@@ -97,6 +100,7 @@ impl GatewayClient {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, Value)> {
+        verify_before_connect(&self.socket)?;
         let mut stream = tokio::net::UnixStream::connect(&self.socket)
             .await
             .context("reach the running gateway")?;

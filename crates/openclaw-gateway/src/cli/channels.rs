@@ -101,15 +101,38 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
         let accounts = ctx.sms_accounts()?;
         let client = GatewayClient::new(&ctx)?;
         let running = client.status().await;
+        let running_rows = gateway_rows(running.as_ref());
         let mut rows = Vec::new();
+        // The config's accounts, each as the running gateway runs it when it does.
         for account in &accounts.accounts {
-            let probe_result = if probe_wanted && account.enabled && account.is_configured() {
-                Some(run_probe(&ctx, account).await)
-            } else {
-                None
-            };
-            rows.push(account_json(account, running.as_ref(), probe_result));
+            if let Some(row) = running_rows
+                .iter()
+                .find(|r| r["accountId"] == account.id.as_str())
+            {
+                rows.push(row.clone());
+                continue;
+            }
+            let mut row = account_json(account, all_warnings(account));
+            if probe_wanted && account.enabled && account.is_configured() {
+                row["probe"] = json!(run_probe(&ctx, account).await);
+            }
+            rows.push(row);
         }
+        // Accounts only the running gateway has (a `gateway --dev`'s simulator account).
+        for row in &running_rows {
+            if !rows.iter().any(|r| r["accountId"] == row["accountId"]) {
+                rows.push(row.clone());
+            }
+        }
+        if probe_wanted {
+            for row in rows.iter_mut().filter(|r| r["source"] == "gateway") {
+                row["probe"] =
+                    gateway_probe(&client, row["accountId"].as_str().unwrap_or_default()).await;
+            }
+        }
+        // Probe results, public URLs and the running gateway's rows quote URLs that may carry
+        // `user:pass@`: every row is shown through the one redaction.
+        let rows: Vec<Value> = rows.iter().map(crate::redact::shown_value).collect();
         // Where the state is: the running gateway's word, else the config's (not connected).
         let state = match running
             .as_ref()
@@ -226,14 +249,60 @@ fn capabilities_json() -> Value {
     json!({"chatTypes": ["direct"], "media": true, "threads": false, "reactions": false, "edit": false, "unsend": false, "reply": false, "effects": false, "blockStreaming": false, "textChunkLimit": 1500})
 }
 
-fn account_json(
-    account: &AccountSettings,
-    running: Option<&Value>,
-    probe: Option<ProbeResult>,
-) -> Value {
-    let running_here = running
-        .and_then(|r| r["accounts"].as_array())
-        .is_some_and(|a| a.iter().any(|x| x["accountId"] == account.id.as_str()));
+/// The rows of the accounts the running gateway runs, as it describes them (marked
+/// `"source": "gateway"`, with where it runs).
+fn gateway_rows(running: Option<&Value>) -> Vec<Value> {
+    let Some(status) = running else {
+        return Vec::new();
+    };
+    let gateway = json!({
+        "pid": status["pid"],
+        "devSimUrl": status["devSimUrl"],
+    });
+    status["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| row["accountId"].is_string())
+        .map(|row| {
+            let mut row = row.clone();
+            row["source"] = json!("gateway");
+            row["gateway"] = gateway.clone();
+            row
+        })
+        .collect()
+}
+
+/// The probe of an account the running gateway runs, done by the gateway (it holds the
+/// credentials, which a `--dev` gateway has in no config file).
+async fn gateway_probe(client: &GatewayClient, account: &str) -> Value {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("account", account)
+        .finish();
+    match client.get(&format!("/probe?{query}")).await {
+        Ok(result) if result.is_object() => result,
+        Ok(_) => json!(ProbeResult {
+            ok: false,
+            error: Some("the running gateway gave no probe result".to_owned()),
+            webhook: json!({"status": "unavailable"}),
+            recent_inbound: None,
+            recent_outbound: None,
+            hints: vec![],
+        }),
+        Err(err) => json!(ProbeResult {
+            ok: false,
+            error: Some(format!("the running gateway could not probe: {err:#}")),
+            webhook: json!({"status": "unavailable"}),
+            recent_inbound: None,
+            recent_outbound: None,
+            hints: vec![],
+        }),
+    }
+}
+
+/// The status row of one account from its settings (`running` false: the caller knows better;
+/// `probe` null until one runs).
+pub(crate) fn account_json(account: &AccountSettings, warnings: Vec<String>) -> Value {
     let token_status = match &account.auth_token {
         Some(t) if t.is_configured() => "configured",
         _ => "missing",
@@ -252,7 +321,8 @@ fn account_json(
     } else {
         "unconfigured"
     };
-    json!({
+    // Probe results and the public URL quote URLs that may carry `user:pass@`.
+    crate::redact::shown_value(&json!({
         "accountId": account.id,
         "name": account.name.clone().unwrap_or_else(|| account.sender_label()),
         "enabled": account.enabled,
@@ -264,12 +334,33 @@ fn account_json(
         "publicWebhookUrl": account.public_webhook_url,
         "sender": account.sender_label(),
         "dmPolicy": account.dm_policy,
-        "running": running_here,
-        "connected": running_here,
+        "running": false,
+        "connected": false,
         "statusState": state,
-        "warnings": all_warnings(account),
-        "probe": probe,
-    })
+        "warnings": warnings,
+        "probe": Value::Null,
+    }))
+}
+
+/// `yes`, `no`, or for the running gateway's own description `yes (pid 123, --dev with the
+/// local Twilio at http://127.0.0.1:PORT)`.
+fn running_line(row: &Value) -> String {
+    if row["running"] != true {
+        return "no".to_owned();
+    }
+    let gateway = &row["gateway"];
+    let mut details = Vec::new();
+    if let Some(pid) = gateway["pid"].as_u64() {
+        details.push(format!("pid {pid}"));
+    }
+    if let Some(sim) = gateway["devSimUrl"].as_str() {
+        details.push(format!("--dev with the local Twilio at {sim}"));
+    }
+    if details.is_empty() {
+        "yes".to_owned()
+    } else {
+        format!("yes ({})", details.join(", "))
+    }
 }
 
 fn print_account(row: &Value) {
@@ -292,10 +383,7 @@ fn print_account(row: &Value) {
     );
     outln!("  Signature validation: {}", s("signatureValidation"));
     outln!("  DM policy: {}", s("dmPolicy"));
-    outln!(
-        "  Running in a local gateway: {}",
-        if row["running"] == true { "yes" } else { "no" }
-    );
+    outln!("  Running in a local gateway: {}", running_line(row));
     for warning in row["warnings"].as_array().into_iter().flatten() {
         outln!("  {}", warning.as_str().unwrap_or(""));
     }

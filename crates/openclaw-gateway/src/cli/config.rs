@@ -7,9 +7,12 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{Ctx, print_json, sms_accounts};
+use openclaw_sms::AccountOptions;
+
+use super::{Ctx, print_json};
 use crate::config_file::{self, Change, ChangeOp};
-use crate::secrets::SecretsRuntime;
+use crate::runtime::start_accounts;
+use crate::secrets::{SecretsMode, SecretsRuntime};
 use crate::state::{Backend, StateSettings};
 
 #[derive(Debug, Subcommand)]
@@ -19,7 +22,7 @@ pub(crate) enum ConfigCommand {
         /// The patch file (JSON5).
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
-        /// Validate the result (schema and secret resolvability) and write nothing.
+        /// Validate the result (the checks of `config validate`) and write nothing.
         #[arg(long)]
         dry_run: bool,
         /// Print the result as JSON.
@@ -34,11 +37,16 @@ pub(crate) enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check the config: schema of channels.sms and resolvability of its secrets.
+    /// Check the config with the checks `openclaw gateway` runs at start-up. SecretRefs are
+    /// checked for shape only unless --resolve-secrets is given.
     Validate {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Also resolve every SecretRef (env vars, files, exec providers) in this shell's
+        /// environment, as the gateway will in its own at start-up.
+        #[arg(long)]
+        resolve_secrets: bool,
     },
 }
 
@@ -50,43 +58,57 @@ pub(crate) fn run(ctx: Ctx, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             json,
         } => patch(ctx, &file, dry_run, json),
         ConfigCommand::Get { path, json } => get(&ctx, path.as_deref(), json),
-        ConfigCommand::Validate { json } => validate_cmd(&ctx, json),
+        ConfigCommand::Validate {
+            json,
+            resolve_secrets,
+        } => {
+            let mode = if resolve_secrets {
+                SecretsMode::Resolve
+            } else {
+                SecretsMode::ShapeOnly
+            };
+            validate_cmd(&ctx, json, mode)
+        }
     }
 }
 
-/// Every check a config must pass to be written: schema, then secret resolvability (exec
-/// providers included: they run once here, as they will at start), then the agent.
-pub(crate) fn validate(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+/// Every check of `openclaw gateway`'s start-up that needs no network: `state`, `channels.sms`
+/// (the same [`start_accounts`] the gateway runs), the agent. With [`SecretsMode::ShapeOnly`]
+/// SecretRefs are checked for shape only (`config patch`, `config validate`); with
+/// [`SecretsMode::Resolve`] they are read (`config validate --resolve-secrets`).
+pub(crate) fn validate(
+    config: &Value,
+    ctx: &Ctx,
+    mode: SecretsMode,
+) -> anyhow::Result<Vec<String>> {
+    crate::runtime::trusted_proxies(config)?;
     crate::serve::ServerSettings::from_config(config)?;
-    validate_state(config, ctx)?;
-    let warnings = validate_channels(config, ctx)?;
-    check_agent(config, ctx)?;
+    let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
+    validate_state(config, &secrets)?;
+    let warnings = validate_channels(config, ctx, &secrets)?;
+    check_agent(config, &secrets)?;
     Ok(warnings)
 }
 
-/// The `state` checks: schema, and resolvability of `state.url` when the backend needs it
-/// (nothing connects: `openclaw state status` does).
-fn validate_state(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
+/// The `state` checks: schema, and `state.url` when the backend needs it (nothing connects:
+/// `openclaw state status` does).
+fn validate_state(config: &Value, secrets: &SecretsRuntime<'_>) -> anyhow::Result<()> {
     let settings = StateSettings::from_config(config)?;
     if settings.backend == Backend::Postgres {
-        settings.resolve_url(&SecretsRuntime::new(config, &ctx.env))?;
+        settings.resolve_url(secrets)?;
     }
     Ok(())
 }
 
-/// The `channels.sms` checks: schema, webhook paths, secrets of enabled accounts.
-fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
-    let accounts = sms_accounts(config, &ctx.env)?;
-    openclaw_sms::config::check_webhook_paths(&accounts.runnable())?;
-    let secrets = SecretsRuntime::new(config, &ctx.env);
+/// The `channels.sms` checks of start-up; the warnings of enabled accounts.
+fn validate_channels(
+    config: &Value,
+    ctx: &Ctx,
+    secrets: &SecretsRuntime<'_>,
+) -> anyhow::Result<Vec<String>> {
+    let started = start_accounts(config, &ctx.env, secrets, AccountOptions::default())?;
     let mut warnings = Vec::new();
-    for account in accounts.accounts.iter().filter(|a| a.enabled) {
-        if let Some(token) = &account.auth_token {
-            secrets.resolve(&format!("{}.authToken", account.config_path), token)?;
-        }
-        if let Some(secret) = &account.api_key_secret {
-            secrets.resolve(&format!("{}.apiKeySecret", account.config_path), secret)?;
-        }
+    for account in started.accounts.accounts.iter().filter(|a| a.enabled) {
         warnings.extend(account.warnings.iter().cloned());
         warnings.extend(account.plan_warnings());
     }
@@ -94,9 +116,8 @@ fn validate_channels(config: &Value, ctx: &Ctx) -> anyhow::Result<Vec<String>> {
 }
 
 /// The agent the gateway would build from `agents` and `models`.
-fn check_agent(config: &Value, ctx: &Ctx) -> anyhow::Result<()> {
-    let secrets = SecretsRuntime::new(config, &ctx.env);
-    crate::agents::build_agent(config, &secrets).map(|_| ())
+fn check_agent(config: &Value, secrets: &SecretsRuntime<'_>) -> anyhow::Result<()> {
+    crate::agents::build_agent(config, secrets).map(|_| ())
 }
 
 fn patch(
@@ -106,28 +127,36 @@ fn patch(
     json_out: bool,
 ) -> anyhow::Result<ExitCode> {
     let patch = config_file::read_json5_file(file, "patch file")?;
+    // Concurrent patches queue on the lock, each merging into what the previous one wrote.
+    let _lock = (!dry_run).then(|| ctx.doc.reload_locked()).transpose()?;
     let mut next = ctx.doc.value.clone();
     let changes = config_file::merge_patch(&mut next, &patch);
     let invalid = || {
         format!(
-            "the patched config is invalid; nothing was written to {}",
+            "in the patch: the patched config is invalid; nothing was written to {}",
             ctx.paths.config.display()
         )
     };
-    validate_state(&next, &ctx).with_context(invalid)?;
-    let mut checks = validate_channels(&next, &ctx).with_context(invalid)?;
-    if let Err(err) = check_agent(&next, &ctx) {
-        // An agent problem the config already had (say, an upstream config whose model uses a
-        // provider built into upstream) is not this patch's fault: report it, do not refuse.
-        let before = check_agent(&ctx.doc.value, &ctx).err();
-        if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
-            checks.push(format!(
-                "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
-            ));
-        } else {
-            return Err(err.context(invalid()));
+    // SecretRefs are checked for shape only: the admin's shell need not hold the gateway's
+    // secrets; the gateway resolves them at start-up.
+    let checks = match validate(&next, &ctx, SecretsMode::ShapeOnly) {
+        Ok(warnings) => warnings,
+        Err(err) => {
+            // A problem the config already had (an upstream config whose model uses a provider
+            // built into upstream; an account still missing its token) is not this patch's
+            // fault: report it, do not refuse.
+            let before = validate(&ctx.doc.value, &ctx, SecretsMode::ShapeOnly).err();
+            if before.is_some_and(|b| format!("{b:#}") == format!("{err:#}")) {
+                vec![format!(
+                    "{err:#} (already so before this patch; `openclaw gateway` needs it fixed)"
+                )]
+            } else {
+                return Err(err.context(invalid()));
+            }
         }
-    }
+    };
+    // What is written must load again (size, nesting): checked before anything is written.
+    config_file::render_loadable(&next).with_context(invalid)?;
     if !dry_run && !changes.is_empty() {
         ctx.doc.value = next;
         ctx.doc.save()?;
@@ -173,7 +202,7 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     let Some(value) = config_file::get_path(&ctx.doc.value, path) else {
         bail!("{path} is not set in {}", ctx.paths.config.display());
     };
-    let value = redact(path, value);
+    let value = crate::redact::config_value(path, value);
     match &value {
         Value::String(s) if !json_out => outln!("{s}"),
         other => print_json(other)?,
@@ -181,56 +210,8 @@ fn get(ctx: &Ctx, path: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether a config key holds a secret: `authToken`, `apiKeySecret`, `apiKey`, and the other
-/// sections' `token`, `botToken`, `password`, … (any key naming a token, secret, password or key).
-fn is_secret_key(key: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "apikey",
-        "api_key",
-        "privatekey",
-    ];
-    let key = key.to_ascii_lowercase();
-    MARKERS.iter().any(|m| key.contains(m))
-}
-
-/// Config paths that hold a secret although their key does not say so: `state.url` (a
-/// database URL usually carries a password).
-const SECRET_PATHS: &[&str] = &["state.url"];
-
-/// Plain secrets in the config are shown as `***` (references are shown as they are).
-fn redact(path: &str, value: &Value) -> Value {
-    let last = path.rsplit('.').next().unwrap_or("");
-    match value {
-        Value::String(_) if is_secret_key(last) || SECRET_PATHS.contains(&path) => {
-            let input: Option<openclaw_sms::config::SecretInput> =
-                serde_json::from_value(value.clone()).ok();
-            if input.and_then(|i| i.reference()).is_some() {
-                value.clone()
-            } else {
-                Value::String("***".to_owned())
-            }
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let child = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    (k.clone(), redact(&child, v))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn validate_cmd(ctx: &Ctx, json_out: bool) -> anyhow::Result<ExitCode> {
-    let warnings = validate(&ctx.doc.value, ctx)?;
+fn validate_cmd(ctx: &Ctx, json_out: bool, mode: SecretsMode) -> anyhow::Result<ExitCode> {
+    let warnings = validate(&ctx.doc.value, ctx, mode)?;
     if json_out {
         print_json(&json!({"ok": true, "configPath": ctx.paths.config, "warnings": warnings}))?;
     } else {

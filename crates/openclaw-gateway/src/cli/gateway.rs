@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
 use crate::config_file::merge_patch;
-use crate::runtime::{now_ms, open_state, running_accounts};
+use crate::runtime::{now_ms, open_state, start_accounts};
 use crate::secrets::SecretsRuntime;
 use crate::serve::ServerSettings;
 use crate::server::{self, ServerInfo};
@@ -79,9 +79,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let server_settings = ServerSettings::from_config(&ctx.doc.value)?;
     crate::serve::log_limits(server_settings);
     let addr = SocketAddr::new(ip, port);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("bind {addr}: is another gateway running? Stop it or pass --port")
-    })?;
+    let listener = bind_public(addr).await?;
     let local = listener.local_addr()?;
 
     let mut temp_dir = None;
@@ -92,8 +90,24 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         temp_dir = dir;
     }
 
-    let accounts = ctx.sms_accounts()?;
-    let runtimes = running_accounts(&ctx, &accounts, AccountOptions::default())?;
+    let trusted_proxies = crate::runtime::trusted_proxies(&ctx.doc.value)?;
+    // The same check `config validate` runs; here secrets are resolved, in this process.
+    let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
+    let checked = start_accounts(
+        &ctx.doc.value,
+        &ctx.env,
+        &secrets,
+        AccountOptions::default(),
+    )
+    .context("at start-up")?;
+    for account in checked.accounts.accounts.iter().filter(|a| !a.enabled) {
+        tracing::info!(account = %account.id, "SMS account is disabled");
+    }
+    for (account, warning) in &checked.warnings {
+        tracing::warn!(account = %account, "{warning}");
+    }
+    let accounts = checked.accounts;
+    let runtimes = checked.runtimes;
     if runtimes.is_empty() {
         tracing::warn!(
             "no SMS account is running: configure channels.sms (see `openclaw channels status --channel sms`)"
@@ -102,9 +116,14 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let opened = open_state(&ctx, &ctx.paths.state_dir, now_ms()).await?;
     let store = opened.store;
     tracing::info!(state = %opened.target.line(), "state opened");
-    let secrets = SecretsRuntime::new(&ctx.doc.value, &ctx.env);
+    // Config errors come first (above); then, outside `--dev`, a gateway that would echo real
+    // senders' texts back to them refuses to start.
+    if !args.dev && !crate::agents::names_a_model(&ctx.doc.value) {
+        return Err(crate::agents::no_model_error());
+    }
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let options = ChannelOptions {
+        trusted_proxies,
         history_turns: agent_settings.history_turns,
         media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
         ..ChannelOptions::default()
@@ -128,6 +147,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let ready = Arc::new(AtomicBool::new(false));
     let info = ServerInfo {
         started_at_ms: now_ms(),
+        port: local.port(),
         state_dir: ctx.paths.state_dir.display().to_string(),
         dev_sim_url: sim
             .as_ref()
@@ -136,7 +156,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         state: opened.target.clone(),
     };
     let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
-    let admin_socket = server::admin_socket_path(local.port());
+    let admin_socket = crate::admin_socket::socket_path(local.port());
     let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
@@ -152,13 +172,26 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         .filter(|a| a.enabled)
         .cloned()
         .collect();
-    tokio::task::spawn_blocking(move || {
-        for account in plan_check {
-            for warning in account.plan_warnings() {
-                tracing::warn!(account = %account.id, "- SMS: {warning}");
+    // On a thread of its own, not the runtime's blocking pool: the runtime waits for its
+    // blocking tasks when it is dropped, so a gateway stopped while the patterns load would
+    // exit only once they have (and log warnings after "gateway stopped").
+    let plan_stop = stop.clone();
+    let plan_thread = std::thread::Builder::new()
+        .name("plan-warnings".to_owned())
+        .spawn(move || {
+            for account in plan_check {
+                let warnings = account.plan_warnings();
+                if plan_stop.is_cancelled() {
+                    return;
+                }
+                for warning in warnings {
+                    tracing::warn!(account = %account.id, "- SMS: {warning}");
+                }
             }
-        }
-    });
+        });
+    if let Err(err) = plan_thread {
+        tracing::debug!("numbering-plan warnings not checked: {err}");
+    }
     let admin_stop = stop.clone();
     let admin_task = tokio::spawn(async move {
         let _ = axum::serve(admin_listener, admin_app)
@@ -194,15 +227,106 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     Ok(())
 }
 
-/// Binds the admin socket in an owner-only directory, replacing a stale socket file.
+/// How long the port-in-use check waits for whoever holds the port.
+const PORT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of a `/metrics` answer the port-in-use check reads.
+const PORT_PROBE_MAX_BYTES: u64 = 64 * 1024;
+
+/// Binds the public listener; a port already in use is named with who holds it (see
+/// [`port_in_use_error`]).
+async fn bind_public(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            Err(port_in_use_error(addr, PortHolder::of(addr).await))
+        }
+        Err(err) => Err(anyhow::Error::new(err).context(format!("bind {addr}"))),
+    }
+}
+
+/// Who answers on a port the gateway could not bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PortHolder {
+    /// An openclaw SMS gateway of this user (its admin socket answers), with its pid.
+    OurGateway { pid: Option<u64> },
+    /// Something whose `/metrics` carries the SMS gateway's metrics (another user's gateway).
+    AnotherSmsGateway,
+    /// Anything else: OpenClaw's own gateway (same default port), or another program.
+    Other,
+}
+
+impl PortHolder {
+    /// Asks the admin socket of `addr`'s port, then `GET /metrics` on the port (bounded in time
+    /// and bytes: the holder is not trusted).
+    pub(crate) async fn of(addr: SocketAddr) -> Self {
+        let socket = crate::admin_socket::socket_path(addr.port());
+        if let Some(status) = super::admin::GatewayClient::at(socket).status().await {
+            return Self::OurGateway {
+                pid: status["pid"].as_u64(),
+            };
+        }
+        let ip = if addr.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            addr.ip()
+        };
+        match tokio::time::timeout(
+            PORT_PROBE_TIMEOUT,
+            read_metrics(SocketAddr::new(ip, addr.port())),
+        )
+        .await
+        {
+            Ok(Some(text)) if text.contains(openclaw_sms::metrics::names::WEBHOOKS) => {
+                Self::AnotherSmsGateway
+            }
+            _ => Self::Other,
+        }
+    }
+}
+
+/// `GET /metrics` over plain HTTP/1.1; the first [`PORT_PROBE_MAX_BYTES`] of the answer.
+async fn read_metrics(addr: SocketAddr) -> Option<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut raw = Vec::new();
+    // A holder that stops sending early still gave us what it sent.
+    let _ = (&mut stream)
+        .take(PORT_PROBE_MAX_BYTES)
+        .read_to_end(&mut raw)
+        .await;
+    Some(String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// The start-up error for a port in use, by who holds it.
+pub(crate) fn port_in_use_error(addr: SocketAddr, holder: PortHolder) -> anyhow::Error {
+    let port = addr.port();
+    match holder {
+        PortHolder::OurGateway { pid } => anyhow::anyhow!(
+            "cannot listen on {addr}: another openclaw SMS gateway{} already runs on port {port}; stop it, or give this one another port (gateway.port or --port)",
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ),
+        PortHolder::AnotherSmsGateway => anyhow::anyhow!(
+            "cannot listen on {addr}: another openclaw SMS gateway (of another user) already runs on port {port}; give this one another port (gateway.port or --port)"
+        ),
+        PortHolder::Other => anyhow::anyhow!(
+            "cannot listen on {addr}: port {port} is used by another program — OpenClaw's own gateway uses {} by default; set gateway.port or --port",
+            crate::DEFAULT_PORT
+        ),
+    }
+}
+
+/// Binds the admin socket in an owner-only directory (refusing one another user owns),
+/// replacing a stale socket file.
 fn bind_admin_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = path
         .parent()
         .context("admin socket path has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("make {} private", dir.display()))?;
+    crate::admin_socket::prepare_dir(dir)?;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!(

@@ -171,6 +171,39 @@ pub(crate) fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N
     }
 }
 
+/// What `pairing approve` says when no gateway answers on its port: it works on the state
+/// directory instead, and a gateway on another port is named (a `gateway --dev --port …`
+/// keeps its pairing requests in its own, temporary, state directory).
+async fn fallback_note(ctx: &Ctx) -> String {
+    let port = super::gateway::gateway_port(ctx, ctx.gateway_port);
+    let mut note = format!(
+        "note: no gateway answers on port {port}, so the approval goes to the state directory {}",
+        ctx.paths.state_dir.display()
+    );
+    // An untrusted socket directory was already refused before the fallback; here it only
+    // means no other gateway to name.
+    let others: Vec<String> = GatewayClient::all_running()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|status| status["port"].as_u64())
+        .filter(|p| *p != u64::from(port))
+        .map(|p| p.to_string())
+        .collect();
+    if !others.is_empty() {
+        note.push_str(&format!(
+            "; a gateway runs on port {}: to approve there, pass --gateway-port {}",
+            others.join(", "),
+            others[0]
+        ));
+    }
+    note
+}
+
+/// What `approve` adds when the sender's first message waits for the approval.
+const HELD_MESSAGE_LINE: &str =
+    "Their first message is queued and will be answered by the gateway.";
+
 async fn approve(
     ctx: &Ctx,
     account: Option<&str>,
@@ -194,6 +227,9 @@ async fn approve(
         if notify && answer["notified"].as_bool() != Some(true) {
             eprintln!("warning: the approval notice could not be sent to {sender}");
         }
+        if answer["heldMessage"] == true {
+            outln!("{HELD_MESSAGE_LINE}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let accounts = ctx.sms_accounts()?;
@@ -203,6 +239,7 @@ async fn approve(
             "--notify needs a configured SMS account to text from: set channels.sms (see `openclaw config patch`) or TWILIO_* environment variables, or approve without --notify"
         );
     }
+    eprintln!("{}", fallback_note(ctx).await);
     let store = open_store(ctx, &ctx.paths.state_dir, now_ms()).await?;
     let ttl = pairing_ttl_ms(&PairingLimits::default());
     let Some(request) = store
@@ -231,7 +268,7 @@ async fn approve(
         }
     }
     if request.held_event_id.is_some() {
-        outln!("Their first message is queued and will be answered by the gateway.");
+        outln!("{HELD_MESSAGE_LINE}");
     }
     drop(store);
     Ok(ExitCode::SUCCESS)

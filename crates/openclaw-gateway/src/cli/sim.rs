@@ -28,6 +28,48 @@ pub(crate) enum SimCommand {
     },
 }
 
+/// How long one wait for a reply lasts before the gateway's queue is asked again.
+const SETTLE_POLL: Duration = Duration::from_millis(100);
+
+/// The simulated phone's inbox.
+struct Replies<'a> {
+    http: &'a reqwest::Client,
+    url: String,
+}
+
+impl Replies<'_> {
+    /// The next reply to the phone within `window` (zero: only one already there).
+    async fn next(&self, window: Duration) -> anyhow::Result<Option<Value>> {
+        let reply = self
+            .http
+            .get(format!("{}?timeout_ms={}", self.url, window.as_millis()))
+            .send()
+            .await
+            .context("ask the simulator for replies")?;
+        if reply.status().as_u16() != 200 {
+            return Ok(None);
+        }
+        Ok(Some(reply.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+/// Whether the gateway has finished every message to `to` (the queue of the account with that
+/// sender, or of every account when none has it, is empty; a held first message does not
+/// count). A gateway that stopped answering counts as settled: nothing more will come.
+async fn queue_settled(gateway: &GatewayClient, to: &str) -> bool {
+    let Some(status) = gateway.status().await else {
+        return true;
+    };
+    let accounts = status["accounts"].as_array().cloned().unwrap_or_default();
+    let mine: Vec<&Value> = accounts.iter().filter(|a| a["sender"] == to).collect();
+    let relevant = if mine.is_empty() {
+        accounts.iter().collect()
+    } else {
+        mine
+    };
+    relevant.iter().all(|a| a["queueDepth"].as_u64() == Some(0))
+}
+
 pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
     let SimCommand::Text {
         from,
@@ -74,37 +116,32 @@ pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
         outln!("{from} -> {to}: {body}");
         outln!("(webhook answered {})", webhook["status"]);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+        let replies = Replies {
+            http: &http,
+            url: format!("{sim}/_sim/phones/{phone}/next-reply"),
+        };
         let mut got = 0;
+        // Replies are printed as they come; once the gateway has finished the message (its
+        // queue for the number is empty), every part is at the simulator: take them and stop.
         loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            // After the first reply, wait briefly for further parts only.
-            let window = if got == 0 {
-                left
+            let settled = queue_settled(&gateway, &to).await;
+            let window = if settled {
+                Duration::ZERO
             } else {
-                left.min(Duration::from_secs(3))
+                SETTLE_POLL.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
             };
-            if window.is_zero() {
+            while let Some(message) = replies.next(window).await? {
+                got += 1;
+                outln!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
+                outln!("{}", message["body"].as_str().unwrap_or(""));
+            }
+            if settled || tokio::time::Instant::now() >= deadline {
                 break;
             }
-            let reply = http
-                .get(format!(
-                    "{sim}/_sim/phones/{phone}/next-reply?timeout_ms={}",
-                    window.as_millis()
-                ))
-                .send()
-                .await
-                .context("ask the simulator for replies")?;
-            if reply.status().as_u16() != 200 {
-                break;
-            }
-            let message: Value = reply.json().await.unwrap_or(Value::Null);
-            got += 1;
-            outln!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
-            outln!("{}", message["body"].as_str().unwrap_or(""));
         }
         if got == 0 {
             outln!(
-                "(no reply within {wait} s: a sender that is not allowed gets none; see `openclaw pairing list sms`)"
+                "(no reply: a sender that is not allowed gets none; see `openclaw pairing list sms`)"
             );
         }
         Ok(ExitCode::SUCCESS)

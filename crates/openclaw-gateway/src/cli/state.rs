@@ -80,19 +80,19 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// The status of a running gateway of this user that keeps its state in the SQLite file of
 /// `state_dir` (one on PostgreSQL does not write that file).
-async fn sqlite_gateway_on(state_dir: &Path) -> Option<Value> {
-    GatewayClient::all_running().await.into_iter().find(|s| {
+async fn sqlite_gateway_on(state_dir: &Path) -> anyhow::Result<Option<Value>> {
+    Ok(GatewayClient::all_running().await?.into_iter().find(|s| {
         s["stateDir"]
             .as_str()
             .is_some_and(|d| same_dir(Path::new(d), state_dir))
             && s["state"]["backend"].as_str() != Some(Backend::Postgres.as_str())
-    })
+    }))
 }
 
 async fn copy(ctx: &Ctx, url_flag: Option<&str>, as_json: bool) -> anyhow::Result<ExitCode> {
     let state_dir = &ctx.paths.state_dir;
     let sqlite_path = store_path(state_dir);
-    if let Some(running) = sqlite_gateway_on(state_dir).await {
+    if let Some(running) = sqlite_gateway_on(state_dir).await? {
         bail!(
             "a gateway (pid {}) is running on the state directory {}: stop it first, or the copy would miss what it writes afterwards",
             running["pid"],

@@ -348,3 +348,73 @@ fn capabilities() {
         empty.run(&["channels", "capabilities", "--channel", "sms"])
     );
 }
+
+#[test]
+fn probe_of_an_unreachable_api_names_the_host_and_what_to_check() {
+    let twilio = FakeTwilio::start(None);
+    let sandbox = Sandbox::new();
+    let mut sms = twilio.sms_section();
+    // Port 1 on loopback: nothing listens there.
+    sms["apiBaseUrl"] = json!("http://127.0.0.1:1");
+    sandbox.write_config(&json!({"channels": {"sms": sms}}));
+    let out = sandbox.run(&["channels", "status", "--probe", "--json"]);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    let probe = &out.json()["channelAccounts"]["sms"][0]["probe"];
+    let error = probe["error"].as_str().unwrap_or_default();
+    // Two failures, each a sentence naming the host, apart from each other.
+    assert!(
+        error.starts_with("Twilio webhook probe failed (http://127.0.0.1:1): "),
+        "{error}"
+    );
+    assert!(
+        error.contains(". Twilio message history probe failed (http://127.0.0.1:1): "),
+        "{error}"
+    );
+    assert!(error.ends_with('.'), "{error}");
+    assert_eq!(
+        probe["hints"],
+        json!([
+            "Could not reach http://127.0.0.1:1: check this machine's network, DNS and proxy; channels.sms.apiBaseUrl, region and edge choose the host."
+        ]),
+        "{}",
+        out.render()
+    );
+}
+
+#[test]
+fn status_and_probe_hide_the_password_of_url_credentials() {
+    const PASSWORD: &str = "hunter2-url-password";
+    let with_password = format!("https://ops:{PASSWORD}@gw.example.com/webhooks/sms");
+    let at_twilio = format!("https://ops:{PASSWORD}@old-tunnel.example.net/webhooks/sms");
+    let twilio = FakeTwilio::start(Some(&at_twilio));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(with_password);
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"channels": {"sms": sms}}));
+    for args in [
+        &["channels", "status", "--channel", "sms"][..],
+        &["channels", "status", "--channel", "sms", "--json"],
+        &["channels", "status", "--channel", "sms", "--probe"],
+        &[
+            "channels",
+            "status",
+            "--channel",
+            "sms",
+            "--probe",
+            "--json",
+        ],
+    ] {
+        let out = sandbox.run(args);
+        assert!(
+            !out.render().contains(PASSWORD),
+            "{args:?} shows the password:\n{}",
+            out.render()
+        );
+        assert!(
+            out.stdout
+                .contains("https://***@gw.example.com/webhooks/sms"),
+            "{args:?}:\n{}",
+            out.render()
+        );
+    }
+}

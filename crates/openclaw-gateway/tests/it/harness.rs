@@ -69,6 +69,8 @@ macro_rules! snap {
             filters => vec![
                 (r"(?-u:\b)SM[0-9a-f]{32}(?-u:\b)", "[SM_SID]"),
                 (r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+Z", "[TIME]"),
+                // Gateways of tests running in parallel, which `pairing approve` names.
+                (r"; a gateway runs on port [0-9, ]+: to approve there, pass --gateway-port [0-9]+", ""),
             ],
             prepend_module_to_snapshot => false,
         }, {
@@ -235,6 +237,46 @@ impl Sandbox {
         self.spawn(cmd, None)
     }
 
+    /// [`Sandbox::run`] for a command that must end by itself (a refusal): when it is still
+    /// running after `limit` (a gateway that started, a read that never ends), it is killed and
+    /// the test fails saying so. The limit only guards against a hang; nothing is timed.
+    pub(crate) fn run_expecting_exit(&self, args: &[&str], limit: std::time::Duration) -> Outcome {
+        let mut child = Command::new(BIN)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root())
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .arg("--gateway-port")
+            .arg(self.gateway_port.to_string())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run openclaw");
+        let deadline = std::time::Instant::now() + limit;
+        while child.try_wait().expect("poll openclaw").is_none() {
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("wait for openclaw");
+                panic!(
+                    "openclaw {args:?} was still running after {limit:?} (it should have refused):\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("wait for openclaw");
+        Outcome {
+            code: output.status.code(),
+            stdout: self.normalise(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.normalise(&String::from_utf8_lossy(&output.stderr)),
+        }
+    }
+
     fn spawn(&self, mut cmd: Command, stdin: Option<&str>) -> Outcome {
         let mut child = cmd.spawn().expect("run openclaw");
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -258,6 +300,7 @@ impl Sandbox {
 
     fn normalise(&self, text: &str) -> String {
         text.replace(&self.root().display().to_string(), "[TMP]")
+            .replace(&format!("port {}", self.gateway_port), "port [PORT]")
     }
 }
 

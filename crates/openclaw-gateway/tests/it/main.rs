@@ -4,13 +4,16 @@
 
 mod harness;
 
+mod admin_socket;
 mod channels;
 mod config;
+mod gateway;
 mod help;
 mod message;
 mod pairing;
 mod paths;
 mod plugins;
+mod proxies;
 mod secrets;
 mod segments;
 mod server;

@@ -4,7 +4,9 @@ use serde_json::json;
 
 use openclaw_twilio_sim::{SimAccount, SimNumber};
 
-use crate::harness::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PHONE, Sandbox};
+use crate::harness::{
+    ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PHONE, PUBLIC_URL, Sandbox,
+};
 use crate::snap;
 
 fn configured() -> (FakeTwilio, Sandbox) {
@@ -271,6 +273,7 @@ fn account_flag_selects_the_sender() {
     let mut support = twilio.sms_section();
     support["fromNumber"] = json!(second);
     support["webhookPath"] = json!("/webhooks/sms/support");
+    support["publicWebhookUrl"] = json!(format!("{PUBLIC_URL}/support"));
     sandbox.write_config(&json!({"channels": {"sms": {
         "accounts": {"main": twilio.sms_section(), "support": support},
         "defaultAccount": "main",

@@ -67,3 +67,22 @@ fn disabled_plugin_is_listed_as_disabled() {
     sandbox.write_config(&json!({"plugins": {"entries": {"sms": {"enabled": false}}}}));
     snap!("plugins_list_disabled", sandbox.run(&["plugins", "list"]));
 }
+
+#[test]
+fn a_disabled_entry_does_not_hide_a_configured_channel() {
+    let twilio = crate::harness::FakeTwilio::start(None);
+    let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({
+        "plugins": {"entries": {"sms": {"enabled": false}}},
+        "channels": {"sms": twilio.sms_section()},
+    }));
+    let out = sandbox.run(&["plugins", "list"]);
+    assert!(
+        out.stdout
+            .contains("(installed, entry disabled; channel configured)")
+            && out.stdout.contains("follows channels.sms"),
+        "{}",
+        out.render()
+    );
+    snap!("plugins_list_disabled_entry_configured_channel", out);
+}

@@ -33,8 +33,68 @@ fn script(sandbox: &Sandbox, name: &str, body: &str) -> String {
     path.to_str().expect("utf-8").to_owned()
 }
 
+/// `config validate --resolve-secrets`: plain `config validate` checks references for shape
+/// only (see `references_resolve_where_they_are_used`).
 fn validate(sandbox: &Sandbox) -> crate::harness::Outcome {
-    sandbox.run(&["config", "validate"])
+    sandbox.run(&["config", "validate", "--resolve-secrets"])
+}
+
+#[test]
+fn references_resolve_where_they_are_used() {
+    let sandbox = Sandbox::new();
+    // A patch may write a reference to a variable that this shell does not have.
+    let patch = sandbox.write(
+        "p.json5",
+        r#"{ channels: { sms: {
+            enabled: true,
+            accountSid: "AC00000000000000000000000000000001",
+            authToken: "${UNSET_TWILIO_TOKEN}",
+            messagingServiceSid: "MG00000000000000000000000000000001",
+            publicWebhookUrl: "https://gateway.example.com/webhooks/sms",
+        } } }"#,
+    );
+    let out = sandbox.run(&["config", "patch", "--file", patch.to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(0), "{}", out.render());
+    assert_eq!(
+        sandbox.config_json()["channels"]["sms"]["authToken"],
+        json!("${UNSET_TWILIO_TOKEN}"),
+        "the file holds the reference"
+    );
+    // `config validate` checks its shape; `--resolve-secrets` resolves it, and says which.
+    let plain = sandbox.run(&["config", "validate"]);
+    assert_eq!(plain.code, Some(0), "{}", plain.render());
+    let resolved = validate(&sandbox);
+    assert_eq!(resolved.code, Some(1), "{}", resolved.render());
+    assert_eq!(
+        resolved.stderr.trim(),
+        "error: channels.sms.authToken: unresolved SecretRef \"env:default:UNSET_TWILIO_TOKEN\": environment variable UNSET_TWILIO_TOKEN is not set (or blank)"
+    );
+    // The gateway resolves it at start-up, and says so.
+    let port = crate::harness::free_port().to_string();
+    let gateway =
+        sandbox.run_expecting_exit(&["gateway", "--port", &port], crate::config::REFUSAL_LIMIT);
+    assert_eq!(gateway.code, Some(1), "{}", gateway.render());
+    assert!(
+        gateway.stderr.contains("error: at start-up: channels.sms.authToken: unresolved SecretRef \"env:default:UNSET_TWILIO_TOKEN\": environment variable UNSET_TWILIO_TOKEN is not set (or blank)"),
+        "{}",
+        gateway.render()
+    );
+    // A malformed reference is refused in the patch, and nothing is written.
+    let before = sandbox.config_text();
+    let bad = sandbox.write(
+        "bad.json5",
+        r#"{ channels: { sms: { authToken: { source: "env", provider: "default", id: "lower-case" } } } }"#,
+    );
+    let out = sandbox.run(&["config", "patch", "--file", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "error: in the patch: the patched config is invalid; nothing was written to {}: channels.sms.authToken: SecretRef \"env:default:lower-case\" is malformed: env ids must match ^[A-Z][A-Z0-9_]{{0,127}}$",
+            "[TMP]/openclaw.json"
+        )
+    );
+    assert_eq!(sandbox.config_text(), before);
 }
 
 #[test]

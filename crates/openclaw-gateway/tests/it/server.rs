@@ -16,6 +16,11 @@ use crate::harness::{ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, PHONE, Ru
 /// the 1 s header-read timeout the tests configure, far less than "never".
 const CLOSE_BOUND: Duration = Duration::from_secs(10);
 
+/// `agents`: the echo agent, chosen explicitly as a gateway outside `--dev` requires.
+fn echo() -> serde_json::Value {
+    json!({"defaults": {"model": {"primary": "echo"}}})
+}
+
 fn connect(port: u16) -> TcpStream {
     TcpStream::connect(("127.0.0.1", port)).expect("connect to the gateway")
 }
@@ -94,7 +99,7 @@ fn already_closed(stream: &TcpStream) -> bool {
 #[test]
 fn slow_silent_and_idle_connections_are_cut_after_the_header_timeout() {
     let sandbox = Sandbox::new();
-    sandbox.write_config(&json!({"gateway": {"headerReadTimeoutMs": 1000}}));
+    sandbox.write_config(&json!({"gateway": {"headerReadTimeoutMs": 1000}, "agents": echo()}));
     let port = sandbox.gateway_port();
     let mut gateway = sandbox.spawn_gateway();
     wait_until_serving(port, &mut gateway, &sandbox);
@@ -179,6 +184,7 @@ fn idle_connections_at_the_cap_do_not_keep_a_webhook_out() {
     sandbox.write_config(&json!({
         "gateway": {"maxConnections": 8, "headerReadTimeoutMs": 1000},
         "channels": {"sms": sms},
+        "agents": echo(),
     }));
     let mut gateway = sandbox.spawn_gateway();
     wait_until_serving(port, &mut gateway, &sandbox);
@@ -240,6 +246,7 @@ fn get_with_head_of(port: u16, len: usize) -> u16 {
 #[test]
 fn a_request_head_of_32768_bytes_is_read_and_32769_is_431() {
     let sandbox = Sandbox::new();
+    sandbox.write_config(&json!({"agents": echo()}));
     let port = sandbox.gateway_port();
     let mut gateway = sandbox.spawn_gateway();
     wait_until_serving(port, &mut gateway, &sandbox);
@@ -327,7 +334,7 @@ fn line_breaks_in_webhook_fields_and_twilio_errors_do_not_forge_log_lines() {
         "apiBaseUrl": api.url(),
         "dmPolicy": "open",
         "allowFrom": ["*"],
-    }}}));
+    }}, "agents": echo()}));
     let mut gateway = sandbox.spawn_gateway();
     wait_until_serving(port, &mut gateway, &sandbox);
 

@@ -93,7 +93,7 @@ impl Drop for Schema {
 }
 
 /// A background process killed when the guard goes (a failing test included).
-struct Background(std::process::Child);
+pub(crate) struct Background(pub(crate) std::process::Child);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -218,7 +218,8 @@ fn config_validate_checks_the_state_section() {
         ),
     ] {
         sandbox.write_config(&json!({ "state": state }));
-        let out = sandbox.run(&["config", "validate"]);
+        // `--resolve-secrets`: `state.url` is a reference that only resolving can find unset.
+        let out = sandbox.run(&["config", "validate", "--resolve-secrets"]);
         assert_eq!(out.code, Some(1), "{name}: {}", out.render());
         assert!(!out.stderr.contains("hunter2"), "{}", out.render());
         snap!(name, out);
@@ -231,7 +232,10 @@ fn config_validate_checks_the_state_section() {
         "OPENCLAW_STATE_URL",
         "postgres://openclaw:hunter2@db.example.com/openclaw",
     );
-    snap!("state_valid", sandbox.run(&["config", "validate"]));
+    snap!(
+        "state_valid",
+        sandbox.run(&["config", "validate", "--resolve-secrets"])
+    );
 }
 
 #[test]
@@ -263,9 +267,11 @@ fn a_gateway_that_cannot_reach_its_database_exits_with_one_line_and_no_password(
     let mut sandbox = Sandbox::new();
     sandbox.env("RUST_LOG", "error");
     // Port 1 on loopback: nothing listens there.
-    sandbox.write_config(&json!({"state": {
-        "backend": "postgres", "url": "postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw",
-    }}));
+    sandbox.write_config(
+        &json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {
+            "backend": "postgres", "url": "postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw",
+        }}),
+    );
     let out = sandbox.run(&["gateway", "--port", "0"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(!out.stderr.contains("hunter2"), "{}", out.render());
@@ -280,6 +286,33 @@ fn a_gateway_that_cannot_reach_its_database_exits_with_one_line_and_no_password(
         "{}",
         list.render()
     );
+}
+
+#[test]
+fn a_bad_sslmode_or_sslrootcert_stops_the_start_naming_state_url() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("RUST_LOG", "error");
+    let missing = sandbox.root().join("no-such-ca.pem");
+    for (query, expected) in [
+        (
+            "sslmode=verify_full".to_owned(),
+            "error: state.url (postgres at 127.0.0.1:1/openclaw): invalid sslmode of the PostgreSQL URL: \"verify_full\" is not one of disable, prefer, require, verify-ca, verify-full",
+        ),
+        (
+            format!("sslmode=verify-full&sslrootcert={}", missing.display()),
+            "error: state.url (postgres at 127.0.0.1:1/openclaw): invalid sslrootcert: ",
+        ),
+    ] {
+        sandbox.write_config(&json!({"state": {
+            "backend": "postgres",
+            "url": format!("postgres://openclaw:hunter2-secret@127.0.0.1:1/openclaw?{query}"),
+        }}));
+        let out = sandbox.run(&["gateway", "--port", "0"]);
+        assert_eq!(out.code, Some(1), "{}", out.render());
+        assert!(!out.stderr.contains("hunter2"), "{}", out.render());
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.render());
+        assert!(out.stderr.starts_with(expected), "{}", out.render());
+    }
 }
 
 #[test]
@@ -298,7 +331,7 @@ fn a_wrong_role_or_password_is_named_without_the_password() {
         &format!("postgres://no_such_role_xyz:hunter2-secret@{host}"),
     );
     sandbox
-        .write_config(&json!({"state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}}));
+        .write_config(&json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}"}}));
     let out = sandbox.run(&["gateway", "--port", "0"]);
     assert_eq!(out.code, Some(1), "{}", out.render());
     assert!(!out.stderr.contains("hunter2"), "{}", out.render());
@@ -348,7 +381,7 @@ fn state_copy_needs_a_sqlite_state_and_a_url() {
 fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
     let sandbox = Sandbox::new();
     fill_sqlite(&sandbox);
-    sandbox.write_config(&json!({"state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
+    sandbox.write_config(&json!({"agents": {"defaults": {"model": {"primary": "echo"}}}, "state": {"url": "postgres://openclaw:hunter2@127.0.0.1:1/x"}}));
     let port = sandbox.gateway_port().to_string();
     let gateway = Background(sandbox.spawn_background(&["gateway", "--port", &port]));
     wait_for_the_gateway(&sandbox);
@@ -460,6 +493,7 @@ fn a_gateway_on_postgres_answers_a_text() {
     sms["dmPolicy"] = json!("open");
     sms["allowFrom"] = json!(["*"]);
     sandbox.write_config(&json!({
+        "agents": {"defaults": {"model": {"primary": "echo"}}},
         "channels": {"sms": sms},
         "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema, "leaseMs": 3000},
     }));
@@ -536,7 +570,7 @@ fn a_turn_longer_than_the_lease_stays_with_its_gateway() {
 
 /// Waits (up to 30 s) until a gateway on this sandbox answers `channels status` with its SMS
 /// channel running; returns that status.
-fn wait_for_the_gateway(sandbox: &Sandbox) -> Outcome {
+pub(crate) fn wait_for_the_gateway(sandbox: &Sandbox) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = sandbox.run(&["channels", "status", "--json"]);
@@ -686,6 +720,7 @@ fn readyz_follows_the_database() {
     sandbox.env("OPENCLAW_STATE_URL", &through);
     let gateway_port = sandbox.gateway_port();
     sandbox.write_config(&json!({
+        "agents": {"defaults": {"model": {"primary": "echo"}}},
         "channels": {"sms": account()},
         "state": {"backend": "postgres", "url": "${OPENCLAW_STATE_URL}", "schema": schema},
     }));

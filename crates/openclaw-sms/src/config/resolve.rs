@@ -146,7 +146,16 @@ impl AccountSettings {
 
     /// Numbering-plan warnings for the configured numbers (sender, default recipient, allowed
     /// senders). Slow the first time (libphonenumber's patterns load): call it off hot paths.
+    /// None for an account whose API is on this machine (the simulator of `gateway --dev` and of
+    /// tests): its `555` numbers are made up on purpose, and no carrier sees them.
     pub fn plan_warnings(&self) -> Vec<String> {
+        if self
+            .api_base_url
+            .as_deref()
+            .is_some_and(crate::account::api_is_local)
+        {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let key = |k: &str| format!("{}.{k}", self.config_path);
         for (k, n) in [
@@ -406,6 +415,10 @@ fn resolve_one(
         Some(u) => trimmed(Some(u)),
         None => env("SMS_PUBLIC_WEBHOOK_URL").map(|s| s.trim().to_owned()),
     };
+    if let Some(url) = &public_webhook_url {
+        let path_set = input.webhook_path.is_some() || env("SMS_WEBHOOK_PATH").is_some();
+        check_public_path(url, &webhook_path, path_set, &key)?;
+    }
     let disable_validation = match input.dangerously_disable_signature_validation {
         Some(v) => v,
         None => env("SMS_DANGEROUSLY_DISABLE_SIGNATURE_VALIDATION").is_some_and(|v| v == "true"),
@@ -603,6 +616,39 @@ fn chunk_limit_str(s: &str) -> Option<usize> {
     s.parse::<usize>().ok().filter(|n| *n > 0)
 }
 
+/// Twilio posts to `publicWebhookUrl`; the gateway routes `webhookPath`. When the URL's path
+/// cannot reach the route every webhook is a 404 (Twilio error 11200), so it is refused here,
+/// naming both. As upstream, the route is never derived from the URL: an unset `webhookPath`
+/// is the default path.
+fn check_public_path(
+    url: &str,
+    webhook_path: &str,
+    path_set: bool,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), SmsError> {
+    let Some(public_path) = crate::public_url::url_path(url) else {
+        // Not an http(s) URL: the start-up warning about publicWebhookUrl says so.
+        return Ok(());
+    };
+    if crate::public_url::path_reaches_route(public_path, webhook_path) {
+        return Ok(());
+    }
+    let route = if path_set {
+        format!("{} is \"{webhook_path}\"", key("webhookPath"))
+    } else {
+        format!(
+            "{} is not set, so the gateway routes the default \"{webhook_path}\"",
+            key("webhookPath")
+        )
+    };
+    Err(SmsError::invalid(
+        &key("publicWebhookUrl"),
+        &format!(
+            "its path \"{public_path}\" does not reach the webhook route: {route}, and Twilio's requests to \"{public_path}\" would all be 404 (Twilio error 11200); set webhookPath to \"{public_path}\", or make publicWebhookUrl end in \"{webhook_path}\""
+        ),
+    ))
+}
+
 fn normalize_path(p: &str) -> String {
     if p.starts_with('/') {
         p.to_owned()
@@ -611,9 +657,9 @@ fn normalize_path(p: &str) -> String {
     }
 }
 
-/// `AC`/`MG`/`SK` followed by 32 hex digits.
+/// `AC`/`MG`/`SK` followed by 32 hex digits: Twilio's one SID rule, from `openclaw-twilio`.
 fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    openclaw_twilio::sid::is_sid(s, &[prefix])
 }
 
 /// Groups accounts by webhook path; two enabled accounts on one path is a start-up error.
@@ -709,10 +755,8 @@ mod tests {
             ("TWILIO_AUTH_TOKEN", "tok"),
             ("TWILIO_PHONE_NUMBER", " "),
             ("TWILIO_SMS_FROM", "+15551234567"),
-            (
-                "SMS_PUBLIC_WEBHOOK_URL",
-                "https://gw.example.com/webhooks/sms",
-            ),
+            // (The URL's path must reach the route: see public_url_path_must_reach_the_route.)
+            ("SMS_PUBLIC_WEBHOOK_URL", "https://gw.example.com/hooks/sms"),
             ("SMS_WEBHOOK_PATH", "hooks/sms"),
             ("SMS_ALLOWED_USERS", "+15557654321, sms:+15557654322"),
             ("SMS_TEXT_CHUNK_LIMIT", "900"),
@@ -863,6 +907,31 @@ mod tests {
     }
 
     #[test]
+    fn public_url_path_must_reach_the_route() {
+        let err = |config: Value| resolve(config, &[]).map(|_| ()).unwrap_err().to_string();
+        // webhookPath unset: the default route, not the URL's path (as upstream).
+        assert_eq!(
+            err(json!({"publicWebhookUrl": "https://gw.example.com/webhooks/sms/"})),
+            "channels.sms.publicWebhookUrl: its path \"/webhooks/sms/\" does not reach the webhook route: channels.sms.webhookPath is not set, so the gateway routes the default \"/webhooks/sms\", and Twilio's requests to \"/webhooks/sms/\" would all be 404 (Twilio error 11200); set webhookPath to \"/webhooks/sms/\", or make publicWebhookUrl end in \"/webhooks/sms\""
+        );
+        // Both set and different.
+        assert_eq!(
+            err(
+                json!({"accounts": {"s": {"webhookPath": "/hooks/s", "publicWebhookUrl": "https://gw.example.com/hooks/t"}}})
+            ),
+            "channels.sms.accounts.s.publicWebhookUrl: its path \"/hooks/t\" does not reach the webhook route: channels.sms.accounts.s.webhookPath is \"/hooks/s\", and Twilio's requests to \"/hooks/t\" would all be 404 (Twilio error 11200); set webhookPath to \"/hooks/t\", or make publicWebhookUrl end in \"/hooks/s\""
+        );
+        // The same path, with a query, or behind a prefix a proxy strips: fine.
+        for ok in [
+            json!({"publicWebhookUrl": "https://gw.example.com/webhooks/sms?x=1"}),
+            json!({"webhookPath": "/sms", "publicWebhookUrl": "https://gw.example.com/sms"}),
+            json!({"publicWebhookUrl": "https://gw.example.com/openclaw/webhooks/sms"}),
+        ] {
+            assert!(resolve(ok.clone(), &[]).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn two_accounts_on_one_path_is_an_error_naming_both() {
         let accounts = resolve(
             json!({"accounts": {"a": {"webhookPath": "webhooks/sms"}, "b": {"webhookPath": "/webhooks/sms"}}}),
@@ -902,5 +971,14 @@ mod tests {
             warnings[0].starts_with("channels.sms.fromNumber: "),
             "{warnings:?}"
         );
+        // The same number on a local simulator: no warning about a made-up number.
+        let sim = resolve(
+            json!({"accountSid": SID, "fromNumber": "+15551234567", "apiBaseUrl": "http://127.0.0.1:4010"}),
+            &[],
+        )
+        .unwrap()
+        .accounts
+        .remove(0);
+        assert_eq!(sim.plan_warnings(), Vec::<String>::new());
     }
 }

@@ -136,11 +136,18 @@ async fn the_pump_renews_leases_during_a_long_turn_and_releases_them_when_the_gr
     let stop = CancellationToken::new();
     let grace = Duration::from_secs(25);
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), grace));
-    eventually("the agent turn to start", || {
-        let agent = agent.clone();
-        async move { *agent.turns.lock().unwrap() == 1 }
-    })
-    .await;
+    // Wait for the turn without letting the paused clock move: a runtime that always has a
+    // task ready never auto-advances, so time stands still while SQLite's writer thread works
+    // (an idle paused runtime would jump to the next timer, and under CPU load the wait ran
+    // out in virtual time). Bounded in real time.
+    let deadline = std::time::Instant::now() + WAIT;
+    while *agent.turns.lock().unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the agent turn to start"
+        );
+        tokio::task::yield_now().await;
+    }
     let turn_started = tokio::time::Instant::now();
     assert!(
         store.hooks.renewals().is_empty(),

@@ -9,7 +9,8 @@ use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use openclaw_sms::texts::pairing_reply;
 use openclaw_store::{
     ClaimScope, CreateRequestOutcome, DeliveryStore as _, IngressId, IngressQueue as _, NewIngress,
-    NewPairingRequest, OptOutStore as _, PairingStore as _, PendingCap, TurnLedger as _,
+    NewPairingRequest, OptOutStore as _, OutboundStore as _, PairingStore as _, PendingCap,
+    TurnLedger as _,
 };
 use openclaw_twilio_sim::{HELP_REPLY, SimHandle};
 use serde_json::json;
@@ -88,6 +89,49 @@ async fn pairing_texts_the_code_and_lists_the_request() {
     gw.drained().await;
     assert_eq!(phone.replies().len(), 1);
     assert_eq!(api_creates(&sim), 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pairing_code_whose_text_failed_is_texted_again_on_the_next_message() {
+    let (sim, gw) = start(json!({"dmPolicy": "pairing", "allowFrom": []})).await;
+    // Every send fails: the first pairing text does not go through.
+    sim.set_faults(openclaw_twilio_sim::Faults {
+        server_error_share: 1.0,
+        ..openclaw_twilio_sim::Faults::default()
+    })
+    .unwrap();
+    let phone = sim.phone(ALICE).unwrap();
+    phone.text(OUR, "hello").await.unwrap();
+    // Every attempt refused, then the send given up (no intent left pending or ambiguous).
+    eventually("the pairing text to fail for good", || {
+        let store = gw.store.clone();
+        let errors = sim.fault_counts().server_errors;
+        async move {
+            errors >= u64::from(openclaw_sms::outbound::MAX_SEND_ATTEMPTS)
+                && store
+                    .unfinished_intents(ACCOUNT)
+                    .await
+                    .is_ok_and(|i| i.is_empty())
+        }
+    })
+    .await;
+    assert!(phone.replies().is_empty());
+    sim.set_faults(openclaw_twilio_sim::Faults::default())
+        .unwrap();
+    // The next text, within the hour, gets the same code; the one after that nothing more.
+    phone.text(OUR, "hello?").await.unwrap();
+    let reply = phone.next_reply(REPLY_WAIT).await.unwrap();
+    let requests = gw
+        .store
+        .list_requests(&pairing_key(ACCOUNT), now_ms(), i64::MAX / 4)
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(reply.body, pairing_reply(ALICE, &requests[0].code));
+    phone.text(OUR, "anyone?").await.unwrap();
+    gw.drained().await;
+    assert_eq!(phone.replies().len(), 1);
     gw.shutdown().await;
 }
 

@@ -388,6 +388,32 @@ async fn mms_media_is_fetched_through_a_same_host_redirect_and_given_to_the_agen
     assert_eq!(std::fs::read(path).unwrap(), PNG);
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn mms_media_files_and_directories_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut api = mockito::Server::new_async().await;
+    let dir = tempfile::tempdir().unwrap();
+    let media_dir = dir.path().join("media").join("inbound");
+    let media_path = format!("/2010-04-01/Accounts/{AC}/Messages/{MEDIA_SID}/Media/{MEDIA_ID}");
+    let file = api
+        .mock("GET", media_path.as_str())
+        .with_status(200)
+        .with_header("content-type", "image/png")
+        .with_body(PNG)
+        .create_async()
+        .await;
+    let turn = mms_turn(&api, &media_dir).await;
+    file.assert_async().await;
+    let saved = &turn.media[0].path;
+    assert_eq!(std::fs::read(saved).unwrap(), PNG);
+    assert_eq!(mode(saved), 0o600, "{}", saved.display());
+    for created in [dir.path().join("media"), media_dir] {
+        assert_eq!(mode(&created), 0o700, "{}", created.display());
+    }
+}
+
 #[tokio::test]
 async fn an_mms_redirect_to_another_host_is_refused() {
     let mut elsewhere = mockito::Server::new_async().await;

@@ -570,7 +570,7 @@ impl IngressQueue for PostgresStore {
         match tokio::time::timeout(crate::READY_CHECK_TIMEOUT, ping).await {
             Ok(answer) => answer,
             Err(_) => Err(StoreError::ConnectDatabase {
-                target: self.inner.target.clone(),
+                target: self.error_target(),
                 reason: format!(
                     "no answer within {} s",
                     crate::READY_CHECK_TIMEOUT.as_secs()

@@ -6,7 +6,7 @@
 //! by this handle's [`PostgresStore::node_id`]; see [`IngressQueue`](crate::IngressQueue) for
 //! the lease hooks.
 //!
-//! No TLS yet: connect over loopback or a private network.
+//! TLS follows libpq's `sslmode` and `sslrootcert` in the URL (see [`SslMode`]), over rustls.
 
 mod delivery;
 mod ingress;
@@ -17,6 +17,9 @@ mod outbound;
 mod pairing;
 mod schema;
 mod snapshot;
+mod tls;
+
+pub use tls::{MAX_ROOT_CERT_BYTES, SslMode};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
 use crate::delivery::{DELIVERY_TTL_MS, MAX_DELIVERY_RECORDS};
@@ -137,6 +141,7 @@ struct Inner {
     ingress_pool: Pool,
     node_id: String,
     target: String,
+    ssl_mode: SslMode,
     options: PostgresOptions,
 }
 
@@ -151,8 +156,8 @@ struct Inner {
 /// only a lane's oldest unfinished message is claimable.
 ///
 /// Connecting checks the server and migrates the schema. The URL may hold a password: it never
-/// appears in errors, logs or `Debug` output (only `host:port/database` does). No TLS yet:
-/// reach the server over loopback or a private network.
+/// appears in errors, logs or `Debug` output (only `host:port/database` does). TLS follows
+/// `sslmode` and `sslrootcert` in the URL, as libpq ([`SslMode`]; `prefer` by default).
 ///
 /// ```no_run
 /// use openclaw_store::{ClaimScope, IngressQueue, NewIngress, PostgresOptions, PostgresStore};
@@ -188,6 +193,7 @@ impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
             .field("target", &self.inner.target)
+            .field("ssl_mode", &self.inner.ssl_mode)
             .field("schema", &self.inner.options.schema)
             .field("node_id", &self.inner.node_id)
             .finish_non_exhaustive()
@@ -222,6 +228,17 @@ fn redact(message: &str, secrets: &[Vec<u8>]) -> String {
         }
     }
     out
+}
+
+/// [`redact`] on the reason of an error about the connection string.
+fn redact_error(err: StoreError, secrets: &[Vec<u8>]) -> StoreError {
+    match err {
+        StoreError::InvalidInput { what, reason } => StoreError::InvalidInput {
+            what,
+            reason: redact(&reason, secrets),
+        },
+        other => other,
+    }
 }
 
 /// The password part of a URL or key=value string, found without parsing (for the case
@@ -295,22 +312,35 @@ impl PostgresStore {
     /// `key=value` string), checks the connection and brings the schema to the current
     /// version (under an advisory lock, so concurrent starts are safe). Errors never contain
     /// the user or the password.
+    ///
+    /// `sslmode` (`disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`) and
+    /// `sslrootcert` (a PEM file of at most [`MAX_ROOT_CERT_BYTES`], or `system` for the bundled
+    /// public roots, which `verify-*` also use when it is not set) work as in libpq; see
+    /// [`SslMode`]. A connection error names the mode in force.
     pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
         let mut secrets: Vec<Vec<u8>> = raw_password(url)
             .map(String::into_bytes)
             .into_iter()
             .collect();
+        let (driver_url, tls_params) =
+            tls::split_tls_params(url).map_err(|e| redact_error(e, &secrets))?;
         let mut config: tokio_postgres::Config =
-            url.parse()
+            driver_url
+                .parse()
                 .map_err(|e: tokio_postgres::Error| StoreError::ConnectDatabase {
                     target: "(unparsed connection string)".to_owned(),
                     reason: redact(&pg_reason(&e), &secrets),
                 })?;
         let target = describe_target(&config);
         secrets.extend(config.get_password().map(<[u8]>::to_vec));
+        let tls = tls::prepare(&tls_params, config.get_hosts())
+            .await
+            .map_err(|e| redact_error(e, &secrets))?;
+        config.ssl_mode(tls.driver_mode);
+        let error_target = describe_error_target(&target, tls.mode);
         let fail = |reason: String| StoreError::ConnectDatabase {
-            target: target.clone(),
-            reason: redact(&reason, &secrets),
+            target: error_target.clone(),
+            reason: redact(&tls::with_hint(reason, tls.mode), &secrets),
         };
         if let Some(schema) = &options.schema
             && !valid_schema_name(schema)
@@ -341,13 +371,7 @@ impl PostgresStore {
         }
         config.options(session.trim_start());
         let build = |config: tokio_postgres::Config, size: usize| {
-            let manager = Manager::from_config(
-                config,
-                NoTls,
-                ManagerConfig {
-                    recycling_method: RecyclingMethod::Fast,
-                },
-            );
+            let manager = manager(config, tls.connector.clone());
             Pool::builder(manager)
                 .max_size(size.max(1))
                 .runtime(Runtime::Tokio1)
@@ -367,11 +391,13 @@ impl PostgresStore {
                 ingress_pool,
                 node_id: new_node_id(),
                 target,
+                ssl_mode: tls.mode,
                 options: options.clone(),
             }),
         };
         tracing::debug!(
             target = %store.inner.target,
+            sslmode = %store.inner.ssl_mode,
             node_id = %store.inner.node_id,
             schema_from = from,
             "PostgreSQL state store connected"
@@ -398,6 +424,17 @@ impl PostgresStore {
         &self.inner.target
     }
 
+    /// The `sslmode` in force (from the URL; `prefer` when it has none).
+    #[must_use]
+    pub fn ssl_mode(&self) -> SslMode {
+        self.inner.ssl_mode
+    }
+
+    /// `host:port/dbname (sslmode=…)`, for connection errors.
+    pub(crate) fn error_target(&self) -> String {
+        describe_error_target(&self.inner.target, self.inner.ssl_mode)
+    }
+
     /// The options in force.
     #[must_use]
     pub fn options(&self) -> &PostgresOptions {
@@ -417,8 +454,8 @@ impl PostgresStore {
             .get()
             .await
             .map_err(|e| StoreError::ConnectDatabase {
-                target: self.inner.target.clone(),
-                reason: pool_reason(&e),
+                target: self.error_target(),
+                reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
             })
     }
 
@@ -429,10 +466,26 @@ impl PostgresStore {
             .get()
             .await
             .map_err(|e| StoreError::ConnectDatabase {
-                target: self.inner.target.clone(),
-                reason: pool_reason(&e),
+                target: self.error_target(),
+                reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
             })
     }
+}
+
+/// A pool manager that connects with TLS when `connector` is set, in the mode set in `config`.
+fn manager(config: tokio_postgres::Config, connector: Option<MakeRustlsConnect>) -> Manager {
+    let recycling = || ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    match connector {
+        Some(connector) => Manager::from_config(config, connector, recycling()),
+        None => Manager::from_config(config, NoTls, recycling()),
+    }
+}
+
+/// `host:port/dbname (sslmode=…)`: where a failed connection went and how.
+fn describe_error_target(target: &str, mode: SslMode) -> String {
+    format!("{target} (sslmode={mode})")
 }
 
 /// The reason of a pool error, with the driver's reason for a failed connection.

@@ -1,7 +1,8 @@
 //! Integration tests of `openclaw-store`: every operation and transition, each run on a real
 //! SQLite file and on PostgreSQL (`OPENCLAW_TEST_PG_URL`, see `support::pg`); migrations from
 //! each older SQLite schema, legacy import and the crash test (SQLite); several gateways on
-//! one PostgreSQL schema, leases, concurrent migrations and the state copy (PostgreSQL).
+//! one PostgreSQL schema, leases, concurrent migrations and the state copy (PostgreSQL); TLS to
+//! PostgreSQL in each `sslmode` (`OPENCLAW_TEST_PG_CA`).
 
 mod crash;
 mod delivery;
@@ -15,5 +16,7 @@ mod pairing;
 mod postgres;
 mod replies;
 mod support;
+#[cfg(feature = "postgres")]
+mod tls;
 mod traits;
 mod turns;

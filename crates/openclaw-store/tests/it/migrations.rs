@@ -324,6 +324,14 @@ async fn open_creates_private_file_and_directories_with_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    // SQLite gives the WAL and shared-memory files the database file's mode, whatever the umask.
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let side = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        let mode = std::fs::metadata(&side).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", side.display());
+    }
     // A path that cannot be a directory fails with OpenDatabase.
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").unwrap();

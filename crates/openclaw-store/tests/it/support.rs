@@ -105,6 +105,32 @@ pub(crate) mod pg {
         }
     }
 
+    /// The PEM file of the CA that issued the test server's certificate
+    /// (`OPENCLAW_TEST_PG_CA`, set by `cargo xtask ci` and `cargo xtask pg` for the private
+    /// cluster), with the server URL; `None` when the TLS tests cannot run here. Panics when
+    /// `OPENCLAW_REQUIRE_POSTGRES` is set and either is missing.
+    pub(crate) fn url_and_ca() -> Option<(String, std::path::PathBuf)> {
+        static SKIPPED: Once = Once::new();
+        let url = url()?;
+        match std::env::var_os("OPENCLAW_TEST_PG_CA") {
+            Some(ca) if !ca.is_empty() => Some((url, ca.into())),
+            _ => {
+                assert!(
+                    std::env::var_os("OPENCLAW_REQUIRE_POSTGRES").is_none(),
+                    "the PostgreSQL TLS tests need OPENCLAW_TEST_PG_CA (the CA of the server's \
+                     certificate); `cargo xtask ci` and `cargo xtask pg` set it"
+                );
+                SKIPPED.call_once(|| {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "OPENCLAW_TEST_PG_CA is not set: the PostgreSQL TLS tests were not run"
+                    );
+                });
+                None
+            }
+        }
+    }
+
     /// A fresh schema name, `t_` and 16 random hex digits.
     pub(crate) fn schema_name() -> String {
         format!("t_{:016x}", rand::random::<u64>())

@@ -12,9 +12,9 @@ use crate::support::{
 type FormRef<'a> = &'a [(&'a str, &'a str)];
 
 fn is_sid(value: &Value, prefix: &str) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    value
+        .as_str()
+        .is_some_and(|s| openclaw_twilio::sid::is_sid(s, &[prefix]))
 }
 
 #[tokio::test]

@@ -324,6 +324,45 @@ fn body_sha256_vectors() {
 }
 
 #[test]
+fn a_json_webhook_verifies_when_the_public_url_has_a_query() {
+    // The public URL is [python]'s `…/myapp.php?foo=1&bar=2`; Twilio calls it with
+    // `&bodySHA256=<hex>` added and signs that (test_validation_of_body_succeeds).
+    let keys = Keys::new(&token());
+    let request_query = format!("foo=1&bar=2&bodySHA256={JSON_HASH}");
+    let urls = signature::webhook_urls(URL, Some(&request_query));
+    assert_eq!(
+        urls,
+        [URL.to_owned(), format!("{URL}&bodySHA256={JSON_HASH}")]
+    );
+    let request = VerifyRequest::new("", JSON_BODY.as_bytes())
+        .signature(Some("a9nBmqA0ju/hNViExpshrM61xv4="));
+    let verified = signature::verify_urls(&urls, &request, &keys).unwrap();
+    assert!(verified.body_sha256());
+    // The configured URL alone (as before) refuses it.
+    let only_configured = [signature::webhook_url(URL, Some(&request_query))];
+    assert!(signature::verify_urls(&only_configured, &request, &keys).is_err());
+    // Another body under the same signed URL: the hash does not match.
+    let tampered = VerifyRequest::new("", br#"{"property": "other"}"#)
+        .signature(Some("a9nBmqA0ju/hNViExpshrM61xv4="));
+    assert_eq!(
+        signature::verify_urls(&urls, &tampered, &keys),
+        Err(VerifySignatureError::MismatchedBodyHash)
+    );
+    // A wrong signature lists the candidates of both URLs.
+    let wrong = VerifyRequest::new("", JSON_BODY.as_bytes()).signature(Some(CANONICAL));
+    let err = signature::verify_urls(&urls, &wrong, &keys).unwrap_err();
+    assert!(err.tried().len() >= 4, "{:?}", err.tried());
+    assert!(err.tried().iter().any(|u| u.contains("bodySHA256")));
+    // A form webhook on the same public URL still verifies against the URL as configured.
+    let p = voice_params();
+    let body = form_of(&p).encode();
+    let sig = signature::compute(URL, &p, &token());
+    let urls = signature::webhook_urls(URL, Some("foo=1&bar=2"));
+    let form_request = VerifyRequest::new("", body.as_bytes()).signature(Some(&sig));
+    signature::verify_urls(&urls, &form_request, &keys).unwrap();
+}
+
+#[test]
 fn edge_cases() {
     let p = voice_params();
     // Empty values are signed as the bare name.
@@ -416,6 +455,19 @@ fn missing_header_and_bad_form() {
 }
 
 #[test]
+fn a_wrong_token_is_named_as_a_possible_cause() {
+    // The canonical signature of URL, verified with another token: every URL fails, and the
+    // message does not blame the URL alone.
+    let err = verify_with("not-the-token", URL, &voice_params(), CANONICAL).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.contains("matches none of the URLs with this token: check the token and the URL"),
+        "{shown}"
+    );
+    assert!(!shown.contains("not-the-token"), "{shown}");
+}
+
+#[test]
 fn failure_lists_candidates_without_secrets() {
     let url = "https://user:hunter2@mycompany.com/sms?x=it's#ct=100";
     let err = verify_with(TOKEN, url, &voice_params(), CANONICAL).unwrap_err();
@@ -429,7 +481,8 @@ fn failure_lists_candidates_without_secrets() {
         ]
     );
     let shown = err.to_string();
-    assert!(shown.starts_with("signed URL did not match (HMAC_SHA1): expected one of <https://***@mycompany.com/sms?x=it's>, "), "{shown}");
+    // A wrong token and a wrong URL look alike: the message names both (issue 21).
+    assert!(shown.starts_with("the signature matches none of the URLs with this token: check the token and the URL (HMAC_SHA1; tried <https://***@mycompany.com/sms?x=it's>, "), "{shown}");
     assert!(
         !shown.contains("hunter2") && !shown.contains(TOKEN),
         "{shown}"
