@@ -303,7 +303,7 @@ impl Nginx {
 events {{ worker_connections 1024; }}\n\
 http {{\n    access_log off;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n\
     fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
-    upstream gateways {{\n{servers}        keepalive 32;\n    }}\n\
+    upstream gateways {{\n{servers}        keepalive 32;\n        keepalive_timeout 5s;\n    }}\n\
     server {{\n        listen 127.0.0.1:{port};\n        location / {{\n\
             proxy_pass http://gateways;\n            proxy_http_version 1.1;\n\
             proxy_set_header Connection \"\";\n            proxy_set_header Host $http_host;\n\

@@ -25,6 +25,7 @@ mod paths;
 mod redact;
 mod runtime;
 mod secrets;
+mod serve;
 mod server;
 mod state;
 

@@ -149,7 +149,10 @@ pub(crate) async fn open_sqlite(state_dir: &Path, now: i64) -> anyhow::Result<Ar
         .with_context(|| format!("open the state database {}", path.display()))?;
     match store.import_legacy(state_dir, now).await {
         Ok(report) => tracing::debug!(?report, "legacy pairing files checked"),
-        Err(err) => tracing::warn!("legacy pairing files could not be imported: {err}"),
+        Err(err) => tracing::warn!(
+            "legacy pairing files could not be imported: {}",
+            openclaw_twilio::escape::Escaped(&err)
+        ),
     }
     Ok(Arc::new(store))
 }

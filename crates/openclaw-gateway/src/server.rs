@@ -78,7 +78,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(err) => {
             // The reason (database host and port) goes to the log, not to whoever asks.
-            tracing::warn!("not ready: {err}");
+            tracing::warn!("not ready: {}", openclaw_twilio::escape::Escaped(&err));
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "state database unavailable",

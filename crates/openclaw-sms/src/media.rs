@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 
 use openclaw_twilio::RetryClass;
+use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::webhook::InboundMessage;
 
 use crate::account::AccountRuntime;
@@ -66,7 +67,7 @@ pub async fn materialize(
         let tail = media.url.strip_prefix(&prefix).unwrap_or_default();
         let valid_id = openclaw_twilio::sid::is_sid(&format!("ME{tail}"), &["ME"]);
         if !valid_id {
-            tracing::warn!(account = account.id(), url = %media.url, "refused a media URL that is not this message's Twilio media");
+            tracing::warn!(account = account.id(), url = %Escaped(&media.url), "refused a media URL that is not this message's Twilio media");
             result.unavailable += 1;
             continue;
         }
@@ -92,7 +93,8 @@ pub async fn materialize(
                 if let Err(err) = save(&dir, &path, &fetched.bytes).await {
                     tracing::warn!(
                         account = account.id(),
-                        "could not save an MMS attachment: {err}"
+                        "could not save an MMS attachment: {}",
+                        Escaped(&err)
                     );
                     result.unavailable += 1;
                     continue;
@@ -107,7 +109,8 @@ pub async fn materialize(
             Err(err) => {
                 tracing::warn!(
                     account = account.id(),
-                    "Twilio MMS attachment unavailable: {err}"
+                    "Twilio MMS attachment unavailable: {}",
+                    Escaped(&err)
                 );
                 result.unavailable += 1;
             }

@@ -19,6 +19,7 @@ use openclaw_store::{
     NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap, Role,
     TransientFailure,
 };
+use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::webhook::InboundMessage;
 use tokio::task::JoinSet;
@@ -272,18 +273,18 @@ impl SmsChannel {
         let now = self.clock.now_ms();
         let result = match &outcome {
             Processed::DeadLettered(reason) => {
-                tracing::warn!(account = %message.account, event = %message.event_id, "SMS dead-lettered: {reason}");
+                tracing::warn!(account = %message.account, event = %Escaped(&message.event_id), "SMS dead-lettered: {}", Escaped(&reason));
                 self.store.dead_letter(id, reason, now).await
             }
             Processed::Retrying(error) => {
                 if message.attempt + 1 >= self.options.max_attempts {
                     let reason = format!("gave up after {} attempts: {error}", message.attempt + 1);
-                    tracing::warn!(account = %message.account, event = %message.event_id, "SMS dead-lettered: {reason}");
+                    tracing::warn!(account = %message.account, event = %Escaped(&message.event_id), "SMS dead-lettered: {}", Escaped(&reason));
                     self.store.dead_letter(id, &reason, now).await
                 } else {
                     let jitter = rand::random_range(0.8..1.2);
                     let delay = self.options.retry.delay_ms(message.attempt, jitter);
-                    tracing::warn!(account = %message.account, event = %message.event_id, "SMS will be retried in {delay} ms: {error}");
+                    tracing::warn!(account = %message.account, event = %Escaped(&message.event_id), "SMS will be retried in {delay} ms: {}", Escaped(&error));
                     self.store
                         .fail_transient(
                             id,
@@ -300,7 +301,7 @@ impl SmsChannel {
             _ => self.store.complete(id, now).await,
         };
         if let Err(err) = result {
-            tracing::error!(account = %message.account, event = %message.event_id, "could not record the outcome of an SMS: {err}");
+            tracing::error!(account = %message.account, event = %Escaped(&message.event_id), "could not record the outcome of an SMS: {err}");
         }
         outcome
     }

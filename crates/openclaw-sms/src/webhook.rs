@@ -30,6 +30,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::BodyExt as _;
 use openclaw_sms_target::InboundSender;
 use openclaw_store::{DeliveryObservation, Enqueued, NewIngress};
+use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::signature::{
     Keys, SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, VerifyRequest, verify_urls,
@@ -297,14 +298,16 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
         Ok(Enqueued::Duplicate { .. }) => {
             tracing::warn!(
                 account = account.id(),
-                "SMS webhook ignored replayed message {message_sid}"
+                "SMS webhook ignored replayed message {}",
+                Escaped(message_sid)
             );
             ("duplicate", twiml(true))
         }
         Err(err) => {
             tracing::error!(
                 account = account.id(),
-                "SMS webhook could not store message {message_sid}: {err}"
+                "SMS webhook could not store message {}: {err}",
+                Escaped(message_sid)
             );
             (
                 "store_error",

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::escape::Escaped;
 use crate::hints::hint_for_code;
 
 /// Whether a failed call may be repeated.
@@ -219,7 +220,8 @@ impl fmt::Display for TwilioError {
             (Some(s), None) => write!(f, " ({s})")?,
             _ => {}
         }
-        write!(f, ": {}", inner.message)
+        // The message is often Twilio's text (or a proxy's page) as it came: one log line.
+        write!(f, ": {}", Escaped(&inner.message))
     }
 }
 
@@ -309,5 +311,21 @@ mod tests {
         let e = TwilioError::new(ErrorKind::Timeout, Operation::AccountLookup, "timed out");
         assert_eq!(e.to_string(), "Twilio account lookup failed: timed out");
         assert!(e.is_timeout());
+    }
+
+    #[test]
+    fn display_keeps_an_error_body_on_one_line() {
+        let e = TwilioError::api(
+            Operation::Send,
+            400,
+            None,
+            "bad\r\n2026-01-01T00:00:00Z  INFO forged\u{2028}x".to_owned(),
+            String::new(),
+            None,
+        );
+        assert_eq!(
+            e.to_string(),
+            r"Twilio send failed (400): bad\r\n2026-01-01T00:00:00Z  INFO forged\u{2028}x"
+        );
     }
 }

@@ -19,6 +19,8 @@
 //! - [`twiml`]: a small TwiML builder (`Say`, `Gather`, `Play`, `Pause`, `Hangup`, `Redirect`,
 //!   `Message`) with XML escaping.
 //! - [`sid`]: newtypes for SIDs (`AC…`, `MG…`, `SM…`/`MM…`, `CA…`, `SK…`, `PN…`).
+//! - [`escape`]: [`Escaped`](escape::Escaped), untrusted text (webhook fields, URLs, error
+//!   bodies) written on one log line, with CR/LF and other controls escaped.
 //! - [`hint_for_code`]: what an operator should do about a Twilio error code.
 //! - `Client` (feature `client`): the REST client (messages, calls, account, incoming numbers,
 //!   Messaging Services, media) with one opaque error, `TwilioError`, whose `RetryClass` says
@@ -45,6 +47,7 @@
 //! assert_eq!(message.body, "hi");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+pub mod escape;
 pub mod form;
 pub mod redact;
 pub mod sid;

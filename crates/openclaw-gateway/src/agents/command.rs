@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_sms::{Agent, AgentReply, AgentTurn, SmsError};
+use openclaw_twilio::escape::Escaped;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Largest reply (stdout) accepted from the program.
@@ -92,7 +93,7 @@ impl Agent for CommandAgent {
             )
         })?;
         if !err.is_empty() {
-            tracing::info!(agent = %self.name, stderr = %String::from_utf8_lossy(&err).trim_end(), "agent command wrote to stderr");
+            tracing::info!(agent = %self.name, stderr = %Escaped(String::from_utf8_lossy(&err).trim_end()), "agent command wrote to stderr");
         }
         let status = status
             .map_err(|e| SmsError::agent(format!("wait for {}: {e}", self.command[0]), true))?;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_sms::{Agent, AgentReply, AgentTurn, HistoryRole, SmsError};
+use openclaw_twilio::escape::Escaped;
 use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
@@ -203,7 +204,7 @@ impl Agent for OpenAiAgent {
                 Ok(text) => return Ok(AgentReply { text }),
                 Err(Attempt::Permanent(message)) => return Err(SmsError::agent(message, false)),
                 Err(Attempt::Retry { message, after }) => {
-                    tracing::warn!(agent = %self.name, attempt = attempt + 1, "{message}");
+                    tracing::warn!(agent = %self.name, attempt = attempt + 1, "{}", Escaped(&message));
                     last = message;
                     if attempt + 1 < self.options.max_attempts {
                         let backoff = BASE_BACKOFF * 2u32.saturating_pow(attempt);

@@ -7,6 +7,7 @@ use anyhow::bail;
 use clap::Subcommand;
 use openclaw_sms::config::{AccountSettings, NOT_CONFIGURED_REASON};
 use openclaw_sms::probe::{DEFAULT_PROBE_TIMEOUT, ProbeResult, probe};
+use openclaw_twilio::escape::Escaped;
 use serde_json::{Value, json};
 
 use super::admin::{GatewayClient, block_on};
@@ -497,10 +498,11 @@ fn dead_letters(
                         outln!(
                             "  {}  {}  {}  attempts={}  {}",
                             r["id"],
-                            r["messageSid"].as_str().unwrap_or_default(),
+                            // Both came from a webhook (or quote one): one line each.
+                            Escaped(r["messageSid"].as_str().unwrap_or_default()),
                             r["failedAt"].as_str().unwrap_or_default(),
                             r["attempts"],
-                            r["reason"].as_str().unwrap_or_default()
+                            Escaped(r["reason"].as_str().unwrap_or_default())
                         );
                     }
                 }

@@ -82,6 +82,7 @@ pub(crate) fn validate(
     mode: SecretsMode,
 ) -> anyhow::Result<Vec<String>> {
     crate::runtime::trusted_proxies(config)?;
+    crate::serve::ServerSettings::from_config(config)?;
     let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
     validate_state(config, &secrets)?;
     let warnings = validate_channels(config, ctx, &secrets)?;

@@ -17,6 +17,7 @@ use super::Ctx;
 use crate::config_file::merge_patch;
 use crate::runtime::{now_ms, open_state, start_accounts};
 use crate::secrets::SecretsRuntime;
+use crate::serve::ServerSettings;
 use crate::server::{self, ServerInfo};
 
 /// How long in-flight work may take to finish after SIGINT/SIGTERM.
@@ -75,6 +76,8 @@ pub(crate) fn run(ctx: Ctx, args: &GatewayArgs) -> anyhow::Result<ExitCode> {
 async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Result<()> {
     let ip = bind_ip(&args.bind)?;
     let port = gateway_port(&ctx, args.port);
+    let server_settings = ServerSettings::from_config(&ctx.doc.value)?;
+    crate::serve::log_limits(server_settings);
     let addr = SocketAddr::new(ip, port);
     let listener = bind_public(addr).await?;
     let local = listener.local_addr()?;
@@ -196,20 +199,21 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
             .await;
     });
     let shutdown = stop.clone();
-    axum::serve(
+    crate::serve::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        server_settings,
+        async move {
+            wait_for_signal().await;
+            tracing::info!(
+                "shutting down: finishing in-flight work (up to {} s)",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            shutdown.cancel();
+        },
+        SHUTDOWN_GRACE,
     )
-    .with_graceful_shutdown(async move {
-        wait_for_signal().await;
-        tracing::info!(
-            "shutting down: finishing in-flight work (up to {} s)",
-            SHUTDOWN_GRACE.as_secs()
-        );
-        shutdown.cancel();
-    })
-    .await
-    .context("serve HTTP")?;
+    .await;
     stop.cancel();
     let _ = pump.await;
     let _ = admin_task.await;

@@ -193,6 +193,32 @@ impl Sandbox {
             .expect("start openclaw")
     }
 
+    /// Starts `openclaw --config … --state-dir … gateway --port <gateway_port>` in the
+    /// background with its stderr (the log) written to `<root>/gateway.log`; killed on drop.
+    pub(crate) fn spawn_gateway(&self) -> Running {
+        let log = std::fs::File::create(self.root().join("gateway.log")).expect("log file");
+        let child = Command::new(BIN)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.root())
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(["gateway", "--port", &self.gateway_port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start openclaw gateway");
+        Running(child)
+    }
+
+    /// What [`Sandbox::spawn_gateway`]'s gateway has logged so far.
+    pub(crate) fn gateway_log(&self) -> String {
+        std::fs::read_to_string(self.root().join("gateway.log")).unwrap_or_default()
+    }
+
     /// The port `--gateway-port` names in [`Sandbox::run`].
     pub(crate) fn gateway_port(&self) -> u16 {
         self.gateway_port
@@ -275,6 +301,23 @@ impl Sandbox {
     fn normalise(&self, text: &str) -> String {
         text.replace(&self.root().display().to_string(), "[TMP]")
             .replace(&format!("port {}", self.gateway_port), "port [PORT]")
+    }
+}
+
+/// A process started by the test, killed (and reaped) when dropped.
+pub(crate) struct Running(pub(crate) std::process::Child);
+
+impl Running {
+    /// Whether the process is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

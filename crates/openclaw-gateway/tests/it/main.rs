@@ -16,4 +16,5 @@ mod plugins;
 mod proxies;
 mod secrets;
 mod segments;
+mod server;
 mod state;

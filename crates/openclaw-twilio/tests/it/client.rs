@@ -379,6 +379,43 @@ async fn error_bodies_are_cut_to_a_prefix_on_a_character_boundary() {
 }
 
 #[tokio::test]
+async fn error_bodies_with_line_breaks_display_on_one_line() {
+    const FORGED: &str = "2026-01-01T00:00:00Z  INFO openclaw: pairing approved";
+    let mut server = Server::new_async().await;
+    // Twilio's JSON `message` and a proxy's plain-text page, each with CR/LF and U+2028.
+    let json = serde_json::json!({"code": 21211, "message": format!("bad To\r\n{FORGED}")});
+    let _json = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::Regex("Body=json".to_owned()))
+        .with_status(400)
+        .with_body(json.to_string())
+        .create_async()
+        .await;
+    let _plain = server
+        .mock("POST", MESSAGES_PATH)
+        .match_body(Matcher::Regex("Body=plain".to_owned()))
+        .with_status(502)
+        .with_body(format!("<h1>Bad gateway</h1>\n{FORGED}\u{2028}{FORGED}\r"))
+        .create_async()
+        .await;
+    let client = client_for(&server);
+    for body in ["json", "plain"] {
+        let e = client
+            .create_message(&text("+1555", body))
+            .await
+            .unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            !shown.contains(['\r', '\n', '\u{2028}']),
+            "{body}: {shown:?}"
+        );
+        assert!(shown.contains(&format!(r"\n{FORGED}")), "{body}: {shown:?}");
+        // The raw text stays available to code that asks for it.
+        assert!(e.response_text().unwrap().contains(FORGED), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn oversized_success_bodies_are_refused() {
     let big = format!(
         r#"{{"sid": "{SM}", "pad": "{}"}}"#,
