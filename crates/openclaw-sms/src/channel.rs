@@ -32,6 +32,9 @@ pub struct ChannelOptions {
     pub media_budget_bytes: u64,
     /// Where inbound MMS attachments are saved.
     pub media_dir: Option<std::path::PathBuf>,
+    /// After how long a turn still running gets one short "working on it" text
+    /// ([`crate::texts::SLOW_REPLY_NOTICE`]); `None` sends none.
+    pub slow_reply_notice_after: Option<Duration>,
 }
 
 impl Default for ChannelOptions {
@@ -44,6 +47,7 @@ impl Default for ChannelOptions {
             retry: RetryBackoff::default(),
             media_budget_bytes: crate::media::MESSAGE_MEDIA_BUDGET,
             media_dir: None,
+            slow_reply_notice_after: None,
         }
     }
 }

@@ -9,9 +9,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use super::SMS_SYSTEM_PROMPT;
+use super::content::user_content;
 
 /// Largest response body read from the model server.
-const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// First retry delay; doubled per attempt, with jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest wait honoured from a `Retry-After` header.
@@ -30,6 +31,10 @@ pub(crate) struct OpenAiOptions {
     pub(crate) timeout: Duration,
     /// Attempts per turn on 429, 5xx and connection errors.
     pub(crate) max_attempts: u32,
+    /// Whether the model takes images (`models[].input` contains `"image"`).
+    pub(crate) image_input: bool,
+    /// Largest total of image bytes per turn.
+    pub(crate) media_budget: u64,
 }
 
 /// Talks to `POST {base_url}/chat/completions`.
@@ -69,15 +74,8 @@ impl OpenAiAgent {
             };
             messages.push(json!({"role": role, "content": line.text}));
         }
-        let mut text = turn.text.clone();
-        for media in &turn.media {
-            text.push_str(&format!(
-                "\n[attachment {}: {}]",
-                media.content_type,
-                media.path.display()
-            ));
-        }
-        messages.push(json!({"role": "user", "content": text}));
+        let content = user_content(turn, self.options.image_input, self.options.media_budget);
+        messages.push(json!({"role": "user", "content": content}));
         json!({"model": self.options.model, "messages": messages})
     }
 
@@ -172,7 +170,7 @@ impl Attempt {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(super) async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -230,6 +228,8 @@ mod tests {
             api_key: Some(SecretString::from("sk-secret-key")),
             timeout: Duration::from_secs(5),
             max_attempts: attempts,
+            image_input: false,
+            media_budget: 1024,
         })
         .unwrap()
     }
