@@ -10,6 +10,7 @@ mod content;
 mod echo;
 mod openai;
 mod openclaw;
+mod probe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub(crate) use command::CommandAgent;
 pub(crate) use echo::EchoAgent;
 pub(crate) use openai::{OpenAiAgent, OpenAiOptions};
 pub(crate) use openclaw::{OpenClawAgent, OpenClawOptions, SessionScope};
+pub(crate) use probe::{agent_line, probe_agent};
 
 use crate::secrets::SecretsRuntime;
 
