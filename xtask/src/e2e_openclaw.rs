@@ -78,6 +78,18 @@ fn our_config(port: u16, sim: &crate::procs::Sim, upstream_port: u16, token: &st
     config
 }
 
+/// `channels status --probe --json`'s report on the agent backend.
+fn agent_probe(gw: &Gateway) -> anyhow::Result<Value> {
+    let out = gw.cli(&["channels", "status", "--probe", "--json"])?;
+    let status: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "channels status --probe --json printed no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    Ok(status["agent"].clone())
+}
+
 /// The model requests whose last real user message contains `text`.
 fn requests_for(model: &ModelServer, text: &str) -> Vec<Value> {
     model
@@ -134,6 +146,12 @@ fn drive(
         log.contains("SMS is answered by OpenClaw agent"),
         "no bridge line in our log:\n{}",
         gw.tail_log()
+    );
+
+    let agent = agent_probe(&gw)?;
+    ensure!(
+        agent["ok"] == true && agent["listed"] == true && agent["name"] == "openclaw:main",
+        "channels status --probe: {agent}"
     );
 
     // The product page's flow: pairing code, approve, the held first text answered.
@@ -264,6 +282,14 @@ fn drive(
         std::thread::sleep(Duration::from_millis(100));
     }
     no_reply(&sim, PHONE)?;
+    let agent = agent_probe(&gw)?;
+    ensure!(
+        agent["ok"] == false
+            && agent["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("OPENCLAW_GATEWAY_TOKEN")),
+        "channels status --probe with a wrong token: {agent}"
+    );
     gw.terminate()?;
     std::fs::write(
         &gw.config,
