@@ -253,6 +253,13 @@ mod tests {
         let cfg = json!({"models": {"providers": {"local": {"api": "openai-completions", "baseUrl": "http://127.0.0.1:1/v1",
             "apiKey": "${OPENAI_KEY}", "models": [{"id": "m1"}]}}}, "agents": {"defaults": {"model": {"primary": "local/m1"}}}});
         assert_eq!(build(cfg).unwrap(), "openai:m1");
+        let entry = json!({"models": [{"id": "m1", "input": ["text", "image"]}, {"id": "m2"}]});
+        assert!(content::declares_image_input(model_entry(&entry, "m1")));
+        assert!(!content::declares_image_input(model_entry(&entry, "m2")));
+        assert!(!content::declares_image_input(model_entry(
+            &json!({}),
+            "m1"
+        )));
         let cfg = json!({"models": {"providers": {"cmd": {"api": "command", "command": ["/bin/cat"]}}}, "agents": {"defaults": {"model": {"primary": "cmd/any"}}}});
         assert_eq!(build(cfg).unwrap(), "command:/bin/cat");
     }

@@ -352,3 +352,58 @@ mod tests {
         assert!(err.to_string().contains("malformed JSON"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod image_tests {
+    use openclaw_sms::MediaAttachment;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn images_go_as_parts_when_the_model_takes_images() {
+        let dir = std::env::temp_dir().join(format!("openclaw-openai-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.png");
+        std::fs::write(&path, b"\x89PNG").unwrap();
+        let mut server = mockito::Server::new_async().await;
+        let expected = json!({"model": "m1", "messages": [
+            {"role": "system", "content": SMS_SYSTEM_PROMPT},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+            ]},
+        ]});
+        let mock = server
+            .mock("POST", "/v1/chat/completions")
+            .match_body(mockito::Matcher::Json(expected))
+            .with_body(r#"{"choices":[{"message":{"content":"a pixel"}}]}"#)
+            .create_async()
+            .await;
+        let agent = OpenAiAgent::new(OpenAiOptions {
+            base_url: format!("{}/v1", server.url()),
+            model: "m1".into(),
+            api_key: None,
+            timeout: Duration::from_secs(5),
+            max_attempts: 1,
+            image_input: true,
+            media_budget: 1024,
+        })
+        .unwrap();
+        let turn = AgentTurn {
+            channel: "sms".into(),
+            account_id: "default".into(),
+            sender: "+15557654321".into(),
+            message_id: "SM1".into(),
+            text: "what is this".into(),
+            media: vec![MediaAttachment {
+                content_type: "image/png".into(),
+                path,
+            }],
+            history: vec![],
+            received_at_ms: 0,
+        };
+        assert_eq!(agent.reply(&turn).await.unwrap().text, "a pixel");
+        mock.assert_async().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
