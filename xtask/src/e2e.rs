@@ -11,7 +11,7 @@ use crate::procs::{
     ACCOUNT_SID, AUTH_TOKEN, Bins, Gateway, NUMBER, Scratch, Sim, free_port, sms_config,
 };
 
-const PHONE: &str = "+15557654321";
+pub(crate) const PHONE: &str = "+15557654321";
 const MG: &str = "MG0123456789abcdef0123456789abcdef";
 
 type Scenario = fn(&Bins) -> anyhow::Result<()>;
@@ -35,6 +35,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
         ("stop_blocks_further_sends", stop_keyword),
         ("env_only_and_secret_ref_config", env_and_secret_ref),
         ("dead_letters_list_and_resubmit", dead_letters),
+        (
+            "openclaw_bridge_real_openclaw",
+            crate::e2e_openclaw::openclaw_bridge,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, scenario) in scenarios {
@@ -85,7 +89,7 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
     Ok(())
 }
 
-fn sim_for(bins: &Bins, port: u16, extra: &[String]) -> anyhow::Result<Sim> {
+pub(crate) fn sim_for(bins: &Bins, port: u16, extra: &[String]) -> anyhow::Result<Sim> {
     let mut args = vec![
         "--number".to_owned(),
         format!("{NUMBER}=http://127.0.0.1:{port}/webhooks/sms"),
@@ -94,14 +98,14 @@ fn sim_for(bins: &Bins, port: u16, extra: &[String]) -> anyhow::Result<Sim> {
     Sim::start(bins, &args)
 }
 
-fn pairing_code(text: &str) -> anyhow::Result<String> {
+pub(crate) fn pairing_code(text: &str) -> anyhow::Result<String> {
     text.lines()
         .find_map(|l| l.strip_prefix("Pairing code: "))
         .map(|c| c.trim().to_owned())
         .with_context(|| format!("no pairing code in {text:?}"))
 }
 
-fn no_reply(sim: &Sim, phone: &str) -> anyhow::Result<()> {
+pub(crate) fn no_reply(sim: &Sim, phone: &str) -> anyhow::Result<()> {
     if let Some(reply) = sim.next_reply(phone, Duration::from_millis(1500))? {
         bail!("{phone} should get no reply, got {reply:?}");
     }

@@ -10,11 +10,13 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod chaos;
 mod e2e;
+mod e2e_openclaw;
 mod e2e_pg;
 mod http;
 mod model;
 mod procs;
 mod services;
+mod upstream;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};

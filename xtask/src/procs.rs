@@ -147,6 +147,51 @@ impl Sim {
     }
 
     /// The next reply to `phone`, waiting up to `timeout`.
+    /// Texts an MMS: `bytes` of `content_type` are uploaded to the simulator, which serves
+    /// them as Twilio media of the message `sid` (`SM` and 32 hex digits).
+    pub(crate) fn mms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+        sid: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<u16> {
+        let media_id = format!("ME{}", &sid[2..]);
+        let put = http::request(
+            "PUT",
+            &format!("{}/_sim/media/{media_id}", self.base),
+            &[("Content-Type", content_type)],
+            Some(bytes),
+            Duration::from_secs(30),
+        )?;
+        if put.status != 204 {
+            bail!(
+                "the simulator refused the media: {} {}",
+                put.status,
+                put.body
+            );
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{media_id}",
+            self.base
+        );
+        let answer = http::post_json(
+            &format!("{}/_sim/phones/{}/text", self.base, enc(from)),
+            &json!({"to": to, "body": body, "message_sid": sid,
+                "media": [{"url": url, "content_type": content_type}]}),
+        )?;
+        if answer.status != 200 {
+            bail!(
+                "the simulator could not deliver an MMS from {from}: {} {}",
+                answer.status,
+                answer.body
+            );
+        }
+        Ok(answer.json()?["status"].as_u64().unwrap_or(0) as u16)
+    }
+
     pub(crate) fn next_reply(
         &self,
         phone: &str,

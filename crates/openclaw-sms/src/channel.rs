@@ -34,6 +34,9 @@ pub struct ChannelOptions {
     pub media_dir: Option<std::path::PathBuf>,
     /// Reverse proxies whose forwarding header names the client of a webhook request.
     pub trusted_proxies: crate::proxies::TrustedProxies,
+    /// After how long a turn still running gets one short "working on it" text
+    /// ([`crate::texts::SLOW_REPLY_NOTICE`]); `None` sends none.
+    pub slow_reply_notice_after: Option<Duration>,
 }
 
 impl Default for ChannelOptions {
@@ -47,6 +50,7 @@ impl Default for ChannelOptions {
             media_budget_bytes: crate::media::MESSAGE_MEDIA_BUDGET,
             media_dir: None,
             trusted_proxies: crate::proxies::TrustedProxies::default(),
+            slow_reply_notice_after: None,
         }
     }
 }

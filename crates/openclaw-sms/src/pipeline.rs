@@ -26,11 +26,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::account::AccountRuntime;
-use crate::agent::{AgentTurn, HistoryRole, HistoryTurn};
+use crate::agent::{AgentReply, AgentTurn, HistoryRole, HistoryTurn};
 use crate::channel::{CHANNEL, SmsChannel};
 use crate::keywords::{Keyword, classify};
 use crate::metrics::names;
-use crate::texts::{pairing_reply, unavailable_media_notice};
+use crate::texts::{SLOW_REPLY_NOTICE, pairing_reply, unavailable_media_notice};
 
 /// How a processed message ended, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -700,7 +700,7 @@ impl SmsChannel {
                 .store
                 .record_agent_turn(account.id(), &message.event_id, self.clock.now_ms())
                 .await;
-            let reply = self.agent.reply(&turn).await;
+            let reply = self.agent_reply(account, sender, &turn).await;
             self.metrics
                 .observe(names::AGENT_SECONDS, &[], started.elapsed());
             let reply = match reply {
@@ -801,6 +801,43 @@ fn pairing_reply_id(account: &str, request: &StoredRequest, attempt: u32) -> Str
         base
     } else {
         format!("{base}:{attempt}")
+    }
+}
+
+impl SmsChannel {
+    /// The agent's answer to `turn`; when it takes longer than `slow_reply_notice_after`,
+    /// one "working on it" text goes out meanwhile. The notice has its own reply id per
+    /// inbound message, so the outbound ledger sends it at most once per message, even when
+    /// the turn is retried or the gateway restarts.
+    async fn agent_reply(
+        &self,
+        account: &AccountRuntime,
+        sender: &str,
+        turn: &AgentTurn,
+    ) -> Result<AgentReply, crate::SmsError> {
+        let reply = self.agent.reply(turn);
+        let Some(after) = self.options.slow_reply_notice_after else {
+            return reply.await;
+        };
+        tokio::pin!(reply);
+        tokio::select! {
+            answer = &mut reply => return answer,
+            () = tokio::time::sleep(after) => {}
+        }
+        let notice_id = format!("notice:{}:{}", account.id(), turn.message_id);
+        let (answer, report) = tokio::join!(
+            &mut reply,
+            self.outbound
+                .send_reply(account, sender, SLOW_REPLY_NOTICE, &notice_id)
+        );
+        if let Some(err) = report.first_error() {
+            tracing::warn!(
+                account = account.id(),
+                sender,
+                "the slow-reply notice to {sender} was not sent: {err}"
+            );
+        }
+        answer
     }
 }
 

@@ -12,6 +12,10 @@ pub fn pairing_reply(sender: &str, code: &str) -> String {
 /// The text `pairing approve --notify` sends.
 pub const APPROVED_NOTICE: &str = "OpenClaw: your SMS access has been approved.";
 
+/// The one text sent while a slow agent turn is still running (`slowReplyNoticeAfterMs`):
+/// plain GSM-7, one segment.
+pub const SLOW_REPLY_NOTICE: &str = "Working on it, the answer will follow shortly.";
+
 /// The notice appended to an agent turn when attachments could not be fetched.
 pub fn unavailable_media_notice(count: u32) -> String {
     let noun = if count == 1 {

@@ -55,6 +55,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(fetch_message),
         )
         .route(
+            "/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}",
+            get(fetch_media),
+        )
+        .route(
             "/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json",
             get(list_numbers),
         )
@@ -185,6 +189,25 @@ async fn fetch_message(
         .filter(|m| m.account_sid == sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
     Ok(ok_json(StatusCode::OK, json::message(message)))
+}
+
+/// The bytes of an MMS attachment uploaded with `PUT /_sim/media/{ME…}`, for any message of
+/// the account (the simulator does not tie media to one message).
+async fn fetch_media(
+    State(shared): State<AppState>,
+    Path((sid, _message, media)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    admit(&shared, &headers, &sid).await?;
+    let state = shared.lock();
+    let (content_type, bytes) = state
+        .media
+        .get(&media)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let content_type = HeaderValue::from_str(content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes.clone()).into_response())
 }
 
 /// `Page` and `PageSize` from a query, with Twilio's bounds.

@@ -38,6 +38,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/_sim/opt-outs", get(opt_outs))
         .route("/_sim/faults", get(faults).post(set_faults))
         .route("/_sim/faults/counts", get(fault_counts))
+        .route("/_sim/media/{media}", put(put_media))
 }
 
 /// A control-API error: `{"error": "..."}` with a status.
@@ -122,6 +123,51 @@ async fn text(
         "body": result.body,
         "headers": headers,
     })))
+}
+
+/// Stores an MMS attachment that `/2010-04-01/Accounts/{AC}/Messages/{SM}/Media/{media}`
+/// then serves; `media` is `ME` and 32 hex digits, the body at most `MAX_MEDIA_BYTES`.
+async fn put_media(
+    State(shared): State<AppState>,
+    Path(media): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ControlError> {
+    let valid = media.len() == 34
+        && media.starts_with("ME")
+        && media[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(ControlError(
+            StatusCode::BAD_REQUEST,
+            "a media id is ME and 32 hex digits".to_owned(),
+        ));
+    }
+    if body.len() > crate::state::MAX_MEDIA_BYTES {
+        return Err(ControlError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "media is limited to {} bytes",
+                crate::state::MAX_MEDIA_BYTES
+            ),
+        ));
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let mut state = shared.lock();
+    if state.media.len() >= crate::state::MAX_MEDIA_ITEMS && !state.media.contains_key(&media) {
+        return Err(ControlError(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!(
+                "the simulator keeps at most {} media items",
+                crate::state::MAX_MEDIA_ITEMS
+            ),
+        ));
+    }
+    state.media.insert(media, (content_type, body.to_vec()));
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn phone_messages(

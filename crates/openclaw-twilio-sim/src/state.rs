@@ -130,7 +130,15 @@ pub(crate) struct State {
     pub(crate) opt_outs: BTreeSet<OptOut>,
     pub(crate) faults: FaultState,
     pub(crate) callbacks: Vec<StatusCallbackRecord>,
+    /// Media the control API uploaded, by `ME…` id: content type and bytes (at most
+    /// [`MAX_MEDIA_ITEMS`] of at most [`MAX_MEDIA_BYTES`] each).
+    pub(crate) media: HashMap<String, (String, Vec<u8>)>,
 }
+
+/// Most media items the simulator keeps.
+pub(crate) const MAX_MEDIA_ITEMS: usize = 64;
+/// Largest media item the simulator keeps (the control API's body limit).
+pub(crate) const MAX_MEDIA_BYTES: usize = 2 * 1024 * 1024;
 
 /// The state plus the fixed options and the tools tasks share.
 #[derive(Debug)]
@@ -331,6 +339,7 @@ impl State {
             opt_outs: BTreeSet::new(),
             faults: FaultState::new(config.faults.clone(), config.seed),
             callbacks: Vec::new(),
+            media: HashMap::new(),
         })
     }
 

@@ -1,13 +1,17 @@
 //! Agent backends: how an allowed SMS becomes a model's answer.
 //!
-//! Configured the upstream way: `models.providers.<id>` (with `api: "openai-completions"` or
-//! our `api: "command"`) and `agents.defaults.model.primary: "<provider>/<model>"`. The echo
+//! Configured the upstream way: `models.providers.<id>` (with `api: "openai-completions"`,
+//! `api: "openclaw-gateway"` for an agent of a running OpenClaw gateway, or our
+//! `api: "command"`) and `agents.defaults.model.primary: "<provider>/<model>"`. The echo
 //! agent answers when `primary` is `"echo"`, and in `gateway --dev` when no model is configured;
 //! a gateway for real senders without a model refuses to start ([`no_model_error`]).
 
 mod command;
+mod content;
 mod echo;
 mod openai;
+mod openclaw;
+mod probe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,8 @@ use serde_json::Value;
 pub(crate) use command::CommandAgent;
 pub(crate) use echo::EchoAgent;
 pub(crate) use openai::{OpenAiAgent, OpenAiOptions};
+pub(crate) use openclaw::{OpenClawAgent, OpenClawOptions, SessionScope};
+pub(crate) use probe::{agent_line, probe_agent};
 
 use crate::secrets::SecretsRuntime;
 
@@ -145,6 +151,8 @@ pub(crate) fn build_agent(
                 api_key,
                 timeout,
                 max_attempts: 3,
+                image_input: content::declares_image_input(model_entry(provider, model_id)),
+                media_budget: openclaw_sms::media::MESSAGE_MEDIA_BUDGET,
             })
             .with_context(|| format!("set up {path}"))?;
             Ok((Arc::new(agent), settings))
@@ -160,7 +168,96 @@ pub(crate) fn build_agent(
                 CommandAgent::new(command, timeout).with_context(|| format!("set up {path}"))?;
             Ok((Arc::new(agent), settings))
         }
-        other => bail!("{path}.api is \"{other}\"; supported: \"openai-completions\", \"command\""),
+        "openclaw-gateway" => {
+            let agent = openclaw_agent(provider, &path, model_id, secrets)?;
+            Ok((Arc::new(agent), settings))
+        }
+        other => bail!(
+            "{path}.api is \"{other}\"; supported: \"openai-completions\", \"openclaw-gateway\", \"command\""
+        ),
+    }
+}
+
+/// The entry of `models` whose `id` is `model_id`, if the provider lists models.
+fn model_entry<'a>(provider: &'a Value, model_id: &str) -> Option<&'a Value> {
+    provider
+        .get("models")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|m| m.get("id").and_then(Value::as_str) == Some(model_id))
+}
+
+/// The `api: "openclaw-gateway"` provider at `path`, answering with OpenClaw agent `agent_id`.
+fn openclaw_agent(
+    provider: &Value,
+    path: &str,
+    agent_id: &str,
+    secrets: &SecretsRuntime<'_>,
+) -> anyhow::Result<OpenClawAgent> {
+    let base_url = provider.get("baseUrl").and_then(Value::as_str).ok_or_else(|| {
+        anyhow!("{path}.baseUrl is required for api \"openclaw-gateway\": the OpenClaw gateway's address, e.g. http://127.0.0.1:18789")
+    })?;
+    if provider.get("models").is_some() && model_entry(provider, agent_id).is_none() {
+        bail!(
+            "agents.defaults.model.primary names OpenClaw agent \"{agent_id}\", which is not listed in {path}.models (add {{ id: \"{agent_id}\" }})"
+        );
+    }
+    let api_key = match provider.get("apiKey") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let input: SecretInput = serde_json::from_value(v.clone()).map_err(|_| {
+                anyhow!("{path}.apiKey must be a string or a SecretRef (the OpenClaw gateway's gateway.auth.token)")
+            })?;
+            Some(secrets.resolve(&format!("{path}.apiKey"), &input)?)
+        }
+    };
+    let scope = match provider.get("sessionScope") {
+        None | Some(Value::Null) => SessionScope::PerChannelPeer,
+        Some(v) => v
+            .as_str()
+            .and_then(SessionScope::parse)
+            .ok_or_else(|| anyhow!("{path}.sessionScope must be one of {}", SessionScope::NAMES))?,
+    };
+    let timeout = match provider.get("timeoutMs") {
+        None | Some(Value::Null) => openclaw::DEFAULT_OPENCLAW_TIMEOUT,
+        Some(v) => v
+            .as_u64()
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .ok_or_else(|| anyhow!("{path}.timeoutMs must be a positive number of milliseconds"))?,
+    };
+    if scope == SessionScope::Main {
+        tracing::warn!(
+            "{path}.sessionScope is \"main\": every texter shares one OpenClaw session, so each can see what the others said; use \"per-channel-peer\" when more than one sender is allowed"
+        );
+    }
+    tracing::info!(
+        "SMS is answered by OpenClaw agent \"{agent_id}\" at {base_url} (sessionScope {})",
+        scope.as_str()
+    );
+    OpenClawAgent::new(OpenClawOptions {
+        config_path: path.to_owned(),
+        base_url: base_url.to_owned(),
+        agent_id: agent_id.to_owned(),
+        api_key,
+        scope,
+        timeout,
+        image_input: content::declares_image_input(model_entry(provider, agent_id)),
+        media_budget: openclaw_sms::media::MESSAGE_MEDIA_BUDGET,
+    })
+}
+
+/// `agents.defaults.slowReplyNoticeAfterMs`: after how long a turn still running gets one
+/// "working on it" text; `None` (the default) sends none.
+pub(crate) fn slow_reply_notice_after(config: &Value) -> anyhow::Result<Option<Duration>> {
+    match config.pointer("/agents/defaults/slowReplyNoticeAfterMs") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(|ms| (ms > 0).then(|| Duration::from_millis(ms)))
+            .ok_or_else(|| {
+                anyhow!("agents.defaults.slowReplyNoticeAfterMs must be a number of milliseconds (0 or absent for no notice)")
+            }),
     }
 }
 
@@ -183,6 +280,13 @@ mod tests {
         let cfg = json!({"models": {"providers": {"local": {"api": "openai-completions", "baseUrl": "http://127.0.0.1:1/v1",
             "apiKey": "${OPENAI_KEY}", "models": [{"id": "m1"}]}}}, "agents": {"defaults": {"model": {"primary": "local/m1"}}}});
         assert_eq!(build(cfg).unwrap(), "openai:m1");
+        let entry = json!({"models": [{"id": "m1", "input": ["text", "image"]}, {"id": "m2"}]});
+        assert!(content::declares_image_input(model_entry(&entry, "m1")));
+        assert!(!content::declares_image_input(model_entry(&entry, "m2")));
+        assert!(!content::declares_image_input(model_entry(
+            &json!({}),
+            "m1"
+        )));
         let cfg = json!({"models": {"providers": {"cmd": {"api": "command", "command": ["/bin/cat"]}}}, "agents": {"defaults": {"model": {"primary": "cmd/any"}}}});
         assert_eq!(build(cfg).unwrap(), "command:/bin/cat");
     }
@@ -229,6 +333,70 @@ mod tests {
         let cfg = json!({"models": {"providers": {"p": {"api": "command", "command": ["rel/path"]}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
         assert!(msg(cfg).contains("absolute path"));
         let cfg = json!({"models": {"providers": {"p": {"api": "grpc"}}}, "agents": {"defaults": {"model": {"primary": "p/m"}}}});
-        assert!(msg(cfg).contains("supported: \"openai-completions\", \"command\""));
+        assert!(
+            msg(cfg)
+                .contains("supported: \"openai-completions\", \"openclaw-gateway\", \"command\"")
+        );
+    }
+
+    fn openclaw(provider: Value) -> Value {
+        json!({"models": {"providers": {"openclaw": provider}}, "agents": {"defaults": {"model": {"primary": "openclaw/main"}}}})
+    }
+
+    #[test]
+    fn openclaw_gateway_provider() {
+        let cfg = openclaw(
+            json!({"api": "openclaw-gateway", "baseUrl": "http://127.0.0.1:18789",
+            "apiKey": "${OPENAI_KEY}", "sessionScope": "per-account-channel-peer", "models": [{"id": "main"}]}),
+        );
+        assert_eq!(build(cfg).unwrap(), "openclaw:main");
+        let cfg =
+            openclaw(json!({"api": "openclaw-gateway", "baseUrl": "http://127.0.0.1:18789/v1"}));
+        assert_eq!(build(cfg).unwrap(), "openclaw:main");
+        let msg = |provider: Value| format!("{:#}", build(openclaw(provider)).unwrap_err());
+        assert!(
+            msg(json!({"api": "openclaw-gateway"}))
+                .contains("models.providers.openclaw.baseUrl is required")
+        );
+        assert!(
+            msg(json!({"api": "openclaw-gateway", "baseUrl": "127.0.0.1:18789"}))
+                .contains("models.providers.openclaw.baseUrl must start with http://")
+        );
+        assert!(
+            msg(json!({"api": "openclaw-gateway", "baseUrl": "http://x", "sessionScope": "per-channel"}))
+                .contains("models.providers.openclaw.sessionScope must be one of \"main\"")
+        );
+        assert!(
+            msg(
+                json!({"api": "openclaw-gateway", "baseUrl": "http://x", "models": [{"id": "ops"}]})
+            )
+            .contains(
+                "OpenClaw agent \"main\", which is not listed in models.providers.openclaw.models"
+            )
+        );
+        assert!(
+            msg(json!({"api": "openclaw-gateway", "baseUrl": "http://x", "timeoutMs": 0}))
+                .contains("models.providers.openclaw.timeoutMs must be a positive number")
+        );
+        assert!(
+            msg(json!({"api": "openclaw-gateway", "baseUrl": "http://x", "apiKey": 5}))
+                .contains("models.providers.openclaw.apiKey must be a string or a SecretRef")
+        );
+    }
+
+    #[test]
+    fn slow_reply_notice_setting() {
+        let at = |v: Value| {
+            slow_reply_notice_after(&json!({"agents": {"defaults": {"slowReplyNoticeAfterMs": v}}}))
+        };
+        assert_eq!(slow_reply_notice_after(&json!({})).unwrap(), None);
+        assert_eq!(at(json!(0)).unwrap(), None);
+        assert_eq!(at(json!(45000)).unwrap(), Some(Duration::from_secs(45)));
+        assert!(
+            at(json!("soon"))
+                .unwrap_err()
+                .to_string()
+                .contains("agents.defaults.slowReplyNoticeAfterMs")
+        );
     }
 }

@@ -10,9 +10,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
 use super::SMS_SYSTEM_PROMPT;
+use super::content::user_content;
 
 /// Largest response body read from the model server.
-const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// First retry delay; doubled per attempt, with jitter.
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest wait honoured from a `Retry-After` header.
@@ -31,6 +32,10 @@ pub(crate) struct OpenAiOptions {
     pub(crate) timeout: Duration,
     /// Attempts per turn on 429, 5xx and connection errors.
     pub(crate) max_attempts: u32,
+    /// Whether the model takes images (`models[].input` contains `"image"`).
+    pub(crate) image_input: bool,
+    /// Largest total of image bytes per turn.
+    pub(crate) media_budget: u64,
 }
 
 /// Talks to `POST {base_url}/chat/completions`.
@@ -70,15 +75,8 @@ impl OpenAiAgent {
             };
             messages.push(json!({"role": role, "content": line.text}));
         }
-        let mut text = turn.text.clone();
-        for media in &turn.media {
-            text.push_str(&format!(
-                "\n[attachment {}: {}]",
-                media.content_type,
-                media.path.display()
-            ));
-        }
-        messages.push(json!({"role": "user", "content": text}));
+        let content = user_content(turn, self.options.image_input, self.options.media_budget);
+        messages.push(json!({"role": "user", "content": content}));
         json!({"model": self.options.model, "messages": messages})
     }
 
@@ -173,7 +171,7 @@ impl Attempt {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub(super) async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -231,6 +229,8 @@ mod tests {
             api_key: Some(SecretString::from("sk-secret-key")),
             timeout: Duration::from_secs(5),
             max_attempts: attempts,
+            image_input: false,
+            media_budget: 1024,
         })
         .unwrap()
     }
@@ -351,5 +351,60 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("malformed JSON"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod image_tests {
+    use openclaw_sms::MediaAttachment;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn images_go_as_parts_when_the_model_takes_images() {
+        let dir = std::env::temp_dir().join(format!("openclaw-openai-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.png");
+        std::fs::write(&path, b"\x89PNG").unwrap();
+        let mut server = mockito::Server::new_async().await;
+        let expected = json!({"model": "m1", "messages": [
+            {"role": "system", "content": SMS_SYSTEM_PROMPT},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+            ]},
+        ]});
+        let mock = server
+            .mock("POST", "/v1/chat/completions")
+            .match_body(mockito::Matcher::Json(expected))
+            .with_body(r#"{"choices":[{"message":{"content":"a pixel"}}]}"#)
+            .create_async()
+            .await;
+        let agent = OpenAiAgent::new(OpenAiOptions {
+            base_url: format!("{}/v1", server.url()),
+            model: "m1".into(),
+            api_key: None,
+            timeout: Duration::from_secs(5),
+            max_attempts: 1,
+            image_input: true,
+            media_budget: 1024,
+        })
+        .unwrap();
+        let turn = AgentTurn {
+            channel: "sms".into(),
+            account_id: "default".into(),
+            sender: "+15557654321".into(),
+            message_id: "SM1".into(),
+            text: "what is this".into(),
+            media: vec![MediaAttachment {
+                content_type: "image/png".into(),
+                path,
+            }],
+            history: vec![],
+            received_at_ms: 0,
+        };
+        assert_eq!(agent.reply(&turn).await.unwrap().text, "a pixel");
+        mock.assert_async().await;
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -133,6 +133,14 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
         // Probe results, public URLs and the running gateway's rows quote URLs that may carry
         // `user:pass@`: every row is shown through the one redaction.
         let rows: Vec<Value> = rows.iter().map(crate::redact::shown_value).collect();
+        // The agent behind SMS, when one is configured (the built-in echo needs no probe).
+        let agent = if probe_wanted && !capabilities {
+            let secrets = crate::secrets::SecretsRuntime::new(&ctx.doc.value, &ctx.env);
+            Some(crate::agents::probe_agent(&ctx.doc.value, &secrets).await)
+                .filter(|report| report["api"] != "echo")
+        } else {
+            None
+        };
         // Where the state is: the running gateway's word, else the config's (not connected).
         let state = match running
             .as_ref()
@@ -150,14 +158,18 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             let out = if capabilities {
                 json!({"channel": "sms", "capabilities": caps, "accounts": rows})
             } else {
-                json!({
+                let mut status = json!({
                     "channelOrder": ["sms"],
                     "channelLabels": {"sms": "SMS"},
                     "channels": {"sms": {"configured": rows.iter().any(|r| r["configured"] == true), "running": running.is_some()}},
                     "channelAccounts": {"sms": rows},
                     "channelDefaultAccountId": {"sms": accounts.default_account},
                     "state": state,
-                })
+                });
+                if let Some(agent) = &agent {
+                    status["agent"] = agent.clone();
+                }
+                status
             };
             print_json(&out)?;
         } else {
@@ -175,6 +187,9 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
             if !capabilities {
                 outln!("{}", state_line(&state));
             }
+            if let Some(agent) = &agent {
+                outln!("{}", crate::agents::agent_line(agent));
+            }
             if rows.is_empty() {
                 outln!(
                     "No SMS account is configured. Set channels.sms (openclaw config patch) or TWILIO_* environment variables."
@@ -184,7 +199,8 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
                 print_account(row);
             }
         }
-        let failed = rows.iter().any(|r| r["probe"]["ok"] == false);
+        let failed = rows.iter().any(|r| r["probe"]["ok"] == false)
+            || agent.as_ref().is_some_and(|a| a["ok"] == false);
         Ok(if failed {
             ExitCode::FAILURE
         } else {

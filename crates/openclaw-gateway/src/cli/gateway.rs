@@ -126,6 +126,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         trusted_proxies,
         history_turns: agent_settings.history_turns,
         media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
+        slow_reply_notice_after: crate::agents::slow_reply_notice_after(&ctx.doc.value)?,
         ..ChannelOptions::default()
     };
     let agent_name = agent.name().to_owned();

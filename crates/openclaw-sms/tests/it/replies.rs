@@ -496,3 +496,48 @@ async fn a_send_report_names_each_part() {
     assert_eq!(sim.fault_counts().create_requests as usize, sids.len());
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_slow_turn_gets_one_working_on_it_notice_even_when_retried() {
+    let options = GatewayOptions {
+        slow_reply_notice_after: Some(Duration::from_millis(100)),
+        ..GatewayOptions::default()
+    };
+    let (sim, gw) = start_with(json!({}), options).await;
+    // Slow every time, and the first attempt fails after its notice: the retry is slow again.
+    gw.agent.answer_after(Duration::from_millis(400));
+    gw.agent.fail_next(1);
+    let phone = sim.phone(ALICE).unwrap();
+    phone.text(OUR, "plan my trip").await.unwrap();
+    eventually("the answer", || {
+        let got = bodies(&sim, ALICE);
+        async move { got.iter().any(|b| b == "pong: plan my trip") }
+    })
+    .await;
+    gw.drained().await;
+    assert_eq!(
+        gw.agent.turns().len(),
+        2,
+        "the failed turn was retried once"
+    );
+    assert_eq!(
+        bodies(&sim, ALICE),
+        [openclaw_sms::texts::SLOW_REPLY_NOTICE, "pong: plan my trip"]
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_quick_turn_gets_no_notice() {
+    let options = GatewayOptions {
+        slow_reply_notice_after: Some(Duration::from_secs(5)),
+        ..GatewayOptions::default()
+    };
+    let (sim, gw) = start_with(json!({}), options).await;
+    let phone = sim.phone(ALICE).unwrap();
+    phone.text(OUR, "hi").await.unwrap();
+    phone.next_reply(REPLY_WAIT).await.unwrap();
+    gw.drained().await;
+    assert_eq!(bodies(&sim, ALICE), ["pong: hi"]);
+    gw.shutdown().await;
+}

@@ -49,12 +49,24 @@ pub(crate) const WAIT: Duration = Duration::from_secs(10);
 pub(crate) struct TestAgent {
     turns: Mutex<Vec<AgentTurn>>,
     fixed: Mutex<Option<String>>,
+    delay: Mutex<Duration>,
+    failures: Mutex<u32>,
 }
 
 impl TestAgent {
     /// Answers every turn with `text` from now on.
     pub(crate) fn answer_with(&self, text: &str) {
         *self.fixed.lock().unwrap() = Some(text.to_owned());
+    }
+
+    /// Takes `delay` for every turn from now on.
+    pub(crate) fn answer_after(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// Fails the next `count` turns (retryable), after the delay.
+    pub(crate) fn fail_next(&self, count: u32) {
+        *self.failures.lock().unwrap() = count;
     }
 
     /// Every turn so far.
@@ -71,6 +83,15 @@ impl Agent for TestAgent {
 
     async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
         self.turns.lock().unwrap().push(turn.clone());
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
+        {
+            let mut failures = self.failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(SmsError::agent("the test agent failed", true));
+            }
+        }
         let text = self
             .fixed
             .lock()
@@ -201,6 +222,8 @@ pub(crate) struct GatewayOptions {
     pub(crate) pump: bool,
     /// Twilio client options.
     pub(crate) account: AccountOptions,
+    /// `ChannelOptions::slow_reply_notice_after`.
+    pub(crate) slow_reply_notice_after: Option<Duration>,
 }
 
 impl Default for GatewayOptions {
@@ -208,6 +231,7 @@ impl Default for GatewayOptions {
         Self {
             pump: true,
             account: AccountOptions::default(),
+            slow_reply_notice_after: None,
         }
     }
 }
@@ -238,7 +262,10 @@ impl Gateway {
             channel_store,
             agent.clone(),
             options.account,
-            channel_options(),
+            ChannelOptions {
+                slow_reply_notice_after: options.slow_reply_notice_after,
+                ..channel_options()
+            },
         );
         let app = openclaw_sms::webhook::router(&channel);
         let server = tokio::spawn(async move {
