@@ -3,10 +3,10 @@
 //!
 //! Everything but the REST client is pure (no IO, no clock) and builds without an HTTP client,
 //! TLS or an async runtime: depend on the crate with `default-features = false` for that part;
-//! the `client` feature (on by default) adds [`Client`]. This crate does not decide what to
+//! the `client` feature (on by default) adds `Client`. This crate does not decide what to
 //! send or to whom (that is the channel's), it does not format or split text
 //! (`openclaw-sms-text`) or parse phone numbers (`openclaw-sms-target`), and it is not a full
-//! Twilio SDK: it covers what the SMS and Voice Call channels need; [`Client::request`] lets
+//! Twilio SDK: it covers what the SMS and Voice Call channels need; `Client::request` lets
 //! another crate add an endpoint without forking this one.
 //!
 //! - [`signature`]: compute and verify `X-Twilio-Signature` (constant time, port and quote

@@ -912,7 +912,7 @@ mod tests {
         let shown = err.to_string();
         assert!(shown.len() < 2 * MAX_SHOWN_URL_BYTES, "{shown}");
         assert!(shown.contains("…(+"), "{shown}");
-        assert!(shown.ends_with(", <https://g/sms>"), "{shown}");
+        assert!(shown.ends_with(", <https://g/sms>)"), "{shown}");
         assert_eq!(err.tried()[0], long, "tried() keeps the whole candidate");
     }
 
