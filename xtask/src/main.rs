@@ -89,6 +89,10 @@ fn pure_twilio() -> anyhow::Result<()> {
         ]
         .concat(),
     )?;
+    run(
+        Command::new(env!("CARGO")).args([&["doc", "--no-deps"][..], &pure].concat()),
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     let output = Command::new(env!("CARGO"))
         .current_dir(root())
         .args(["tree", "-e", "normal", "--prefix", "none"])
