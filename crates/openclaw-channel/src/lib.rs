@@ -10,6 +10,7 @@
 //! `openclaw-store`, access decisions in `openclaw-access-policy`.
 //!
 //! What is here so far:
+//! - [`agent`]: the agent seam ([`agent::Agent`], [`agent::AgentTurn`], [`agent::AgentError`]).
 //! - [`limits`]: fixed-window rate limiters keyed by string, and an in-flight cap per client.
 //! - [`metrics`]: a small registry rendered in the Prometheus text format; channels name and
 //!   describe their own series.
@@ -19,6 +20,7 @@
 //!   gateway's secrets runtime).
 //! - [`ChannelError`]: the crate's one error type.
 
+pub mod agent;
 mod error;
 pub mod limits;
 pub mod metrics;

@@ -48,7 +48,6 @@
 //! ```
 
 pub mod account;
-pub mod agent;
 pub mod channel;
 pub mod clock;
 pub mod config;
@@ -63,9 +62,13 @@ pub mod texts;
 pub mod webhook;
 
 pub use account::{AccountOptions, AccountRuntime, ResolvedAccount};
-pub use agent::{Agent, AgentReply, AgentTurn, HistoryRole, HistoryTurn, MediaAttachment};
 pub use channel::{ChannelOptions, SmsChannel};
 pub use clock::Clock;
+/// The agent seam, from the channel core (re-exported for existing callers).
+pub use openclaw_channel::agent;
+pub use openclaw_channel::agent::{
+    Agent, AgentError, AgentReply, AgentTurn, HistoryRole, HistoryTurn, MediaAttachment,
+};
 /// Rate limiters, from the channel core (re-exported for existing callers).
 pub use openclaw_channel::limits;
 /// Trusted reverse proxies, from the channel core (re-exported for existing callers).
@@ -93,6 +96,15 @@ pub enum SmsError {
         /// Whether trying the same turn again later may succeed.
         retryable: bool,
     },
+}
+
+impl From<AgentError> for SmsError {
+    fn from(err: AgentError) -> Self {
+        Self::Agent {
+            message: err.message().to_owned(),
+            retryable: err.is_retryable(),
+        }
+    }
 }
 
 impl From<openclaw_channel::ChannelError> for SmsError {

@@ -19,13 +19,38 @@ pub mod names {
     pub const WEBHOOK_SECONDS: &str = "openclaw_sms_webhook_duration_seconds";
     /// Agent answer time.
     pub const AGENT_SECONDS: &str = "openclaw_sms_agent_duration_seconds";
+    /// Store writes that failed where the pipeline goes on without them, by step.
+    pub const STORE_ERRORS: &str = "openclaw_sms_store_errors_total";
     /// Time from an accepted text to its reply's last part sent.
     pub const REPLY_SECONDS: &str = "openclaw_sms_reply_latency_seconds";
+}
+
+/// A store write whose failure the pipeline survives (a history line, a prune, a touch): the
+/// failure is logged with the step and counted in [`names::STORE_ERRORS`], never dropped
+/// silently. `None` when it failed.
+pub(crate) fn noted<T>(
+    metrics: &Metrics,
+    step: &'static str,
+    result: Result<T, openclaw_store::StoreError>,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(err) => {
+            tracing::warn!(step, "state store write failed, going on without it: {err}");
+            metrics.inc(names::STORE_ERRORS, &[("step", step)], 1);
+            None
+        }
+    }
 }
 
 /// Declares the SMS channel's series (type and help) in `metrics`.
 pub fn describe(metrics: &Metrics) {
     for (name, kind, help) in [
+        (
+            names::STORE_ERRORS,
+            "counter",
+            "State store writes that failed where the pipeline went on, by step.",
+        ),
         (
             names::WEBHOOKS,
             "counter",
@@ -66,6 +91,18 @@ pub fn describe(metrics: &Metrics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_store_write_is_counted_by_step() {
+        let m = Metrics::new();
+        assert_eq!(
+            noted(&m, "history", Ok::<_, openclaw_store::StoreError>(7)),
+            Some(7)
+        );
+        let failed: Result<(), _> = Err(openclaw_store::StoreError::WriterStopped);
+        assert_eq!(noted(&m, "history", failed), None);
+        assert_eq!(m.counter(names::STORE_ERRORS, &[("step", "history")]), 1);
+    }
 
     #[test]
     fn every_sms_series_is_described() {

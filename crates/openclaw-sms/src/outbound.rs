@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 
 use crate::account::AccountRuntime;
 use crate::clock::Clock;
-use crate::metrics::{Metrics, names};
+use crate::metrics::{Metrics, names, noted};
 
 /// Attempts per part for safe-to-retry errors.
 pub const MAX_SEND_ATTEMPTS: u32 = 4;
@@ -279,10 +279,13 @@ impl Outbound {
                     RetryClass::Ambiguous if attempt < MAX_SEND_ATTEMPTS => {
                         self.metrics
                             .inc(names::SENDS, &[("outcome", "ambiguous")], 1);
-                        let _ = self
-                            .store
-                            .mark_ambiguous(intent.id, &err.to_string(), self.clock.now_ms())
-                            .await;
+                        noted(
+                            &self.metrics,
+                            "mark_ambiguous",
+                            self.store
+                                .mark_ambiguous(intent.id, &err.to_string(), self.clock.now_ms())
+                                .await,
+                        );
                         tracing::warn!(
                             account = account.id(),
                             to,
@@ -298,15 +301,18 @@ impl Outbound {
                     _ => {
                         let error = describe(&err);
                         if err.twilio_code() == Some(TWILIO_UNSUBSCRIBED) {
-                            let _ = self
-                                .store
-                                .set_opt_out(OptOut {
-                                    account: account.id().to_owned(),
-                                    number: to.to_owned(),
-                                    keyword: "STOP (Twilio 21610)".to_owned(),
-                                    at: self.clock.now_ms(),
-                                })
-                                .await;
+                            noted(
+                                &self.metrics,
+                                "set_opt_out",
+                                self.store
+                                    .set_opt_out(OptOut {
+                                        account: account.id().to_owned(),
+                                        number: to.to_owned(),
+                                        keyword: "STOP (Twilio 21610)".to_owned(),
+                                        at: self.clock.now_ms(),
+                                    })
+                                    .await,
+                            );
                         }
                         tracing::info!(account = account.id(), to, "SMS send failed: {error}");
                         self.fail(account, &intent, &error, "failed").await;

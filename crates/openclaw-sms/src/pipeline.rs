@@ -29,7 +29,7 @@ use crate::account::AccountRuntime;
 use crate::agent::{AgentReply, AgentTurn, HistoryRole, HistoryTurn};
 use crate::channel::{CHANNEL, SmsChannel};
 use crate::keywords::{Keyword, classify};
-use crate::metrics::names;
+use crate::metrics::{names, noted};
 use crate::texts::{SLOW_REPLY_NOTICE, pairing_reply, unavailable_media_notice};
 
 /// How a processed message ended, for logs and tests.
@@ -243,7 +243,11 @@ impl SmsChannel {
                         error: "processing panicked".to_owned(),
                         retry_at: now + 5_000,
                     };
-                    let _ = self.store.fail_transient(ingress, failure).await;
+                    noted(
+                        &self.metrics,
+                        "fail_transient",
+                        self.store.fail_transient(ingress, failure).await,
+                    );
                 }
             }
         }
@@ -254,14 +258,25 @@ impl SmsChannel {
         if let Err(err) = self.store.prune_ingress(now).await {
             tracing::warn!("pruning the ingress queue failed: {err}");
         }
-        let _ = self.store.prune_intents(now).await;
-        let _ = self.store.prune_deliveries(now).await;
+        noted(
+            &self.metrics,
+            "prune_intents",
+            self.store.prune_intents(now).await,
+        );
+        noted(
+            &self.metrics,
+            "prune_deliveries",
+            self.store.prune_deliveries(now).await,
+        );
         for account in &self.accounts {
             let ttl = pairing_ttl_ms(&PairingLimits::default());
-            let _ = self
-                .store
-                .prune_requests(&pairing_key(account.id()), now, ttl)
-                .await;
+            noted(
+                &self.metrics,
+                "prune_requests",
+                self.store
+                    .prune_requests(&pairing_key(account.id()), now, ttl)
+                    .await,
+            );
         }
         self.refresh_gauges().await;
     }
@@ -483,7 +498,11 @@ impl SmsChannel {
                     return Ok(Some(not_authorized(account, sender, reason)));
                 }
                 Decision::Challenge(Challenge::AlreadyPending { .. }) => {
-                    let _ = self.store.touch_request(&key, sender, now).await;
+                    noted(
+                        &self.metrics,
+                        "touch_request",
+                        self.store.touch_request(&key, sender, now).await,
+                    );
                     self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
                         .await;
                     return Ok(Some(Processed::Dropped(
@@ -535,7 +554,11 @@ impl SmsChannel {
                             return Ok(Some(Processed::Challenged));
                         }
                         CreateRequestOutcome::SenderExists(_) => {
-                            let _ = self.store.touch_request(&key, sender, now).await;
+                            noted(
+                                &self.metrics,
+                                "touch_request",
+                                self.store.touch_request(&key, sender, now).await,
+                            );
                             self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
                                 .await;
                             return Ok(Some(Processed::Dropped(
@@ -696,10 +719,13 @@ impl SmsChannel {
                 received_at_ms: message.received_at,
             };
             let started = Instant::now();
-            let _ = self
-                .store
-                .record_agent_turn(account.id(), &message.event_id, self.clock.now_ms())
-                .await;
+            noted(
+                &self.metrics,
+                "record_agent_turn",
+                self.store
+                    .record_agent_turn(account.id(), &message.event_id, self.clock.now_ms())
+                    .await,
+            );
             let reply = self.agent_reply(account, sender, &turn).await;
             self.metrics
                 .observe(names::AGENT_SECONDS, &[], started.elapsed());
@@ -735,7 +761,11 @@ impl SmsChannel {
                         text: inbound.body.clone(),
                         at: message.received_at,
                     };
-                    let _ = self.store.append_history(account.id(), sender, entry).await;
+                    noted(
+                        &self.metrics,
+                        "append_history",
+                        self.store.append_history(account.id(), sender, entry).await,
+                    );
                     saved.text
                 }
                 Err(err) => {
@@ -754,18 +784,21 @@ impl SmsChannel {
                 .outbound
                 .send_reply(account, sender, &text, &reply_id)
                 .await;
-            let _ = self
-                .store
-                .append_history(
-                    account.id(),
-                    sender,
-                    HistoryEntry {
-                        role: Role::Assistant,
-                        text: report.reply.text.clone(),
-                        at: now,
-                    },
-                )
-                .await;
+            noted(
+                &self.metrics,
+                "append_history",
+                self.store
+                    .append_history(
+                        account.id(),
+                        sender,
+                        HistoryEntry {
+                            role: Role::Assistant,
+                            text: report.reply.text.clone(),
+                            at: now,
+                        },
+                    )
+                    .await,
+            );
             self.metrics.observe(
                 names::REPLY_SECONDS,
                 &[],
@@ -814,7 +847,7 @@ impl SmsChannel {
         account: &AccountRuntime,
         sender: &str,
         turn: &AgentTurn,
-    ) -> Result<AgentReply, crate::SmsError> {
+    ) -> Result<AgentReply, crate::AgentError> {
         let reply = self.agent.reply(turn);
         let Some(after) = self.options.slow_reply_notice_after else {
             return reply.await;

@@ -133,9 +133,7 @@ async fn put_media(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ControlError> {
-    let valid = media.len() == 34
-        && media.starts_with("ME")
-        && media[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = crate::sid::is_sid(&media, "ME");
     if !valid {
         return Err(ControlError(
             StatusCode::BAD_REQUEST,

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openclaw_sms::{Agent, AgentReply, AgentTurn, SmsError};
+use openclaw_sms::{Agent, AgentError, AgentReply, AgentTurn};
 use openclaw_twilio::escape::Escaped;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -46,9 +46,9 @@ impl Agent for CommandAgent {
         &self.name
     }
 
-    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         let input = serde_json::to_vec(turn)
-            .map_err(|e| SmsError::agent(format!("encode turn: {e}"), false))?;
+            .map_err(|e| AgentError::new(format!("encode turn: {e}"), false))?;
         let mut child = tokio::process::Command::new(&self.command[0])
             .args(&self.command[1..])
             .stdin(Stdio::piped())
@@ -56,7 +56,7 @@ impl Agent for CommandAgent {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| SmsError::agent(format!("run {}: {e}", self.command[0]), true))?;
+            .map_err(|e| AgentError::new(format!("run {}: {e}", self.command[0]), true))?;
         let mut stdin = child.stdin.take();
         let mut stdout = child.stdout.take();
         let mut stderr = child.stderr.take();
@@ -83,7 +83,7 @@ impl Agent for CommandAgent {
             (status, out, err)
         };
         let (status, out, err) = tokio::time::timeout(self.timeout, run).await.map_err(|_| {
-            SmsError::agent(
+            AgentError::new(
                 format!(
                     "{} did not answer within {} ms",
                     self.command[0],
@@ -96,15 +96,15 @@ impl Agent for CommandAgent {
             tracing::info!(agent = %self.name, stderr = %Escaped(String::from_utf8_lossy(&err).trim_end()), "agent command wrote to stderr");
         }
         let status = status
-            .map_err(|e| SmsError::agent(format!("wait for {}: {e}", self.command[0]), true))?;
+            .map_err(|e| AgentError::new(format!("wait for {}: {e}", self.command[0]), true))?;
         if !status.success() {
-            return Err(SmsError::agent(
+            return Err(AgentError::new(
                 format!("{} exited with {status}", self.command[0]),
                 false,
             ));
         }
         if out.len() as u64 > MAX_OUTPUT_BYTES {
-            return Err(SmsError::agent(
+            return Err(AgentError::new(
                 format!(
                     "{} printed more than {MAX_OUTPUT_BYTES} bytes",
                     self.command[0]
@@ -113,7 +113,7 @@ impl Agent for CommandAgent {
             ));
         }
         let text = String::from_utf8(out).map_err(|_| {
-            SmsError::agent(format!("{} printed invalid UTF-8", self.command[0]), false)
+            AgentError::new(format!("{} printed invalid UTF-8", self.command[0]), false)
         })?;
         Ok(AgentReply {
             text: text.trim_end().to_owned(),

@@ -2,7 +2,7 @@
 //! configured, so the whole channel can be tried without a model.
 
 use async_trait::async_trait;
-use openclaw_sms::{Agent, AgentReply, AgentTurn, SmsError};
+use openclaw_sms::{Agent, AgentError, AgentReply, AgentTurn};
 
 /// Echoes each message back.
 #[derive(Debug, Clone, Copy, Default)]
@@ -14,7 +14,7 @@ impl Agent for EchoAgent {
         "echo"
     }
 
-    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         Ok(AgentReply {
             text: format!("Echo: {}", turn.text),
         })

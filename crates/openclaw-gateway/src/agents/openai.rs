@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openclaw_sms::{Agent, AgentReply, AgentTurn, HistoryRole, SmsError};
+use openclaw_sms::{Agent, AgentError, AgentReply, AgentTurn, HistoryRole};
 use openclaw_twilio::escape::Escaped;
 use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -194,13 +194,13 @@ impl Agent for OpenAiAgent {
         &self.name
     }
 
-    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         let body = self.request_body(turn);
         let mut last = String::new();
         for attempt in 0..self.options.max_attempts.max(1) {
             match self.attempt(&body).await {
                 Ok(text) => return Ok(AgentReply { text }),
-                Err(Attempt::Permanent(message)) => return Err(SmsError::agent(message, false)),
+                Err(Attempt::Permanent(message)) => return Err(AgentError::new(message, false)),
                 Err(Attempt::Retry { message, after }) => {
                     tracing::warn!(agent = %self.name, attempt = attempt + 1, "{}", Escaped(&message));
                     last = message;
@@ -212,7 +212,7 @@ impl Agent for OpenAiAgent {
                 }
             }
         }
-        Err(SmsError::agent(last, true))
+        Err(AgentError::new(last, true))
     }
 }
 

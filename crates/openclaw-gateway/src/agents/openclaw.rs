@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openclaw_sms::{Agent, AgentReply, AgentTurn, SmsError};
+use openclaw_sms::{Agent, AgentError, AgentReply, AgentTurn};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
@@ -38,8 +38,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_ATTEMPTS: u32 = 3;
 /// First wait between connection attempts; doubled per attempt.
 const CONNECT_BACKOFF: Duration = Duration::from_millis(500);
-/// The channel name OpenClaw uses for SMS in its session keys.
-const SMS_CHANNEL: &str = "sms";
 
 /// How texters map to upstream sessions: OpenClaw's `session.dmScope` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,11 +79,13 @@ impl SessionScope {
     }
 }
 
-/// OpenClaw's session key for a direct message from `peer` (an E.164 number) on SMS account
+/// OpenClaw's session key for a direct message from `peer` (an E.164 number for SMS) on
+/// `channel` (the turn's: `sms` for SMS, as OpenClaw's own SMS channel names it) and account
 /// `account_id`, for `agent_id`, under `scope`.
 pub(crate) fn session_key(
     scope: SessionScope,
     agent_id: &str,
+    channel: &str,
     account_id: &str,
     peer: &str,
 ) -> String {
@@ -97,10 +97,10 @@ pub(crate) fn session_key(
     match scope {
         SessionScope::Main => format!("agent:{agent}:main"),
         SessionScope::PerPeer => format!("agent:{agent}:direct:{peer}"),
-        SessionScope::PerChannelPeer => format!("agent:{agent}:{SMS_CHANNEL}:direct:{peer}"),
+        SessionScope::PerChannelPeer => format!("agent:{agent}:{channel}:direct:{peer}"),
         SessionScope::PerAccountChannelPeer => {
             let account = normalize_account_id(account_id);
-            format!("agent:{agent}:{SMS_CHANNEL}:{account}:direct:{peer}")
+            format!("agent:{agent}:{channel}:{account}:direct:{peer}")
         }
     }
 }
@@ -213,18 +213,19 @@ impl OpenClawAgent {
         session_key(
             self.options.scope,
             &self.options.agent_id,
+            &turn.channel,
             &turn.account_id,
             &turn.sender,
         )
     }
 
-    async fn attempt(&self, body: &Value, session: &str) -> Result<String, Failure> {
+    async fn attempt(&self, body: &Value, session: &str, channel: &str) -> Result<String, Failure> {
         let mut request = self
             .http
             .post(self.endpoint())
             .header("x-openclaw-session-key", session)
             .header("x-openclaw-agent-id", &self.options.agent_id)
-            .header("x-openclaw-message-channel", SMS_CHANNEL)
+            .header("x-openclaw-message-channel", channel)
             .json(body);
         if let Some(key) = &self.options.api_key {
             request = request.bearer_auth(key.expose_secret());
@@ -330,23 +331,23 @@ impl Agent for OpenClawAgent {
         &self.name
     }
 
-    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         let body = self.request_body(turn);
         let session = self.session_key(turn);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(&body, &session).await {
+            match self.attempt(&body, &session, &turn.channel).await {
                 Ok(text) => return Ok(AgentReply { text }),
                 Err(Failure::NotSent(message)) if attempt < CONNECT_ATTEMPTS => {
                     tracing::warn!(agent = %self.name, attempt, "{message}");
                     tokio::time::sleep(CONNECT_BACKOFF * 2u32.saturating_pow(attempt - 1)).await;
                 }
                 Err(Failure::NotSent(message) | Failure::Refused(message)) => {
-                    return Err(SmsError::agent(message, true));
+                    return Err(AgentError::new(message, true));
                 }
                 Err(Failure::Permanent(message) | Failure::Ambiguous(message)) => {
-                    return Err(SmsError::agent(message, false));
+                    return Err(AgentError::new(message, false));
                 }
             }
         }
@@ -363,8 +364,19 @@ mod tests {
     fn session_keys_match_openclaw_for_every_scope() {
         let check = |scope: &str, agent: &str, account: &str, peer: &str, expected: &str| {
             let scope = SessionScope::parse(scope).unwrap();
-            assert_eq!(session_key(scope, agent, account, peer), expected);
+            assert_eq!(session_key(scope, agent, "sms", account, peer), expected);
         };
+        // The channel comes from the turn: a voice call keeps its own session.
+        assert_eq!(
+            session_key(
+                SessionScope::PerChannelPeer,
+                "main",
+                "voice",
+                "default",
+                "client:Alice"
+            ),
+            "agent:main:voice:direct:client:alice"
+        );
         check("main", "main", "default", "+15557654321", "agent:main:main");
         check(
             "per-peer",
@@ -540,7 +552,7 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    async fn error_for(status: usize, body: &str) -> SmsError {
+    async fn error_for(status: usize, body: &str) -> AgentError {
         let mut server = mockito::Server::new_async().await;
         let mock = server
             .mock("POST", "/v1/chat/completions")

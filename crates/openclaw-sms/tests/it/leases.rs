@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use openclaw_sms::metrics::Metrics;
 use openclaw_sms::pipeline::LEASE_RENEWALS_PER_LEASE;
-use openclaw_sms::{Agent, AgentReply, AgentTurn, ChannelOptions, Clock, SmsChannel, SmsError};
+use openclaw_sms::{Agent, AgentError, AgentReply, AgentTurn, ChannelOptions, Clock, SmsChannel};
 use openclaw_store::{Claimed, IngressQueue as _};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
@@ -101,7 +101,7 @@ impl Agent for StuckAgent {
         "stuck"
     }
 
-    async fn reply(&self, _turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, _turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         *self.turns.lock().unwrap() += 1;
         std::future::pending().await
     }

@@ -12,8 +12,8 @@ use axum::body::Body;
 use openclaw_sms::config::{SmsChannelInput, resolve_accounts};
 use openclaw_sms::metrics::Metrics;
 use openclaw_sms::{
-    AccountOptions, AccountRuntime, Agent, AgentReply, AgentTurn, ChannelOptions, Clock,
-    ResolvedAccount, SmsChannel, SmsError,
+    AccountOptions, AccountRuntime, Agent, AgentError, AgentReply, AgentTurn, ChannelOptions,
+    Clock, ResolvedAccount, SmsChannel,
 };
 use openclaw_store::{IngressQueue as _, SqliteStore, Store, StoreOptions};
 use openclaw_twilio_sim::{SimAccount, SimConfig, SimHandle, SimNumber, Simulator};
@@ -81,7 +81,7 @@ impl Agent for TestAgent {
         "test"
     }
 
-    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, SmsError> {
+    async fn reply(&self, turn: &AgentTurn) -> Result<AgentReply, AgentError> {
         self.turns.lock().unwrap().push(turn.clone());
         let delay = *self.delay.lock().unwrap();
         tokio::time::sleep(delay).await;
@@ -89,7 +89,7 @@ impl Agent for TestAgent {
             let mut failures = self.failures.lock().unwrap();
             if *failures > 0 {
                 *failures -= 1;
-                return Err(SmsError::agent("the test agent failed", true));
+                return Err(AgentError::new("the test agent failed", true));
             }
         }
         let text = self
