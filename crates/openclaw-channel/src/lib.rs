@@ -11,6 +11,8 @@
 //!
 //! What is here so far:
 //! - [`agent`]: the agent seam ([`agent::Agent`], [`agent::AgentTurn`], [`agent::AgentError`]).
+//! - [`guard`]: the webhook guard (method, per-client pre-auth slots, bounded body read in
+//!   time, form, Twilio signature, invalid-request limiter) and its [`guard::Rejection`].
 //! - [`limits`]: fixed-window rate limiters keyed by string, and an in-flight cap per client.
 //! - [`metrics`]: a small registry rendered in the Prometheus text format; channels name and
 //!   describe their own series.
@@ -22,6 +24,7 @@
 
 pub mod agent;
 mod error;
+pub mod guard;
 pub mod limits;
 pub mod metrics;
 pub mod proxies;
