@@ -119,8 +119,15 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
         .get("From")
         .and_then(|f| InboundSender::parse(f).ok())
         .map(|s| s.number().to_string());
-    if let Err(limited) = inbound_quotas(account, sender.as_deref(), &admitted) {
-        return limited;
+    if let Some(limited) = inbound_quota_exceeded(account, sender.as_deref(), &admitted) {
+        tracing::warn!(
+            account = account.id(),
+            "SMS webhook callback rate limit exceeded"
+        );
+        return (
+            limited,
+            plain(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
+        );
     }
     let Some(message_sid) = message_sid(&admitted.form) else {
         return (
@@ -132,12 +139,12 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
 }
 
 /// Inbound quotas: by validated sender (by client when validation is off, since `From` is then
-/// not trusted), then per route.
-fn inbound_quotas(
+/// not trusted), then per route. The outcome label of the quota exceeded, if one is.
+fn inbound_quota_exceeded(
     account: &AccountRuntime,
     sender: Option<&str>,
     admitted: &Admitted,
-) -> Result<(), (&'static str, Response)> {
+) -> Option<&'static str> {
     let limits = &account.limiters;
     let route_key = format!("{}:{}", account.id(), account.settings.webhook_path);
     let sender_key = if account.settings.signature_validation {
@@ -145,21 +152,13 @@ fn inbound_quotas(
     } else {
         admitted.client_key.clone()
     };
-    let outcome = if limits.per_sender.hit(&sender_key, admitted.at) {
-        "sender_limited"
+    if limits.per_sender.hit(&sender_key, admitted.at) {
+        Some("sender_limited")
     } else if limits.per_route.hit(&route_key, admitted.at) {
-        "route_limited"
+        Some("route_limited")
     } else {
-        return Ok(());
-    };
-    tracing::warn!(
-        account = account.id(),
-        "SMS webhook callback rate limit exceeded"
-    );
-    Err((
-        outcome,
-        plain(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
-    ))
+        None
+    }
 }
 
 /// The message's SID: `MessageSid`, else `SmsSid`, else `SmsMessageSid`, trimmed, non-blank.
