@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod admin_socket;
 mod agents;
+mod auth;
 mod cli;
 mod config_file;
 mod config_input;
