@@ -21,6 +21,7 @@ mod auth;
 mod cli;
 mod config_file;
 mod config_input;
+mod console;
 mod env;
 mod paths;
 mod redact;

@@ -201,38 +201,60 @@ async fn admin_pairing_approve(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let now = channel.clock().now_ms();
-    let ttl = pairing_ttl_ms(&PairingLimits::default());
     let code = body.code.trim().to_ascii_uppercase();
-    match channel
-        .store()
-        .approve(&pairing_key(account.id()), &code, now, ttl)
-        .await
-    {
-        Ok(Some(request)) => {
-            channel.wake();
-            let mut notified = false;
-            if body.notify {
-                let reply_id = format!("notify:{}:{}:{now}", account.id(), request.sender_id);
-                let report = channel
-                    .outbound()
-                    .send_reply(
-                        &account,
-                        &request.sender_id,
-                        openclaw_sms::texts::APPROVED_NOTICE,
-                        &reply_id,
-                    )
-                    .await;
-                notified = report.is_complete();
-            }
-            Json(json!({"account": account.id(), "sender": request.sender_id, "notified": notified, "heldMessage": request.held_event_id.is_some()})).into_response()
-        }
+    match approve_pairing(channel, &account, &code, body.notify).await {
+        Ok(Some(approved)) => Json(json!({"account": account.id(), "sender": approved.request.sender_id, "notified": approved.notified, "heldMessage": approved.request.held_event_id.is_some()})).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("No pending pairing request found for code: {code}"),
         ),
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
+}
+
+/// What [`approve_pairing`] did.
+#[derive(Debug)]
+pub(crate) struct Approved {
+    /// The request that was approved.
+    pub(crate) request: openclaw_store::PairingRequest,
+    /// Whether the approval notice reached the sender (false when not asked for).
+    pub(crate) notified: bool,
+}
+
+/// Approves the live request with `code` (upper-case) on a running gateway: the store's
+/// approval, a wake-up for the pump (the held first message is answered), and, with `notify`,
+/// the approval notice to the sender. The one path of the admin API and the console.
+pub(crate) async fn approve_pairing(
+    channel: &SmsChannel,
+    account: &openclaw_sms::AccountRuntime,
+    code: &str,
+    notify: bool,
+) -> Result<Option<Approved>, openclaw_store::StoreError> {
+    let now = channel.clock().now_ms();
+    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    let Some(request) = channel
+        .store()
+        .approve(&pairing_key(account.id()), code, now, ttl)
+        .await?
+    else {
+        return Ok(None);
+    };
+    channel.wake();
+    let mut notified = false;
+    if notify {
+        let reply_id = format!("notify:{}:{}:{now}", account.id(), request.sender_id);
+        let report = channel
+            .outbound()
+            .send_reply(
+                account,
+                &request.sender_id,
+                openclaw_sms::texts::APPROVED_NOTICE,
+                &reply_id,
+            )
+            .await;
+        notified = report.is_complete();
+    }
+    Ok(Some(Approved { request, notified }))
 }
 
 /// `channels status --probe` for an account this gateway runs: the probe with the gateway's

@@ -84,7 +84,9 @@ pub(crate) fn validate(
     crate::runtime::trusted_proxies(config)?;
     let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
     crate::auth::check_auth_keys(config)?;
-    crate::auth::AuthToken::from_config(config, &secrets)?;
+    let token = crate::auth::AuthToken::from_config(config, &secrets)?;
+    let console = crate::console::ConsoleSettings::from_config(config, false)?;
+    crate::console::console_token(&console, token, false)?;
     validate_state(config, &secrets)?;
     let warnings = validate_channels(config, ctx, &secrets)?;
     check_agent(config, &secrets)?;
