@@ -17,9 +17,11 @@ macro_rules! outln {
 
 mod admin_socket;
 mod agents;
+mod auth;
 mod cli;
 mod config_file;
 mod config_input;
+mod console;
 mod env;
 mod paths;
 mod redact;

@@ -204,15 +204,9 @@ async fn admin_pairing_approve(
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let now = channel.clock().now_ms();
-    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
     let code = body.code.trim().to_ascii_uppercase();
-    let notify = body.notify.then_some((channel.outbound(), &*account));
-    match approve_and_notify(&**channel.store(), account.id(), &code, now, ttl, notify).await {
-        Ok(Some(Approval { request, notified })) => {
-            channel.wake();
-            Json(json!({"account": account.id(), "sender": request.sender_id, "notified": notified, "heldMessage": request.held_event_id.is_some()})).into_response()
-        }
+    match approve_pairing(channel, &account, &code, body.notify).await {
+        Ok(Some(approved)) => Json(json!({"account": account.id(), "sender": approved.request.sender_id, "notified": approved.notified, "heldMessage": approved.request.held_event_id.is_some()})).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("No pending pairing request found for code: {code}"),
@@ -291,6 +285,30 @@ async fn admin_pairing_approved(
 /// One approved sender as `pairing list --approved` shows it.
 pub(crate) fn approved_json(e: &openclaw_store::AllowEntry) -> Value {
     json!({"phoneNumber": e.entry, "approvedAt": crate::cli::iso_time(e.added_at)})
+}
+
+/// What [`approve_pairing`] did.
+pub(crate) type Approved = Approval;
+
+/// Approves the live request with `code` (upper-case) on a running gateway: the one
+/// approve-and-notify of `openclaw_sms::owner` (as an owner's `APPROVE` text and the CLI's
+/// state-directory fallback use it), then a wake-up for the pump (the held first message is
+/// answered). The one path of the admin API and the console.
+pub(crate) async fn approve_pairing(
+    channel: &SmsChannel,
+    account: &openclaw_sms::AccountRuntime,
+    code: &str,
+    notify: bool,
+) -> Result<Option<Approved>, openclaw_store::StoreError> {
+    let now = channel.clock().now_ms();
+    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
+    let notify = notify.then_some((channel.outbound(), account));
+    let approval =
+        approve_and_notify(&**channel.store(), account.id(), code, now, ttl, notify).await?;
+    if approval.is_some() {
+        channel.wake();
+    }
+    Ok(approval)
 }
 
 /// `channels status --probe` for an account this gateway runs: the probe with the gateway's

@@ -83,6 +83,10 @@ pub(crate) fn validate(
 ) -> anyhow::Result<Vec<String>> {
     crate::runtime::trusted_proxies(config)?;
     let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
+    crate::auth::check_auth_keys(config)?;
+    let token = crate::auth::AuthToken::from_config(config, &secrets)?;
+    let console = crate::console::ConsoleSettings::from_config(config, false)?;
+    crate::console::console_token(&console, token, false)?;
     validate_state(config, &secrets)?;
     let warnings = validate_channels(config, ctx, &secrets)?;
     check_agent(config, &secrets)?;

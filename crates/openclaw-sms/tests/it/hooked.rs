@@ -264,6 +264,14 @@ impl<H: StoreHooks> HistoryStore for HookedStore<H> {
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         self.inner.recent_history(account, peer, limit).await
     }
+    async fn list_conversations(
+        &self,
+        account: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<openclaw_store::ConversationSummary>, StoreError> {
+        self.inner.list_conversations(account, limit, offset).await
+    }
     async fn clear_history(&self, account: &str, peer: &str) -> Result<u64, StoreError> {
         self.inner.clear_history(account, peer).await
     }
