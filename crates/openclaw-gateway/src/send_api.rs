@@ -478,9 +478,8 @@ async fn create(State(api): State<SendApi>, request: Request) -> Response {
     if let Err(refusal) = api.authorize(&client, request.headers()) {
         return api.refuse(&client, refusal);
     }
-    let bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return api.refuse(&client, Refusal::TooLarge),
+    let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await else {
+        return api.refuse(&client, Refusal::TooLarge);
     };
     let send = match parse_send(&bytes) {
         Ok(send) => send,
