@@ -261,6 +261,12 @@ async fn admin_pairing_revoke(
         Ok(a) => a,
         Err(r) => return *r,
     };
+    if openclaw_sms_target::E164::parse(&body.sender).is_err() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "sender: give the number in E.164, e.g. +15551234567",
+        );
+    }
     let now = channel.clock().now_ms();
     match crate::cli::pairing::revoke_in(&**channel.store(), account.id(), &body.sender, body.forget, now).await {
         Ok(revoked) => Json(json!({"account": account.id(), "sender": body.sender, "revoked": revoked.revoked, "historyForgotten": revoked.forgotten})).into_response(),
