@@ -71,8 +71,16 @@ mod tests {
     #[test]
     fn exports_carry_every_turn() {
         let turns = [
-            HistoryEntry { role: Role::User, text: "hi <b>".into(), at: 0 },
-            HistoryEntry { role: Role::Assistant, text: "=1+1".into(), at: 1000 },
+            HistoryEntry {
+                role: Role::User,
+                text: "hi <b>".into(),
+                at: 0,
+            },
+            HistoryEntry {
+                role: Role::Assistant,
+                text: "=1+1".into(),
+                at: 1000,
+            },
         ];
         let lines: Vec<serde_json::Value> = jsonl("+15550001", &turns)
             .lines()

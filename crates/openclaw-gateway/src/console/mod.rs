@@ -73,7 +73,9 @@ impl ConsoleSettings {
             Some(Value::Object(map)) => Some(map),
             Some(_) => bail!("gateway.console: expected an object such as {{ enabled: true }}"),
         };
-        if let Some(key) = section.and_then(|s| s.keys().find(|k| !CONSOLE_KEYS.contains(&k.as_str()))) {
+        if let Some(key) =
+            section.and_then(|s| s.keys().find(|k| !CONSOLE_KEYS.contains(&k.as_str())))
+        {
             bail!("gateway.console.{key}: unknown key (known: enabled, basePath)");
         }
         let enabled = match section.and_then(|s| s.get("enabled")) {
@@ -99,7 +101,9 @@ fn check_base_path(path: &str) -> anyhow::Result<String> {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         });
     if !ok {
         bail!(
@@ -153,7 +157,10 @@ impl Sessions {
     fn create(&self, now: Instant) -> (String, String) {
         let id = random_hex();
         let csrf = random_hex();
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.retain(|_, s| s.expires > now);
         if map.len() >= MAX_SESSIONS
             && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k)
@@ -171,7 +178,10 @@ impl Sessions {
     }
 
     fn get(&self, id: &str, now: Instant) -> Option<Session> {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = digest(id);
         match map.get(&key) {
             Some(s) if s.expires > now => Some(s.clone()),
@@ -184,7 +194,10 @@ impl Sessions {
     }
 
     fn remove(&self, id: &str) {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(&digest(id));
     }
 }
@@ -237,7 +250,11 @@ pub(crate) struct ConsoleOptions {
 }
 
 /// The console's routes (all under the base path).
-pub(crate) fn router(channel: &Arc<SmsChannel>, info: Arc<ServerInfo>, options: ConsoleOptions) -> Router {
+pub(crate) fn router(
+    channel: &Arc<SmsChannel>,
+    info: Arc<ServerInfo>,
+    options: ConsoleOptions,
+) -> Router {
     let sim_url = info.dev_sim_url.clone();
     let console = Console {
         inner: Arc::new(Inner {
@@ -269,20 +286,26 @@ pub(crate) fn router(channel: &Arc<SmsChannel>, info: Arc<ServerInfo>, options: 
         .route(&at("/thread"), get(pages::thread))
         .route(&at("/export"), get(pages::export))
         .route(&at("/dead-letters"), get(pages::dead_letters))
-        .route(&at("/dead-letters/resubmit"), post(pages::dead_letter_resubmit));
+        .route(
+            &at("/dead-letters/resubmit"),
+            post(pages::dead_letter_resubmit),
+        );
     if console.inner.sim_url.is_some() {
         protected = protected
             .route(&at("/phone"), get(pages::phone))
             .route(&at("/phone/text"), post(pages::phone_text));
     }
-    let protected = protected.layer(middleware::from_fn_with_state(console.clone(), require_session));
+    let protected = protected.route_layer(middleware::from_fn_with_state(
+        console.clone(),
+        require_session,
+    ));
     Router::new()
         .route(&at("/login"), get(pages::login_form).post(login))
         .route(&at("/static/console.js"), get(pages::script))
         .route(&at("/static/console.css"), get(pages::style))
         .merge(protected)
         .with_state(console.clone())
-        .layer(middleware::from_fn_with_state(console, client_and_headers))
+        .route_layer(middleware::from_fn_with_state(console, client_and_headers))
 }
 
 impl Console {
@@ -308,7 +331,10 @@ impl Console {
 
     fn client_of(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Client {
         let Some(peer) = peer else {
-            return Client { ip: None, https: false };
+            return Client {
+                ip: None,
+                https: false,
+            };
         };
         let trusted = self
             .inner
@@ -332,7 +358,11 @@ impl Console {
 }
 
 /// Adds the client to the request and the security headers to the answer.
-async fn client_and_headers(State(console): State<Console>, mut req: Request, next: Next) -> Response {
+async fn client_and_headers(
+    State(console): State<Console>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -378,7 +408,9 @@ fn no_session(console: &Console, method: &Method) -> Response {
 /// token in its form field `csrf`.
 async fn require_session(State(console): State<Console>, req: Request, next: Next) -> Response {
     let now = Instant::now();
-    let Some(session) = session_cookie(req.headers()).and_then(|id| console.inner.sessions.get(&id, now)) else {
+    let Some(session) =
+        session_cookie(req.headers()).and_then(|id| console.inner.sessions.get(&id, now))
+    else {
         return no_session(&console, req.method());
     };
     let view = SessionView {
@@ -398,7 +430,11 @@ async fn require_session(State(console): State<Console>, req: Request, next: Nex
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     if !csrf_matches(&session.csrf, &presented) {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token: reload the page").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token: reload the page",
+        )
+            .into_response();
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert(view);
@@ -424,7 +460,9 @@ async fn login(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
     let now = Instant::now();
-    let key = client.ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let key = client
+        .ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     if console.inner.failures.is_over(&key, now) {
         return pages::login_page(
             &console,
@@ -436,6 +474,13 @@ async fn login(
         let hit = console.inner.failures.record(&key, now);
         if hit.first {
             tracing::warn!(client = %key, "console: failed login");
+        }
+        if hit.over {
+            return pages::login_page(
+                &console,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many failed logins from this address: wait a minute."),
+            );
         }
         return pages::login_page(&console, StatusCode::UNAUTHORIZED, Some("Wrong token."));
     }
@@ -480,20 +525,47 @@ mod tests {
         let read = |v: Value, dev| ConsoleSettings::from_config(&v, dev);
         assert_eq!(
             read(json!({}), false).unwrap(),
-            ConsoleSettings { enabled: false, base_path: "/console".into() }
+            ConsoleSettings {
+                enabled: false,
+                base_path: "/console".into()
+            }
         );
         assert!(read(json!({}), true).unwrap().enabled);
-        assert!(!read(json!({"gateway": {"console": {"enabled": false}}}), true).unwrap().enabled);
+        assert!(
+            !read(json!({"gateway": {"console": {"enabled": false}}}), true)
+                .unwrap()
+                .enabled
+        );
         assert_eq!(
-            read(json!({"gateway": {"console": {"basePath": "/ops/console/"}}}), false).unwrap().base_path,
+            read(
+                json!({"gateway": {"console": {"basePath": "/ops/console/"}}}),
+                false
+            )
+            .unwrap()
+            .base_path,
             "/ops/console"
         );
         for (config, error) in [
-            (json!({"gateway": {"console": {"basePath": "console"}}}), "gateway.console.basePath: \"console\" is not a path prefix"),
-            (json!({"gateway": {"console": {"basePath": "/a/../b"}}}), "gateway.console.basePath: \"/a/../b\" is not a path prefix"),
-            (json!({"gateway": {"console": {"basePath": "/"}}}), "gateway.console.basePath: \"/\" is not a path prefix"),
-            (json!({"gateway": {"console": {"enabled": "yes"}}}), "gateway.console.enabled: expected true or false"),
-            (json!({"gateway": {"console": {"path": "/x"}}}), "gateway.console.path: unknown key"),
+            (
+                json!({"gateway": {"console": {"basePath": "console"}}}),
+                "gateway.console.basePath: \"console\" is not a path prefix",
+            ),
+            (
+                json!({"gateway": {"console": {"basePath": "/a/../b"}}}),
+                "gateway.console.basePath: \"/a/../b\" is not a path prefix",
+            ),
+            (
+                json!({"gateway": {"console": {"basePath": "/"}}}),
+                "gateway.console.basePath: \"/\" is not a path prefix",
+            ),
+            (
+                json!({"gateway": {"console": {"enabled": "yes"}}}),
+                "gateway.console.enabled: expected true or false",
+            ),
+            (
+                json!({"gateway": {"console": {"path": "/x"}}}),
+                "gateway.console.path: unknown key",
+            ),
         ] {
             let text = read(config, false).unwrap_err().to_string();
             assert!(text.starts_with(error), "{text}");
@@ -502,11 +574,20 @@ mod tests {
 
     #[test]
     fn an_enabled_console_needs_a_token_except_under_dev() {
-        let on = ConsoleSettings { enabled: true, base_path: DEFAULT_BASE_PATH.into() };
+        let on = ConsoleSettings {
+            enabled: true,
+            base_path: DEFAULT_BASE_PATH.into(),
+        };
         let err = console_token(&on, None, false).unwrap_err().to_string();
-        assert!(err.starts_with("gateway.console.enabled is true but gateway.auth.token is not set"), "{err}");
+        assert!(
+            err.starts_with("gateway.console.enabled is true but gateway.auth.token is not set"),
+            "{err}"
+        );
         assert!(console_token(&on, None, true).unwrap().is_some());
-        let off = ConsoleSettings { enabled: false, ..on };
+        let off = ConsoleSettings {
+            enabled: false,
+            ..on
+        };
         assert!(console_token(&off, None, false).unwrap().is_none());
     }
 

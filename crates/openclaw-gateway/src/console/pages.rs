@@ -28,14 +28,24 @@ const SCRIPT: &str = include_str!("assets/console.js");
 const STYLE: &str = include_str!("assets/console.css");
 
 pub(crate) async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+        .into_response()
 }
 
 pub(crate) async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
-fn page(console: &Console, title: &str, session: Option<&SessionView>, refresh: bool, body: Markup) -> Response {
+fn page(
+    console: &Console,
+    title: &str,
+    session: Option<&SessionView>,
+    refresh: bool,
+    body: Markup,
+) -> Response {
     let base = console.base();
     let markup = html! {
         (DOCTYPE)
@@ -88,7 +98,11 @@ fn csrf_field(session: &SessionView) -> Markup {
 /// A store or backend failure: logged, and a page without internals.
 fn failed(what: &str, err: &dyn std::fmt::Display) -> Response {
     tracing::warn!("console: {what}: {err}");
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("could not {what}; see the gateway log")).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("could not {what}; see the gateway log"),
+    )
+        .into_response()
 }
 
 fn note_text(note: Option<&str>) -> Option<&'static str> {
@@ -120,7 +134,10 @@ fn account(console: &Console, id: Option<&str>) -> Option<Arc<AccountRuntime>> {
 
 /// The account's number, or its Messaging Service.
 fn sender_label(account: &AccountRuntime) -> String {
-    match (&account.settings.from_number, &account.settings.messaging_service_sid) {
+    match (
+        &account.settings.from_number,
+        &account.settings.messaging_service_sid,
+    ) {
         (Some(number), _) => number.to_string(),
         (None, Some(service)) => format!("Messaging Service {service}"),
         (None, None) => "—".to_owned(),
@@ -128,7 +145,11 @@ fn sender_label(account: &AccountRuntime) -> String {
 }
 
 fn no_account() -> Response {
-    (StatusCode::NOT_FOUND, "the gateway runs no such SMS account").into_response()
+    (
+        StatusCode::NOT_FOUND,
+        "the gateway runs no such SMS account",
+    )
+        .into_response()
 }
 
 /// `?page=` (from 0) and `?account=`, common to the list views.
@@ -174,7 +195,10 @@ pub(crate) fn login_page(console: &Console, status: StatusCode, error: Option<&s
 
 // ---- overview ----
 
-pub(crate) async fn overview(State(console): State<Console>, Extension(session): Extension<SessionView>) -> Response {
+pub(crate) async fn overview(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+) -> Response {
     let channel = console.channel();
     let store = channel.store();
     let info = console.info();
@@ -182,7 +206,11 @@ pub(crate) async fn overview(State(console): State<Console>, Extension(session):
     for account in channel.accounts() {
         let id = account.id();
         let depth = store.queue_depth(id).await.unwrap_or(0);
-        let dead = store.list_dead_letters(id).await.map(|d| d.len()).unwrap_or(0);
+        let dead = store
+            .list_dead_letters(id)
+            .await
+            .map(|d| d.len())
+            .unwrap_or(0);
         let opt_outs = store.list_opt_outs(id).await.map(|o| o.len()).unwrap_or(0);
         let latest = store.latest_delivery(id).await.ok().flatten();
         rows.push((Arc::clone(account), depth, dead, opt_outs, latest));
@@ -246,7 +274,11 @@ pub(crate) async fn pairing(
         Ok(a) => a,
         Err(err) => return failed("list approved senders", &err),
     };
-    let shown: Vec<_> = allowed.iter().skip(q.page * PAGE_SIZE).take(PAGE_SIZE).collect();
+    let shown: Vec<_> = allowed
+        .iter()
+        .skip(q.page * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
     let has_next = allowed.len() > (q.page + 1) * PAGE_SIZE;
     let base = console.base();
     let body = html! {
@@ -316,7 +348,10 @@ fn back(console: &Console, path: &str, note: &str) -> Response {
     Redirect::to(&format!("{}{path}?note={note}", console.base())).into_response()
 }
 
-pub(crate) async fn pairing_approve(State(console): State<Console>, Form(form): Form<CodeForm>) -> Response {
+pub(crate) async fn pairing_approve(
+    State(console): State<Console>,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let Some(account) = account(&console, form.account.as_deref()) else {
         return no_account();
     };
@@ -328,14 +363,22 @@ pub(crate) async fn pairing_approve(State(console): State<Console>, Form(form): 
     }
 }
 
-pub(crate) async fn pairing_deny(State(console): State<Console>, Form(form): Form<CodeForm>) -> Response {
+pub(crate) async fn pairing_deny(
+    State(console): State<Console>,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let Some(account) = account(&console, form.account.as_deref()) else {
         return no_account();
     };
     let code = form.code.trim().to_ascii_uppercase();
     let now = console.channel().clock().now_ms();
     let ttl = pairing_ttl_ms(&PairingLimits::default());
-    match console.channel().store().deny(&pairing_key(account.id()), &code, now, ttl).await {
+    match console
+        .channel()
+        .store()
+        .deny(&pairing_key(account.id()), &code, now, ttl)
+        .await
+    {
         Ok(Some(_)) => back(&console, "/pairing", "denied"),
         Ok(None) => back(&console, "/pairing", "unknown-code"),
         Err(err) => failed("deny", &err),
@@ -349,12 +392,20 @@ pub(crate) struct SenderForm {
     account: Option<String>,
 }
 
-pub(crate) async fn pairing_revoke(State(console): State<Console>, Form(form): Form<SenderForm>) -> Response {
+pub(crate) async fn pairing_revoke(
+    State(console): State<Console>,
+    Form(form): Form<SenderForm>,
+) -> Response {
     let Some(account) = account(&console, form.account.as_deref()) else {
         return no_account();
     };
     let now = console.channel().clock().now_ms();
-    match console.channel().store().revoke(&pairing_key(account.id()), form.sender.trim(), now).await {
+    match console
+        .channel()
+        .store()
+        .revoke(&pairing_key(account.id()), form.sender.trim(), now)
+        .await
+    {
         Ok(true) => back(&console, "/pairing", "revoked"),
         Ok(false) => back(&console, "/pairing", "not-allowed"),
         Err(err) => failed("revoke", &err),
@@ -387,7 +438,11 @@ pub(crate) async fn render_conversations(
     let mut rows = console
         .channel()
         .store()
-        .list_conversations(account.id(), PAGE_SIZE + 1, page_no.saturating_mul(PAGE_SIZE))
+        .list_conversations(
+            account.id(),
+            PAGE_SIZE + 1,
+            page_no.saturating_mul(PAGE_SIZE),
+        )
         .await?;
     let has_next = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
@@ -449,7 +504,12 @@ pub(crate) async fn thread(
         return no_account();
     };
     let sender = q.sender.trim();
-    let turns = match console.channel().store().recent_history(account.id(), sender, HISTORY_PER_PEER).await {
+    let turns = match console
+        .channel()
+        .store()
+        .recent_history(account.id(), sender, HISTORY_PER_PEER)
+        .await
+    {
         Ok(t) => t,
         Err(err) => return failed("read the conversation", &err),
     };
@@ -474,22 +534,45 @@ pub(crate) async fn thread(
     page(&console, "Conversation", Some(&session), true, body)
 }
 
-pub(crate) async fn export(State(console): State<Console>, Query(q): Query<SenderQuery>) -> Response {
+pub(crate) async fn export(
+    State(console): State<Console>,
+    Query(q): Query<SenderQuery>,
+) -> Response {
     let Some(account) = account(&console, q.account.as_deref()) else {
         return no_account();
     };
     let sender = q.sender.trim();
-    let turns = match console.channel().store().recent_history(account.id(), sender, HISTORY_PER_PEER).await {
+    let turns = match console
+        .channel()
+        .store()
+        .recent_history(account.id(), sender, HISTORY_PER_PEER)
+        .await
+    {
         Ok(t) => t,
         Err(err) => return failed("read the conversation", &err),
     };
     let name: String = sender.chars().filter(char::is_ascii_digit).collect();
     let (content_type, ext, text) = match q.format.as_deref() {
-        Some("csv") => ("text/csv; charset=utf-8", "csv", export::csv(sender, &turns)),
-        _ => ("application/x-ndjson; charset=utf-8", "jsonl", export::jsonl(sender, &turns)),
+        Some("csv") => (
+            "text/csv; charset=utf-8",
+            "csv",
+            export::csv(sender, &turns),
+        ),
+        _ => (
+            "application/x-ndjson; charset=utf-8",
+            "jsonl",
+            export::jsonl(sender, &turns),
+        ),
     };
     let disposition = format!("attachment; filename=\"conversation-{name}.{ext}\"");
-    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], text).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 // ---- dead letters ----
@@ -502,11 +585,20 @@ pub(crate) async fn dead_letters(
     let Some(account) = account(&console, q.account.as_deref()) else {
         return no_account();
     };
-    let letters = match console.channel().store().list_dead_letters(account.id()).await {
+    let letters = match console
+        .channel()
+        .store()
+        .list_dead_letters(account.id())
+        .await
+    {
         Ok(l) => l,
         Err(err) => return failed("list dead letters", &err),
     };
-    let shown: Vec<_> = letters.iter().skip(q.page * PAGE_SIZE).take(PAGE_SIZE).collect();
+    let shown: Vec<_> = letters
+        .iter()
+        .skip(q.page * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
     let has_next = letters.len() > (q.page + 1) * PAGE_SIZE;
     let base = console.base();
     let body = html! {
@@ -546,7 +638,10 @@ pub(crate) struct IdForm {
     account: Option<String>,
 }
 
-pub(crate) async fn dead_letter_resubmit(State(console): State<Console>, Form(form): Form<IdForm>) -> Response {
+pub(crate) async fn dead_letter_resubmit(
+    State(console): State<Console>,
+    Form(form): Form<IdForm>,
+) -> Response {
     let Some(account) = account(&console, form.account.as_deref()) else {
         return no_account();
     };
@@ -559,7 +654,10 @@ pub(crate) async fn dead_letter_resubmit(State(console): State<Console>, Form(fo
     if !letters.iter().any(|d| d.id.as_i64() == form.id) {
         return back(&console, "/dead-letters", "no-dead-letter");
     }
-    match store.resubmit(IngressId::new(form.id), console.channel().clock().now_ms()).await {
+    match store
+        .resubmit(IngressId::new(form.id), console.channel().clock().now_ms())
+        .await
+    {
         Ok(()) => {
             console.channel().wake();
             back(&console, "/dead-letters", "resubmitted")
@@ -591,7 +689,11 @@ pub(crate) async fn phone(
         return no_account();
     };
     let from = dev_phone(q.from.as_deref());
-    let url = format!("{}/_sim/phones/{}/messages", sim.trim_end_matches('/'), urlencode(from));
+    let url = format!(
+        "{}/_sim/phones/{}/messages",
+        sim.trim_end_matches('/'),
+        urlencode(from)
+    );
     let replies: Vec<Value> = match console.http().get(url).send().await {
         Ok(answer) => answer.json().await.unwrap_or_default(),
         Err(err) => return failed("read the simulated phone", &err),
@@ -632,15 +734,27 @@ pub(crate) struct PhoneForm {
     body: String,
 }
 
-pub(crate) async fn phone_text(State(console): State<Console>, Form(form): Form<PhoneForm>) -> Response {
+pub(crate) async fn phone_text(
+    State(console): State<Console>,
+    Form(form): Form<PhoneForm>,
+) -> Response {
     let Some(sim) = console.sim_url() else {
         return no_account();
     };
     let from = dev_phone(form.from.as_deref());
-    let Some(to) = console.channel().accounts().first().and_then(|a| a.settings.from_number.as_ref().map(ToString::to_string)) else {
+    let Some(to) = console
+        .channel()
+        .accounts()
+        .first()
+        .and_then(|a| a.settings.from_number.as_ref().map(ToString::to_string))
+    else {
         return no_account();
     };
-    let url = format!("{}/_sim/phones/{}/text", sim.trim_end_matches('/'), urlencode(from));
+    let url = format!(
+        "{}/_sim/phones/{}/text",
+        sim.trim_end_matches('/'),
+        urlencode(from)
+    );
     let sent = console
         .http()
         .post(url)
@@ -649,5 +763,10 @@ pub(crate) async fn phone_text(State(console): State<Console>, Form(form): Form<
         .await
         .is_ok_and(|a| a.status().is_success());
     let note = if sent { "sent" } else { "send-failed" };
-    Redirect::to(&format!("{}/phone?from={}&note={note}", console.base(), urlencode(from))).into_response()
+    Redirect::to(&format!(
+        "{}/phone?from={}&note={note}",
+        console.base(),
+        urlencode(from)
+    ))
+    .into_response()
 }
