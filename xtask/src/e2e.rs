@@ -35,6 +35,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
         ("stop_blocks_further_sends", stop_keyword),
         ("env_only_and_secret_ref_config", env_and_secret_ref),
         ("dead_letters_list_and_resubmit", dead_letters),
+        (
+            "console_in_a_real_browser",
+            crate::e2e_console::console_in_a_real_browser,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, scenario) in scenarios {

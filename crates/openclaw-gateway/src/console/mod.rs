@@ -295,7 +295,7 @@ pub(crate) fn router(
             .route(&at("/phone"), get(pages::phone))
             .route(&at("/phone/text"), post(pages::phone_text));
     }
-    let protected = protected.layer(middleware::from_fn_with_state(
+    let protected = protected.route_layer(middleware::from_fn_with_state(
         console.clone(),
         require_session,
     ));
@@ -305,7 +305,7 @@ pub(crate) fn router(
         .route(&at("/static/console.css"), get(pages::style))
         .merge(protected)
         .with_state(console.clone())
-        .layer(middleware::from_fn_with_state(console, client_and_headers))
+        .route_layer(middleware::from_fn_with_state(console, client_and_headers))
 }
 
 impl Console {
@@ -474,6 +474,13 @@ async fn login(
         let hit = console.inner.failures.record(&key, now);
         if hit.first {
             tracing::warn!(client = %key, "console: failed login");
+        }
+        if hit.over {
+            return pages::login_page(
+                &console,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Too many failed logins from this address: wait a minute."),
+            );
         }
         return pages::login_page(&console, StatusCode::UNAUTHORIZED, Some("Wrong token."));
     }

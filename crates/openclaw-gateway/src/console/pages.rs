@@ -206,12 +206,8 @@ pub(crate) async fn overview(
     for account in channel.accounts() {
         let id = account.id();
         let depth = store.queue_depth(id).await.unwrap_or(0);
-        let dead = store
-            .list_dead_letters(id)
-            .await
-            .map(|d| d.len())
-            .unwrap_or(0);
-        let opt_outs = store.list_opt_outs(id).await.map(|o| o.len()).unwrap_or(0);
+        let dead = store.list_dead_letters(id).await.map_or(0, |d| d.len());
+        let opt_outs = store.list_opt_outs(id).await.map_or(0, |o| o.len());
         let latest = store.latest_delivery(id).await.ok().flatten();
         rows.push((Arc::clone(account), depth, dead, opt_outs, latest));
     }
