@@ -39,6 +39,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
             "openclaw_bridge_real_openclaw",
             crate::e2e_openclaw::openclaw_bridge,
         ),
+        (
+            "console_in_a_real_browser",
+            crate::e2e_console::console_in_a_real_browser,
+        ),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, scenario) in scenarios {

@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod chaos;
 mod e2e;
+mod e2e_console;
 mod e2e_openclaw;
 mod e2e_pg;
 mod http;

@@ -17,14 +17,17 @@ macro_rules! outln {
 
 mod admin_socket;
 mod agents;
+mod auth;
 mod cli;
 mod config_file;
 mod config_input;
+mod console;
 mod env;
 mod paths;
 mod redact;
 mod runtime;
 mod secrets;
+mod send_api;
 mod serve;
 mod server;
 mod state;

@@ -55,6 +55,7 @@ pub mod keywords;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
+pub mod owner;
 pub mod pipeline;
 pub mod probe;
 pub mod public_url;

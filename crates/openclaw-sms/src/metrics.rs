@@ -23,6 +23,15 @@ pub mod names {
     pub const STORE_ERRORS: &str = "openclaw_sms_store_errors_total";
     /// Time from an accepted text to its reply's last part sent.
     pub const REPLY_SECONDS: &str = "openclaw_sms_reply_latency_seconds";
+    /// Owner pairing notifications by account and outcome (`sent`, `failed`).
+    pub const OWNER_NOTIFICATIONS: &str = "openclaw_sms_owner_notifications_total";
+    /// Pairing commands texted by an owner, by account, command (`approve`, `deny`) and
+    /// outcome (`done`, `no_such_code`).
+    pub const OWNER_COMMANDS: &str = "openclaw_sms_owner_commands_total";
+    /// Pairing codes not texted because the sender reached `pairing.maxCodeTextsPerSenderPerDay`.
+    pub const PAIRING_TEXTS_CAPPED: &str = "openclaw_sms_pairing_texts_capped_total";
+    /// Send API requests by outcome (`accepted`, `duplicate`, `bad_request`, `unauthorized`, …).
+    pub const SEND_API_REQUESTS: &str = "openclaw_sms_send_api_requests_total";
 }
 
 /// A store write whose failure the pipeline survives (a history line, a prune, a touch): the
@@ -50,6 +59,26 @@ pub fn describe(metrics: &Metrics) {
             names::STORE_ERRORS,
             "counter",
             "State store writes that failed where the pipeline went on, by step.",
+        ),
+        (
+            names::OWNER_NOTIFICATIONS,
+            "counter",
+            "Owner notifications of new pairing requests by account and outcome.",
+        ),
+        (
+            names::OWNER_COMMANDS,
+            "counter",
+            "APPROVE and DENY texted by an owner, by account, command and outcome.",
+        ),
+        (
+            names::PAIRING_TEXTS_CAPPED,
+            "counter",
+            "Pairing codes not texted: the sender reached its daily cap.",
+        ),
+        (
+            names::SEND_API_REQUESTS,
+            "counter",
+            "HTTP send API requests by outcome.",
         ),
         (
             names::WEBHOOKS,

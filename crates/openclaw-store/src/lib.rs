@@ -115,7 +115,9 @@ pub use ingress::{
     IngressQueue, IngressState, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT,
     NewIngress, RetryBackoff, TOMBSTONE_TTL_MS, TransientFailure,
 };
-pub use optout::{HISTORY_PER_PEER, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
+pub use optout::{
+    ConversationSummary, HISTORY_PER_PEER, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role,
+};
 pub use outbound::{
     INTENT_TTL_MS, IntentCreated, IntentId, IntentState, NewIntent, NewReply, OutboundIntent,
     OutboundStore, SavedReply, body_hash,

@@ -84,6 +84,15 @@ pub struct HistoryEntry {
     pub at: i64,
 }
 
+/// The latest turn of one peer's conversation (a row of a conversation list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    /// The peer (sender id).
+    pub peer: String,
+    /// The peer's latest turn.
+    pub last: HistoryEntry,
+}
+
 /// Conversation history, capped per peer.
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
@@ -102,6 +111,15 @@ pub trait HistoryStore: Send + Sync {
         peer: &str,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// One row per peer of `account` with its latest turn, most recently active first;
+    /// `limit` rows after skipping `offset` (a page of the console's conversation list).
+    async fn list_conversations(
+        &self,
+        account: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
 
     /// Forgets a peer's history; returns how many turns were dropped.
     async fn clear_history(&self, account: &str, peer: &str) -> Result<u64, StoreError>;

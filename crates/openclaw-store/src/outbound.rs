@@ -228,6 +228,12 @@ pub trait OutboundStore: Send + Sync {
     /// The intents of a reply, by part index.
     async fn intents_for_reply(&self, reply_id: &str) -> Result<Vec<OutboundIntent>, StoreError>;
 
+    /// How many replies whose id starts with `reply_prefix` had their first part written at or
+    /// after `since` (unix milliseconds), whatever their state: the texts begun under one id
+    /// family (e.g. one sender's pairing codes) in a window. Counts only what pruning kept
+    /// ([`INTENT_TTL_MS`] after the last change of a finished intent).
+    async fn count_replies_since(&self, reply_prefix: &str, since: i64) -> Result<u64, StoreError>;
+
     /// Pending and ambiguous intents of an account, oldest first (resume after a crash).
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError>;
 

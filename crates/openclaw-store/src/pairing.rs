@@ -156,6 +156,24 @@ pub trait PairingStore: Send + Sync {
         ttl_ms: i64,
     ) -> Result<Option<PairingRequest>, StoreError>;
 
+    /// Denies the live request with this code (case-insensitive), in one transaction: deletes
+    /// the request and discards its held message (if any). The sender is not added anywhere: a
+    /// later text is treated as any unknown sender's. `None` if no live request has this code.
+    async fn deny(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError>;
+
+    /// Revokes a sender, in one transaction: removes its allow entry and any request it still
+    /// has (a held message is discarded), so that its next text gets the policy's default
+    /// treatment again. Returns whether it had an allow entry. History is not touched here (the
+    /// history store's `clear_history` forgets it).
+    async fn revoke(&self, key: &PairingKey, sender_id: &str, now: i64)
+    -> Result<bool, StoreError>;
+
     /// Deletes a sender's request (its held message, if any, is discarded); false if none.
     async fn delete_request(
         &self,
@@ -172,7 +190,7 @@ pub trait PairingStore: Send + Sync {
         ttl_ms: i64,
     ) -> Result<Vec<PairingRequest>, StoreError>;
 
-    /// The allow entries, oldest first.
+    /// The allow entries (the approved senders), oldest first.
     async fn allow_entries(&self, key: &PairingKey) -> Result<Vec<AllowEntry>, StoreError>;
 
     /// Adds an allow entry; false if it was already there.

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
 use crate::config_file::merge_patch;
+use crate::console::{ConsoleOptions, ConsoleSettings, console_token};
 use crate::runtime::{now_ms, open_state, start_accounts};
 use crate::secrets::SecretsRuntime;
 use crate::serve::ServerSettings;
@@ -106,6 +107,12 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     for (account, warning) in &checked.warnings {
         tracing::warn!(account = %account, "{warning}");
     }
+    crate::auth::check_auth_keys(&ctx.doc.value)?;
+    let console_settings = ConsoleSettings::from_config(&ctx.doc.value, args.dev)?;
+    let auth_token = crate::auth::AuthToken::from_config(&ctx.doc.value, &secrets)?;
+    let send_api = crate::send_api::SendApiSettings::from_config(&ctx.doc.value)?;
+    send_api.require_token(auth_token.as_ref())?;
+    let console_token = console_token(&console_settings, auth_token.clone(), args.dev)?;
     let accounts = checked.accounts;
     let runtimes = checked.runtimes;
     if runtimes.is_empty() {
@@ -122,6 +129,8 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         return Err(crate::agents::no_model_error());
     }
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
+    let console_proxies = trusted_proxies.clone();
+    let send_api_proxies = trusted_proxies.clone();
     let options = ChannelOptions {
         trusted_proxies,
         history_turns: agent_settings.history_turns,
@@ -156,7 +165,33 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         agent: agent_name.clone(),
         state: opened.target.clone(),
     };
-    let (app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    let console_info = Arc::new(info.clone());
+    let (mut app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    if let (true, Some(token)) = (send_api.enabled, auth_token) {
+        app = app.merge(crate::send_api::router(&channel, token, send_api_proxies));
+        tracing::info!("send API at {}", crate::send_api::MESSAGES_PATH);
+    }
+    let console_url = match (console_settings.enabled, console_token) {
+        (true, Some(token)) => {
+            let url = format!(
+                "http://{local}{}/login#token={}",
+                console_settings.base_path,
+                token.expose()
+            );
+            app = app.merge(crate::console::router(
+                &channel,
+                console_info,
+                ConsoleOptions {
+                    settings: console_settings.clone(),
+                    token,
+                    proxies: console_proxies,
+                },
+            ));
+            tracing::info!("console at {}", console_settings.base_path);
+            Some(url)
+        }
+        _ => None,
+    };
     let admin_socket = crate::admin_socket::socket_path(local.port());
     let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
@@ -164,7 +199,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     ready.store(true, Ordering::Release);
     tracing::info!(%local, agent = %agent_name, "gateway ready in {} ms", started.elapsed().as_millis());
     if let Some(sim) = &sim {
-        print_dev_instructions(local, sim.base_url(), &ctx);
+        print_dev_instructions(local, sim.base_url(), &ctx, console_url.as_deref());
     }
     // Numbering-plan warnings load libphonenumber's patterns: after ready, off the hot path.
     let plan_check: Vec<_> = accounts
@@ -431,7 +466,7 @@ async fn dev_setup(
     Ok((sim, temp))
 }
 
-fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx) {
+fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx, console_url: Option<&str>) {
     let port = local.port();
     let port_flag = if port == crate::DEFAULT_PORT {
         String::new()
@@ -454,6 +489,12 @@ fn print_dev_instructions(local: SocketAddr, sim_url: &str, ctx: &Ctx) {
     outln!(
         "  openclaw sim text{port_flag} --from {DEV_PHONE} \"what can you do?\" # now the agent answers"
     );
+    if let Some(url) = console_url {
+        // The one place the token is shown: in the URL's fragment, which the browser does not
+        // send; the login page's script takes it from there. Printed once, to this terminal.
+        outln!("Or in a browser (console, pairing and a phone; keep this URL private):");
+        outln!("  {url}");
+    }
     outln!("Stop with Ctrl-C.");
     outln!();
 }

@@ -7,6 +7,7 @@ mod harness;
 mod admin_socket;
 mod channels;
 mod config;
+mod console;
 mod gateway;
 mod help;
 mod message;

@@ -41,6 +41,11 @@ pub(crate) trait StoreHooks: Send + Sync + 'static {
         let _ = now;
         0
     }
+    /// Asked before `hold`: `Some` is the answer (an error) and the message is not held.
+    fn hold(&self, id: IngressId) -> Option<StoreError> {
+        let _ = id;
+        None
+    }
     /// Asked before `create_request`: `Some` is the answer and nothing is stored.
     fn create_request(&self, request: &NewPairingRequest) -> Option<CreateRequestOutcome> {
         let _ = request;
@@ -95,6 +100,9 @@ impl<H: StoreHooks> IngressQueue for HookedStore<H> {
         self.inner.dead_letter(id, reason, now).await
     }
     async fn hold(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        if let Some(err) = self.hooks.hold(id) {
+            return Err(err);
+        }
         self.inner.hold(id, now).await
     }
     async fn release_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
@@ -170,6 +178,23 @@ impl<H: StoreHooks> PairingStore for HookedStore<H> {
     ) -> Result<Option<PairingRequest>, StoreError> {
         self.inner.approve(key, code, now, ttl_ms).await
     }
+    async fn deny(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        self.inner.deny(key, code, now, ttl_ms).await
+    }
+    async fn revoke(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.revoke(key, sender_id, now).await
+    }
     async fn delete_request(
         &self,
         key: &PairingKey,
@@ -239,6 +264,14 @@ impl<H: StoreHooks> HistoryStore for HookedStore<H> {
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         self.inner.recent_history(account, peer, limit).await
     }
+    async fn list_conversations(
+        &self,
+        account: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<openclaw_store::ConversationSummary>, StoreError> {
+        self.inner.list_conversations(account, limit, offset).await
+    }
     async fn clear_history(&self, account: &str, peer: &str) -> Result<u64, StoreError> {
         self.inner.clear_history(account, peer).await
     }
@@ -283,6 +316,9 @@ impl<H: StoreHooks> OutboundStore for HookedStore<H> {
     }
     async fn intents_for_reply(&self, reply_id: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         self.inner.intents_for_reply(reply_id).await
+    }
+    async fn count_replies_since(&self, prefix: &str, since: i64) -> Result<u64, StoreError> {
+        self.inner.count_replies_since(prefix, since).await
     }
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         self.inner.unfinished_intents(account).await

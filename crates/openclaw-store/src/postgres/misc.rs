@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 use super::ingress::{execute, query, query_opt};
 use super::{PostgresStore, decode, pg, to_u32};
 use crate::StoreError;
-use crate::optout::{HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
+use crate::optout::{ConversationSummary, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
 use crate::turns::TurnLedger;
 
 pub(super) fn row_opt_out(r: &Row) -> Result<OptOut, StoreError> {
@@ -139,6 +139,40 @@ impl HistoryStore for PostgresStore {
                 role: Role::parse(&role)?,
                 text: r.try_get(1).map_err(&d)?,
                 at: r.try_get(2).map_err(&d)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn list_conversations(
+        &self,
+        account: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let client = self.conn().await?;
+        let d = decode("conversation");
+        query(
+            &client,
+            "list conversations",
+            "SELECT h.peer, h.role, h.text, h.at FROM history h
+             JOIN (SELECT MAX(id) AS id FROM history WHERE account = $1 GROUP BY peer) l
+             ON h.id = l.id ORDER BY h.id DESC LIMIT $2 OFFSET $3",
+            &[&account, &limit, &offset],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let role: String = r.try_get(1).map_err(&d)?;
+            Ok(ConversationSummary {
+                peer: r.try_get(0).map_err(&d)?,
+                last: HistoryEntry {
+                    role: Role::parse(&role)?,
+                    text: r.try_get(2).map_err(&d)?,
+                    at: r.try_get(3).map_err(&d)?,
+                },
             })
         })
         .collect()

@@ -213,6 +213,24 @@ impl OutboundStore for PostgresStore {
         select(&client, "reply_id = $1 ORDER BY part_index", &[&reply_id]).await
     }
 
+    async fn count_replies_since(&self, reply_prefix: &str, since: i64) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
+        let row = query_opt(
+            &client,
+            "count replies",
+            "SELECT count(*) FROM outbound_intents
+             WHERE part_index = 0 AND created_at >= $2
+               AND left(reply_id, char_length($1::text)) = $1::text",
+            &[&reply_prefix, &since],
+        )
+        .await?;
+        let n: i64 = match row {
+            Some(r) => r.try_get(0).map_err(decode("reply count"))?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         let client = self.conn().await?;
         select(

@@ -291,6 +291,56 @@ impl PairingStore for PostgresStore {
         Ok(Some(request))
     }
 
+    async fn deny(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        let code = code.trim().to_ascii_uppercase();
+        let cutoff = now.saturating_sub(ttl_ms);
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(pg("begin denial"))?;
+        lock(&tx, key).await?;
+        let Some(request) = select(
+            &tx,
+            "channel = $1 AND account = $2 AND code = $3 AND created_at > $4",
+            &[&key.channel, &key.account, &code, &cutoff],
+        )
+        .await?
+        .into_iter()
+        .next() else {
+            return Ok(None);
+        };
+        remove(&tx, key, &request, now).await?;
+        tx.commit().await.map_err(pg("commit denial"))?;
+        Ok(Some(request))
+    }
+
+    async fn revoke(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await.map_err(pg("begin revoke"))?;
+        lock(&tx, key).await?;
+        if let Some(request) = by_sender(&tx, key, sender_id).await? {
+            remove(&tx, key, &request, now).await?;
+        }
+        let removed = execute(
+            &tx,
+            "revoke allow entry",
+            "DELETE FROM allow_entries WHERE channel = $1 AND account = $2 AND entry = $3",
+            &[&key.channel, &key.account, &sender_id],
+        )
+        .await?;
+        tx.commit().await.map_err(pg("commit revoke"))?;
+        Ok(removed > 0)
+    }
+
     async fn delete_request(
         &self,
         key: &PairingKey,

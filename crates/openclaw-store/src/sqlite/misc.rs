@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension as _, params};
 use super::SqliteStore;
 use super::ingress::to_u64;
 use crate::StoreError;
-use crate::optout::{HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
+use crate::optout::{ConversationSummary, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
 
 #[async_trait]
 impl OptOutStore for SqliteStore {
@@ -117,6 +117,45 @@ impl HistoryStore for SqliteStore {
                         role: Role::parse(&role)?,
                         text,
                         at,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn list_conversations(
+        &self,
+        account: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let account = account.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.read(move |conn| {
+            let rows: Vec<(String, String, String, i64)> = conn
+                .prepare_cached(
+                    "SELECT h.peer, h.role, h.text, h.at FROM history h
+                     JOIN (SELECT MAX(id) AS id FROM history WHERE account = ?1 GROUP BY peer) l
+                     ON h.id = l.id ORDER BY h.id DESC LIMIT ?2 OFFSET ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![account, limit, offset], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect()
+                })
+                .map_err(StoreError::query("list conversations"))?;
+            rows.into_iter()
+                .map(|(peer, role, text, at)| {
+                    Ok(ConversationSummary {
+                        peer,
+                        last: HistoryEntry {
+                            role: Role::parse(&role)?,
+                            text,
+                            at,
+                        },
                     })
                 })
                 .collect()

@@ -202,6 +202,20 @@ impl OutboundStore for SqliteStore {
             .await
     }
 
+    async fn count_replies_since(&self, reply_prefix: &str, since: i64) -> Result<u64, StoreError> {
+        let prefix = reply_prefix.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT count(*) FROM outbound_intents
+                 WHERE part_index = 0 AND created_at >= ?2 AND substr(reply_id, 1, length(?1)) = ?1",
+            )
+            .and_then(|mut s| s.query_row(params![prefix, since], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(StoreError::query("count replies"))
+        })
+        .await
+    }
+
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         let account = account.to_owned();
         self.read(move |conn| {

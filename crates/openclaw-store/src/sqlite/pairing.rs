@@ -292,6 +292,53 @@ impl PairingStore for SqliteStore {
         .await
     }
 
+    async fn deny(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        let (key, code) = (key.clone(), code.trim().to_ascii_uppercase());
+        let cutoff = now.saturating_sub(ttl_ms);
+        self.write(move |conn| {
+            let Some(request) = select(
+                conn,
+                "channel = ?1 AND account = ?2 AND code = ?3 AND created_at > ?4",
+                params![key.channel, key.account, code, cutoff],
+            )?
+            .into_iter()
+            .next() else {
+                return Ok(None);
+            };
+            remove(conn, &key, &request, now)?;
+            Ok(Some(request))
+        })
+        .await
+    }
+
+    async fn revoke(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (key, sender) = (key.clone(), sender_id.to_owned());
+        self.write(move |conn| {
+            if let Some(request) = by_sender(conn, &key, &sender)? {
+                remove(conn, &key, &request, now)?;
+            }
+            exec(
+                conn,
+                "revoke allow entry",
+                "DELETE FROM allow_entries WHERE channel = ?1 AND account = ?2 AND entry = ?3",
+                params![key.channel, key.account, sender],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
     async fn delete_request(
         &self,
         key: &PairingKey,

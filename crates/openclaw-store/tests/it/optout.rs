@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use openclaw_store::{HistoryEntry, OptOut, Role, Store, StoreOptions};
+use openclaw_store::{ConversationSummary, HistoryEntry, OptOut, Role, Store, StoreOptions};
 
 use crate::support::on_both_backends;
 
@@ -102,8 +102,52 @@ async fn history_default_cap_is_fifty(store: Arc<dyn Store>) {
     assert_eq!(kept[0].text, "10");
 }
 
+async fn conversations_list_one_row_per_peer_latest_first(store: Arc<dyn Store>) {
+    for (peer, text, at) in [
+        ("+1", "hi", 1),
+        ("+2", "yo", 2),
+        ("+1", "reply", 3),
+        ("+3", "hey", 4),
+    ] {
+        store
+            .append_history("a", peer, turn(Role::User, text, at))
+            .await
+            .unwrap();
+    }
+    store
+        .append_history("b", "+9", turn(Role::User, "other account", 5))
+        .await
+        .unwrap();
+    let row = |peer: &str, text: &str, at| ConversationSummary {
+        peer: peer.into(),
+        last: turn(Role::User, text, at),
+    };
+    let all = store.list_conversations("a", 10, 0).await.unwrap();
+    assert_eq!(
+        all,
+        [
+            row("+3", "hey", 4),
+            row("+1", "reply", 3),
+            row("+2", "yo", 2)
+        ]
+    );
+    assert_eq!(
+        store.list_conversations("a", 1, 1).await.unwrap(),
+        all[1..2]
+    );
+    assert!(
+        store
+            .list_conversations("a", 10, 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.list_conversations("b", 10, 0).await.unwrap().len(), 1);
+}
+
 on_both_backends!(
     opt_outs_set_replace_clear_list,
+    conversations_list_one_row_per_peer_latest_first,
     history_keeps_the_last_turns_per_peer with StoreOptions {
         history_per_peer: 3,
         ..StoreOptions::default()

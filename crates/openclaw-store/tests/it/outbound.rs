@@ -165,7 +165,40 @@ async fn finished_intents_do_not_move_and_are_pruned(store: Arc<dyn Store>) {
     assert_eq!(store.intents_for_reply("s").await.unwrap().len(), 1);
 }
 
+async fn count_replies_since_counts_first_parts_under_a_prefix(store: Arc<dyn Store>) {
+    for (reply, parts, at) in [
+        ("pairing:a:+1:100", 2, 100),
+        ("pairing:a:+1:100:1", 1, 200),
+        ("pairing:a:+1:300", 1, 300),
+        ("pairing:a:+12:300", 1, 300),
+        ("pairing:b:+1:300", 1, 300),
+        ("reply:a:SM1", 1, 300),
+        // LIKE wildcards in a prefix are literal characters.
+        ("pairing:a_x:+1:300", 1, 300),
+    ] {
+        for index in 0..parts {
+            store
+                .create_intent(part(reply, index, parts, at))
+                .await
+                .unwrap();
+        }
+    }
+    let count = |prefix: &'static str, since| {
+        let store = store.clone();
+        async move { store.count_replies_since(prefix, since).await.unwrap() }
+    };
+    assert_eq!(count("pairing:a:+1:", 0).await, 3);
+    assert_eq!(count("pairing:a:+1:", 200).await, 2);
+    assert_eq!(count("pairing:a:+1:", 301).await, 0);
+    assert_eq!(count("pairing:a:+12:", 0).await, 1);
+    assert_eq!(count("pairing:a%", 0).await, 0);
+    assert_eq!(count("pairing:_", 0).await, 0);
+    assert_eq!(count("pairing:a_", 0).await, 1);
+    assert_eq!(count("pairing:", 0).await, 6);
+}
+
 on_both_backends!(
+    count_replies_since_counts_first_parts_under_a_prefix,
     intents_are_idempotent_and_resume_lists_unfinished,
     finished_intents_do_not_move_and_are_pruned,
 );

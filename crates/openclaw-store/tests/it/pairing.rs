@@ -312,7 +312,83 @@ async fn pending_cap_is_checked_with_the_insert(store: Arc<dyn Store>) {
     );
 }
 
+async fn deny_removes_the_live_request_and_discards_its_held_message(store: Arc<dyn Store>) {
+    let k = key("default");
+    let ids = futures_ids(&store).await;
+    let mut r = request("ABCD2345", "+1", 0);
+    r.held_event_id = Some(ids[0]);
+    store.create_request(&k, r).await.unwrap();
+    store
+        .create_request(&k, request("WXYZ6789", "+2", 0))
+        .await
+        .unwrap();
+    assert_eq!(store.deny(&k, "ZZZZ2222", 5, TTL).await.unwrap(), None);
+    assert_eq!(
+        store.deny(&key("work"), "ABCD2345", 5, TTL).await.unwrap(),
+        None
+    );
+    let denied = store
+        .deny(&k, " abcd2345\n", 5, TTL)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(denied.sender_id, "+1");
+    assert_eq!(store.request_for(&k, "+1").await.unwrap(), None);
+    // Not approved: no allow entry; the held message is gone for good.
+    assert!(store.allow_entries(&k).await.unwrap().is_empty());
+    assert_eq!(
+        store.enqueue(msg("a", "m1", "s1", 0)).await.unwrap(),
+        Enqueued::Duplicate {
+            id: ids[0],
+            state: IngressState::Completed
+        }
+    );
+    assert_eq!(store.deny(&k, "ABCD2345", 6, TTL).await.unwrap(), None);
+    // An expired request cannot be denied (it is pruned instead), nor approved afterwards.
+    assert_eq!(store.deny(&k, "WXYZ6789", TTL, TTL).await.unwrap(), None);
+    assert_eq!(
+        senders(&store.list_requests(&k, 6, TTL).await.unwrap()),
+        ["+2"]
+    );
+}
+
+async fn revoke_removes_the_allow_entry_and_any_request(store: Arc<dyn Store>) {
+    let k = key("default");
+    store
+        .create_request(&k, request("ABCD2345", "+1", 0))
+        .await
+        .unwrap();
+    store
+        .approve(&k, "ABCD2345", 1, TTL)
+        .await
+        .unwrap()
+        .unwrap();
+    store.add_allow_entry(&k, "+2", 2).await.unwrap();
+    store.add_allow_entry(&key("work"), "+1", 2).await.unwrap();
+    assert!(store.revoke(&k, "+1", 3).await.unwrap());
+    assert!(!store.revoke(&k, "+1", 3).await.unwrap());
+    let left: Vec<_> = store
+        .allow_entries(&k)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry)
+        .collect();
+    assert_eq!(left, ["+2"]);
+    // Another account's entry for the same number stays.
+    assert_eq!(store.allow_entries(&key("work")).await.unwrap().len(), 1);
+    // A sender with only a request: the request goes, the answer says it was not approved.
+    store
+        .create_request(&k, request("WXYZ6789", "+3", 4))
+        .await
+        .unwrap();
+    assert!(!store.revoke(&k, "+3", 5).await.unwrap());
+    assert_eq!(store.request_for(&k, "+3").await.unwrap(), None);
+}
+
 on_both_backends!(
+    deny_removes_the_live_request_and_discards_its_held_message,
+    revoke_removes_the_allow_entry_and_any_request,
     pending_cap_is_checked_with_the_insert,
     create_refuses_existing_sender_and_taken_code,
     touch_list_and_expiry,

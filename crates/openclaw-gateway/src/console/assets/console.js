@@ -1,0 +1,28 @@
+// OpenClaw SMS console: the only script (the CSP allows no inline script).
+"use strict";
+function loginFromFragment() {
+  var token = document.getElementById("token");
+  var match = /^#token=([0-9A-Za-z._~-]+)$/.exec(window.location.hash);
+  if (token && match) {
+    history.replaceState(null, "", window.location.pathname);
+    token.value = match[1];
+    document.getElementById("login").submit();
+  }
+}
+document.addEventListener("DOMContentLoaded", function () {
+  // `gateway --dev` prints the login URL with the token in the fragment (never sent to the
+  // server): fill the form with it, drop it from the address bar and history, and log in.
+  loginFromFragment();
+  // Opening the printed URL on an open login page changes only the fragment: no new load.
+  window.addEventListener("hashchange", loginFromFragment);
+  document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+  var body = document.getElementById("body");
+  if (body) body.focus();
+});

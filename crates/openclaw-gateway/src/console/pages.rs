@@ -1,0 +1,768 @@
+//! The console's pages: maud templates (every interpolated value is HTML-escaped) and their
+//! handlers. Forms POST back with the session's CSRF token; list views are paginated.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Form, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, Markup, html};
+use openclaw_access_policy::PairingLimits;
+use openclaw_sms::AccountRuntime;
+use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
+use openclaw_store::{HISTORY_PER_PEER, IngressId, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Console, SessionView, export};
+
+/// Rows per page of a list view.
+pub(crate) const PAGE_SIZE: usize = 50;
+/// Seconds between reloads of the live pages (a thread, the phone).
+const REFRESH_SECS: u32 = 3;
+/// The phones the `--dev` phone page offers.
+pub(crate) const DEV_PHONES: &[&str] = &["+15557654321", "+15550000001", "+15550000002"];
+
+const SCRIPT: &str = include_str!("assets/console.js");
+const STYLE: &str = include_str!("assets/console.css");
+
+pub(crate) async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+pub(crate) async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+fn page(
+    console: &Console,
+    title: &str,
+    session: Option<&SessionView>,
+    refresh: bool,
+    body: Markup,
+) -> Response {
+    let base = console.base();
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh { meta http-equiv="refresh" content=(REFRESH_SECS); }
+                title { (title) " · OpenClaw SMS console" }
+                link rel="stylesheet" href={ (base) "/static/console.css" };
+                script src={ (base) "/static/console.js" } defer {}
+            }
+            body {
+                @if let Some(session) = session {
+                    nav {
+                        a href={ (base) "/" } { "Overview" }
+                        a href={ (base) "/pairing" } { "Pairing" }
+                        a href={ (base) "/conversations" } { "Conversations" }
+                        a href={ (base) "/dead-letters" } { "Dead letters" }
+                        @if console.sim_url().is_some() { a href={ (base) "/phone" } { "Phone" } }
+                        form method="post" action={ (base) "/logout" } class="inline" {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    };
+    html_response(StatusCode::OK, markup)
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+fn csrf_field(session: &SessionView) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
+}
+
+/// A store or backend failure: logged, and a page without internals.
+fn failed(what: &str, err: &dyn std::fmt::Display) -> Response {
+    tracing::warn!("console: {what}: {err}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("could not {what}; see the gateway log"),
+    )
+        .into_response()
+}
+
+fn note_text(note: Option<&str>) -> Option<&'static str> {
+    Some(match note? {
+        "approved" => "Approved: the sender's held text is being answered.",
+        "denied" => "Denied: the request and its held text are gone.",
+        "revoked" => "Revoked: the sender's next text is treated as a stranger's.",
+        "unknown-code" => "No live pairing request has that code.",
+        "not-allowed" => "That sender was not approved.",
+        "resubmitted" => "Resubmitted to the queue.",
+        "no-dead-letter" => "No such dead letter.",
+        "sent" => "Sent.",
+        "send-failed" => "The simulator could not deliver the text.",
+        _ => return None,
+    })
+}
+
+fn note_markup(note: Option<&str>) -> Markup {
+    html! { @if let Some(text) = note_text(note) { p.note role="status" { (text) } } }
+}
+
+/// The account a page is about: `?account=`, else the first.
+fn account(console: &Console, id: Option<&str>) -> Option<Arc<AccountRuntime>> {
+    match id {
+        Some(id) if !id.is_empty() => console.channel().account(id).cloned(),
+        _ => console.channel().accounts().first().cloned(),
+    }
+}
+
+/// The account's number, or its Messaging Service.
+fn sender_label(account: &AccountRuntime) -> String {
+    match (
+        &account.settings.from_number,
+        &account.settings.messaging_service_sid,
+    ) {
+        (Some(number), _) => number.to_string(),
+        (None, Some(service)) => format!("Messaging Service {service}"),
+        (None, None) => "—".to_owned(),
+    }
+}
+
+fn no_account() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "the gateway runs no such SMS account",
+    )
+        .into_response()
+}
+
+/// `?page=` (from 0) and `?account=`, common to the list views.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    page: usize,
+    account: Option<String>,
+    note: Option<String>,
+}
+
+fn pager(console: &Console, path: &str, page: usize, has_next: bool) -> Markup {
+    let base = console.base();
+    html! {
+        p.pager {
+            @if page > 0 { a href={ (base) (path) "?page=" (page - 1) } { "← newer" } " " }
+            "page " (page + 1)
+            @if has_next { " " a href={ (base) (path) "?page=" (page + 1) } rel="next" { "older →" } }
+        }
+    }
+}
+
+// ---- login ----
+
+pub(crate) async fn login_form(State(console): State<Console>) -> Response {
+    login_page(&console, StatusCode::OK, None)
+}
+
+/// The login page (also after a failed attempt, with `status` and a message).
+pub(crate) fn login_page(console: &Console, status: StatusCode, error: Option<&str>) -> Response {
+    let body = html! {
+        @if let Some(error) = error { p.error role="alert" { (error) } }
+        form method="post" action={ (console.base()) "/login" } id="login" {
+            label for="token" { "Gateway token (gateway.auth.token)" }
+            input type="password" name="token" id="token" autocomplete="current-password" required;
+            button type="submit" { "Log in" }
+        }
+    };
+    let mut response = page(console, "Log in", None, false, body);
+    *response.status_mut() = status;
+    response
+}
+
+// ---- overview ----
+
+pub(crate) async fn overview(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+) -> Response {
+    let channel = console.channel();
+    let store = channel.store();
+    let info = console.info();
+    let mut rows = Vec::new();
+    for account in channel.accounts() {
+        let id = account.id();
+        let depth = store.queue_depth(id).await.unwrap_or(0);
+        let dead = store.list_dead_letters(id).await.map_or(0, |d| d.len());
+        let opt_outs = store.list_opt_outs(id).await.map_or(0, |o| o.len());
+        let latest = store.latest_delivery(id).await.ok().flatten();
+        rows.push((Arc::clone(account), depth, dead, opt_outs, latest));
+    }
+    let body = html! {
+        dl {
+            dt { "Agent" } dd { (info.agent) }
+            dt { "State" } dd { (info.state.line()) }
+            dt { "Port" } dd { (info.port) }
+        }
+        h2 { "Accounts" }
+        table {
+            thead { tr { th { "Account" } th { "Sender" } th { "Webhook route" } th { "Queue depth" } th { "Dead letters" } th { "Opt-outs" } th { "Latest delivery" } } }
+            tbody {
+                @for (account, depth, dead, opt_outs, latest) in &rows {
+                    tr {
+                        td { (account.id()) }
+                        td { (sender_label(account)) }
+                        td { code { (account.settings.webhook_path) } }
+                        td { (depth) }
+                        td { (dead) }
+                        td { (opt_outs) }
+                        td {
+                            @if let Some(d) = latest {
+                                (d.status)
+                                @if let Some(code) = &d.error_code {
+                                    " (error " (code) ")"
+                                    @if let Some(hint) = code.parse::<u32>().ok().and_then(openclaw_twilio::hint_for_code) {
+                                        br; small { (hint) }
+                                    }
+                                }
+                            } @else { "none yet" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&console, "Overview", Some(&session), false, body)
+}
+
+// ---- pairing ----
+
+pub(crate) async fn pairing(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let store = console.channel().store();
+    let key = pairing_key(account.id());
+    let now = console.channel().clock().now_ms();
+    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    let requests = match store.list_requests(&key, now, ttl).await {
+        Ok(r) => r,
+        Err(err) => return failed("list pairing requests", &err),
+    };
+    let allowed = match store.allow_entries(&key).await {
+        Ok(a) => a,
+        Err(err) => return failed("list approved senders", &err),
+    };
+    let shown: Vec<_> = allowed
+        .iter()
+        .skip(q.page * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    let has_next = allowed.len() > (q.page + 1) * PAGE_SIZE;
+    let base = console.base();
+    let body = html! {
+        (note_markup(q.note.as_deref()))
+        h2 { "Pending requests" }
+        @if requests.is_empty() { p { "No pending pairing requests." } } @else {
+            table id="pending" {
+                thead { tr { th { "Code" } th { "Sender" } th { "Asked" } th { "Held text" } th { "" } } }
+                tbody {
+                    @for r in &requests {
+                        tr {
+                            td { code { (r.code) } }
+                            td.sender { (r.sender_id) }
+                            td { (crate::cli::iso_time(r.created_at)) }
+                            td { @if r.held_event_id.is_some() { "waiting" } @else { "—" } }
+                            td {
+                                form method="post" action={ (base) "/pairing/approve" } class="inline" {
+                                    (csrf_field(&session))
+                                    input type="hidden" name="code" value=(r.code);
+                                    button type="submit" name="approve" { "Approve" }
+                                }
+                                form method="post" action={ (base) "/pairing/deny" } class="inline" {
+                                    (csrf_field(&session))
+                                    input type="hidden" name="code" value=(r.code);
+                                    button type="submit" name="deny" { "Deny" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Approved senders" }
+        @if shown.is_empty() { p { "No approved senders." } } @else {
+            table id="approved" {
+                thead { tr { th { "Sender" } th { "Approved" } th { "" } } }
+                tbody {
+                    @for entry in &shown {
+                        tr {
+                            td.sender { (entry.entry) }
+                            td { (crate::cli::iso_time(entry.added_at)) }
+                            td {
+                                form method="post" action={ (base) "/pairing/revoke" } class="inline" {
+                                    (csrf_field(&session))
+                                    input type="hidden" name="sender" value=(entry.entry);
+                                    button type="submit" name="revoke" data-confirm="Revoke this sender?" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (pager(&console, "/pairing", q.page, has_next))
+        }
+    };
+    page(&console, "Pairing", Some(&session), false, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    code: String,
+    account: Option<String>,
+}
+
+fn back(console: &Console, path: &str, note: &str) -> Response {
+    Redirect::to(&format!("{}{path}?note={note}", console.base())).into_response()
+}
+
+pub(crate) async fn pairing_approve(
+    State(console): State<Console>,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let Some(account) = account(&console, form.account.as_deref()) else {
+        return no_account();
+    };
+    let code = form.code.trim().to_ascii_uppercase();
+    match crate::server::approve_pairing(console.channel(), &account, &code, false).await {
+        Ok(Some(_)) => back(&console, "/pairing", "approved"),
+        Ok(None) => back(&console, "/pairing", "unknown-code"),
+        Err(err) => failed("approve", &err),
+    }
+}
+
+pub(crate) async fn pairing_deny(
+    State(console): State<Console>,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let Some(account) = account(&console, form.account.as_deref()) else {
+        return no_account();
+    };
+    let code = form.code.trim().to_ascii_uppercase();
+    let now = console.channel().clock().now_ms();
+    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    match console
+        .channel()
+        .store()
+        .deny(&pairing_key(account.id()), &code, now, ttl)
+        .await
+    {
+        Ok(Some(_)) => back(&console, "/pairing", "denied"),
+        Ok(None) => back(&console, "/pairing", "unknown-code"),
+        Err(err) => failed("deny", &err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SenderForm {
+    #[serde(default)]
+    sender: String,
+    account: Option<String>,
+}
+
+pub(crate) async fn pairing_revoke(
+    State(console): State<Console>,
+    Form(form): Form<SenderForm>,
+) -> Response {
+    let Some(account) = account(&console, form.account.as_deref()) else {
+        return no_account();
+    };
+    let now = console.channel().clock().now_ms();
+    match console
+        .channel()
+        .store()
+        .revoke(&pairing_key(account.id()), form.sender.trim(), now)
+        .await
+    {
+        Ok(true) => back(&console, "/pairing", "revoked"),
+        Ok(false) => back(&console, "/pairing", "not-allowed"),
+        Err(err) => failed("revoke", &err),
+    }
+}
+
+// ---- conversations ----
+
+pub(crate) async fn conversations(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    match render_conversations(&console, &session, &account, q.page).await {
+        Ok(response) => response,
+        Err(err) => failed("list conversations", &err),
+    }
+}
+
+/// The conversation list page (also what the console benchmark times).
+pub(crate) async fn render_conversations(
+    console: &Console,
+    session: &SessionView,
+    account: &AccountRuntime,
+    page_no: usize,
+) -> Result<Response, openclaw_store::StoreError> {
+    let mut rows = console
+        .channel()
+        .store()
+        .list_conversations(
+            account.id(),
+            PAGE_SIZE + 1,
+            page_no.saturating_mul(PAGE_SIZE),
+        )
+        .await?;
+    let has_next = rows.len() > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE);
+    let base = console.base();
+    let body = html! {
+        @if rows.is_empty() { p { "No conversations yet." } } @else {
+            table id="conversations" {
+                thead { tr { th { "Sender" } th { "Last" } th { "When" } } }
+                tbody {
+                    @for row in &rows {
+                        tr {
+                            td { a href={ (base) "/thread?sender=" (urlencode(&row.peer)) } { (row.peer) } }
+                            td { (role_label(row.last.role)) ": " (preview(&row.last.text)) }
+                            td { (crate::cli::iso_time(row.last.at)) }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(console, "/conversations", page_no, has_next))
+    };
+    Ok(page(console, "Conversations", Some(session), false, body))
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::User => "sender",
+        Role::Assistant => "agent",
+    }
+}
+
+/// The first 80 characters of a text.
+fn preview(text: &str) -> String {
+    let mut out: String = text.chars().take(80).collect();
+    if text.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SenderQuery {
+    #[serde(default)]
+    sender: String,
+    account: Option<String>,
+    format: Option<String>,
+}
+
+pub(crate) async fn thread(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<SenderQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let sender = q.sender.trim();
+    let turns = match console
+        .channel()
+        .store()
+        .recent_history(account.id(), sender, HISTORY_PER_PEER)
+        .await
+    {
+        Ok(t) => t,
+        Err(err) => return failed("read the conversation", &err),
+    };
+    let base = console.base();
+    let body = html! {
+        p.sender { "With " strong { (sender) } " · "
+            a href={ (base) "/export?format=jsonl&sender=" (urlencode(sender)) } id="export-jsonl" { "Export JSON Lines" } " · "
+            a href={ (base) "/export?format=csv&sender=" (urlencode(sender)) } id="export-csv" { "Export CSV" }
+        }
+        @if turns.is_empty() { p { "No stored turns with this sender." } }
+        ol.thread {
+            @for turn in &turns {
+                @let report = openclaw_sms_text::analyze(&turn.text);
+                li class=(role_label(turn.role)) {
+                    span.meta { (role_label(turn.role)) " · " (crate::cli::iso_time(turn.at))
+                        @if turn.role == Role::Assistant { " · " (report.segments) " segment(s), " (format!("{:?}", report.encoding)) } }
+                    p.text { (turn.text) }
+                }
+            }
+        }
+    };
+    page(&console, "Conversation", Some(&session), true, body)
+}
+
+pub(crate) async fn export(
+    State(console): State<Console>,
+    Query(q): Query<SenderQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let sender = q.sender.trim();
+    let turns = match console
+        .channel()
+        .store()
+        .recent_history(account.id(), sender, HISTORY_PER_PEER)
+        .await
+    {
+        Ok(t) => t,
+        Err(err) => return failed("read the conversation", &err),
+    };
+    let name: String = sender.chars().filter(char::is_ascii_digit).collect();
+    let (content_type, ext, text) = match q.format.as_deref() {
+        Some("csv") => (
+            "text/csv; charset=utf-8",
+            "csv",
+            export::csv(sender, &turns),
+        ),
+        _ => (
+            "application/x-ndjson; charset=utf-8",
+            "jsonl",
+            export::jsonl(sender, &turns),
+        ),
+    };
+    let disposition = format!("attachment; filename=\"conversation-{name}.{ext}\"");
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+// ---- dead letters ----
+
+pub(crate) async fn dead_letters(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let letters = match console
+        .channel()
+        .store()
+        .list_dead_letters(account.id())
+        .await
+    {
+        Ok(l) => l,
+        Err(err) => return failed("list dead letters", &err),
+    };
+    let shown: Vec<_> = letters
+        .iter()
+        .skip(q.page * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+    let has_next = letters.len() > (q.page + 1) * PAGE_SIZE;
+    let base = console.base();
+    let body = html! {
+        (note_markup(q.note.as_deref()))
+        @if shown.is_empty() { p { "No dead letters." } } @else {
+            table id="dead-letters" {
+                thead { tr { th { "Id" } th { "Message" } th { "Failed" } th { "Attempts" } th { "Reason" } th { "" } } }
+                tbody {
+                    @for d in &shown {
+                        tr {
+                            td { (d.id.as_i64()) }
+                            td { code { (d.event_id) } }
+                            td { (crate::cli::iso_time(d.failed_at)) }
+                            td { (d.attempts) }
+                            td { (d.reason) }
+                            td {
+                                form method="post" action={ (base) "/dead-letters/resubmit" } class="inline" {
+                                    (csrf_field(&session))
+                                    input type="hidden" name="id" value=(d.id.as_i64());
+                                    button type="submit" { "Resubmit" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(&console, "/dead-letters", q.page, has_next))
+    };
+    page(&console, "Dead letters", Some(&session), false, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IdForm {
+    #[serde(default)]
+    id: i64,
+    account: Option<String>,
+}
+
+pub(crate) async fn dead_letter_resubmit(
+    State(console): State<Console>,
+    Form(form): Form<IdForm>,
+) -> Response {
+    let Some(account) = account(&console, form.account.as_deref()) else {
+        return no_account();
+    };
+    let store = console.channel().store();
+    // Only a dead letter of this account: the id comes from a form.
+    let letters = match store.list_dead_letters(account.id()).await {
+        Ok(l) => l,
+        Err(err) => return failed("list dead letters", &err),
+    };
+    if !letters.iter().any(|d| d.id.as_i64() == form.id) {
+        return back(&console, "/dead-letters", "no-dead-letter");
+    }
+    match store
+        .resubmit(IngressId::new(form.id), console.channel().clock().now_ms())
+        .await
+    {
+        Ok(()) => {
+            console.channel().wake();
+            back(&console, "/dead-letters", "resubmitted")
+        }
+        Err(err) => failed("resubmit", &err),
+    }
+}
+
+// ---- the --dev phone ----
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PhoneQuery {
+    from: Option<String>,
+    note: Option<String>,
+}
+
+fn dev_phone(from: Option<&str>) -> &'static str {
+    from.and_then(|f| DEV_PHONES.iter().find(|p| **p == f.trim()))
+        .copied()
+        .unwrap_or(DEV_PHONES[0])
+}
+
+pub(crate) async fn phone(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<PhoneQuery>,
+) -> Response {
+    let Some(sim) = console.sim_url() else {
+        return no_account();
+    };
+    let from = dev_phone(q.from.as_deref());
+    let url = format!(
+        "{}/_sim/phones/{}/messages",
+        sim.trim_end_matches('/'),
+        urlencode(from)
+    );
+    let replies: Vec<Value> = match console.http().get(url).send().await {
+        Ok(answer) => answer.json().await.unwrap_or_default(),
+        Err(err) => return failed("read the simulated phone", &err),
+    };
+    let base = console.base();
+    let body = html! {
+        (note_markup(q.note.as_deref()))
+        form method="get" action={ (base) "/phone" } {
+            label for="from" { "Phone" }
+            select name="from" id="from" data-autosubmit="" {
+                @for p in DEV_PHONES { option value=(p) selected[*p == from] { (p) } }
+            }
+        }
+        ol.phone id="inbox" {
+            @for message in &replies {
+                @let text = message["body"].as_str().unwrap_or_default();
+                li.agent {
+                    span.meta { (message["from"].as_str().unwrap_or_default()) " · " (openclaw_sms_text::analyze(text).segments) " segment(s)" }
+                    p.text { (text) }
+                }
+            }
+        }
+        form method="post" action={ (base) "/phone/text" } id="compose" {
+            (csrf_field(&session))
+            input type="hidden" name="from" value=(from);
+            label for="body" { "Text from " (from) }
+            input type="text" name="body" id="body" maxlength="1600" required autocomplete="off";
+            button type="submit" { "Send" }
+        }
+    };
+    page(&console, "Phone", Some(&session), true, body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PhoneForm {
+    from: Option<String>,
+    #[serde(default)]
+    body: String,
+}
+
+pub(crate) async fn phone_text(
+    State(console): State<Console>,
+    Form(form): Form<PhoneForm>,
+) -> Response {
+    let Some(sim) = console.sim_url() else {
+        return no_account();
+    };
+    let from = dev_phone(form.from.as_deref());
+    let Some(to) = console
+        .channel()
+        .accounts()
+        .first()
+        .and_then(|a| a.settings.from_number.as_ref().map(ToString::to_string))
+    else {
+        return no_account();
+    };
+    let url = format!(
+        "{}/_sim/phones/{}/text",
+        sim.trim_end_matches('/'),
+        urlencode(from)
+    );
+    let sent = console
+        .http()
+        .post(url)
+        .json(&json!({"to": to, "body": form.body}))
+        .send()
+        .await
+        .is_ok_and(|a| a.status().is_success());
+    let note = if sent { "sent" } else { "send-failed" };
+    Redirect::to(&format!(
+        "{}/phone?from={}&note={note}",
+        console.base(),
+        urlencode(from)
+    ))
+    .into_response()
+}
