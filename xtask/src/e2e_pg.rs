@@ -14,10 +14,13 @@ use crate::model::ModelServer;
 use crate::procs::{Bins, Gateway, NUMBER, Scratch, Sim, free_port, merge, sms_config};
 use crate::services::Nginx;
 
-/// Phones texting at once, each sequentially.
-const PHONES: usize = 8;
+/// Phones texting at once, each sequentially. More phones (lanes) than one gateway runs at once
+/// (`max_concurrent`, 32), so one gateway cannot hold every lane and the other always gets
+/// claims too: with 8 lanes a busy machine let one gateway take them all, and the kill-while-
+/// both-hold-claims point was never reached.
+const PHONES: usize = 40;
 /// Texts per phone.
-const TEXTS_PER_PHONE: usize = 20;
+const TEXTS_PER_PHONE: usize = 4;
 /// Gateway B is killed once this many texts are acknowledged.
 const KILL_AFTER_ACKED: usize = 50;
 /// The claim lease: B's unfinished messages go to A after this (the default is 30 s).
