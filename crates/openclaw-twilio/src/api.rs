@@ -145,27 +145,45 @@ pub struct ListMessages {
 
 impl ListMessages {
     pub(crate) fn query(&self) -> Result<String, &'static str> {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(to) = &self.to {
-            q.append_pair("To", to);
-        }
-        if let Some(from) = &self.from {
-            q.append_pair("From", from);
-        }
+        let mut q = list_query(self.to.as_deref(), self.from.as_deref());
         if let Some(date) = &self.date_sent_after {
             if !is_iso_date(date) {
                 return Err("date_sent_after must be YYYY-MM-DD");
             }
             q.append_pair("DateSent>", date);
         }
-        if let Some(size) = self.page_size {
-            if size == 0 || size > MAX_PAGE_SIZE {
-                return Err("page_size must be between 1 and 1000");
-            }
-            q.append_pair("PageSize", &size.to_string());
-        }
+        page_size(&mut q, self.page_size)?;
         Ok(q.finish())
     }
+}
+
+/// The `To` and `From` filters every list call takes.
+fn list_query(
+    to: Option<&str>,
+    from: Option<&str>,
+) -> form_urlencoded::Serializer<'static, String> {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(to) = to {
+        q.append_pair("To", to);
+    }
+    if let Some(from) = from {
+        q.append_pair("From", from);
+    }
+    q
+}
+
+/// `PageSize`, 1 to [`MAX_PAGE_SIZE`], when set.
+fn page_size(
+    q: &mut form_urlencoded::Serializer<'static, String>,
+    size: Option<u32>,
+) -> Result<(), &'static str> {
+    if let Some(size) = size {
+        if size == 0 || size > MAX_PAGE_SIZE {
+            return Err("page_size must be between 1 and 1000");
+        }
+        q.append_pair("PageSize", &size.to_string());
+    }
+    Ok(())
 }
 
 fn is_iso_date(s: &str) -> bool {
@@ -479,22 +497,11 @@ pub struct ListCalls {
 
 impl ListCalls {
     pub(crate) fn query(&self) -> Result<String, &'static str> {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(to) = &self.to {
-            q.append_pair("To", to);
-        }
-        if let Some(from) = &self.from {
-            q.append_pair("From", from);
-        }
+        let mut q = list_query(self.to.as_deref(), self.from.as_deref());
         if let Some(status) = &self.status {
             q.append_pair("Status", status.as_str());
         }
-        if let Some(size) = self.page_size {
-            if size == 0 || size > MAX_PAGE_SIZE {
-                return Err("page_size must be between 1 and 1000");
-            }
-            q.append_pair("PageSize", &size.to_string());
-        }
+        page_size(&mut q, self.page_size)?;
         Ok(q.finish())
     }
 }
