@@ -369,7 +369,12 @@ fn every_config_key_is_in_the_config_reference() {
     let raw = fs::read_to_string(root().join("crates/openclaw-sms/src/config/raw.rs")).unwrap();
     let docs = fs::read_to_string(root().join("docs/config.md")).unwrap();
     let mut missing = Vec::new();
-    for list in ["ACCOUNT_KEYS", "TOP_LEVEL_ONLY_KEYS", "LIMIT_KEYS"] {
+    for list in [
+        "ACCOUNT_KEYS",
+        "TOP_LEVEL_ONLY_KEYS",
+        "LIMIT_KEYS",
+        "PAIRING_KEYS",
+    ] {
         for key in const_str_list(&raw, list) {
             if !docs.contains(&format!("`{key}`")) {
                 missing.push(format!("{list}: {key}"));

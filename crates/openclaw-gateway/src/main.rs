@@ -27,6 +27,7 @@ mod paths;
 mod redact;
 mod runtime;
 mod secrets;
+mod send_api;
 mod server;
 mod state;
 

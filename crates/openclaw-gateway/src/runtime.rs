@@ -433,6 +433,17 @@ pub(crate) async fn send_direct(
     text: &str,
     reply_id: &str,
 ) -> anyhow::Result<openclaw_sms::outbound::SendReport> {
+    let (runtime, outbound) = direct_sender(ctx, settings, store)?;
+    Ok(outbound.send_reply(&runtime, to, text, reply_id).await)
+}
+
+/// An account runtime and an outbound sender over `store`, for sends without a running
+/// gateway (the same durable path: intents, pacing, opt-outs).
+pub(crate) fn direct_sender(
+    ctx: &Ctx,
+    settings: &AccountSettings,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<(AccountRuntime, openclaw_sms::outbound::Outbound)> {
     let runtime = account_runtime(
         settings,
         &ctx.doc.value,
@@ -444,7 +455,7 @@ pub(crate) async fn send_direct(
         Arc::new(openclaw_sms::metrics::Metrics::new()),
         openclaw_sms::Clock::system(),
     );
-    Ok(outbound.send_reply(&runtime, to, text, reply_id).await)
+    Ok((runtime, outbound))
 }
 
 /// `gateway.trustedProxies` (CIDRs of reverse proxies whose forwarding header names the

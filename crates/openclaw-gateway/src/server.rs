@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use openclaw_access_policy::PairingLimits;
 use openclaw_sms::SmsChannel;
 use openclaw_sms::outbound::PartOutcome;
+use openclaw_sms::owner::{Approval, approve_and_notify};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,6 +54,9 @@ pub(crate) fn app(
         .route("/status", get(admin_status))
         .route("/pairing", get(admin_pairing_list))
         .route("/pairing/approve", post(admin_pairing_approve))
+        .route("/pairing/deny", post(admin_pairing_deny))
+        .route("/pairing/revoke", post(admin_pairing_revoke))
+        .route("/pairing/approved", get(admin_pairing_approved))
         .route("/send", post(admin_send))
         .route("/probe", get(admin_probe))
         .with_state(state.clone());
@@ -166,7 +169,7 @@ async fn admin_pairing_list(
         Err(r) => return *r,
     };
     let now = state.channel.clock().now_ms();
-    let ttl = pairing_ttl_ms(&PairingLimits::default());
+    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
     match state.channel.store().list_requests(&pairing_key(account.id()), now, ttl).await {
         Ok(requests) => Json(json!({"account": account.id(), "requests": requests.iter().map(request_json).collect::<Vec<_>>()})).into_response(),
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
@@ -212,18 +215,91 @@ async fn admin_pairing_approve(
     }
 }
 
-/// What [`approve_pairing`] did.
-#[derive(Debug)]
-pub(crate) struct Approved {
-    /// The request that was approved.
-    pub(crate) request: openclaw_store::PairingRequest,
-    /// Whether the approval notice reached the sender (false when not asked for).
-    pub(crate) notified: bool,
+#[derive(Debug, Deserialize)]
+struct DenyBody {
+    account: Option<String>,
+    code: String,
 }
 
-/// Approves the live request with `code` (upper-case) on a running gateway: the store's
-/// approval, a wake-up for the pump (the held first message is answered), and, with `notify`,
-/// the approval notice to the sender. The one path of the admin API and the console.
+async fn admin_pairing_deny(State(state): State<AppState>, Json(body): Json<DenyBody>) -> Response {
+    let channel = &state.channel;
+    let account = match pick(channel, body.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let now = channel.clock().now_ms();
+    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
+    let code = body.code.trim().to_ascii_uppercase();
+    match channel
+        .store()
+        .deny(&pairing_key(account.id()), &code, now, ttl)
+        .await
+    {
+        Ok(Some(request)) => Json(json!({"account": account.id(), "sender": request.sender_id, "heldMessage": request.held_event_id.is_some()})).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("No pending pairing request found for code: {code}"),
+        ),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeBody {
+    account: Option<String>,
+    sender: String,
+    #[serde(default)]
+    forget: bool,
+}
+
+async fn admin_pairing_revoke(
+    State(state): State<AppState>,
+    Json(body): Json<RevokeBody>,
+) -> Response {
+    let channel = &state.channel;
+    let account = match pick(channel, body.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    if openclaw_sms_target::E164::parse(&body.sender).is_err() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "sender: give the number in E.164, e.g. +15551234567",
+        );
+    }
+    let now = channel.clock().now_ms();
+    match crate::cli::pairing::revoke_in(&**channel.store(), account.id(), &body.sender, body.forget, now).await {
+        Ok(revoked) => Json(json!({"account": account.id(), "sender": body.sender, "revoked": revoked.revoked, "historyForgotten": revoked.forgotten})).into_response(),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+async fn admin_pairing_approved(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let account = match pick(&state.channel, q.account.as_deref()) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    match state.channel.store().allow_entries(&pairing_key(account.id())).await {
+        Ok(entries) => Json(json!({"account": account.id(), "approved": entries.iter().map(approved_json).collect::<Vec<_>>()})).into_response(),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+/// One approved sender as `pairing list --approved` shows it.
+pub(crate) fn approved_json(e: &openclaw_store::AllowEntry) -> Value {
+    json!({"phoneNumber": e.entry, "approvedAt": crate::cli::iso_time(e.added_at)})
+}
+
+/// What [`approve_pairing`] did.
+pub(crate) type Approved = Approval;
+
+/// Approves the live request with `code` (upper-case) on a running gateway: the one
+/// approve-and-notify of `openclaw_sms::owner` (as an owner's `APPROVE` text and the CLI's
+/// state-directory fallback use it), then a wake-up for the pump (the held first message is
+/// answered). The one path of the admin API and the console.
 pub(crate) async fn approve_pairing(
     channel: &SmsChannel,
     account: &openclaw_sms::AccountRuntime,
@@ -231,30 +307,14 @@ pub(crate) async fn approve_pairing(
     notify: bool,
 ) -> Result<Option<Approved>, openclaw_store::StoreError> {
     let now = channel.clock().now_ms();
-    let ttl = pairing_ttl_ms(&PairingLimits::default());
-    let Some(request) = channel
-        .store()
-        .approve(&pairing_key(account.id()), code, now, ttl)
-        .await?
-    else {
-        return Ok(None);
-    };
-    channel.wake();
-    let mut notified = false;
-    if notify {
-        let reply_id = format!("notify:{}:{}:{now}", account.id(), request.sender_id);
-        let report = channel
-            .outbound()
-            .send_reply(
-                account,
-                &request.sender_id,
-                openclaw_sms::texts::APPROVED_NOTICE,
-                &reply_id,
-            )
-            .await;
-        notified = report.is_complete();
+    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
+    let notify = notify.then_some((channel.outbound(), account));
+    let approval =
+        approve_and_notify(&**channel.store(), account.id(), code, now, ttl, notify).await?;
+    if approval.is_some() {
+        channel.wake();
     }
-    Ok(Some(Approved { request, notified }))
+    Ok(approval)
 }
 
 /// `channels status --probe` for an account this gateway runs: the probe with the gateway's

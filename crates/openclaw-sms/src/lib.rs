@@ -57,6 +57,7 @@ pub mod limits;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
+pub mod owner;
 pub mod pipeline;
 pub mod probe;
 pub mod proxies;

@@ -54,6 +54,15 @@ pub mod names {
     pub const AGENT_SECONDS: &str = "openclaw_sms_agent_duration_seconds";
     /// Time from an accepted text to its reply's last part sent.
     pub const REPLY_SECONDS: &str = "openclaw_sms_reply_latency_seconds";
+    /// Owner pairing notifications by account and outcome (`sent`, `failed`).
+    pub const OWNER_NOTIFICATIONS: &str = "openclaw_sms_owner_notifications_total";
+    /// Pairing commands texted by an owner, by account, command (`approve`, `deny`) and
+    /// outcome (`done`, `no_such_code`).
+    pub const OWNER_COMMANDS: &str = "openclaw_sms_owner_commands_total";
+    /// Pairing codes not texted because the sender reached `pairing.maxCodeTextsPerSenderPerDay`.
+    pub const PAIRING_TEXTS_CAPPED: &str = "openclaw_sms_pairing_texts_capped_total";
+    /// Send API requests by outcome (`accepted`, `duplicate`, `bad_request`, `unauthorized`, …).
+    pub const SEND_API_REQUESTS: &str = "openclaw_sms_send_api_requests_total";
 }
 
 impl Metrics {
@@ -94,6 +103,26 @@ impl Metrics {
                     names::REPLY_SECONDS,
                     "histogram",
                     "Time from accepted text to reply sent, in seconds.",
+                ),
+                (
+                    names::OWNER_NOTIFICATIONS,
+                    "counter",
+                    "Owner notifications of new pairing requests by account and outcome.",
+                ),
+                (
+                    names::OWNER_COMMANDS,
+                    "counter",
+                    "APPROVE and DENY texted by an owner, by account, command and outcome.",
+                ),
+                (
+                    names::PAIRING_TEXTS_CAPPED,
+                    "counter",
+                    "Pairing codes not texted: the sender reached its daily cap.",
+                ),
+                (
+                    names::SEND_API_REQUESTS,
+                    "counter",
+                    "HTTP send API requests by outcome.",
                 ),
             ] {
                 inner.help.insert(name, (kind, help));

@@ -256,7 +256,7 @@ impl SmsChannel {
         let _ = self.store.prune_intents(now).await;
         let _ = self.store.prune_deliveries(now).await;
         for account in &self.accounts {
-            let ttl = pairing_ttl_ms(&PairingLimits::default());
+            let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
             let _ = self
                 .store
                 .prune_requests(&pairing_key(account.id()), now, ttl)
@@ -351,6 +351,20 @@ impl SmsChannel {
         if let Some(keyword) = classify(&inbound.body, opt_out_type) {
             return self.keyword(&account, &sender, keyword, message).await;
         }
+        // An owner's APPROVE/DENY: only from an owner number of this account, never to the
+        // agent. From anyone else the same words are an ordinary message.
+        if account.settings.pairing.is_owner(&sender)
+            && let Some(command) = crate::owner::parse_command(&inbound.body)
+        {
+            let reply_id = format!("owner:{}:{}", account.id(), message.event_id);
+            return match self
+                .owner_command(&account, &sender, &command, &reply_id)
+                .await
+            {
+                Ok(()) => Processed::Keyword("owner-command"),
+                Err(error) => Processed::Retrying(error),
+            };
+        }
         match self.store.is_opted_out(account.id(), &sender).await {
             Ok(true) => {
                 tracing::info!(
@@ -441,7 +455,7 @@ impl SmsChannel {
     ) -> Result<Option<Processed>, String> {
         let key = pairing_key(account.id());
         let now = self.clock.now_ms();
-        let limits = PairingLimits::default();
+        let limits = account.settings.pairing.limits;
         let ttl = pairing_ttl_ms(&limits);
         let config_allow: Vec<AllowRule> = account
             .settings
@@ -483,13 +497,15 @@ impl SmsChannel {
                 }
                 Decision::Challenge(Challenge::AlreadyPending { .. }) => {
                     let _ = self.store.touch_request(&key, sender, now).await;
-                    self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
-                        .await;
+                    self.resume_pending(account, &key, sender, now, ttl).await;
                     return Ok(Some(Processed::Dropped(
                         "pairing_already_pending".to_owned(),
                     )));
                 }
                 Decision::Challenge(Challenge::New(request)) => {
+                    if self.pairing_texts_capped(account, sender, now).await {
+                        return Ok(Some(Processed::Dropped("pairing_texts_capped".to_owned())));
+                    }
                     let hold = account.settings.hold_until_approved;
                     let new = NewPairingRequest {
                         code: request.code.as_str().to_owned(),
@@ -531,12 +547,12 @@ impl SmsChannel {
                             let reply_id = pairing_reply_id(account.id(), &created, 0);
                             self.text_code(account, sender, &created.code, &reply_id)
                                 .await;
+                            self.notify_owners(account, &created).await;
                             return Ok(Some(Processed::Challenged));
                         }
                         CreateRequestOutcome::SenderExists(_) => {
                             let _ = self.store.touch_request(&key, sender, now).await;
-                            self.text_code_again_if_undelivered(account, &key, sender, now, ttl)
-                                .await;
+                            self.resume_pending(account, &key, sender, now, ttl).await;
                             return Ok(Some(Processed::Dropped(
                                 "pairing_already_pending".to_owned(),
                             )));
@@ -576,11 +592,41 @@ impl SmsChannel {
         }
     }
 
-    /// A sender with a live request wrote again: when no text of its code went through (the
-    /// send failed, or a crash came before it), the same code is texted again, up to
-    /// [`PAIRING_TEXT_ATTEMPTS`] sends per request. A send still pending resumes under its own
-    /// id, so a code is never texted twice by one attempt.
-    async fn text_code_again_if_undelivered(
+    /// Whether `sender` already had `pairing.maxCodeTextsPerSenderPerDay` pairing-code texts
+    /// begun in the last 24 hours (counted from the store's intents, so it holds across
+    /// restarts and requests). A store error counts as capped: no billable text on doubt.
+    async fn pairing_texts_capped(&self, account: &AccountRuntime, sender: &str, now: i64) -> bool {
+        let cap = account.settings.pairing.max_code_texts_per_day;
+        let prefix = pairing_reply_prefix(account.id(), sender);
+        let since = now.saturating_sub(PAIRING_TEXT_WINDOW_MS);
+        let capped = match self.store.count_replies_since(&prefix, since).await {
+            Ok(count) => count >= u64::from(cap),
+            Err(err) => {
+                tracing::warn!(
+                    account = account.id(),
+                    sender,
+                    "could not count the pairing texts of {sender} (no code texted): {err}"
+                );
+                true
+            }
+        };
+        if capped {
+            tracing::info!(
+                account = account.id(),
+                sender,
+                cap,
+                "no pairing code texted to {sender}: {cap} already in the last 24 hours"
+            );
+            self.metrics
+                .inc(names::PAIRING_TEXTS_CAPPED, &[("account", account.id())], 1);
+        }
+        capped
+    }
+
+    /// A sender with a live request wrote again (or its first message runs again after a crash):
+    /// the owners' notices that did not go out go out now (once per request and owner), and the
+    /// code is texted again if no text of it went through.
+    async fn resume_pending(
         &self,
         account: &AccountRuntime,
         key: &PairingKey,
@@ -600,8 +646,24 @@ impl SmsChannel {
                 return;
             }
         };
+        self.notify_owners(account, &request).await;
+        self.text_code_again_if_undelivered(account, sender, now, &request)
+            .await;
+    }
+
+    /// When no text of the request's code went through (the send failed, or a crash came
+    /// before it), the same code is texted again, up to [`PAIRING_TEXT_ATTEMPTS`] sends per
+    /// request and within the sender's daily cap. A send still pending resumes under its own
+    /// id, so a code is never texted twice by one attempt.
+    async fn text_code_again_if_undelivered(
+        &self,
+        account: &AccountRuntime,
+        sender: &str,
+        now: i64,
+        request: &StoredRequest,
+    ) {
         for attempt in 0..PAIRING_TEXT_ATTEMPTS {
-            let reply_id = pairing_reply_id(account.id(), &request, attempt);
+            let reply_id = pairing_reply_id(account.id(), request, attempt);
             let intents = match self.store.intents_for_reply(&reply_id).await {
                 Ok(intents) => intents,
                 Err(err) => {
@@ -619,6 +681,9 @@ impl SmsChannel {
             let unfinished = intents
                 .iter()
                 .any(|i| matches!(i.state, IntentState::Pending | IntentState::Ambiguous));
+            if intents.is_empty() && self.pairing_texts_capped(account, sender, now).await {
+                return;
+            }
             if intents.is_empty() || unfinished {
                 tracing::info!(
                     account = account.id(),
@@ -789,12 +854,21 @@ impl SmsChannel {
 /// while none went through.
 pub const PAIRING_TEXT_ATTEMPTS: u32 = 3;
 
+/// The window of `pairing.maxCodeTextsPerSenderPerDay`: a rolling 24 hours.
+pub const PAIRING_TEXT_WINDOW_MS: i64 = 86_400_000;
+
+/// The common start of the reply ids of every pairing-code text to `sender` on `account`.
+fn pairing_reply_prefix(account: &str, sender: &str) -> String {
+    format!("pairing:{account}:{sender}:")
+}
+
 /// The reply id of a pairing code's text: one per request and attempt, so that a replayed or
 /// resumed message never texts it twice.
 fn pairing_reply_id(account: &str, request: &StoredRequest, attempt: u32) -> String {
     let base = format!(
-        "pairing:{account}:{}:{}",
-        request.sender_id, request.created_at
+        "{}{}",
+        pairing_reply_prefix(account, &request.sender_id),
+        request.created_at
     );
     if attempt == 0 {
         base

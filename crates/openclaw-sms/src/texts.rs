@@ -12,6 +12,34 @@ pub fn pairing_reply(sender: &str, code: &str) -> String {
 /// The text `pairing approve --notify` sends.
 pub const APPROVED_NOTICE: &str = "OpenClaw: your SMS access has been approved.";
 
+/// The text an owner number gets about a new pairing request.
+pub fn owner_notice(sender: &str, code: &str) -> String {
+    format!(
+        "{sender} asks to talk to your agent; reply APPROVE {code} or run openclaw pairing approve sms {code}"
+    )
+}
+
+/// The answer to an owner's `APPROVE` that approved `sender`.
+pub fn owner_approved(sender: &str) -> String {
+    format!("OpenClaw: approved {sender}.")
+}
+
+/// The answer to an owner's `DENY` that denied `sender`.
+pub fn owner_denied(sender: &str) -> String {
+    format!("OpenClaw: denied {sender}.")
+}
+
+/// The answer to an owner's command whose code matches no live request.
+pub fn owner_no_such_code(code: &str) -> String {
+    format!("OpenClaw: no pending pairing request has code {code}.")
+}
+
+/// The answer to an owner's command whose code is not a pairing code at all (the text is not
+/// quoted back).
+pub fn owner_not_a_code() -> String {
+    "OpenClaw: that is not a pairing code (8 letters and digits).".to_owned()
+}
+
 /// The notice appended to an agent turn when attachments could not be fetched.
 pub fn unavailable_media_notice(count: u32) -> String {
     let noun = if count == 1 {

@@ -106,11 +106,10 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     }
     crate::auth::check_auth_keys(&ctx.doc.value)?;
     let console_settings = ConsoleSettings::from_config(&ctx.doc.value, args.dev)?;
-    let console_token = console_token(
-        &console_settings,
-        crate::auth::AuthToken::from_config(&ctx.doc.value, &secrets)?,
-        args.dev,
-    )?;
+    let auth_token = crate::auth::AuthToken::from_config(&ctx.doc.value, &secrets)?;
+    let send_api = crate::send_api::SendApiSettings::from_config(&ctx.doc.value)?;
+    send_api.require_token(auth_token.as_ref())?;
+    let console_token = console_token(&console_settings, auth_token.clone(), args.dev)?;
     let accounts = checked.accounts;
     let runtimes = checked.runtimes;
     if runtimes.is_empty() {
@@ -128,6 +127,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     }
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let console_proxies = trusted_proxies.clone();
+    let send_api_proxies = trusted_proxies.clone();
     let options = ChannelOptions {
         trusted_proxies,
         history_turns: agent_settings.history_turns,
@@ -163,6 +163,10 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     };
     let console_info = Arc::new(info.clone());
     let (mut app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    if let (true, Some(token)) = (send_api.enabled, auth_token) {
+        app = app.merge(crate::send_api::router(&channel, token, send_api_proxies));
+        tracing::info!("send API at {}", crate::send_api::MESSAGES_PATH);
+    }
     let console_url = match (console_settings.enabled, console_token) {
         (true, Some(token)) => {
             let url = format!(

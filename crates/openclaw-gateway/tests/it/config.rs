@@ -620,3 +620,22 @@ fn config_get_hides_secrets_in_arrays_at_depth_and_in_urls() {
     let url = sandbox.run(&["config", "get", "channels.sms.publicWebhookUrl"]);
     assert_eq!(url.stdout.trim(), "https://***@gw.example.com/webhooks/sms");
 }
+
+#[test]
+fn the_send_api_without_a_token_stops_validate_and_the_gateway() {
+    let sandbox = Sandbox::new();
+    let config = json!({"gateway": {"http": {"sendApi": {"enabled": true}}}});
+    sandbox.write_config(&config);
+    let expected = "gateway.http.sendApi.enabled is true but gateway.auth.token is not set";
+    let validate = sandbox.run(&["config", "validate"]);
+    assert_eq!(validate.code, Some(1), "{}", validate.render());
+    assert!(validate.stderr.contains(expected), "{}", validate.render());
+    let port = crate::harness::free_port().to_string();
+    let out = sandbox.run_expecting_exit(&["gateway", "--port", &port], REFUSAL_LIMIT);
+    assert_eq!(out.code, Some(1), "{}", out.render());
+    assert!(out.stderr.contains(expected), "{}", out.render());
+    // With a token it is valid.
+    sandbox.write_config(&json!({"gateway": {"auth": {"token": "0123456789abcdef0123"}, "http": {"sendApi": {"enabled": true}}}}));
+    let ok = sandbox.run(&["config", "validate"]);
+    assert_eq!(ok.code, Some(0), "{}", ok.render());
+}

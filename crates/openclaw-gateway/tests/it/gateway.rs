@@ -205,3 +205,45 @@ fn status_and_pairing_see_a_running_dev_gateway() {
         approve.render()
     );
 }
+
+#[test]
+fn deny_revoke_and_list_approved_go_through_a_running_dev_gateway() {
+    let sandbox = Sandbox::new();
+    let port = sandbox.gateway_port().to_string();
+    let gateway = Background(sandbox.spawn_background(&["gateway", "--dev", "--port", &port]));
+    wait_for_the_gateway(&sandbox);
+    // The pending code, from the running gateway (`sim text` may return before a paced code
+    // text arrives).
+    let pending_code = || {
+        let list = sandbox.run(&["pairing", "list", "sms", "--json"]).json();
+        list["requests"][0]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no pending request: {list}"))
+            .to_owned()
+    };
+    sandbox.run(&["sim", "text", "hello"]);
+    let denied = sandbox.run(&["pairing", "deny", "sms", &pending_code()]);
+    assert_eq!(denied.code, Some(0), "{}", denied.render());
+    assert_eq!(denied.stdout, "Denied sms sender +15557654321.\n");
+    assert!(!denied.stderr.contains("note:"), "{}", denied.render());
+    // Denied: the next text is challenged with a new request.
+    sandbox.run(&["sim", "text", "hello again"]);
+    let approved = sandbox.run(&["pairing", "approve", "sms", &pending_code()]);
+    assert_eq!(approved.code, Some(0), "{}", approved.render());
+    let list = sandbox
+        .run(&["pairing", "list", "sms", "--approved", "--json"])
+        .json();
+    assert_eq!(list["approved"][0]["phoneNumber"], "+15557654321");
+    let revoked = sandbox.run(&["pairing", "revoke", "sms", "+15557654321"]);
+    assert!(
+        revoked
+            .stdout
+            .starts_with("Revoked sms sender +15557654321"),
+        "{}",
+        revoked.render()
+    );
+    // Revoked: challenged again.
+    sandbox.run(&["sim", "text", "still there?"]);
+    assert_eq!(pending_code().len(), 8);
+    drop(gateway);
+}

@@ -241,3 +241,73 @@ fn approve_with_notify_texts_the_sender() {
         vec!["OpenClaw: your SMS access has been approved.".to_owned()]
     );
 }
+
+#[test]
+fn deny_revoke_and_list_approved_on_the_state_directory() {
+    let sandbox = Sandbox::new();
+    pairing_config(&sandbox, configured());
+    add_requests(
+        &sandbox,
+        "default",
+        &[("ABCD2345", "+15557654321"), ("WXYZ6789", "+15550001111")],
+    );
+    let denied = sandbox.run(&["pairing", "deny", "sms", "wxyz6789"]);
+    assert_eq!(denied.code, Some(0), "{}", denied.render());
+    assert_eq!(denied.stdout, "Denied sms sender +15550001111.\n");
+    assert!(
+        denied
+            .stderr
+            .contains("so the denial goes to the state directory"),
+        "{}",
+        denied.render()
+    );
+    let again = sandbox.run(&["pairing", "deny", "sms", "WXYZ6789"]);
+    assert_eq!(again.code, Some(1), "{}", again.render());
+    assert!(
+        again
+            .stderr
+            .contains("No pending pairing request found for code: WXYZ6789")
+    );
+    let pending = sandbox.run(&["pairing", "list", "sms", "--json"]).json();
+    assert_eq!(pending["requests"].as_array().map(Vec::len), Some(1));
+
+    let empty = sandbox.run(&["pairing", "list", "sms", "--approved"]);
+    assert_eq!(
+        empty.stdout,
+        "No approved sms senders.\n",
+        "{}",
+        empty.render()
+    );
+    let approved = sandbox.run(&["pairing", "approve", "sms", "ABCD2345"]);
+    assert_eq!(approved.code, Some(0), "{}", approved.render());
+    let list = sandbox
+        .run(&["pairing", "list", "sms", "--approved", "--json"])
+        .json();
+    assert_eq!(list["approved"][0]["phoneNumber"], PHONE);
+    let table = sandbox.run(&["pairing", "list", "sms", "--approved"]);
+    assert!(
+        table.stdout.starts_with("Approved senders (1)\n"),
+        "{}",
+        table.render()
+    );
+
+    let bad = sandbox.run(&["pairing", "revoke", "sms", "not-a-number"]);
+    assert_eq!(bad.code, Some(1), "{}", bad.render());
+    let revoked = sandbox.run(&["pairing", "revoke", "sms", PHONE, "--forget"]);
+    assert_eq!(revoked.code, Some(0), "{}", revoked.render());
+    assert_eq!(
+        revoked.stdout,
+        format!(
+            "Revoked sms sender {PHONE}: their next text gets the policy's default treatment.\nForgot 0 stored history lines.\n"
+        )
+    );
+    let twice = sandbox.run(&["pairing", "revoke", "sms", PHONE]);
+    assert_eq!(
+        twice.stdout,
+        format!("sms sender {PHONE} was not approved (nothing to revoke).\n")
+    );
+    let after = sandbox
+        .run(&["pairing", "list", "sms", "--approved", "--json"])
+        .json();
+    assert_eq!(after["approved"], json!([]));
+}

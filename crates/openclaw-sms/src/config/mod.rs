@@ -10,12 +10,14 @@ mod secret;
 
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
-    LimitsInput, SmsChannelInput, TOP_LEVEL_ONLY_KEYS, nearest_key,
+    LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, SmsChannelInput,
+    TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
 pub use secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 
 pub use resolve::{
-    AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT,
-    DEFAULT_WEBHOOK_PATH, ENV_VARS, EnvLookup, Limits, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
-    SmsAccounts, check_webhook_paths, resolve_accounts,
+    AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_MAX_CODE_TEXTS_PER_DAY,
+    DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT, DEFAULT_WEBHOOK_PATH, ENV_VARS,
+    EnvLookup, Limits, MAX_CODE_TTL_MINUTES, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
+    PairingSettings, SmsAccounts, check_webhook_paths, resolve_accounts,
 };

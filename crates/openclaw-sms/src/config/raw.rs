@@ -39,6 +39,7 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "sendRatePerSecond",
     "holdUntilApproved",
     "limits",
+    "pairing",
 ];
 
 /// Keys allowed only at the top level of `channels.sms`.
@@ -52,6 +53,56 @@ pub const LIMIT_KEYS: &[&str] = &[
     "preAuthInFlight",
     "maxBodyBytes",
 ];
+
+/// Keys of `pairing`.
+pub const PAIRING_KEYS: &[&str] = &[
+    "notifyOwner",
+    "confirmSender",
+    "maxPending",
+    "codeTtlMinutes",
+    "maxCodeTextsPerSenderPerDay",
+];
+
+/// `pairing.notifyOwner` as written: one number or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OwnerNumbersInput {
+    /// `"+15551234567"`
+    One(String),
+    /// `["+15551234567", "+15557654321"]`
+    Many(Vec<String>),
+}
+
+impl OwnerNumbersInput {
+    /// The numbers as written, trimmed, blanks dropped.
+    pub fn entries(&self) -> Vec<String> {
+        let raw: Vec<&String> = match self {
+            Self::One(s) => vec![s],
+            Self::Many(list) => list.iter().collect(),
+        };
+        raw.into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// `pairing` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PairingInput {
+    /// Owner numbers (E.164) texted about each new pairing request; they may answer
+    /// `APPROVE <CODE>` or `DENY <CODE>`.
+    pub notify_owner: Option<OwnerNumbersInput>,
+    /// Tell the sender when they are approved. Default `true`.
+    pub confirm_sender: Option<bool>,
+    /// Live pairing requests per account. Default 3.
+    pub max_pending: Option<u32>,
+    /// How long a pairing code lives, in minutes. Default 60.
+    pub code_ttl_minutes: Option<u32>,
+    /// Pairing-code texts to one sender per rolling 24 hours. Default 3.
+    pub max_code_texts_per_sender_per_day: Option<u32>,
+}
 
 /// `allowFrom` as written: a list of strings and numbers, or one comma-separated string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +224,8 @@ pub struct AccountInput {
     pub hold_until_approved: Option<bool>,
     /// Webhook limits (`perSenderPerMinute`, `perRoutePerMinute`, `invalidPerClientPerMinute`, `preAuthInFlight`, `maxBodyBytes`).
     pub limits: Option<LimitsInput>,
+    /// Pairing (`notifyOwner`, `confirmSender`, `maxPending`, `codeTtlMinutes`, `maxCodeTextsPerSenderPerDay`).
+    pub pairing: Option<PairingInput>,
 }
 
 /// The whole `channels.sms` section as written.
@@ -258,6 +311,9 @@ fn describe_serde_error(message: &str) -> String {
     if message.contains("SecretInput") {
         return "must be a string or a SecretRef object { source, provider, id }".to_owned();
     }
+    if message.contains("OwnerNumbersInput") {
+        return "must be a phone number in E.164 (\"+15551234567\") or a list of them".to_owned();
+    }
     if message.contains("ChunkLimitInput") {
         return "must be a positive whole number".to_owned();
     }
@@ -276,9 +332,7 @@ fn check_keys(value: &Value, path: &str) -> Result<(), SmsError> {
         .copied()
         .collect();
     check_object(map, path, &top)?;
-    if let Some(Value::Object(limits)) = map.get("limits") {
-        check_object(limits, &format!("{path}.limits"), LIMIT_KEYS)?;
-    }
+    check_sections(map, path)?;
     if let Some(Value::Object(accounts)) = map.get("accounts") {
         for (id, account) in accounts {
             let account_path = format!("{path}.accounts.{id}");
@@ -293,10 +347,18 @@ fn check_keys(value: &Value, path: &str) -> Result<(), SmsError> {
                     ));
                 }
                 check_object(account, &account_path, ACCOUNT_KEYS)?;
-                if let Some(Value::Object(limits)) = account.get("limits") {
-                    check_object(limits, &format!("{account_path}.limits"), LIMIT_KEYS)?;
-                }
+                check_sections(account, &account_path)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// The keys of an account object's sub-sections (`limits`, `pairing`).
+fn check_sections(map: &serde_json::Map<String, Value>, path: &str) -> Result<(), SmsError> {
+    for (section, known) in [("limits", LIMIT_KEYS), ("pairing", PAIRING_KEYS)] {
+        if let Some(Value::Object(inner)) = map.get(section) {
+            check_object(inner, &format!("{path}.{section}"), known)?;
         }
     }
     Ok(())

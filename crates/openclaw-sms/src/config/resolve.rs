@@ -2,12 +2,13 @@
 //! environment fallbacks, defaults, and typed values.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use openclaw_access_policy::DmPolicy;
+use openclaw_access_policy::{DmPolicy, PairingLimits};
 use openclaw_sms_target::{AllowEntry, E164, ParseOptions, Target};
 
 use super::SecretInput;
-use super::raw::{AccountInput, ChunkLimitInput, SmsChannelInput};
+use super::raw::{AccountInput, ChunkLimitInput, OwnerNumbersInput, PairingInput, SmsChannelInput};
 use crate::SmsError;
 
 /// The account id used when none is named.
@@ -63,6 +64,43 @@ impl Default for Limits {
             pre_auth_in_flight: 64,
             max_body_bytes: 32 * 1024,
         }
+    }
+}
+
+/// Pairing, resolved (`pairing` of the account, or of the top level).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairingSettings {
+    /// Owner numbers told about each new request; they may approve or deny by text.
+    pub notify_owner: Vec<E164>,
+    /// Tell the sender when they are approved.
+    pub confirm_sender: bool,
+    /// Live requests per account and a code's lifetime.
+    pub limits: PairingLimits,
+    /// Pairing-code texts to one sender per rolling 24 hours.
+    pub max_code_texts_per_day: u32,
+}
+
+/// Default of `pairing.maxCodeTextsPerSenderPerDay`.
+pub const DEFAULT_MAX_CODE_TEXTS_PER_DAY: u32 = 3;
+
+/// Largest `pairing.codeTtlMinutes`: one week.
+pub const MAX_CODE_TTL_MINUTES: u32 = 7 * 24 * 60;
+
+impl Default for PairingSettings {
+    fn default() -> Self {
+        Self {
+            notify_owner: Vec::new(),
+            confirm_sender: true,
+            limits: PairingLimits::default(),
+            max_code_texts_per_day: DEFAULT_MAX_CODE_TEXTS_PER_DAY,
+        }
+    }
+}
+
+impl PairingSettings {
+    /// Whether `number` is one of the owner numbers.
+    pub fn is_owner(&self, number: &str) -> bool {
+        self.notify_owner.iter().any(|n| n.as_str() == number)
     }
 }
 
@@ -128,6 +166,8 @@ pub struct AccountSettings {
     pub hold_until_approved: bool,
     /// Webhook limits.
     pub limits: Limits,
+    /// Pairing: owner notification, limits.
+    pub pairing: PairingSettings,
     /// Non-fatal problems found while resolving (numbering-plan warnings and the like).
     pub warnings: Vec<String>,
 }
@@ -334,6 +374,7 @@ fn merge(own: Option<&AccountInput>, base: &AccountInput) -> AccountInput {
         send_rate_per_second: own.send_rate_per_second.or(base.send_rate_per_second),
         hold_until_approved: own.hold_until_approved.or(base.hold_until_approved),
         limits: own.limits.or(base.limits),
+        pairing: own.pairing.or(base.pairing),
     }
 }
 
@@ -548,6 +589,7 @@ fn resolve_one(
             ));
         }
     }
+    let pairing = resolve_pairing(input.pairing.as_ref(), &key("pairing"), &mut warnings)?;
     Ok(AccountSettings {
         id: id.to_owned(),
         config_path: path.to_owned(),
@@ -576,7 +618,56 @@ fn resolve_one(
         send_rate_per_second,
         hold_until_approved: input.hold_until_approved.unwrap_or(true),
         limits,
+        pairing,
         warnings,
+    })
+}
+
+fn resolve_pairing(
+    input: Option<&PairingInput>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<PairingSettings, SmsError> {
+    let defaults = PairingSettings::default();
+    let Some(input) = input else {
+        return Ok(defaults);
+    };
+    let key = |k: &str| format!("{path}.{k}");
+    let notify_owner = input
+        .notify_owner
+        .as_ref()
+        .map(OwnerNumbersInput::entries)
+        .unwrap_or_default()
+        .iter()
+        .map(|raw| parse_number(raw, &key("notifyOwner"), warnings))
+        .collect::<Result<Vec<_>, _>>()?;
+    let positive = |name: &str, value: Option<u32>, default: u32| match value {
+        Some(0) => Err(SmsError::invalid(&key(name), "must be at least 1")),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    };
+    let default_max = u32::try_from(defaults.limits.max_pending).unwrap_or(u32::MAX);
+    let max_pending = positive("maxPending", input.max_pending, default_max)?;
+    let default_ttl = u32::try_from(defaults.limits.ttl.as_secs() / 60).unwrap_or(60);
+    let ttl_minutes = positive("codeTtlMinutes", input.code_ttl_minutes, default_ttl)?;
+    if ttl_minutes > MAX_CODE_TTL_MINUTES {
+        return Err(SmsError::invalid(
+            &key("codeTtlMinutes"),
+            &format!("must be at most {MAX_CODE_TTL_MINUTES} (one week)"),
+        ));
+    }
+    let max_code_texts_per_day = positive(
+        "maxCodeTextsPerSenderPerDay",
+        input.max_code_texts_per_sender_per_day,
+        defaults.max_code_texts_per_day,
+    )?;
+    Ok(PairingSettings {
+        notify_owner,
+        confirm_sender: input.confirm_sender.unwrap_or(defaults.confirm_sender),
+        limits: PairingLimits::default()
+            .with_max_pending(usize::try_from(max_pending).unwrap_or(usize::MAX))
+            .with_ttl(Duration::from_secs(u64::from(ttl_minutes) * 60)),
+        max_code_texts_per_day,
     })
 }
 
@@ -705,6 +796,73 @@ mod tests {
 
     const SID: &str = "AC0123456789abcdef0123456789abcdef";
     const MG: &str = "MG0123456789abcdef0123456789abcdef";
+
+    fn pairing_of(config: Value) -> Result<Vec<PairingSettings>, String> {
+        resolve(config, &[])
+            .map(|a| a.accounts.into_iter().map(|a| a.pairing).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn pairing_settings_defaults_account_override_and_errors() {
+        let base = json!({"accountSid": SID, "authToken": "t", "fromNumber": "+15551230000"});
+        let mut with = base.clone();
+        with["pairing"] = json!({"notifyOwner": "+15557650000", "maxPending": 1, "codeTtlMinutes": 5,
+            "maxCodeTextsPerSenderPerDay": 2, "confirmSender": false});
+        with["accounts"] =
+            json!({"work": {"pairing": {"notifyOwner": ["+15557650001", " +15557650002 "]}}});
+        let got = pairing_of(with).unwrap();
+        assert_eq!(got[0].notify_owner.len(), 1);
+        assert!(got[0].is_owner("+15557650000") && !got[0].is_owner("+15557650001"));
+        assert_eq!(
+            (
+                got[0].limits.max_pending,
+                got[0].limits.ttl,
+                got[0].max_code_texts_per_day,
+                got[0].confirm_sender
+            ),
+            (1, Duration::from_secs(300), 2, false)
+        );
+        // `pairing` of an account replaces the top level's as a whole, as `limits` does.
+        assert_eq!(
+            got[1]
+                .notify_owner
+                .iter()
+                .map(E164::as_str)
+                .collect::<Vec<_>>(),
+            ["+15557650001", "+15557650002"]
+        );
+        assert_eq!(got[1].limits, PairingLimits::default());
+        assert_eq!(
+            pairing_of(base.clone()).unwrap()[0],
+            PairingSettings::default()
+        );
+        let err = |pairing: Value| {
+            let mut c = base.clone();
+            c["pairing"] = pairing;
+            pairing_of(c).unwrap_err()
+        };
+        assert_eq!(
+            err(json!({"maxPending": 0})),
+            "channels.sms.pairing.maxPending: must be at least 1"
+        );
+        assert_eq!(
+            err(json!({"codeTtlMinutes": 10_081})),
+            "channels.sms.pairing.codeTtlMinutes: must be at most 10080 (one week)"
+        );
+        assert!(
+            err(json!({"notifyOwner": "owner"}))
+                .starts_with("channels.sms.pairing.notifyOwner: \"owner\"")
+        );
+        assert_eq!(
+            err(json!({"notifyOwner": 5})),
+            "channels.sms.pairing.notifyOwner: must be a phone number in E.164 (\"+15551234567\") or a list of them"
+        );
+        assert_eq!(
+            err(json!({"notifyowner": "+1"})),
+            "channels.sms.pairing.notifyowner: unknown key; did you mean `notifyOwner`?"
+        );
+    }
 
     #[test]
     fn account_listing() {

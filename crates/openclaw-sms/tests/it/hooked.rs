@@ -41,6 +41,11 @@ pub(crate) trait StoreHooks: Send + Sync + 'static {
         let _ = now;
         0
     }
+    /// Asked before `hold`: `Some` is the answer (an error) and the message is not held.
+    fn hold(&self, id: IngressId) -> Option<StoreError> {
+        let _ = id;
+        None
+    }
     /// Asked before `create_request`: `Some` is the answer and nothing is stored.
     fn create_request(&self, request: &NewPairingRequest) -> Option<CreateRequestOutcome> {
         let _ = request;
@@ -95,6 +100,9 @@ impl<H: StoreHooks> IngressQueue for HookedStore<H> {
         self.inner.dead_letter(id, reason, now).await
     }
     async fn hold(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
+        if let Some(err) = self.hooks.hold(id) {
+            return Err(err);
+        }
         self.inner.hold(id, now).await
     }
     async fn release_held(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
@@ -169,6 +177,23 @@ impl<H: StoreHooks> PairingStore for HookedStore<H> {
         ttl_ms: i64,
     ) -> Result<Option<PairingRequest>, StoreError> {
         self.inner.approve(key, code, now, ttl_ms).await
+    }
+    async fn deny(
+        &self,
+        key: &PairingKey,
+        code: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<PairingRequest>, StoreError> {
+        self.inner.deny(key, code, now, ttl_ms).await
+    }
+    async fn revoke(
+        &self,
+        key: &PairingKey,
+        sender_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.revoke(key, sender_id, now).await
     }
     async fn delete_request(
         &self,
@@ -291,6 +316,9 @@ impl<H: StoreHooks> OutboundStore for HookedStore<H> {
     }
     async fn intents_for_reply(&self, reply_id: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         self.inner.intents_for_reply(reply_id).await
+    }
+    async fn count_replies_since(&self, prefix: &str, since: i64) -> Result<u64, StoreError> {
+        self.inner.count_replies_since(prefix, since).await
     }
     async fn unfinished_intents(&self, account: &str) -> Result<Vec<OutboundIntent>, StoreError> {
         self.inner.unfinished_intents(account).await

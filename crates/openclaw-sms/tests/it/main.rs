@@ -4,6 +4,7 @@
 mod guard;
 mod hooked;
 mod leases;
+mod owner;
 mod pipeline;
 mod replies;
 mod router;
