@@ -234,6 +234,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
             .join(" "),
     };
     report.print();
+    eprintln!(
+        "bench: console pages over {} conversations",
+        crate::bench_console::CONVERSATIONS
+    );
+    crate::bench_console::run_with(&bins)?.print();
     let json = report.json();
     let out_dir = target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)?;

@@ -348,6 +348,18 @@ async fn flow(client: &Client, login_url: &str, port: u16, shots: &Path) -> anyh
     })
     .await?;
 
+    // The conversation list marks the sender as paired.
+    client.goto(&format!("{base}/conversations")).await?;
+    let list = client
+        .find(Locator::Id("conversations"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        list.contains(&format!("{PHONE}\tpaired")) || list.contains(&format!("{PHONE} paired")),
+        "the list does not mark the sender paired: {list:?}"
+    );
+
     // The thread and its export.
     let thread = format!("{base}/thread?sender=%2B15557654321");
     client.goto(&thread).await?;

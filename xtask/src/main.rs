@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_console;
 mod chaos;
 mod e2e;
 mod e2e_console;
@@ -43,6 +44,12 @@ enum Task {
     },
     /// Webhook throughput against a bare handler, start-up, memory and reply latency.
     Bench,
+    /// Time the console's pages over 10,000 stored conversations (also part of `bench`).
+    BenchConsole {
+        /// Use debug binaries (quicker to build; the figure is then an upper bound).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Build the release binary into target/dist and show its version.
     Dist,
     /// SIGKILL the gateway under load and check that nothing was lost or sent twice.
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Task::Ci => ci(),
         Task::E2e { filter } => e2e::run(filter.as_deref(), None),
         Task::Bench => bench::run(),
+        Task::BenchConsole { debug } => bench_console::run(!debug),
         Task::Chaos { kills, postgres } => chaos::run(kills, postgres),
         Task::Dist => dist(),
         Task::Pg => pg(),

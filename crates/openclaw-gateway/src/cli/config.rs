@@ -84,7 +84,6 @@ pub(crate) fn validate(
     crate::runtime::trusted_proxies(config)?;
     crate::serve::ServerSettings::from_config(config)?;
     let secrets = SecretsRuntime::with_mode(config, &ctx.env, mode);
-    crate::auth::check_auth_keys(config)?;
     let token = crate::auth::AuthToken::from_config(config, &secrets)?;
     crate::send_api::SendApiSettings::from_config(config)?.require_token(token.as_ref())?;
     let console = crate::console::ConsoleSettings::from_config(config, false)?;

@@ -107,7 +107,6 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     for (account, warning) in &checked.warnings {
         tracing::warn!(account = %account, "{warning}");
     }
-    crate::auth::check_auth_keys(&ctx.doc.value)?;
     let console_settings = ConsoleSettings::from_config(&ctx.doc.value, args.dev)?;
     let auth_token = crate::auth::AuthToken::from_config(&ctx.doc.value, &secrets)?;
     let send_api = crate::send_api::SendApiSettings::from_config(&ctx.doc.value)?;

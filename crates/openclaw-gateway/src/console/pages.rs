@@ -442,15 +442,38 @@ pub(crate) async fn render_conversations(
         .await?;
     let has_next = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
+    let store = console.channel().store();
+    let opted_out: std::collections::HashSet<String> = store
+        .list_opt_outs(account.id())
+        .await?
+        .into_iter()
+        .map(|o| o.number)
+        .collect();
+    let paired: std::collections::HashSet<String> = store
+        .allow_entries(&pairing_key(account.id()))
+        .await?
+        .into_iter()
+        .map(|e| e.entry)
+        .collect();
+    let status = |peer: &str| {
+        if opted_out.contains(peer) {
+            "opted out"
+        } else if paired.contains(peer) {
+            "paired"
+        } else {
+            "—"
+        }
+    };
     let base = console.base();
     let body = html! {
         @if rows.is_empty() { p { "No conversations yet." } } @else {
             table id="conversations" {
-                thead { tr { th { "Sender" } th { "Last" } th { "When" } } }
+                thead { tr { th { "Sender" } th { "Status" } th { "Last" } th { "When" } } }
                 tbody {
                     @for row in &rows {
                         tr {
                             td { a href={ (base) "/thread?sender=" (urlencode(&row.peer)) } { (row.peer) } }
+                            td { (status(&row.peer)) }
                             td { (role_label(row.last.role)) ": " (preview(&row.last.text)) }
                             td { (crate::cli::iso_time(row.last.at)) }
                         }

@@ -198,6 +198,9 @@ fn console_sessions_csrf_headers_escaping_export_and_the_login_limiter() {
             assert!(!text.contains(TOKEN), "{path}");
             assert!(!text.contains("<script>alert"), "{path}: {text}");
         }
+        let list = browser.get("/conversations").await.text().await.unwrap();
+        // An open policy's sender is neither paired nor opted out.
+        assert!(list.contains(">+15557654321</a></td><td>—</td>"), "{list}");
         let thread = browser
             .get("/thread?sender=%2B15557654321")
             .await
