@@ -544,7 +544,7 @@ pub(crate) async fn thread(
                 @let report = openclaw_sms_text::analyze(&turn.text);
                 li class=(role_label(turn.role)) {
                     span.meta { (role_label(turn.role)) " · " (crate::cli::iso_time(turn.at))
-                        @if turn.role == Role::Assistant { " · " (report.segments) " segment(s), " (format!("{:?}", report.encoding)) } }
+                        @if turn.role == Role::Assistant { " · " (report.segments) " segment(s), " (report.encoding.as_str()) } }
                     p.text { (turn.text) }
                 }
             }
