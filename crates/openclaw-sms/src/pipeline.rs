@@ -13,7 +13,7 @@ use openclaw_access_policy::{
     AllowRule, Challenge, Decision, DecisionInput, DropReason, PairingCode, PairingLimits,
     Timestamp, decide,
 };
-use openclaw_sms_target::{AllowEntry, InboundSender};
+use openclaw_sms_target::InboundSender;
 use openclaw_store::{
     ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, IntentState, NewPairingRequest,
     NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap, Role,
@@ -477,7 +477,7 @@ impl SmsChannel {
             .settings
             .allow_from
             .iter()
-            .filter_map(to_rule)
+            .map(crate::config::allow_rule)
             .collect();
         let stored: Vec<String> = self
             .store
@@ -970,10 +970,6 @@ fn not_authorized(account: &AccountRuntime, sender: &str, reason: DropReason) ->
         "SMS sender {sender} is not authorized"
     );
     Processed::Dropped(reason.as_str().to_owned())
-}
-
-fn to_rule(entry: &AllowEntry) -> Option<AllowRule> {
-    AllowRule::parse(&entry.to_string()).ok()
 }
 
 fn to_policy_request(

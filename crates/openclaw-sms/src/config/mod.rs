@@ -18,5 +18,5 @@ pub use resolve::{
     AccountSettings, DEFAULT_ACCOUNT_ID, DEFAULT_MAX_CODE_TEXTS_PER_DAY,
     DEFAULT_SEND_RATE_PER_SECOND, DEFAULT_TEXT_CHUNK_LIMIT, DEFAULT_WEBHOOK_PATH, ENV_VARS,
     EnvLookup, Limits, MAX_CODE_TTL_MINUTES, MAX_TEXT_CHUNK_LIMIT, NOT_CONFIGURED_REASON,
-    PairingSettings, SmsAccounts, check_webhook_paths, resolve_accounts,
+    PairingSettings, SmsAccounts, allow_rule, check_webhook_paths, resolve_accounts,
 };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use openclaw_access_policy::{DmPolicy, PairingLimits};
+use openclaw_access_policy::{AllowRule, DmPolicy, PairingLimits, check_policy_config};
 use openclaw_sms_target::{AllowEntry, E164, ParseOptions, Target};
 
 use super::SecretInput;
@@ -494,12 +494,12 @@ fn resolve_one(
         })?;
         allow_from.push(entry);
     }
-    if dm_policy == DmPolicy::Open && !allow_from.iter().any(|e| matches!(e, AllowEntry::Any)) {
-        return Err(SmsError::invalid(
-            &key("allowFrom"),
-            &format!("{path}.dmPolicy=\"open\" requires {path}.allowFrom to include \"*\""),
-        ));
-    }
+    // The policy's own check (upstream's schema): `open` without `"*"` is an error; an empty
+    // allowlist and a wildcard under `pairing`/`allowlist` are warnings.
+    let rules: Vec<AllowRule> = allow_from.iter().map(allow_rule).collect();
+    let policy_warnings = check_policy_config(dm_policy, &rules, path)
+        .map_err(|err| SmsError::invalid(&key("allowFrom"), &err.to_string()))?;
+    warnings.extend(policy_warnings.iter().map(ToString::to_string));
     let text_chunk_limit = match &input.text_chunk_limit {
         Some(v) => chunk_limit(v),
         None => env("SMS_TEXT_CHUNK_LIMIT").and_then(|s| chunk_limit_str(&s)),
@@ -751,6 +751,18 @@ fn normalize_path(p: &str) -> String {
 /// `AC`/`MG`/`SK` followed by 32 hex digits: Twilio's one SID rule, from `openclaw-twilio`.
 fn is_sid(s: &str, prefix: &str) -> bool {
     openclaw_twilio::sid::is_sid(s, &[prefix])
+}
+
+/// An `allowFrom` entry as the access policy's rule: a number becomes its E.164 sender id.
+#[must_use]
+pub fn allow_rule(entry: &AllowEntry) -> AllowRule {
+    match entry {
+        AllowEntry::Any => AllowRule::Any,
+        AllowEntry::Number(number) => AllowRule::Sender(number.as_str().to_owned()),
+        AllowEntry::AccessGroup(name) => AllowRule::Group(name.clone()),
+        // A kind of entry this adapter does not know yet admits nobody (a group never matches).
+        other => AllowRule::Group(other.to_string()),
+    }
 }
 
 /// Groups accounts by webhook path; two enabled accounts on one path is a start-up error.
@@ -1023,6 +1035,28 @@ mod tests {
         .unwrap();
         assert!(accounts.get(None).unwrap().enabled);
         assert!(!accounts.get(Some("s")).unwrap().enabled);
+    }
+
+    #[test]
+    fn policy_warnings_come_from_the_access_policy() {
+        let warnings = |config: Value| resolve(config, &[]).unwrap().accounts[0].warnings.clone();
+        assert_eq!(
+            warnings(json!({"accountSid": SID, "dmPolicy": "pairing", "allowFrom": ["*"]})),
+            vec![
+                "channels.sms.allowFrom includes \"*\", so channels.sms.dmPolicy=\"pairing\" admits every sender: remove \"*\", or say dmPolicy=\"open\" if that is meant"
+            ]
+        );
+        assert_eq!(
+            warnings(json!({"accountSid": SID, "dmPolicy": "allowlist"})),
+            vec![
+                "channels.sms.dmPolicy=\"allowlist\" with an empty channels.sms.allowFrom rejects every sender: add the senders to allow"
+            ]
+        );
+        assert!(
+            warnings(json!({"accountSid": SID, "dmPolicy": "open", "allowFrom": ["*"]})).is_empty()
+        );
+        let rule = allow_rule(&AllowEntry::parse("sms:+1 555 123 4567").unwrap());
+        assert_eq!(rule, AllowRule::Sender("+15551234567".to_owned()));
     }
 
     #[test]
