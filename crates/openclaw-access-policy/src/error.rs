@@ -4,16 +4,18 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyConfigError {
-    /// `dmPolicy` is `open` but `allowFrom` lacks `"*"`. The message is upstream's, with the
-    /// caller's key prefix (`channels.sms`, `channels.sms.accounts.support`).
-    #[error(r#"{key_prefix}.dmPolicy="open" requires {key_prefix}.allowFrom to include "*""#)]
+    /// The policy is `open` but the allow list lacks `"*"`. The message is upstream's, with
+    /// the caller's keys (`channels.sms.dmPolicy`, `channels.sms.allowFrom`).
+    #[error(r#"{}="open" requires {} to include "*""#, .keys.policy, .keys.allow_from)]
     OpenWithoutWildcard {
-        /// The config path the keys live under, such as `channels.sms`.
-        key_prefix: String,
+        /// The config keys of the policy and of its allow list.
+        keys: crate::PolicyKeys,
     },
 
     /// A `dmPolicy` value that is not one of the four policies.
-    #[error(r#"unknown dmPolicy {input:?}: write "pairing", "allowlist", "open" or "disabled""#)]
+    #[error(
+        r#"unknown access policy {input:?}: write "pairing", "allowlist", "open" or "disabled""#
+    )]
     UnknownDmPolicy {
         /// The value as written.
         input: String,

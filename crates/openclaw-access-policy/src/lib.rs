@@ -12,7 +12,8 @@
 //!
 //! - [`DmPolicy`] (`pairing`, the default; `allowlist`; `open`; `disabled`) and
 //!   [`check_policy_config`]: `open` without `"*"` is an error with upstream's message, an
-//!   empty `allowlist` a warning.
+//!   empty `allowlist` a warning; every message names the caller's [`PolicyKeys`] (the crate
+//!   knows no channel's config keys).
 //! - [`AllowRule`]: `*`, a sender id, or `accessGroup:<name>` (never matched here: the
 //!   caller expands groups it can resolve).
 //! - [`decide`] over a [`DecisionInput`]: [`Decision::Allow`] with the [`MatchedRule`],
@@ -28,13 +29,13 @@
 //! ```
 //! use openclaw_access_policy::{
 //!     AllowRule, Challenge, Decision, DecisionInput, DmPolicy, DropReason, PairingLimits,
-//!     Timestamp, approve_by_code, check_policy_config, decide,
+//!     PolicyKeys, Timestamp, approve_by_code, check_policy_config, decide,
 //! };
 //! use rand::SeedableRng;
 //!
 //! let policy: DmPolicy = "pairing".parse()?;
 //! let config: Vec<AllowRule> = vec![AllowRule::parse("+15557654321")?];
-//! assert!(check_policy_config(policy, &config, "channels.sms")?.is_empty());
+//! assert!(check_policy_config(policy, &config, &PolicyKeys::dm("channels.sms"))?.is_empty());
 //!
 //! let limits = PairingLimits::default();
 //! let mut rng = rand::rngs::StdRng::seed_from_u64(42); // the gateway passes a CSPRNG
@@ -88,7 +89,9 @@ pub use pairing::{
     PAIRING_CODE_LEN, PairingCode, PairingLimits, PairingRequest, Timestamp, approve_by_code,
     find_request_by_code, generate_code, prune_expired,
 };
-pub use policy::{AllowRule, DmPolicy, GROUP_PREFIX, PolicyWarning, check_policy_config};
+pub use policy::{
+    AllowRule, DmPolicy, GROUP_PREFIX, PolicyKeys, PolicyWarning, check_policy_config,
+};
 
 /// The README's example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]

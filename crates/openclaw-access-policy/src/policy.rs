@@ -166,63 +166,112 @@ impl<'de> Deserialize<'de> for AllowRule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyWarning {
-    /// `allowlist` with an empty `allowFrom`: every sender is rejected.
+    /// `allowlist` with an empty allow list: every sender is rejected.
     #[error(
-        r#"{key_prefix}.dmPolicy="allowlist" with an empty {key_prefix}.allowFrom rejects every sender: add the senders to allow"#
+        r#"{}="allowlist" with an empty {} rejects every sender: add the senders to allow"#,
+        .keys.policy,
+        .keys.allow_from
     )]
     EmptyAllowlist {
-        /// The config path the keys live under.
-        key_prefix: String,
+        /// The config keys of the policy and of its allow list.
+        keys: PolicyKeys,
     },
 
     /// `pairing` or `allowlist` with `"*"` in `allowFrom`: every sender is admitted without
     /// pairing, as under `open`.
     #[error(
-        r#"{key_prefix}.allowFrom includes "*", so {key_prefix}.dmPolicy="{policy}" admits every sender: remove "*", or say dmPolicy="open" if that is meant"#
+        r#"{} includes "*", so {}="{policy}" admits every sender: remove "*", or say {}="open" if that is meant"#,
+        .keys.allow_from,
+        .keys.policy,
+        .keys.policy_name()
     )]
     WildcardAdmitsEveryone {
-        /// The config path the keys live under.
-        key_prefix: String,
+        /// The config keys of the policy and of its allow list.
+        keys: PolicyKeys,
         /// The policy that the wildcard overrides.
         policy: DmPolicy,
     },
 }
 
+/// The config keys a channel reads its policy and allow list from, named in every message of
+/// [`check_policy_config`]. The crate knows no channel's keys: the caller says them.
+///
+/// ```
+/// use openclaw_access_policy::PolicyKeys;
+///
+/// let sms = PolicyKeys::dm("channels.sms.accounts.support");
+/// assert_eq!(sms.policy, "channels.sms.accounts.support.dmPolicy");
+/// let voice = PolicyKeys::new("plugins.voice.inboundPolicy", "plugins.voice.allowFrom");
+/// assert_eq!(voice.policy_name(), "inboundPolicy");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PolicyKeys {
+    /// The key of the policy, such as `channels.sms.dmPolicy`.
+    pub policy: String,
+    /// The key of its allow list, such as `channels.sms.allowFrom`.
+    pub allow_from: String,
+}
+
+impl PolicyKeys {
+    /// Keys named by the caller.
+    pub fn new(policy: impl Into<String>, allow_from: impl Into<String>) -> Self {
+        Self {
+            policy: policy.into(),
+            allow_from: allow_from.into(),
+        }
+    }
+
+    /// OpenClaw's direct-message keys under `prefix`: `<prefix>.dmPolicy` and
+    /// `<prefix>.allowFrom`.
+    #[must_use]
+    pub fn dm(prefix: &str) -> Self {
+        Self::new(format!("{prefix}.dmPolicy"), format!("{prefix}.allowFrom"))
+    }
+
+    /// The policy key's last segment (`dmPolicy`), as a person writes it in a config.
+    #[must_use]
+    pub fn policy_name(&self) -> &str {
+        self.policy.rsplit('.').next().unwrap_or(&self.policy)
+    }
+}
+
 /// Checks a policy against its config allow rules, as upstream's schema does: `open`
 /// without `"*"` is an error; `allowlist` with no rules and a wildcard under `pairing` or
-/// `allowlist` are warnings. `key_prefix` is the config path of the keys, such as
-/// `channels.sms` or `channels.sms.accounts.support`, and appears in every message.
+/// `allowlist` are warnings. Every message names the caller's `keys`.
 ///
 /// ```
 /// use openclaw_access_policy::{AllowRule, DmPolicy, check_policy_config};
 ///
-/// let err = check_policy_config(DmPolicy::Open, &[], "channels.sms").unwrap_err();
+/// use openclaw_access_policy::PolicyKeys;
+///
+/// let err = check_policy_config(DmPolicy::Open, &[], &PolicyKeys::dm("channels.sms")).unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
 ///     r#"channels.sms.dmPolicy="open" requires channels.sms.allowFrom to include "*""#,
 /// );
-/// let warnings = check_policy_config(DmPolicy::Allowlist, &[], "channels.sms.accounts.support")?;
+/// let support = PolicyKeys::dm("channels.sms.accounts.support");
+/// let warnings = check_policy_config(DmPolicy::Allowlist, &[], &support)?;
 /// assert!(warnings[0].to_string().contains("rejects every sender"));
-/// assert!(check_policy_config(DmPolicy::Open, &[AllowRule::Any], "channels.sms")?.is_empty());
+/// assert!(check_policy_config(DmPolicy::Open, &[AllowRule::Any], &support)?.is_empty());
 /// # Ok::<(), openclaw_access_policy::PolicyConfigError>(())
 /// ```
 pub fn check_policy_config(
     policy: DmPolicy,
     allow_from: &[AllowRule],
-    key_prefix: &str,
+    keys: &PolicyKeys,
 ) -> Result<Vec<PolicyWarning>, PolicyConfigError> {
     let wildcard = allow_from.contains(&AllowRule::Any);
-    let key_prefix = key_prefix.to_owned();
+    let keys = keys.clone();
     let mut warnings = Vec::new();
     match policy {
         DmPolicy::Open if !wildcard => {
-            return Err(PolicyConfigError::OpenWithoutWildcard { key_prefix });
+            return Err(PolicyConfigError::OpenWithoutWildcard { keys });
         }
         DmPolicy::Allowlist if allow_from.is_empty() => {
-            warnings.push(PolicyWarning::EmptyAllowlist { key_prefix });
+            warnings.push(PolicyWarning::EmptyAllowlist { keys });
         }
         DmPolicy::Pairing | DmPolicy::Allowlist if wildcard => {
-            warnings.push(PolicyWarning::WildcardAdmitsEveryone { key_prefix, policy });
+            warnings.push(PolicyWarning::WildcardAdmitsEveryone { keys, policy });
         }
         _ => {}
     }
@@ -239,7 +288,8 @@ mod tests {
 
     /// `Ok(warning messages joined by " | ")` or `Err(error message)`.
     fn check(policy: DmPolicy, allow: &[&str], expected: Result<&str, &str>) {
-        let got = check_policy_config(policy, &rules(allow), "channels.sms.accounts.support")
+        let keys = PolicyKeys::dm("channels.sms.accounts.support");
+        let got = check_policy_config(policy, &rules(allow), &keys)
             .map(|w| {
                 w.iter()
                     .map(ToString::to_string)
@@ -288,10 +338,24 @@ mod tests {
 
     #[test]
     fn upstream_message_verbatim() {
-        let err = check_policy_config(DmPolicy::Open, &[], "channels.sms").unwrap_err();
+        let err =
+            check_policy_config(DmPolicy::Open, &[], &PolicyKeys::dm("channels.sms")).unwrap_err();
         assert_eq!(
             err.to_string(),
             r#"channels.sms.dmPolicy="open" requires channels.sms.allowFrom to include "*""#
+        );
+        // Another channel's own key names, in every message.
+        let voice = PolicyKeys::new("voice.inboundPolicy", "voice.callers");
+        assert_eq!(
+            check_policy_config(DmPolicy::Open, &[], &voice)
+                .unwrap_err()
+                .to_string(),
+            r#"voice.inboundPolicy="open" requires voice.callers to include "*""#
+        );
+        assert_eq!(
+            check_policy_config(DmPolicy::Pairing, &[AllowRule::Any], &voice).unwrap()[0]
+                .to_string(),
+            r#"voice.callers includes "*", so voice.inboundPolicy="pairing" admits every sender: remove "*", or say inboundPolicy="open" if that is meant"#
         );
     }
 
@@ -321,7 +385,7 @@ mod tests {
         let msg = "nope".parse::<DmPolicy>().unwrap_err().to_string();
         assert_eq!(
             msg,
-            r#"unknown dmPolicy "nope": write "pairing", "allowlist", "open" or "disabled""#
+            r#"unknown access policy "nope": write "pairing", "allowlist", "open" or "disabled""#
         );
     }
 

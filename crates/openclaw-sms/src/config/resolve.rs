@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use openclaw_access_policy::{AllowRule, DmPolicy, PairingLimits, check_policy_config};
+use openclaw_access_policy::{AllowRule, DmPolicy, PairingLimits, PolicyKeys, check_policy_config};
 use openclaw_sms_target::{AllowEntry, E164, ParseOptions, Target};
 
 use super::SecretInput;
@@ -497,7 +497,7 @@ fn resolve_one(
     // The policy's own check (upstream's schema): `open` without `"*"` is an error; an empty
     // allowlist and a wildcard under `pairing`/`allowlist` are warnings.
     let rules: Vec<AllowRule> = allow_from.iter().map(allow_rule).collect();
-    let policy_warnings = check_policy_config(dm_policy, &rules, path)
+    let policy_warnings = check_policy_config(dm_policy, &rules, &PolicyKeys::dm(path))
         .map_err(|err| SmsError::invalid(&key("allowFrom"), &err.to_string()))?;
     warnings.extend(policy_warnings.iter().map(ToString::to_string));
     let text_chunk_limit = match &input.text_chunk_limit {
