@@ -168,8 +168,7 @@ pub(crate) async fn connect_postgres(
         lease_ms: settings.lease_ms,
         schema: settings.schema.clone(),
         ..PostgresOptions::default()
-    }
-    .with_retention_of(&StoreOptions::default());
+    };
     PostgresStore::connect(url.expose_secret(), &options)
         .await
         .map_err(|err| postgres_error(&err, url))

@@ -101,6 +101,7 @@ mod outbound;
 mod pairing;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod retention;
 mod snapshot;
 mod sqlite;
 mod turns;
@@ -132,6 +133,7 @@ pub use postgres::{
     DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN,
     PostgresOptions, PostgresStore, SslMode,
 };
+pub use retention::Retention;
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,
     SnapshotTurns, StateSnapshot, TableCopy,

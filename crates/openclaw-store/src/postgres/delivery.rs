@@ -121,8 +121,8 @@ impl DeliveryStore for PostgresStore {
     }
 
     async fn prune_deliveries(&self, now: i64) -> Result<u64, StoreError> {
-        let cutoff = now.saturating_sub(self.inner.options.delivery_ttl_ms);
-        let cap = to_i64(self.inner.options.max_delivery_records);
+        let cutoff = now.saturating_sub(self.inner.options.retention.delivery_ttl_ms);
+        let cap = to_i64(self.inner.options.retention.max_delivery_records);
         let mut client = self.conn().await?;
         let tx = client
             .transaction()

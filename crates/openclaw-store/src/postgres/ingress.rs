@@ -596,7 +596,7 @@ impl IngressQueue for PostgresStore {
     }
 
     async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError> {
-        let o = &self.inner.options;
+        let o = &self.inner.options.retention;
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg("begin prune"))?;
         let tombstones = prune_state(

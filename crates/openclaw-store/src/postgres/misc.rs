@@ -83,7 +83,7 @@ impl HistoryStore for PostgresStore {
         peer: &str,
         entry: HistoryEntry,
     ) -> Result<(), StoreError> {
-        let cap = i64::try_from(self.inner.options.history_per_peer).unwrap_or(i64::MAX);
+        let cap = i64::try_from(self.inner.options.retention.history_per_peer).unwrap_or(i64::MAX);
         let mut client = self.conn().await?;
         let tx = client
             .transaction()

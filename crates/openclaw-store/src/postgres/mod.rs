@@ -29,14 +29,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::Retention;
 use crate::StoreError;
-use crate::delivery::{DELIVERY_TTL_MS, MAX_DELIVERY_RECORDS};
-use crate::ingress::{
-    DEAD_LETTER_TTL_MS, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT, TOMBSTONE_TTL_MS,
-};
-use crate::optout::HISTORY_PER_PEER;
-use crate::outbound::INTENT_TTL_MS;
-use crate::sqlite::StoreOptions;
 
 pub(crate) use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
 
@@ -71,23 +65,8 @@ pub struct PostgresOptions {
     pub schema: Option<String>,
     /// Connect timeout ([`DEFAULT_CONNECT_TIMEOUT`]).
     pub connect_timeout: Duration,
-    /// Tombstone lifetime ([`TOMBSTONE_TTL_MS`]).
-    pub tombstone_ttl_ms: i64,
-    /// Tombstones per account ([`MAX_TOMBSTONES_PER_ACCOUNT`]).
-    pub max_tombstones_per_account: u64,
-    /// Dead-letter lifetime ([`DEAD_LETTER_TTL_MS`]).
-    pub dead_letter_ttl_ms: i64,
-    /// Dead letters per account ([`MAX_DEAD_LETTERS_PER_ACCOUNT`]).
-    pub max_dead_letters_per_account: u64,
-    /// History turns per (account, peer) ([`HISTORY_PER_PEER`]).
-    pub history_per_peer: usize,
-    /// Delivery record lifetime after the last observation ([`DELIVERY_TTL_MS`]).
-    pub delivery_ttl_ms: i64,
-    /// Delivery records kept ([`MAX_DELIVERY_RECORDS`]).
-    pub max_delivery_records: u64,
-    /// Lifetime of finished outbound intents, saved replies and agent-turn counters
-    /// ([`INTENT_TTL_MS`]).
-    pub intent_ttl_ms: i64,
+    /// Retention bounds (lifetimes and caps), the same struct as the other backend's.
+    pub retention: Retention,
 }
 
 impl Default for PostgresOptions {
@@ -97,32 +76,8 @@ impl Default for PostgresOptions {
             lease_ms: DEFAULT_LEASE_MS,
             schema: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            tombstone_ttl_ms: TOMBSTONE_TTL_MS,
-            max_tombstones_per_account: MAX_TOMBSTONES_PER_ACCOUNT,
-            dead_letter_ttl_ms: DEAD_LETTER_TTL_MS,
-            max_dead_letters_per_account: MAX_DEAD_LETTERS_PER_ACCOUNT,
-            history_per_peer: HISTORY_PER_PEER,
-            delivery_ttl_ms: DELIVERY_TTL_MS,
-            max_delivery_records: MAX_DELIVERY_RECORDS,
-            intent_ttl_ms: INTENT_TTL_MS,
+            retention: Retention::default(),
         }
-    }
-}
-
-impl PostgresOptions {
-    /// Takes the retention bounds (TTLs and caps) of a SQLite [`StoreOptions`], so that both
-    /// backends keep the same state.
-    #[must_use]
-    pub fn with_retention_of(mut self, sqlite: &StoreOptions) -> Self {
-        self.tombstone_ttl_ms = sqlite.tombstone_ttl_ms;
-        self.max_tombstones_per_account = sqlite.max_tombstones_per_account;
-        self.dead_letter_ttl_ms = sqlite.dead_letter_ttl_ms;
-        self.max_dead_letters_per_account = sqlite.max_dead_letters_per_account;
-        self.history_per_peer = sqlite.history_per_peer;
-        self.delivery_ttl_ms = sqlite.delivery_ttl_ms;
-        self.max_delivery_records = sqlite.max_delivery_records;
-        self.intent_ttl_ms = sqlite.intent_ttl_ms;
-        self
     }
 }
 

@@ -242,7 +242,7 @@ impl OutboundStore for PostgresStore {
     }
 
     async fn prune_intents(&self, now: i64) -> Result<u64, StoreError> {
-        let cutoff = now.saturating_sub(self.inner.options.intent_ttl_ms);
+        let cutoff = now.saturating_sub(self.inner.options.retention.intent_ttl_ms);
         let mut client = self.conn().await?;
         let tx = client
             .transaction()

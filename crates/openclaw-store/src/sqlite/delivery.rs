@@ -91,8 +91,8 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn prune_deliveries(&self, now: i64) -> Result<u64, StoreError> {
-        let cutoff = now.saturating_sub(self.options.delivery_ttl_ms);
-        let cap = i64::try_from(self.options.max_delivery_records).unwrap_or(i64::MAX);
+        let cutoff = now.saturating_sub(self.options.retention.delivery_ttl_ms);
+        let cap = i64::try_from(self.options.retention.max_delivery_records).unwrap_or(i64::MAX);
         self.write(move |conn| {
             let old = conn
                 .prepare_cached("DELETE FROM deliveries WHERE last_observed_at < ?1")

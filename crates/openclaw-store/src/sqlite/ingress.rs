@@ -321,7 +321,7 @@ impl IngressQueue for SqliteStore {
     }
 
     async fn prune_ingress(&self, now: i64) -> Result<IngressPruned, StoreError> {
-        let o = self.options.clone();
+        let o = self.options.retention;
         self.write(move |conn| {
             let tombstones = prune_state(
                 conn,

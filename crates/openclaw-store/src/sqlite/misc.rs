@@ -73,7 +73,7 @@ impl HistoryStore for SqliteStore {
         entry: HistoryEntry,
     ) -> Result<(), StoreError> {
         let (account, peer) = (account.to_owned(), peer.to_owned());
-        let cap = i64::try_from(self.options.history_per_peer).unwrap_or(i64::MAX);
+        let cap = i64::try_from(self.options.retention.history_per_peer).unwrap_or(i64::MAX);
         self.write(move |conn| {
             conn.prepare_cached("INSERT INTO history (account, peer, role, text, at) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .and_then(|mut s| s.execute(params![account, peer, entry.role.as_str(), entry.text, entry.at]))

@@ -21,13 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 pub use legacy::{LEGACY_CHANNEL, LegacyImport};
 
+use crate::Retention;
 use crate::StoreError;
-use crate::delivery::{DELIVERY_TTL_MS, MAX_DELIVERY_RECORDS};
-use crate::ingress::{
-    DEAD_LETTER_TTL_MS, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT, TOMBSTONE_TTL_MS,
-};
-use crate::optout::HISTORY_PER_PEER;
-use crate::outbound::INTENT_TTL_MS;
 
 pub(crate) use schema::SCHEMA_VERSION;
 
@@ -59,23 +54,8 @@ pub struct StoreOptions {
     pub write_queue_capacity: usize,
     /// Group-commit gather window ([`GATHER_WINDOW`]); zero commits whatever is waiting.
     pub gather_window: Duration,
-    /// Tombstone lifetime ([`TOMBSTONE_TTL_MS`]).
-    pub tombstone_ttl_ms: i64,
-    /// Tombstones per account ([`MAX_TOMBSTONES_PER_ACCOUNT`]).
-    pub max_tombstones_per_account: u64,
-    /// Dead-letter lifetime ([`DEAD_LETTER_TTL_MS`]).
-    pub dead_letter_ttl_ms: i64,
-    /// Dead letters per account ([`MAX_DEAD_LETTERS_PER_ACCOUNT`]).
-    pub max_dead_letters_per_account: u64,
-    /// History turns per (account, peer) ([`HISTORY_PER_PEER`]).
-    pub history_per_peer: usize,
-    /// Delivery record lifetime after the last observation ([`DELIVERY_TTL_MS`]).
-    pub delivery_ttl_ms: i64,
-    /// Delivery records kept ([`MAX_DELIVERY_RECORDS`]).
-    pub max_delivery_records: u64,
-    /// Lifetime of finished outbound intents, saved replies and agent-turn counters
-    /// ([`INTENT_TTL_MS`]).
-    pub intent_ttl_ms: i64,
+    /// Retention bounds (lifetimes and caps), the same struct as the other backend's.
+    pub retention: Retention,
 }
 
 impl Default for StoreOptions {
@@ -85,14 +65,7 @@ impl Default for StoreOptions {
             max_batch: MAX_BATCH,
             write_queue_capacity: WRITE_QUEUE_CAPACITY,
             gather_window: GATHER_WINDOW,
-            tombstone_ttl_ms: TOMBSTONE_TTL_MS,
-            max_tombstones_per_account: MAX_TOMBSTONES_PER_ACCOUNT,
-            dead_letter_ttl_ms: DEAD_LETTER_TTL_MS,
-            max_dead_letters_per_account: MAX_DEAD_LETTERS_PER_ACCOUNT,
-            history_per_peer: HISTORY_PER_PEER,
-            delivery_ttl_ms: DELIVERY_TTL_MS,
-            max_delivery_records: MAX_DELIVERY_RECORDS,
-            intent_ttl_ms: INTENT_TTL_MS,
+            retention: Retention::default(),
         }
     }
 }

@@ -229,7 +229,7 @@ impl OutboundStore for SqliteStore {
     }
 
     async fn prune_intents(&self, now: i64) -> Result<u64, StoreError> {
-        let cutoff = now.saturating_sub(self.options.intent_ttl_ms);
+        let cutoff = now.saturating_sub(self.options.retention.intent_ttl_ms);
         self.write(move |conn| {
             let delete = |context: &'static str, sql: &str| {
                 conn.prepare_cached(sql)

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use openclaw_store::{DeliveryObservation, Store, StoreOptions};
+use openclaw_store::{DeliveryObservation, Retention, Store, StoreOptions};
 
 use crate::support::on_both_backends;
 
@@ -104,7 +104,10 @@ async fn prune_applies_ttl_and_cap(store: Arc<dyn Store>) {
 on_both_backends!(
     records_reduce_and_persist,
     prune_applies_ttl_and_cap with StoreOptions {
-        max_delivery_records: 2,
+        retention: Retention {
+            max_delivery_records: 2,
+            ..Retention::default()
+        },
         ..StoreOptions::default()
     },
 );

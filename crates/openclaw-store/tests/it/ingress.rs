@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    ClaimScope, Enqueued, IngressId, IngressPruned, IngressQueue, IngressState, SqliteStore, Store,
-    StoreError, StoreOptions, TransientFailure,
+    ClaimScope, Enqueued, IngressId, IngressPruned, IngressQueue, IngressState, Retention,
+    SqliteStore, Store, StoreError, StoreOptions, TransientFailure,
 };
 
 use crate::support::{db_path, file_store, msg, on_both_backends};
@@ -505,8 +505,11 @@ on_both_backends!(
     illegal_transitions_are_refused_and_change_nothing,
     held_messages_leave_the_lane_and_come_back_or_go,
     prune_drops_old_tombstones_and_caps_per_account with StoreOptions {
-        max_tombstones_per_account: 3,
-        max_dead_letters_per_account: 1,
+        retention: Retention {
+            max_tombstones_per_account: 3,
+            max_dead_letters_per_account: 1,
+            ..Retention::default()
+        },
         ..StoreOptions::default()
     },
 );

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use openclaw_store::{ConversationSummary, HistoryEntry, OptOut, Role, Store, StoreOptions};
+use openclaw_store::{
+    ConversationSummary, HistoryEntry, OptOut, Retention, Role, Store, StoreOptions,
+};
 
 use crate::support::on_both_backends;
 
@@ -149,7 +151,10 @@ on_both_backends!(
     opt_outs_set_replace_clear_list,
     conversations_list_one_row_per_peer_latest_first,
     history_keeps_the_last_turns_per_peer with StoreOptions {
-        history_per_peer: 3,
+        retention: Retention {
+            history_per_peer: 3,
+            ..Retention::default()
+        },
         ..StoreOptions::default()
     },
     history_default_cap_is_fifty,

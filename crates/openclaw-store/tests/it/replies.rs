@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    INTENT_TTL_MS, NewIntent, NewReply, OutboundStore, SavedReply, Store, StoreOptions, body_hash,
+    INTENT_TTL_MS, NewIntent, NewReply, OutboundStore, Retention, SavedReply, Store, StoreOptions,
+    body_hash,
 };
 
 use crate::support::{file_store, on_both_backends};
@@ -160,7 +161,10 @@ on_both_backends!(
     concurrent_writers_all_get_the_one_stored_reply,
     replies_are_pruned_with_their_last_intent,
     reply_ttl_follows_the_intent_option with StoreOptions {
-        intent_ttl_ms: 10,
+        retention: Retention {
+            intent_ttl_ms: 10,
+            ..Retention::default()
+        },
         ..StoreOptions::default()
     },
 );

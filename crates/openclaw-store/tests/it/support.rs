@@ -56,8 +56,10 @@ macro_rules! on_both_backends {
             #[cfg(feature = "postgres")]
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let pg_options =
-                    openclaw_store::PostgresOptions::default().with_retention_of(&options());
+                let pg_options = openclaw_store::PostgresOptions {
+                    retention: options().retention,
+                    ..openclaw_store::PostgresOptions::default()
+                };
                 let Some(db) = crate::support::pg::fresh_schema(pg_options).await else {
                     return;
                 };
