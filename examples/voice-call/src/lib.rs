@@ -122,6 +122,7 @@ pub struct VoiceChannel {
     invalid: FixedWindowLimiter,
     proxies: TrustedProxies,
     statuses: Mutex<BTreeMap<String, u64>>,
+    rejections: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl std::fmt::Debug for VoiceChannel {
@@ -145,6 +146,7 @@ impl VoiceChannel {
             invalid: FixedWindowLimiter::new(20),
             proxies: TrustedProxies::default(),
             statuses: Mutex::new(BTreeMap::new()),
+            rejections: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -153,6 +155,18 @@ impl VoiceChannel {
     #[must_use]
     pub fn status_counts(&self) -> BTreeMap<String, u64> {
         self.statuses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many webhooks the guard refused, per [`Rejection::label`] (`forbidden`, …): in
+    /// memory only, where a full channel would count them in its metrics.
+    ///
+    /// [`Rejection::label`]: openclaw_channel::guard::Rejection::label
+    #[must_use]
+    pub fn rejection_counts(&self) -> BTreeMap<&'static str, u64> {
+        self.rejections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -174,12 +188,17 @@ impl VoiceChannel {
             pre_auth: &self.pre_auth,
             invalid: &self.invalid,
             proxies: &self.proxies,
-            counted_in: "voice_webhook_rejected",
+            counted_in: "VoiceChannel::rejection_counts",
         };
-        guard
-            .admit(request)
-            .await
-            .map_err(IntoResponse::into_response)
+        guard.admit(request).await.map_err(|rejection| {
+            *self
+                .rejections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(rejection.label())
+                .or_default() += 1;
+            rejection.into_response()
+        })
     }
 }
 
@@ -294,8 +313,8 @@ async fn gather(State(channel): State<Arc<VoiceChannel>>, request: Request) -> R
         return bad_form("a gather result without a caller id");
     };
     // The caller was admitted by the incoming-call route; a forged gather cannot get here
-    // (it is signed), but a caller whose pairing was revoked mid-call is checked again.
-    if !matches!(access(&channel, &sender).await, Access::Allowed) {
+    // (it is signed), but a caller revoked mid-call is checked again (nothing is stored).
+    if !is_allowed(&channel, &sender).await {
         return twiml(&twiml::Response::new().hangup());
     }
     let heard = result
@@ -365,22 +384,16 @@ enum Access {
     StoreFailed,
 }
 
-/// The access decision for `sender`, with a new pairing request stored.
-///
-/// This is a short version of the pairing orchestration the SMS channel has; a full channel
-/// would share one in `openclaw-channel`.
-async fn access(channel: &VoiceChannel, sender: &str) -> Access {
+/// The access policy's decision for `sender`, read from the config and the store (nothing is
+/// written).
+async fn decision(
+    channel: &VoiceChannel,
+    sender: &str,
+    now: i64,
+) -> Result<Decision, openclaw_store::StoreError> {
     let key = channel.pairing_key();
     let limits = &channel.config.pairing;
-    let now = now_ms();
-    let ttl_ms = i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX);
-    let (stored, pending) = match read_pairing(channel, &key, now, ttl_ms).await {
-        Ok(read) => read,
-        Err(err) => {
-            tracing::warn!(%err, "voice pairing store read failed");
-            return Access::StoreFailed;
-        }
-    };
+    let (stored, pending) = read_pairing(channel, &key, now, ttl_ms(limits)).await?;
     let input = DecisionInput {
         policy: channel.config.policy,
         config_allow: &channel.config.allow_from,
@@ -390,42 +403,85 @@ async fn access(channel: &VoiceChannel, sender: &str) -> Access {
         now: Timestamp::from_unix_millis(now),
         limits,
     };
-    let decision = decide(&input, &mut rand::rng());
-    match decision {
-        Decision::Allow { .. } => Access::Allowed,
-        Decision::Drop { reason } => Access::Dropped(reason.as_str()),
-        Decision::Challenge(Challenge::New(request)) => {
-            let new = NewPairingRequest {
-                code: request.code.as_str().to_owned(),
-                sender_id: request.sender_id.clone(),
-                meta: serde_json::json!({ "accountId": channel.config.account, "channel": CHANNEL }),
-                created_at: now,
-                held_event_id: None,
-                pending_cap: Some(PendingCap {
-                    max: limits.max_pending,
-                    ttl_ms,
-                }),
-            };
-            match channel.store.create_request(&key, new).await {
-                Ok(CreateRequestOutcome::Created(_)) => Access::Challenged(request.code),
-                Ok(CreateRequestOutcome::SenderExists(_)) => Access::AlreadyPending,
-                Ok(CreateRequestOutcome::CapReached | CreateRequestOutcome::CodeTaken) => {
-                    Access::Dropped("pairing_pending_limit")
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "voice pairing request not stored");
-                    Access::StoreFailed
-                }
-            }
+    Ok(decide(&input, &mut rand::rng()))
+}
+
+/// Whether `sender` is served now (the gather route asks again, without side effects, so
+/// that a caller revoked mid-call is hung up).
+async fn is_allowed(channel: &VoiceChannel, sender: &str) -> bool {
+    match decision(channel, sender, now_ms()).await {
+        Ok(decision) => decision.is_allow(),
+        Err(err) => {
+            tracing::warn!(%err, "voice pairing store read failed");
+            false
         }
-        Decision::Challenge(Challenge::AlreadyPending { .. }) => {
+    }
+}
+
+/// The access decision for an incoming call, with a new pairing request stored (or a live
+/// one refreshed).
+///
+/// This is a short version of the pairing orchestration the SMS channel has; a full channel
+/// would share one in `openclaw-channel`.
+async fn access(channel: &VoiceChannel, sender: &str) -> Access {
+    let now = now_ms();
+    match decision(channel, sender, now).await {
+        Ok(Decision::Allow { .. }) => Access::Allowed,
+        Ok(Decision::Drop { reason }) => Access::Dropped(reason.as_str()),
+        Ok(Decision::Challenge(Challenge::New(request))) => {
+            store_request(channel, request, now).await
+        }
+        Ok(Decision::Challenge(Challenge::AlreadyPending { .. })) => {
+            let key = channel.pairing_key();
             if let Err(err) = channel.store.touch_request(&key, sender, now).await {
                 tracing::warn!(%err, "voice pairing request not refreshed");
             }
             Access::AlreadyPending
         }
-        _ => Access::Dropped("unknown_decision"),
+        Ok(_) => Access::Dropped("unknown_decision"),
+        Err(err) => {
+            tracing::warn!(%err, "voice pairing store read failed");
+            Access::StoreFailed
+        }
     }
+}
+
+/// Stores a new pairing request; the store enforces the pending cap in the same transaction.
+async fn store_request(
+    channel: &VoiceChannel,
+    request: openclaw_access_policy::PairingRequest,
+    now: i64,
+) -> Access {
+    let limits = &channel.config.pairing;
+    let new = NewPairingRequest {
+        code: request.code.as_str().to_owned(),
+        sender_id: request.sender_id.clone(),
+        meta: serde_json::json!({ "accountId": channel.config.account, "channel": CHANNEL }),
+        created_at: now,
+        held_event_id: None,
+        pending_cap: Some(PendingCap {
+            max: limits.max_pending,
+            ttl_ms: ttl_ms(limits),
+        }),
+    };
+    match channel
+        .store
+        .create_request(&channel.pairing_key(), new)
+        .await
+    {
+        Ok(CreateRequestOutcome::Created(_)) => Access::Challenged(request.code),
+        Ok(CreateRequestOutcome::SenderExists(_)) => Access::AlreadyPending,
+        Ok(CreateRequestOutcome::CapReached) => Access::Dropped("pairing_pending_limit"),
+        Ok(CreateRequestOutcome::CodeTaken) => Access::Dropped("pairing_code_taken"),
+        Err(err) => {
+            tracing::warn!(%err, "voice pairing request not stored");
+            Access::StoreFailed
+        }
+    }
+}
+
+fn ttl_ms(limits: &PairingLimits) -> i64 {
+    i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The stored allow entries and the live requests, as the access policy reads them.

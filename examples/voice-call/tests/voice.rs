@@ -250,6 +250,18 @@ async fn an_approved_caller_is_served_after_pairing() {
 }
 
 #[tokio::test]
+async fn an_unknown_callers_gather_is_hung_up_without_the_agent_or_a_pairing_request() {
+    let h = harness(config(DmPolicy::Pairing, &[]), "unused");
+    let (status, twiml) = send(&h, gathered(ALICE, "let me in")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
+    assert!(h.agent.turns.lock().unwrap().is_empty());
+    let key = PairingKey::new("voice", "default");
+    let requests = h.store.list_requests(&key, 0, i64::MAX / 2).await.unwrap();
+    assert!(requests.is_empty());
+}
+
+#[tokio::test]
 async fn a_client_caller_is_identified_as_client_name() {
     let h = harness(config(DmPolicy::Allowlist, &["client:alice"]), "hi alice");
     let (_, twiml) = send(&h, incoming("client:alice")).await;
@@ -308,6 +320,7 @@ async fn a_forged_signature_is_refused_with_403_before_the_agent() {
     let (status, _) = send(&h, forged).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(h.agent.turns.lock().unwrap().is_empty());
+    assert_eq!(h.channel.rejection_counts().get("forbidden"), Some(&1));
 }
 
 #[tokio::test]
