@@ -256,34 +256,28 @@ async fn incoming(State(channel): State<Arc<VoiceChannel>>, request: Request) ->
     let sender = match CallerId::parse(&call.from).map(|id| id.sender_id()) {
         Ok(Some(sender)) => sender,
         Ok(None) => {
-            return twiml(
-                &twiml::Response::new()
-                    .say(Say::new(
-                        "Sorry, this line does not take calls from withheld numbers. Goodbye.",
-                    ))
-                    .hangup(),
-            );
+            return twiml(&say_and_hang_up(
+                "Sorry, this line does not take calls from withheld numbers. Goodbye.".to_owned(),
+            ));
         }
         Err(err) => return bad_form(&err.to_string()),
     };
-    match access(&channel, &sender).await {
+    answer(access(&channel, &sender).await)
+}
+
+/// The TwiML (or error) for an incoming call's access outcome.
+fn answer(access: Access) -> Response {
+    match access {
         Access::Allowed => twiml(&listen(Some(Say::new(GREETING)))),
-        Access::Challenged(code) => twiml(
-            &twiml::Response::new()
-                .say(Say::new(format!(
-                    "This line needs the owner's approval. Your pairing code is {}. Again: {}. Goodbye.",
-                    spell(code.as_str()),
-                    spell(code.as_str())
-                )))
-                .hangup(),
-        ),
-        Access::AlreadyPending => twiml(
-            &twiml::Response::new()
-                .say(Say::new(
-                    "Your pairing request is waiting for the owner's approval. Goodbye.",
-                ))
-                .hangup(),
-        ),
+        Access::Challenged(code) => {
+            let spelled = spell(code.as_str());
+            twiml(&say_and_hang_up(format!(
+                "This line needs the owner's approval. Your pairing code is {spelled}. Again: {spelled}. Goodbye."
+            )))
+        }
+        Access::AlreadyPending => twiml(&say_and_hang_up(
+            "Your pairing request is waiting for the owner's approval. Goodbye.".to_owned(),
+        )),
         Access::Dropped(reason) => {
             tracing::info!(reason, "voice call dropped by the access policy");
             twiml(&twiml::Response::new().hangup())
@@ -292,6 +286,11 @@ async fn incoming(State(channel): State<Arc<VoiceChannel>>, request: Request) ->
             (StatusCode::SERVICE_UNAVAILABLE, "Store unavailable").into_response()
         }
     }
+}
+
+/// `<Say>text</Say><Hangup/>`.
+fn say_and_hang_up(text: String) -> twiml::Response {
+    twiml::Response::new().say(Say::new(text)).hangup()
 }
 
 async fn gather(State(channel): State<Arc<VoiceChannel>>, request: Request) -> Response {
