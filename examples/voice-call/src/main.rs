@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     println!("In the Twilio console, on your phone number's Voice configuration:");
     println!("  A call comes in: Webhook, HTTP POST, {}", urls.incoming);
     println!("  Call status changes: HTTP POST, {}", urls.status);
-    println!("Listening on {listen}; unknown callers hear a pairing code (dmPolicy pairing).");
+    let bound = listener.local_addr().context("reading the bound address")?;
+    println!("Listening on {bound}; unknown callers hear a pairing code (dmPolicy pairing).");
     let app = router(channel).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
