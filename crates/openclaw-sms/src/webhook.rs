@@ -32,7 +32,7 @@ use openclaw_store::{DeliveryObservation, Enqueued, NewIngress};
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::webhook::{EMPTY_TWIML, TWIML_CONTENT_TYPE};
-use openclaw_twilio::webhook::{StatusCallback, WebhookKind};
+use openclaw_twilio::webhook::{StatusCallback, WebhookKind, message_sid_field};
 
 use crate::account::AccountRuntime;
 use crate::channel::SmsChannel;
@@ -129,7 +129,7 @@ async fn handle_inner(state: &RouteState, request: Request) -> (&'static str, Re
             plain(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
         );
     }
-    let Some(message_sid) = message_sid(&admitted.form) else {
+    let Some((_, message_sid)) = message_sid_field(&admitted.form) else {
         return (
             "missing_sid",
             plain(StatusCode::BAD_REQUEST, "Missing MessageSid"),
@@ -159,15 +159,6 @@ fn inbound_quota_exceeded(
     } else {
         None
     }
-}
-
-/// The message's SID: `MessageSid`, else `SmsSid`, else `SmsMessageSid`, trimmed, non-blank.
-fn message_sid(form: &Form) -> Option<&str> {
-    ["MessageSid", "SmsSid", "SmsMessageSid"]
-        .iter()
-        .filter_map(|k| form.get(k))
-        .map(str::trim)
-        .find(|v| !v.is_empty())
 }
 
 /// The durable enqueue, and only then 200 with empty TwiML (a duplicate the same, not run

@@ -78,9 +78,26 @@ impl WebhookKind {
 
 /// Whether the form names a message (`MessageSid`, `SmsSid` or `SmsMessageSid`, non-blank).
 pub(crate) fn has_message_sid(form: &Form) -> bool {
+    message_sid_field(form).is_some()
+}
+
+/// The message SID a form names, as sent (trimmed) and before any syntax check, with the field
+/// it came from: `MessageSid`, else `SmsSid`, else `SmsMessageSid` (upstream's order). For a
+/// caller that keys on the SID before parsing the whole form (a durable queue's event id).
+///
+/// ```
+/// use openclaw_twilio::form::Form;
+/// use openclaw_twilio::webhook::message_sid_field;
+///
+/// let form = Form::parse(b"SmsSid=SM1&SmsMessageSid=SM2")?;
+/// assert_eq!(message_sid_field(&form), Some(("SmsSid", "SM1")));
+/// # Ok::<(), openclaw_twilio::form::ParseFormError>(())
+/// ```
+#[must_use]
+pub fn message_sid_field(form: &Form) -> Option<(&'static str, &str)> {
     ["MessageSid", "SmsSid", "SmsMessageSid"]
         .into_iter()
-        .any(|name| non_blank(form, name).is_some())
+        .find_map(|name| non_blank(form, name).map(|v| (name, v)))
 }
 
 fn status_field(form: &Form) -> Option<String> {
@@ -191,10 +208,8 @@ pub(crate) fn required<'a>(form: &'a Form, name: &'static str) -> Result<&'a str
 }
 
 fn message_sid(form: &Form) -> Result<MessageSid, ParseFormError> {
-    let (name, value) = ["MessageSid", "SmsSid", "SmsMessageSid"]
-        .into_iter()
-        .find_map(|name| non_blank(form, name).map(|v| (name, v)))
-        .ok_or(ParseFormError::MissingField { name: "MessageSid" })?;
+    let (name, value) =
+        message_sid_field(form).ok_or(ParseFormError::MissingField { name: "MessageSid" })?;
     MessageSid::parse(value).map_err(|e| ParseFormError::InvalidField {
         name,
         reason: e.to_string(),
