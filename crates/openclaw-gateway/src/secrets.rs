@@ -384,12 +384,13 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    fn write_script(dir: &Path, name: &str, body: &str) -> String {
-        use std::os::unix::fs::PermissionsExt as _;
+    /// An exec provider that runs a shell script with `body` through `/bin/sh` (the script is
+    /// read, not executed: a file just written can still be open for writing in a child that
+    /// another test is forking, and executing it then fails with ETXTBSY).
+    fn write_script(dir: &Path, name: &str, body: &str) -> Value {
         let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-        path.to_str().unwrap().to_owned()
+        std::fs::write(&path, format!("{body}\n")).unwrap();
+        json!({"source": "exec", "command": "/bin/sh", "args": [path.to_str().unwrap()]})
     }
 
     #[test]
@@ -585,11 +586,13 @@ mod tests {
         let hangs = write_script(dir.path(), "hangs", "sleep 30");
         let fails = write_script(dir.path(), "fails", "exit 3");
         let env = Env::default();
+        let mut hangs = hangs;
+        hangs["timeoutMs"] = json!(300);
         let config = json!({"secrets": {"providers": {
-            "good": {"source": "exec", "command": good},
-            "denied": {"source": "exec", "command": denied},
-            "hangs": {"source": "exec", "command": hangs, "timeoutMs": 300},
-            "fails": {"source": "exec", "command": fails},
+            "good": good,
+            "denied": denied,
+            "hangs": hangs,
+            "fails": fails,
             "relative": {"source": "exec", "command": "bin/x"},
         }}});
         let rt = SecretsRuntime::new(&config, &env);

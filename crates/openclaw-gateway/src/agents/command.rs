@@ -125,12 +125,13 @@ impl Agent for CommandAgent {
 mod tests {
     use super::*;
 
-    fn script(dir: &Path, body: &str) -> String {
-        use std::os::unix::fs::PermissionsExt as _;
+    /// The command line of a shell script with `body`. The script is run by `/bin/sh`, not
+    /// executed itself: a file just written can still be open for writing in a child that
+    /// another test is forking at that moment, and executing it then fails with ETXTBSY.
+    fn script(dir: &Path, body: &str) -> Vec<String> {
         let path = dir.join("agent.sh");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-        path.to_str().unwrap().to_owned()
+        std::fs::write(&path, format!("{body}\n")).unwrap();
+        vec!["/bin/sh".to_owned(), path.to_str().unwrap().to_owned()]
     }
 
     fn turn() -> AgentTurn {
@@ -151,7 +152,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Answer with the JSON it was given, so the test sees exactly what was sent.
         let cmd = script(dir.path(), "cat; echo 'note' >&2");
-        let agent = CommandAgent::new(vec![cmd], Duration::from_secs(5)).unwrap();
+        let agent = CommandAgent::new(cmd, Duration::from_secs(5)).unwrap();
         let reply = agent.reply(&turn()).await.unwrap();
         let sent: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
         assert_eq!(sent["text"], "ping");
@@ -163,16 +164,13 @@ mod tests {
     async fn exit_codes_and_timeouts_fail() {
         let dir = tempfile::tempdir().unwrap();
         let fails =
-            CommandAgent::new(vec![script(dir.path(), "exit 4")], Duration::from_secs(5)).unwrap();
+            CommandAgent::new(script(dir.path(), "exit 4"), Duration::from_secs(5)).unwrap();
         let err = fails.reply(&turn()).await.unwrap_err();
         assert!(err.to_string().contains("exited with"), "{err}");
         assert!(!err.is_retryable());
         let dir2 = tempfile::tempdir().unwrap();
-        let hangs = CommandAgent::new(
-            vec![script(dir2.path(), "sleep 30")],
-            Duration::from_millis(200),
-        )
-        .unwrap();
+        let hangs =
+            CommandAgent::new(script(dir2.path(), "sleep 30"), Duration::from_millis(200)).unwrap();
         let err = hangs.reply(&turn()).await.unwrap_err();
         assert!(
             err.to_string().contains("did not answer within 200 ms"),
