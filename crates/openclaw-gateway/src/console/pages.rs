@@ -514,23 +514,31 @@ pub(crate) struct SenderQuery {
     format: Option<String>,
 }
 
+/// The sender a thread or an export is about, and the stored turns with them; the error
+/// answer when the account is unknown or the store cannot be read.
+async fn conversation<'q>(
+    console: &Console,
+    q: &'q SenderQuery,
+) -> Result<(&'q str, Vec<openclaw_store::HistoryEntry>), Response> {
+    let account = account(console, q.account.as_deref()).ok_or_else(no_account)?;
+    let sender = q.sender.trim();
+    console
+        .channel()
+        .store()
+        .recent_history(account.id(), sender, HISTORY_PER_PEER)
+        .await
+        .map(|turns| (sender, turns))
+        .map_err(|err| failed("read the conversation", &err))
+}
+
 pub(crate) async fn thread(
     State(console): State<Console>,
     Extension(session): Extension<SessionView>,
     Query(q): Query<SenderQuery>,
 ) -> Response {
-    let Some(account) = account(&console, q.account.as_deref()) else {
-        return no_account();
-    };
-    let sender = q.sender.trim();
-    let turns = match console
-        .channel()
-        .store()
-        .recent_history(account.id(), sender, HISTORY_PER_PEER)
-        .await
-    {
-        Ok(t) => t,
-        Err(err) => return failed("read the conversation", &err),
+    let (sender, turns) = match conversation(&console, &q).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let base = console.base();
     let body = html! {
@@ -557,18 +565,9 @@ pub(crate) async fn export(
     State(console): State<Console>,
     Query(q): Query<SenderQuery>,
 ) -> Response {
-    let Some(account) = account(&console, q.account.as_deref()) else {
-        return no_account();
-    };
-    let sender = q.sender.trim();
-    let turns = match console
-        .channel()
-        .store()
-        .recent_history(account.id(), sender, HISTORY_PER_PEER)
-        .await
-    {
-        Ok(t) => t,
-        Err(err) => return failed("read the conversation", &err),
+    let (sender, turns) = match conversation(&console, &q).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let name: String = sender.chars().filter(char::is_ascii_digit).collect();
     let (content_type, ext, text) = match q.format.as_deref() {
