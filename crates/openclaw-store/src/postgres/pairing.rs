@@ -37,6 +37,24 @@ pub(super) fn decode_request(r: &Row) -> Result<PairingRequest, StoreError> {
     })
 }
 
+/// The live request of `key` with `code` (created after `cutoff`), if any: what approve and
+/// deny act on.
+async fn live_by_code<C: GenericClient + ?Sized>(
+    c: &C,
+    key: &PairingKey,
+    code: &str,
+    cutoff: i64,
+) -> Result<Option<PairingRequest>, StoreError> {
+    Ok(select(
+        c,
+        "channel = $1 AND account = $2 AND code = $3 AND created_at > $4",
+        &[&key.channel, &key.account, &code, &cutoff],
+    )
+    .await?
+    .into_iter()
+    .next())
+}
+
 async fn select<C: GenericClient + ?Sized>(
     c: &C,
     filter: &str,
@@ -260,14 +278,7 @@ impl PairingStore for PostgresStore {
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg("begin approval"))?;
         lock(&tx, key).await?;
-        let Some(request) = select(
-            &tx,
-            "channel = $1 AND account = $2 AND code = $3 AND created_at > $4",
-            &[&key.channel, &key.account, &code, &cutoff],
-        )
-        .await?
-        .into_iter()
-        .next() else {
+        let Some(request) = live_by_code(&tx, key, &code, cutoff).await? else {
             return Ok(None);
         };
         execute(
@@ -303,14 +314,7 @@ impl PairingStore for PostgresStore {
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg("begin denial"))?;
         lock(&tx, key).await?;
-        let Some(request) = select(
-            &tx,
-            "channel = $1 AND account = $2 AND code = $3 AND created_at > $4",
-            &[&key.channel, &key.account, &code, &cutoff],
-        )
-        .await?
-        .into_iter()
-        .next() else {
+        let Some(request) = live_by_code(&tx, key, &code, cutoff).await? else {
             return Ok(None);
         };
         remove(&tx, key, &request, now).await?;

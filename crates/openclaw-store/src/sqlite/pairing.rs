@@ -43,6 +43,23 @@ pub(super) fn decode(
     })
 }
 
+/// The live request of `key` with `code` (created after `cutoff`), if any: what approve and
+/// deny act on.
+fn live_by_code(
+    conn: &Connection,
+    key: &PairingKey,
+    code: &str,
+    cutoff: i64,
+) -> Result<Option<PairingRequest>, StoreError> {
+    Ok(select(
+        conn,
+        "channel = ?1 AND account = ?2 AND code = ?3 AND created_at > ?4",
+        params![key.channel, key.account, code, cutoff],
+    )?
+    .into_iter()
+    .next())
+}
+
 fn select(
     conn: &Connection,
     filter: &str,
@@ -266,13 +283,7 @@ impl PairingStore for SqliteStore {
         let (key, code) = (key.clone(), code.trim().to_ascii_uppercase());
         let cutoff = now.saturating_sub(ttl_ms);
         self.write(move |conn| {
-            let Some(request) = select(
-                conn,
-                "channel = ?1 AND account = ?2 AND code = ?3 AND created_at > ?4",
-                params![key.channel, key.account, code, cutoff],
-            )?
-            .into_iter()
-            .next() else {
+            let Some(request) = live_by_code(conn, &key, &code, cutoff)? else {
                 return Ok(None);
             };
             exec(
@@ -302,13 +313,7 @@ impl PairingStore for SqliteStore {
         let (key, code) = (key.clone(), code.trim().to_ascii_uppercase());
         let cutoff = now.saturating_sub(ttl_ms);
         self.write(move |conn| {
-            let Some(request) = select(
-                conn,
-                "channel = ?1 AND account = ?2 AND code = ?3 AND created_at > ?4",
-                params![key.channel, key.account, code, cutoff],
-            )?
-            .into_iter()
-            .next() else {
+            let Some(request) = live_by_code(conn, &key, &code, cutoff)? else {
                 return Ok(None);
             };
             remove(conn, &key, &request, now)?;
