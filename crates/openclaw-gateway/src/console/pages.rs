@@ -144,6 +144,14 @@ fn sender_label(account: &AccountRuntime) -> String {
     }
 }
 
+/// Page `page` of `items` ([`PAGE_SIZE`] rows) and whether a later page exists; a page past
+/// the end is empty (the arithmetic saturates, so no page number can overflow it).
+fn page_of<T>(items: &[T], page: usize) -> (&[T], bool) {
+    let start = page.saturating_mul(PAGE_SIZE).min(items.len());
+    let end = start.saturating_add(PAGE_SIZE).min(items.len());
+    (&items[start..end], items.len() > end)
+}
+
 fn no_account() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -270,12 +278,7 @@ pub(crate) async fn pairing(
         Ok(a) => a,
         Err(err) => return failed("list approved senders", &err),
     };
-    let shown: Vec<_> = allowed
-        .iter()
-        .skip(q.page * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-    let has_next = allowed.len() > (q.page + 1) * PAGE_SIZE;
+    let (shown, has_next) = page_of(&allowed, q.page);
     let base = console.base();
     let body = html! {
         (note_markup(q.note.as_deref()))
@@ -312,7 +315,7 @@ pub(crate) async fn pairing(
             table id="approved" {
                 thead { tr { th { "Sender" } th { "Approved" } th { "" } } }
                 tbody {
-                    @for entry in &shown {
+                    @for entry in shown {
                         tr {
                             td.sender { (entry.entry) }
                             td { (crate::cli::iso_time(entry.added_at)) }
@@ -612,12 +615,7 @@ pub(crate) async fn dead_letters(
         Ok(l) => l,
         Err(err) => return failed("list dead letters", &err),
     };
-    let shown: Vec<_> = letters
-        .iter()
-        .skip(q.page * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-    let has_next = letters.len() > (q.page + 1) * PAGE_SIZE;
+    let (shown, has_next) = page_of(&letters, q.page);
     let base = console.base();
     let body = html! {
         (note_markup(q.note.as_deref()))
@@ -625,7 +623,7 @@ pub(crate) async fn dead_letters(
             table id="dead-letters" {
                 thead { tr { th { "Id" } th { "Message" } th { "Failed" } th { "Attempts" } th { "Reason" } th { "" } } }
                 tbody {
-                    @for d in &shown {
+                    @for d in shown {
                         tr {
                             td { (d.id.as_i64()) }
                             td { code { (d.event_id) } }
@@ -787,4 +785,23 @@ pub(crate) async fn phone_text(
         urlencode(from)
     ))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_at_their_edges() {
+        let items: Vec<usize> = (0..2 * PAGE_SIZE + 1).collect();
+        let (first, more) = page_of(&items, 0);
+        assert_eq!((first.len(), first[0], more), (PAGE_SIZE, 0, true));
+        let (second, more) = page_of(&items, 1);
+        assert_eq!((second[0], more), (PAGE_SIZE, true));
+        let (last, more) = page_of(&items, 2);
+        assert_eq!((last, more), (&[2 * PAGE_SIZE][..], false));
+        let exact: Vec<usize> = (0..PAGE_SIZE).collect();
+        assert!(!page_of(&exact, 0).1);
+        assert_eq!(page_of(&items, usize::MAX), (&[][..], false));
+    }
 }
