@@ -15,7 +15,7 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`]) and a [`Store`]
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`UsageStore`]) and a [`Store`]
 //! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no database type.
@@ -105,6 +105,7 @@ mod retention;
 mod snapshot;
 mod sqlite;
 mod turns;
+mod usage;
 
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
@@ -143,6 +144,7 @@ pub use sqlite::{
     LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
 };
 pub use turns::TurnLedger;
+pub use usage::{BudgetHit, DayUsage, HeldRest, SentPart, UsageRow, UsageStore};
 
 /// The longest [`IngressQueue::check_ready`] waits for a database server's answer.
 pub const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -156,6 +158,7 @@ pub trait Store:
     + DeliveryStore
     + OutboundStore
     + TurnLedger
+    + UsageStore
 {
 }
 
@@ -167,5 +170,6 @@ impl<T> Store for T where
         + DeliveryStore
         + OutboundStore
         + TurnLedger
+        + UsageStore
 {
 }

@@ -18,6 +18,7 @@ mod pairing;
 mod schema;
 mod snapshot;
 mod tls;
+mod usage;
 
 pub use tls::{MAX_ROOT_CERT_BYTES, SslMode};
 

@@ -9,6 +9,7 @@ mod pairing;
 mod schema;
 mod snapshot;
 mod turns;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};

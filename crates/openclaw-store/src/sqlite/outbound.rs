@@ -57,7 +57,7 @@ fn select(
         .collect()
 }
 
-fn by_id(conn: &Connection, id: IntentId) -> Result<OutboundIntent, StoreError> {
+pub(super) fn by_id(conn: &Connection, id: IntentId) -> Result<OutboundIntent, StoreError> {
     select(conn, "id = ?1", [id.as_i64()])?
         .into_iter()
         .next()

@@ -125,8 +125,43 @@ CREATE TABLE agent_turns (
 CREATE INDEX agent_turns_last ON agent_turns (last_at);
 ";
 
+/// Budgets: usage counters per account, day and peer, budget hits, and the held rest of long
+/// replies waiting for `MORE`.
+const V_BUDGETS: &str = "
+CREATE TABLE usage_daily (
+    account TEXT NOT NULL,
+    day TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    segments INTEGER NOT NULL,
+    messages INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account, day, peer)
+) STRICT;
+CREATE TABLE budget_hits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    day TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    reply_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    UNIQUE (reply_id, scope)
+) STRICT;
+CREATE INDEX budget_hits_day ON budget_hits (account, day);
+CREATE TABLE held_rests (
+    account TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    reply_id TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    offered_at INTEGER NOT NULL,
+    PRIMARY KEY (account, peer)
+) STRICT;
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX

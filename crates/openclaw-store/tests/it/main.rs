@@ -20,3 +20,4 @@ mod support;
 mod tls;
 mod traits;
 mod turns;
+mod usage;
