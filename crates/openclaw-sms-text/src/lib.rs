@@ -36,7 +36,7 @@ mod split;
 
 pub use error::ParseChunkLimitError;
 pub use markdown::{HIDDEN_BLOCK_TAGS, to_plain_text};
-pub use reply::{Reply, ReplyOptions, prepare_reply};
+pub use reply::{Reply, ReplyOptions, prepare_plain_reply, prepare_reply};
 pub use segments::{
     Encoding, GSM7_MULTI_SEGMENT, GSM7_SINGLE_SEGMENT, SEGMENT_BITS, SegmentReport,
     UCS2_MULTI_SEGMENT, UCS2_SINGLE_SEGMENT, UDH_BITS, analyze, utf16_len,

@@ -63,7 +63,21 @@ pub struct Reply {
 /// ```
 #[must_use]
 pub fn prepare_reply(markdown: &str, options: &ReplyOptions) -> Reply {
-    let plain = to_plain_text(markdown);
+    prepare_plain_reply(&to_plain_text(markdown), options)
+}
+
+/// As [`prepare_reply`] for a text that is already plain (no markdown conversion): e.g. the
+/// rest of a reply that was prepared before.
+///
+/// ```
+/// use openclaw_sms_text::{prepare_plain_reply, ReplyOptions};
+///
+/// let reply = prepare_plain_reply("**kept** as written", &ReplyOptions::default());
+/// assert_eq!(reply.text, "**kept** as written");
+/// ```
+#[must_use]
+pub fn prepare_plain_reply(plain: &str, options: &ReplyOptions) -> Reply {
+    let plain = plain.to_owned();
     let text = if options.smart_encoding {
         smart_encode(&plain).into_owned()
     } else {

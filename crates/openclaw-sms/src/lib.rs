@@ -48,10 +48,12 @@
 //! ```
 
 pub mod account;
+pub mod budget;
 pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod keywords;
+pub mod long_reply;
 pub mod media;
 pub mod metrics;
 pub mod outbound;

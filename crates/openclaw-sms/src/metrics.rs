@@ -32,6 +32,13 @@ pub mod names {
     pub const PAIRING_TEXTS_CAPPED: &str = "openclaw_sms_pairing_texts_capped_total";
     /// Send API requests by outcome (`accepted`, `duplicate`, `bad_request`, `unauthorized`, …).
     pub const SEND_API_REQUESTS: &str = "openclaw_sms_send_api_requests_total";
+    /// Replies cut short by a daily budget, by account and scope (`sender`, `account`).
+    pub const BUDGET_HITS: &str = "openclaw_sms_budget_hits_total";
+    /// Daily budgets that reached `budgets.warnAtPercent`, by account and scope.
+    pub const BUDGET_WARNINGS: &str = "openclaw_sms_budget_warnings_total";
+    /// Rests of long replies (`longReplies: "ask"`) by account and outcome (`held`, `sent`,
+    /// `expired`, `none`).
+    pub const LONG_REPLY_RESTS: &str = "openclaw_sms_long_reply_rests_total";
 }
 
 /// A store write whose failure the pipeline survives (a history line, a prune, a touch): the
@@ -79,6 +86,21 @@ pub fn describe(metrics: &Metrics) {
             names::SEND_API_REQUESTS,
             "counter",
             "HTTP send API requests by outcome.",
+        ),
+        (
+            names::BUDGET_HITS,
+            "counter",
+            "Replies cut short by a daily segment budget, by account and scope.",
+        ),
+        (
+            names::BUDGET_WARNINGS,
+            "counter",
+            "Daily segment budgets that reached budgets.warnAtPercent, by account and scope.",
+        ),
+        (
+            names::LONG_REPLY_RESTS,
+            "counter",
+            "Rests of long replies held for MORE, by account and outcome.",
         ),
         (
             names::WEBHOOKS,
@@ -148,6 +170,9 @@ mod tests {
             names::QUEUE_DEPTH,
             names::SENDS,
             names::REPLY_SECONDS,
+            names::BUDGET_HITS,
+            names::BUDGET_WARNINGS,
+            names::LONG_REPLY_RESTS,
         ] {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}: {text}");
         }

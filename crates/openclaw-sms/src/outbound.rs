@@ -64,6 +64,9 @@ pub struct SendReport {
     pub parts: Vec<PartOutcome>,
     /// The prepared reply (text, encoding, segments).
     pub reply: Reply,
+    /// The daily budget that stopped the reply, if one did (its part is `Failed` with the
+    /// reason, the later ones `Skipped`).
+    pub budget: Option<crate::budget::Over>,
 }
 
 impl SendReport {
@@ -92,12 +95,21 @@ impl SendReport {
     }
 }
 
+/// Whether a send is held to the daily budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budgets {
+    /// Each part must fit (replies, pairing texts, automation).
+    Apply,
+    /// Sent whatever the budgets say, and counted: the budget notices themselves.
+    Exempt,
+}
+
 /// Sends replies for every account; cheap to clone.
 #[derive(Clone)]
 pub struct Outbound {
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    clock: Clock,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) clock: Clock,
     pacing: Arc<Mutex<HashMap<(String, String), Instant>>>,
 }
 
@@ -141,15 +153,36 @@ impl Outbound {
         reply_id: &str,
     ) -> SendReport {
         let reply = prepare_reply(text, &reply_options(account));
+        self.send_prepared(account, to, reply, reply_id, Budgets::Apply)
+            .await
+    }
+
+    /// Sends the parts of a prepared reply to `to`, in order, under `reply_id`; with
+    /// [`Budgets::Apply`], each part not sent before must fit the daily budgets
+    /// ([`crate::budget`]).
+    pub async fn send_prepared(
+        &self,
+        account: &AccountRuntime,
+        to: &str,
+        reply: Reply,
+        reply_id: &str,
+        budgets: Budgets,
+    ) -> SendReport {
         let count = u32::try_from(reply.parts.len()).unwrap_or(u32::MAX);
         let mut outcomes = Vec::with_capacity(reply.parts.len());
         let mut failed = false;
+        let mut gate = self.budget_gate(account, reply_id, budgets).await;
         for (index, part) in reply.parts.iter().enumerate() {
             if failed {
                 outcomes.push(PartOutcome::Skipped);
                 continue;
             }
             let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if let Some(error) = gate.stops(self, account, to, index, part.segments).await {
+                failed = true;
+                outcomes.push(PartOutcome::Failed { error });
+                continue;
+            }
             let outcome = self
                 .send_part(
                     account,
@@ -162,12 +195,19 @@ impl Outbound {
                 )
                 .await;
             failed = matches!(outcome, PartOutcome::Failed { .. });
+            if matches!(outcome, PartOutcome::Sent { earlier: false, .. }) {
+                gate.sent(self, account, to).await;
+            }
             outcomes.push(outcome);
         }
         let report = SendReport {
             parts: outcomes,
             reply,
+            budget: gate.into_over(),
         };
+        if let Some(over) = &report.budget {
+            self.budget_hit(account, to, reply_id, over).await;
+        }
         if report.is_partial() {
             tracing::warn!(
                 account = account.id(),
@@ -331,11 +371,15 @@ impl Outbound {
         segments: u32,
         earlier: bool,
     ) -> PartOutcome {
-        if let Err(err) = self
-            .store
-            .mark_sent(intent.id, sid, self.clock.now_ms())
-            .await
-        {
+        let now = self.clock.now_ms();
+        let sent = openclaw_store::SentPart {
+            intent: intent.id,
+            message_sid: sid.to_owned(),
+            day: crate::budget::budget_day(&account.settings.budgets, now),
+            segments,
+            now,
+        };
+        if let Err(err) = self.store.mark_sent_counted(sent).await {
             tracing::error!(
                 account = account.id(),
                 sid,

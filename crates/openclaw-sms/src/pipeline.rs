@@ -278,6 +278,7 @@ impl SmsChannel {
                     .await,
             );
         }
+        self.drop_expired_rests().await;
         self.refresh_gauges().await;
     }
 
@@ -399,6 +400,9 @@ impl SmsChannel {
             Ok(None) => {}
             Ok(Some(outcome)) => return outcome,
             Err(error) => return Processed::Retrying(error),
+        }
+        if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
+            return done;
         }
         self.answer(&account, &sender, &inbound, message).await
     }
@@ -845,10 +849,7 @@ impl SmsChannel {
                 sender,
                 "SMS reply started for {sender}"
             );
-            let report = self
-                .outbound
-                .send_reply(account, sender, &text, &reply_id)
-                .await;
+            let report = self.send_answer(account, sender, &text, &reply_id).await;
             noted(
                 &self.metrics,
                 "append_history",

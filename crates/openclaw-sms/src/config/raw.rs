@@ -40,6 +40,9 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "holdUntilApproved",
     "limits",
     "pairing",
+    "budgets",
+    "longReplies",
+    "moreWindowMinutes",
 ];
 
 /// Keys allowed only at the top level of `channels.sms`.
@@ -226,6 +229,12 @@ pub struct AccountInput {
     pub limits: Option<LimitsInput>,
     /// Pairing (`notifyOwner`, `confirmSender`, `maxPending`, `codeTtlMinutes`, `maxCodeTextsPerSenderPerDay`).
     pub pairing: Option<PairingInput>,
+    /// Daily segment budgets (`segmentsPerSenderPerDay`, `segmentsPerAccountPerDay`, `timeZone`, `warnAtPercent`, `pricePerSegment`).
+    pub budgets: Option<super::budgets::BudgetsInput>,
+    /// `send` (default: a reply over `maxSegmentsPerReply` is cut) or `ask` (the rest on `MORE`).
+    pub long_replies: Option<String>,
+    /// How long the rest of a long reply waits for `MORE`, in minutes. Default 60.
+    pub more_window_minutes: Option<u32>,
 }
 
 /// The whole `channels.sms` section as written.
@@ -356,7 +365,11 @@ fn check_keys(value: &Value, path: &str) -> Result<(), SmsError> {
 
 /// The keys of an account object's sub-sections (`limits`, `pairing`).
 fn check_sections(map: &serde_json::Map<String, Value>, path: &str) -> Result<(), SmsError> {
-    for (section, known) in [("limits", LIMIT_KEYS), ("pairing", PAIRING_KEYS)] {
+    for (section, known) in [
+        ("limits", LIMIT_KEYS),
+        ("pairing", PAIRING_KEYS),
+        ("budgets", super::budgets::BUDGET_KEYS),
+    ] {
         if let Some(Value::Object(inner)) = map.get(section) {
             check_object(inner, &format!("{path}.{section}"), known)?;
         }

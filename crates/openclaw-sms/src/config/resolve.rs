@@ -168,6 +168,12 @@ pub struct AccountSettings {
     pub limits: Limits,
     /// Pairing: owner notification, limits.
     pub pairing: PairingSettings,
+    /// Daily segment budgets, their time zone and the price per segment.
+    pub budgets: super::budgets::BudgetSettings,
+    /// What a reply over `maxSegmentsPerReply` does.
+    pub long_replies: super::budgets::LongReplies,
+    /// How long the rest of a long reply waits for `MORE`.
+    pub more_window: Duration,
     /// Non-fatal problems found while resolving (numbering-plan warnings and the like).
     pub warnings: Vec<String>,
 }
@@ -375,6 +381,9 @@ fn merge(own: Option<&AccountInput>, base: &AccountInput) -> AccountInput {
         hold_until_approved: own.hold_until_approved.or(base.hold_until_approved),
         limits: own.limits.or(base.limits),
         pairing: own.pairing.or(base.pairing),
+        budgets: own.budgets.or(base.budgets),
+        long_replies: own.long_replies.or(base.long_replies),
+        more_window_minutes: own.more_window_minutes.or(base.more_window_minutes),
     }
 }
 
@@ -590,6 +599,15 @@ fn resolve_one(
         }
     }
     let pairing = resolve_pairing(input.pairing.as_ref(), &key("pairing"), &mut warnings)?;
+    let budgets = super::budgets::resolve_budgets(input.budgets.as_ref(), path)?;
+    let long_replies = super::budgets::resolve_long_replies(input.long_replies.as_deref(), path)?;
+    if long_replies == super::budgets::LongReplies::Ask && input.max_segments_per_reply.is_none() {
+        return Err(SmsError::invalid(
+            &key("longReplies"),
+            "\"ask\" needs maxSegmentsPerReply (the size of each part sent before MORE)",
+        ));
+    }
+    let more_window = super::budgets::resolve_more_window(input.more_window_minutes, path)?;
     Ok(AccountSettings {
         id: id.to_owned(),
         config_path: path.to_owned(),
@@ -619,6 +637,9 @@ fn resolve_one(
         hold_until_approved: input.hold_until_approved.unwrap_or(true),
         limits,
         pairing,
+        budgets,
+        long_replies,
+        more_window,
         warnings,
     })
 }
