@@ -27,8 +27,7 @@ use crate::metrics::{names, noted};
 use crate::outbound::{Budgets, Outbound, PartOutcome, SendReport, reply_options};
 
 /// The notice texted once per day to a sender whose reply a budget cut.
-pub const BUDGET_NOTICE: &str =
-    "Daily text limit reached: the rest of this reply was not sent. Replies resume tomorrow.";
+pub const BUDGET_NOTICE: &str = "Daily text limit reached; replies resume tomorrow.";
 
 /// Which budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@ use openclaw_store::{
     DeliveryRecord, DeliveryStore, Enqueued, HistoryEntry, HistoryStore, IngressId, IngressPruned,
     IngressQueue, IntentCreated, IntentId, NewIngress, NewIntent, NewPairingRequest, NewReply,
     OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
-    SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger,
+    SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger, UsageStore,
 };
 
 /// What a test observes or changes; the defaults change nothing.
@@ -331,6 +331,64 @@ impl<H: StoreHooks> OutboundStore for HookedStore<H> {
     }
     async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
         self.inner.reply(reply_id).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> UsageStore for HookedStore<H> {
+    async fn mark_sent_counted(&self, part: openclaw_store::SentPart) -> Result<(), StoreError> {
+        self.inner.mark_sent_counted(part).await
+    }
+    async fn day_usage(
+        &self,
+        account: &str,
+        day: &str,
+        peer: &str,
+    ) -> Result<openclaw_store::DayUsage, StoreError> {
+        self.inner.day_usage(account, day, peer).await
+    }
+    async fn usage(
+        &self,
+        account: Option<&str>,
+        since_day: Option<&str>,
+    ) -> Result<Vec<openclaw_store::UsageRow>, StoreError> {
+        self.inner.usage(account, since_day).await
+    }
+    async fn record_budget_hit(&self, hit: openclaw_store::BudgetHit) -> Result<bool, StoreError> {
+        self.inner.record_budget_hit(hit).await
+    }
+    async fn budget_hits(
+        &self,
+        account: &str,
+        since_day: &str,
+        limit: u32,
+    ) -> Result<Vec<openclaw_store::BudgetHit>, StoreError> {
+        self.inner.budget_hits(account, since_day, limit).await
+    }
+    async fn hold_rest(&self, rest: openclaw_store::HeldRest) -> Result<(), StoreError> {
+        self.inner.hold_rest(rest).await
+    }
+    async fn held_rest(
+        &self,
+        account: &str,
+        peer: &str,
+    ) -> Result<Option<openclaw_store::HeldRest>, StoreError> {
+        self.inner.held_rest(account, peer).await
+    }
+    async fn drop_rest(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.drop_rest(account, peer, reply_id).await
+    }
+    async fn drop_rests_before(
+        &self,
+        account: &str,
+        before: i64,
+    ) -> Result<Vec<openclaw_store::HeldRest>, StoreError> {
+        self.inner.drop_rests_before(account, before).await
     }
 }
 

@@ -224,6 +224,8 @@ pub(crate) struct GatewayOptions {
     pub(crate) account: AccountOptions,
     /// `ChannelOptions::slow_reply_notice_after`.
     pub(crate) slow_reply_notice_after: Option<Duration>,
+    /// The channel's clock (the system's by default).
+    pub(crate) clock: Clock,
 }
 
 impl Default for GatewayOptions {
@@ -232,6 +234,7 @@ impl Default for GatewayOptions {
             pump: true,
             account: AccountOptions::default(),
             slow_reply_notice_after: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -257,16 +260,17 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Self {
         let agent = Arc::new(TestAgent::default());
-        let channel = channel(
-            config,
+        let channel = Arc::new(SmsChannel::new(
+            vec![account(config, options.account)],
             channel_store,
             agent.clone(),
-            options.account,
+            Arc::new(Metrics::new()),
+            options.clock,
             ChannelOptions {
                 slow_reply_notice_after: options.slow_reply_notice_after,
                 ..channel_options()
             },
-        );
+        ));
         let app = openclaw_sms::webhook::router(&channel);
         let server = tokio::spawn(async move {
             axum::serve(
