@@ -128,6 +128,24 @@ pub fn budget_day(settings: &BudgetSettings, now_ms: i64) -> String {
         .to_string()
 }
 
+/// `YYYY-MM-DD` checked as a calendar date (for `openclaw sms usage --since`).
+pub fn parse_day(input: &str) -> Option<String> {
+    let date: jiff::civil::Date = input.trim().parse().ok()?;
+    Some(date.strftime("%Y-%m-%d").to_string())
+}
+
+/// The price of one segment to `number` under `settings`, by its country calling code (`*`
+/// for a number that does not parse or has no price of its own).
+pub fn price_for_number<'a>(
+    settings: &'a BudgetSettings,
+    number: &str,
+) -> Option<&'a crate::config::Price> {
+    match openclaw_sms_target::E164::parse(number) {
+        Ok(n) => settings.price_for(n.country_code()),
+        Err(_) => settings.price_per_segment.get("*"),
+    }
+}
+
 /// The owner's text when a budget stops a reply.
 pub fn owner_hit_notice(over: &Over, peer: &str) -> String {
     match over.scope {
@@ -431,6 +449,25 @@ mod tests {
         check_case(&s, 8, 8, 1, fits(&[]));
         // 80 % of 20 is 16, crossed with a 3-segment part at once with the sender's.
         check_case(&s, 5, 14, 3, fits(&[Scope::Sender, Scope::Account]));
+    }
+
+    #[test]
+    fn days_and_prices() {
+        assert_eq!(parse_day("2026-12-04").as_deref(), Some("2026-12-04"));
+        assert_eq!(parse_day(" 2026-02-29"), None);
+        assert_eq!(parse_day("yesterday"), None);
+        let mut s = BudgetSettings::default();
+        assert!(price_for_number(&s, "+15551234567").is_none());
+        let price = |amount| crate::config::Price {
+            amount,
+            currency: "USD".to_owned(),
+        };
+        s.price_per_segment.insert("1".to_owned(), price(0.0079));
+        assert_eq!(price_for_number(&s, "+15551234567"), Some(&price(0.0079)));
+        assert!(price_for_number(&s, "+447700900123").is_none());
+        s.price_per_segment.insert("*".to_owned(), price(0.05));
+        assert_eq!(price_for_number(&s, "+447700900123"), Some(&price(0.05)));
+        assert_eq!(price_for_number(&s, "not a number"), Some(&price(0.05)));
     }
 
     #[test]

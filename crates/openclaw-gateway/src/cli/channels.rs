@@ -130,6 +130,8 @@ pub(crate) fn run(ctx: Ctx, cmd: ChannelsCommand) -> anyhow::Result<ExitCode> {
                     gateway_probe(&client, row["accountId"].as_str().unwrap_or_default()).await;
             }
         }
+        // Today's budget use and the replies budgets stopped, from the state store.
+        super::usage::attach_budgets(&ctx, running.as_ref(), &accounts, &mut rows).await;
         // Probe results, public URLs and the running gateway's rows quote URLs that may carry
         // `user:pass@`: every row is shown through the one redaction.
         let rows: Vec<Value> = rows.iter().map(crate::redact::shown_value).collect();
@@ -400,6 +402,7 @@ fn print_account(row: &Value) {
     outln!("  Signature validation: {}", s("signatureValidation"));
     outln!("  DM policy: {}", s("dmPolicy"));
     outln!("  Running in a local gateway: {}", running_line(row));
+    super::usage::print_budget(row);
     for warning in row["warnings"].as_array().into_iter().flatten() {
         outln!("  {}", warning.as_str().unwrap_or(""));
     }

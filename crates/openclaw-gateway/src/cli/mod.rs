@@ -11,6 +11,7 @@ pub(crate) mod plugins;
 pub(crate) mod sim;
 pub(crate) mod sms;
 pub(crate) mod state;
+pub(crate) mod usage;
 
 use std::process::ExitCode;
 
@@ -76,7 +77,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pairing(cmd) => pairing::run(ctx()?, cmd),
         Command::Message(cmd) => message::run(ctx()?, cmd),
         Command::Channels(cmd) => channels::run(ctx()?, cmd),
-        Command::Sms(cmd) => sms::run(cmd),
+        Command::Sms(cmd) => sms::run(cmd, ctx),
         Command::Sim(cmd) => sim::run(ctx()?, cmd),
         Command::State(cmd) => state::run(ctx()?, cmd),
     }

@@ -1,4 +1,4 @@
-//! `openclaw sms segments`: what a reply would cost.
+//! `openclaw sms segments`: what a reply would cost; `openclaw sms usage` ([`super::usage`]).
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -25,15 +25,38 @@ pub(crate) enum SmsCommand {
         /// The reply text (markdown), or `-` to read standard input.
         text: String,
     },
+    /// Segments and messages sent, by day and by sender, with an estimated cost when
+    /// `budgets.pricePerSegment` is set.
+    Usage {
+        /// Only this account (default: every account).
+        #[arg(long)]
+        account: Option<String>,
+        /// From this day on (`YYYY-MM-DD`, in the account's `budgets.timeZone`).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub(crate) fn run(cmd: SmsCommand) -> anyhow::Result<ExitCode> {
-    let SmsCommand::Segments {
-        json,
-        no_smart_encoding,
-        chunk_limit,
-        text,
-    } = cmd;
+pub(crate) fn run(
+    cmd: SmsCommand,
+    ctx: impl FnOnce() -> anyhow::Result<super::Ctx>,
+) -> anyhow::Result<ExitCode> {
+    let (json, no_smart_encoding, chunk_limit, text) = match cmd {
+        SmsCommand::Segments {
+            json,
+            no_smart_encoding,
+            chunk_limit,
+            text,
+        } => (json, no_smart_encoding, chunk_limit, text),
+        SmsCommand::Usage {
+            account,
+            since,
+            json,
+        } => return super::usage::run(&ctx()?, account.as_deref(), since.as_deref(), json),
+    };
     let text = if text == "-" {
         let mut buf = String::new();
         std::io::stdin()

@@ -397,6 +397,16 @@ impl FakeTwilio {
             .collect()
     }
 
+    /// Billed segments of the messages sent to `to`, as the simulator counted them.
+    pub(crate) fn segments_to(&self, to: &str) -> u64 {
+        self.handle()
+            .messages()
+            .into_iter()
+            .filter(|m| m.to == to)
+            .map(|m| u64::from(m.num_segments))
+            .sum()
+    }
+
     /// SIDs of the messages sent to `to`, oldest first.
     pub(crate) fn sids_to(&self, to: &str) -> Vec<String> {
         self.handle()

@@ -19,3 +19,4 @@ mod secrets;
 mod segments;
 mod server;
 mod state;
+mod usage;
