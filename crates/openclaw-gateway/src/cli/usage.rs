@@ -341,7 +341,12 @@ mod tests {
 
     use super::*;
 
-    fn accounts(config: Value) -> SmsAccounts {
+    fn accounts(extra: Value) -> SmsAccounts {
+        let mut config = json!({"accountSid": "AC0123456789abcdef0123456789abcdef",
+            "authToken": "t", "fromNumber": "+15550001111"});
+        if let (Some(c), Value::Object(extra)) = (config.as_object_mut(), extra) {
+            c.extend(extra);
+        }
         let input = SmsChannelInput::from_value(&config, "channels.sms").unwrap();
         resolve_accounts(&input, &|_| None, "channels.sms").unwrap()
     }
