@@ -381,6 +381,13 @@ fn every_config_key_is_in_the_config_reference() {
             }
         }
     }
+    let budgets =
+        fs::read_to_string(root().join("crates/openclaw-sms/src/config/budgets.rs")).unwrap();
+    for key in const_str_list(&budgets, "BUDGET_KEYS") {
+        if !docs.contains(&format!("`{key}`")) {
+            missing.push(format!("BUDGET_KEYS: {key}"));
+        }
+    }
     assert!(
         missing.is_empty(),
         "docs/config.md does not document these channels.sms keys (as `key`):\n{}",
