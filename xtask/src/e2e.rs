@@ -36,6 +36,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
         ("env_only_and_secret_ref_config", env_and_secret_ref),
         ("dead_letters_list_and_resubmit", dead_letters),
         (
+            "budget_mid_conversation_owner_approval_and_usage",
+            crate::e2e_budgets::budget_owner_approval_and_usage,
+        ),
+        (
             "openclaw_bridge_real_openclaw",
             crate::e2e_openclaw::openclaw_bridge,
         ),

@@ -11,6 +11,7 @@ mod bench;
 mod bench_console;
 mod chaos;
 mod e2e;
+mod e2e_budgets;
 mod e2e_console;
 mod e2e_openclaw;
 mod e2e_pg;
