@@ -21,7 +21,10 @@ fn sim_segments(sim: &Sim, to: &str) -> anyhow::Result<(u64, u64)> {
     let mut all = 0;
     let mut to_phone = 0;
     for m in sim.messages()? {
-        if !m["direction"].as_str().is_some_and(|d| d.starts_with("outbound")) {
+        if !m["direction"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("outbound"))
+        {
             continue;
         }
         let segments: u64 = m["num_segments"]
@@ -61,7 +64,10 @@ pub(crate) fn budget_owner_approval_and_usage(bins: &Bins) -> anyhow::Result<()>
     let gw = Gateway::start(bins, dir.path(), port, &config, &[])?;
 
     // A stranger texts: a pairing code for them, a notice for the owner.
-    ensure!(sim.text(PHONE, NUMBER, "hello")? == 200, "first text refused");
+    ensure!(
+        sim.text(PHONE, NUMBER, "hello")? == 200,
+        "first text refused"
+    );
     let code = pairing_code(&sim.expect_reply(PHONE)?)?;
     let notice = sim.expect_reply(OWNER)?;
     ensure!(
@@ -76,7 +82,10 @@ pub(crate) fn budget_owner_approval_and_usage(bins: &Bins) -> anyhow::Result<()>
         sim.expect_reply(PHONE)? == "OpenClaw: your SMS access has been approved.",
         "no approval notice"
     );
-    ensure!(sim.expect_reply(PHONE)? == "Echo: hello", "held text not answered");
+    ensure!(
+        sim.expect_reply(PHONE)? == "Echo: hello",
+        "held text not answered"
+    );
 
     // The conversation goes on until the budget stops a reply: the notice comes once.
     let mut stopped = false;
@@ -102,12 +111,18 @@ pub(crate) fn budget_owner_approval_and_usage(bins: &Bins) -> anyhow::Result<()>
         .iter()
         .filter(|b| b.contains("reached today's limit"))
         .count();
-    ensure!(told == 1, "the owner was told {told} times: {owner_texts:?}");
+    ensure!(
+        told == 1,
+        "the owner was told {told} times: {owner_texts:?}"
+    );
 
     // `channels status` shows the stop, `sms usage` agrees with the simulator.
     let status: Value = serde_json::from_str(&gw.cli_ok(&["channels", "status", "--json"])?)?;
     let row = &status["channelAccounts"]["sms"][0];
-    let stops = row["budget"]["stoppedToday"].as_array().cloned().unwrap_or_default();
+    let stops = row["budget"]["stoppedToday"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     ensure!(
         stops.len() == 2 && stops.iter().all(|s| s["sender"] == PHONE),
         "status budget: {}",

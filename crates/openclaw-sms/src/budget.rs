@@ -96,7 +96,11 @@ pub enum Verdict {
 /// budget is checked first.
 pub fn check(settings: &BudgetSettings, used: DayUsage, segments: u32) -> Verdict {
     let budgets = [
-        (Scope::Sender, settings.per_sender_per_day, used.peer_segments),
+        (
+            Scope::Sender,
+            settings.per_sender_per_day,
+            used.peer_segments,
+        ),
         (
             Scope::Account,
             settings.per_account_per_day,
@@ -298,8 +302,11 @@ impl Outbound {
             reason: over.reason(),
             at: now,
         };
-        if noted(&self.metrics, "record_budget_hit", self.store.record_budget_hit(hit).await)
-            == Some(true)
+        if noted(
+            &self.metrics,
+            "record_budget_hit",
+            self.store.record_budget_hit(hit).await,
+        ) == Some(true)
         {
             tracing::warn!(
                 account = account.id(),
@@ -316,7 +323,8 @@ impl Outbound {
             );
         }
         let notice_id = format!("budget-notice:{}:{day}:{to}", account.id());
-        self.send_notice(account, to, BUDGET_NOTICE, &notice_id).await;
+        self.send_notice(account, to, BUDGET_NOTICE, &notice_id)
+            .await;
         let text = owner_hit_notice(over, to);
         for owner in &account.settings.pairing.notify_owner {
             let owner = owner.as_str();
@@ -372,14 +380,8 @@ impl Outbound {
     /// notice already sent).
     async fn send_notice(&self, account: &AccountRuntime, to: &str, text: &str, reply_id: &str) {
         let reply = prepare_reply(text, &reply_options(account));
-        let report: SendReport = Box::pin(self.send_prepared(
-            account,
-            to,
-            reply,
-            reply_id,
-            Budgets::Exempt,
-        ))
-        .await;
+        let report: SendReport =
+            Box::pin(self.send_prepared(account, to, reply, reply_id, Budgets::Exempt)).await;
         if let Some(err) = report.first_error() {
             tracing::warn!(
                 account = account.id(),
@@ -392,7 +394,12 @@ impl Outbound {
             .iter()
             .any(|p| matches!(p, PartOutcome::Sent { earlier: false, .. }))
         {
-            tracing::info!(account = account.id(), to, reply_id, "SMS budget notice sent");
+            tracing::info!(
+                account = account.id(),
+                to,
+                reply_id,
+                "SMS budget notice sent"
+            );
         }
     }
 }

@@ -7,7 +7,7 @@
 //! Each page is sent under its own reply id (`<reply>:more:<page>`), so a page resumed after a
 //! crash, or a `MORE` run twice, sends each part once.
 
-use openclaw_sms_text::{ReplyOptions, TRUNCATION_NOTICE, analyze, prepare_plain_reply, Reply};
+use openclaw_sms_text::{Reply, ReplyOptions, TRUNCATION_NOTICE, analyze, prepare_plain_reply};
 use openclaw_store::{Claimed, HeldRest, HistoryEntry, Role};
 
 use crate::account::AccountRuntime;
@@ -90,7 +90,10 @@ impl SmsChannel {
         reply_id: &str,
     ) -> SendReport {
         if account.settings.long_replies != LongReplies::Ask {
-            return self.outbound.send_reply(account, sender, text, reply_id).await;
+            return self
+                .outbound
+                .send_reply(account, sender, text, reply_id)
+                .await;
         }
         let options = reply_options(account);
         let plain = openclaw_sms_text::to_plain_text(text);
@@ -200,8 +203,15 @@ impl SmsChannel {
         self.count_rest(account, "sent");
         match page.rest {
             Some(rest) => {
-                self.hold(account, sender, &held.reply_id, held.page + 1, rest, &report)
-                    .await;
+                self.hold(
+                    account,
+                    sender,
+                    &held.reply_id,
+                    held.page + 1,
+                    rest,
+                    &report,
+                )
+                .await;
             }
             None => {
                 noted(
@@ -328,7 +338,10 @@ mod tests {
             match page.rest {
                 Some(rest) => {
                     let body = sent.rsplit_once('\n').map_or(sent.as_str(), |(b, _)| b);
-                    assert!(sent.ends_with("more texts)") || sent.ends_with("more text)"), "{sent}");
+                    assert!(
+                        sent.ends_with("more texts)") || sent.ends_with("more text)"),
+                        "{sent}"
+                    );
                     seen.push(body.to_owned());
                     plain = rest;
                 }

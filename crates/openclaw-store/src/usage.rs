@@ -131,8 +131,12 @@ pub trait UsageStore: Send + Sync {
 
     /// Drops what is held for `peer` on `account` if it is still `reply_id`'s rest; whether a
     /// row went.
-    async fn drop_rest(&self, account: &str, peer: &str, reply_id: &str)
-    -> Result<bool, StoreError>;
+    async fn drop_rest(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Drops every rest of `account` offered before `before` and returns them (for the record).
     async fn drop_rests_before(

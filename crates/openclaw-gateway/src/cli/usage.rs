@@ -14,10 +14,10 @@ use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_store::{Store, UsageRow};
 use serde_json::{Value, json};
 
+use super::Ctx;
 use super::admin::{GatewayClient, block_on};
 use super::print_json;
 use crate::runtime::{now_ms, open_store};
-use super::Ctx;
 
 /// Budget hits listed per account in `channels status`.
 pub(crate) const STATUS_HITS: u32 = 5;
@@ -214,7 +214,13 @@ fn print_report(report: &Value) {
         outln!("Nothing sent.");
         return;
     }
-    outln!("  {:<12} {:<12} {:>9} {:>9}  est. cost", "day", "account", "segments", "messages");
+    outln!(
+        "  {:<12} {:<12} {:>9} {:>9}  est. cost",
+        "day",
+        "account",
+        "segments",
+        "messages"
+    );
     for d in &days {
         outln!(
             "  {:<12} {:<12} {:>9} {:>9}  {}",
@@ -394,9 +400,16 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| (s["sender"].as_str().unwrap(), s["segments"].as_u64().unwrap()))
+                .map(|s| (
+                    s["sender"].as_str().unwrap(),
+                    s["segments"].as_u64().unwrap()
+                ))
                 .collect::<Vec<_>>(),
-            [("+15551230001", 5), ("+33612345678", 5), ("+447700900123", 1)]
+            [
+                ("+15551230001", 5),
+                ("+33612345678", 5),
+                ("+447700900123", 1)
+            ]
         );
         assert_eq!(report["since"], "2026-12-04");
         assert_eq!(report["rows"].as_array().unwrap().len(), 4);
@@ -404,7 +417,12 @@ mod tests {
 
     #[test]
     fn without_prices_the_cost_is_null() {
-        let report = report(&[row("2026-12-04", "+15551230001", 3, 2)], &accounts(json!({})), None, None);
+        let report = report(
+            &[row("2026-12-04", "+15551230001", 3, 2)],
+            &accounts(json!({})),
+            None,
+            None,
+        );
         assert_eq!(
             report["total"],
             json!({"segments": 3, "messages": 2, "estimatedCost": null, "unpricedSegments": null})

@@ -14,7 +14,16 @@ fn configured() -> (FakeTwilio, Sandbox) {
 }
 
 fn send(sandbox: &Sandbox, text: &str) {
-    let out = sandbox.run(&["message", "send", "--channel", "sms", "--target", PHONE, "--message", text]);
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--channel",
+        "sms",
+        "--target",
+        PHONE,
+        "--message",
+        text,
+    ]);
     assert_eq!(out.code, Some(0), "{}", out.render());
 }
 

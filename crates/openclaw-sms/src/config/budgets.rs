@@ -143,9 +143,12 @@ pub(crate) fn resolve_budgets(
         )),
         v => Ok(v),
     };
-    out.per_sender_per_day = positive("segmentsPerSenderPerDay", input.segments_per_sender_per_day)?;
-    out.per_account_per_day =
-        positive("segmentsPerAccountPerDay", input.segments_per_account_per_day)?;
+    out.per_sender_per_day =
+        positive("segmentsPerSenderPerDay", input.segments_per_sender_per_day)?;
+    out.per_account_per_day = positive(
+        "segmentsPerAccountPerDay",
+        input.segments_per_account_per_day,
+    )?;
     if let Some(name) = &input.time_zone {
         let name = name.trim();
         out.time_zone = jiff::tz::TimeZone::get(name).map_err(|_| {
@@ -205,7 +208,10 @@ pub(crate) fn resolve_budgets(
 }
 
 /// `longReplies` resolved.
-pub(crate) fn resolve_long_replies(input: Option<&str>, path: &str) -> Result<LongReplies, SmsError> {
+pub(crate) fn resolve_long_replies(
+    input: Option<&str>,
+    path: &str,
+) -> Result<LongReplies, SmsError> {
     match input.map(str::trim) {
         None | Some("send") => Ok(LongReplies::Send),
         Some("ask") => Ok(LongReplies::Ask),

@@ -8,11 +8,12 @@ mod budgets;
 mod raw;
 mod resolve;
 
-pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 pub use budgets::{
-    BUDGET_KEYS, BudgetSettings, BudgetsInput, DEFAULT_MORE_WINDOW_MINUTES, DEFAULT_WARN_AT_PERCENT,
-    LongReplies, MAX_CURRENCY_CHARS, MAX_MORE_WINDOW_MINUTES, Price, PriceInput,
+    BUDGET_KEYS, BudgetSettings, BudgetsInput, DEFAULT_MORE_WINDOW_MINUTES,
+    DEFAULT_WARN_AT_PERCENT, LongReplies, MAX_CURRENCY_CHARS, MAX_MORE_WINDOW_MINUTES, Price,
+    PriceInput,
 };
+pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
     LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, SmsChannelInput,

@@ -106,15 +106,17 @@ async fn a_reply_stops_at_the_last_part_that_fits_and_sender_and_owner_are_told_
         "{hits:?}"
     );
     assert_eq!(
-        gw.channel
-            .metrics()
-            .counter(names::BUDGET_HITS, &[("account", ACCOUNT), ("scope", "sender")]),
+        gw.channel.metrics().counter(
+            names::BUDGET_HITS,
+            &[("account", ACCOUNT), ("scope", "sender")]
+        ),
         2
     );
     assert_eq!(
-        gw.channel
-            .metrics()
-            .counter(names::BUDGET_WARNINGS, &[("account", ACCOUNT), ("scope", "sender")]),
+        gw.channel.metrics().counter(
+            names::BUDGET_WARNINGS,
+            &[("account", ACCOUNT), ("scope", "sender")]
+        ),
         1
     );
     let usage = gw.store.day_usage(ACCOUNT, &day, ALICE).await.unwrap();
@@ -342,13 +344,18 @@ async fn the_rest_survives_a_restart() {
 async fn a_config_error_names_the_budget_key() {
     let config = |extra: Value| {
         let input = openclaw_sms::config::SmsChannelInput::from_value(
-            &sms_config("http://127.0.0.1:1", "http://127.0.0.1:1/webhooks/sms", &extra),
+            &sms_config(
+                "http://127.0.0.1:1",
+                "http://127.0.0.1:1/webhooks/sms",
+                &extra,
+            ),
             "channels.sms",
         );
-        input.and_then(|i| {
-            openclaw_sms::config::resolve_accounts(&i, &|_| None, "channels.sms").map(drop)
-        })
-        .map_err(|e| e.to_string())
+        input
+            .and_then(|i| {
+                openclaw_sms::config::resolve_accounts(&i, &|_| None, "channels.sms").map(drop)
+            })
+            .map_err(|e| e.to_string())
     };
     assert_eq!(
         config(json!({"budgets": {"timeZone": "Mars/Olympus"}})).unwrap_err(),
@@ -368,8 +375,10 @@ async fn a_config_error_names_the_budget_key() {
             .starts_with("channels.sms.budgets.segmentsPerDay: unknown key")
     );
     assert_eq!(
-        config(json!({"budgets": {"pricePerSegment": {"+1": {"amount": 0.01, "currency": "USD"}}}}))
-            .unwrap_err(),
+        config(
+            json!({"budgets": {"pricePerSegment": {"+1": {"amount": 0.01, "currency": "USD"}}}})
+        )
+        .unwrap_err(),
         "channels.sms.budgets.pricePerSegment.+1: must be keyed by a country calling code without + (\"1\", \"44\") or \"*\" for every other"
     );
     assert_eq!(
@@ -390,6 +399,11 @@ async fn a_config_error_names_the_budget_key() {
             .unwrap_err(),
         "channels.sms.moreWindowMinutes: must be from 1 to 10080 (one week)"
     );
-    assert_eq!(config(json!({"budgets": {"timeZone": "Asia/Tokyo", "segmentsPerAccountPerDay": 100,
-        "pricePerSegment": {"1": {"amount": 0.0079, "currency": "usd"}, "*": {"amount": 0.05, "currency": "USD"}}}})), Ok(()));
+    assert_eq!(
+        config(
+            json!({"budgets": {"timeZone": "Asia/Tokyo", "segmentsPerAccountPerDay": 100,
+        "pricePerSegment": {"1": {"amount": 0.0079, "currency": "usd"}, "*": {"amount": 0.05, "currency": "USD"}}}})
+        ),
+        Ok(())
+    );
 }

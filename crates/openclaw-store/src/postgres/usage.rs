@@ -45,10 +45,7 @@ fn hit_row(r: &Row) -> Result<BudgetHit, StoreError> {
 impl UsageStore for PostgresStore {
     async fn mark_sent_counted(&self, part: SentPart) -> Result<(), StoreError> {
         let mut client = self.conn().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(pg("begin mark sent"))?;
+        let tx = client.transaction().await.map_err(pg("begin mark sent"))?;
         let row = query_opt(
             &tx,
             "read outbound intent",

@@ -77,7 +77,10 @@ async fn sent_parts_are_counted_once_per_day_and_peer(store: Arc<dyn Store>) {
             now: 11,
         })
         .await;
-    assert!(matches!(again, Err(StoreError::ChangeState { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::ChangeState { .. })),
+        "{again:?}"
+    );
     assert_eq!(
         store.day_usage("a", "2026-12-04", "+1").await.unwrap(),
         DayUsage {
@@ -124,17 +127,43 @@ fn hit(reply: &str, scope: &str, day: &str, at: i64) -> BudgetHit {
 }
 
 async fn budget_hits_are_recorded_once_per_reply_and_scope(store: Arc<dyn Store>) {
-    assert!(store.record_budget_hit(hit("r1", "sender", "2026-12-04", 1)).await.unwrap());
-    assert!(!store.record_budget_hit(hit("r1", "sender", "2026-12-04", 2)).await.unwrap());
-    assert!(store.record_budget_hit(hit("r1", "account", "2026-12-04", 3)).await.unwrap());
-    assert!(store.record_budget_hit(hit("r2", "sender", "2026-12-05", 4)).await.unwrap());
+    assert!(
+        store
+            .record_budget_hit(hit("r1", "sender", "2026-12-04", 1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_budget_hit(hit("r1", "sender", "2026-12-04", 2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_budget_hit(hit("r1", "account", "2026-12-04", 3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_budget_hit(hit("r2", "sender", "2026-12-05", 4))
+            .await
+            .unwrap()
+    );
     let all = store.budget_hits("a", "2026-12-04", 10).await.unwrap();
     assert_eq!(all.iter().map(|h| h.at).collect::<Vec<_>>(), [1, 3, 4]);
     let newest = store.budget_hits("a", "2026-12-04", 2).await.unwrap();
     assert_eq!(newest.iter().map(|h| h.at).collect::<Vec<_>>(), [3, 4]);
     let later = store.budget_hits("a", "2026-12-05", 10).await.unwrap();
     assert_eq!(later, [hit("r2", "sender", "2026-12-05", 4)]);
-    assert!(store.budget_hits("b", "2026-12-04", 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .budget_hits("b", "2026-12-04", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn rest(peer: &str, reply: &str, page: u32, at: i64) -> HeldRest {
@@ -158,7 +187,10 @@ async fn rests_are_held_replaced_and_dropped(store: Arc<dyn Store>) {
     );
     // The next page of the same reply, then a newer reply, replace it.
     store.hold_rest(rest("+1", "r1", 2, 150)).await.unwrap();
-    assert_eq!(store.held_rest("a", "+1").await.unwrap().map(|r| r.page), Some(2));
+    assert_eq!(
+        store.held_rest("a", "+1").await.unwrap().map(|r| r.page),
+        Some(2)
+    );
     store.hold_rest(rest("+1", "r3", 1, 160)).await.unwrap();
     // Dropping the older reply's rest leaves the newer one.
     assert!(!store.drop_rest("a", "+1", "r1").await.unwrap());
@@ -170,7 +202,13 @@ async fn rests_are_held_replaced_and_dropped(store: Arc<dyn Store>) {
     let dropped = store.drop_rests_before("a", 200).await.unwrap();
     assert_eq!(dropped, [rest("+1", "r3", 1, 160)]);
     assert_eq!(store.held_rest("a", "+1").await.unwrap(), None);
-    assert!(store.drop_rests_before("b", 1_000).await.unwrap().is_empty());
+    assert!(
+        store
+            .drop_rests_before("b", 1_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.drop_rest("a", "+2", "r2").await.unwrap());
     assert_eq!(store.held_rest("a", "+2").await.unwrap(), None);
 }
