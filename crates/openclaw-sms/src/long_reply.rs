@@ -102,10 +102,32 @@ impl SmsChannel {
             .outbound
             .send_prepared(account, sender, page.reply, reply_id, Budgets::Apply)
             .await;
-        if let Some(rest) = page.rest {
-            self.hold(account, sender, reply_id, 1, rest, &report).await;
+        match page.rest {
+            Some(rest) => self.hold(account, sender, reply_id, 1, rest, &report).await,
+            // A newer answer makes the rest of an older one stale: MORE is about the last.
+            None => self.drop_stale_rest(account, sender, reply_id).await,
         }
         report
+    }
+
+    /// Drops what is held for `sender` unless it is `reply_id`'s own rest.
+    async fn drop_stale_rest(&self, account: &AccountRuntime, sender: &str, reply_id: &str) {
+        let held = noted(
+            &self.metrics,
+            "held_rest",
+            self.store.held_rest(account.id(), sender).await,
+        );
+        if let Some(Some(held)) = held
+            && held.reply_id != reply_id
+        {
+            noted(
+                &self.metrics,
+                "drop_rest",
+                self.store
+                    .drop_rest(account.id(), sender, &held.reply_id)
+                    .await,
+            );
+        }
     }
 
     /// Holds the rest after a page, when the page went out.

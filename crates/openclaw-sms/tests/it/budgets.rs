@@ -296,6 +296,27 @@ async fn more_after_the_window_sends_nothing_and_drops_the_rest_with_a_record() 
 }
 
 #[tokio::test]
+async fn a_newer_answer_replaces_the_rest_of_an_older_one() {
+    let (sim, gw) = start(ask_config()).await;
+    gw.agent.answer_with(&long_answer());
+    let alice = sim.phone(ALICE).unwrap();
+    alice.text(OUR, "tell me everything").await.unwrap();
+    let first = alice.next_reply(REPLY_WAIT).await.unwrap().body;
+    assert!(page_body(&first).1, "{first}");
+    gw.drained().await;
+    gw.agent.answer_with("ok");
+    alice.text(OUR, "never mind").await.unwrap();
+    assert_eq!(alice.next_reply(REPLY_WAIT).await.unwrap().body, "ok");
+    gw.drained().await;
+    assert_eq!(gw.store.held_rest(ACCOUNT, ALICE).await.unwrap(), None);
+    alice.text(OUR, "MORE").await.unwrap();
+    gw.drained().await;
+    assert_eq!(alice.replies().len(), 2);
+    assert_eq!(gw.agent.turns().len(), 2);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_rest_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
