@@ -15,8 +15,8 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`]) and a [`Store`]
-//! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], and the console's
+//! read-only [`ConsoleStore`]) and a [`Store`] supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no database type.
 //!
@@ -93,6 +93,7 @@
 //! # }
 //! ```
 
+mod console;
 mod delivery;
 mod error;
 mod ingress;
@@ -106,6 +107,9 @@ mod snapshot;
 mod sqlite;
 mod turns;
 
+pub use console::{
+    AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply,
+};
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
     MAX_DELIVERY_RECORDS, is_terminal, normalize_status, reduce_delivery, status_rank,
@@ -156,6 +160,7 @@ pub trait Store:
     + DeliveryStore
     + OutboundStore
     + TurnLedger
+    + ConsoleStore
 {
 }
 
@@ -167,5 +172,6 @@ impl<T> Store for T where
         + DeliveryStore
         + OutboundStore
         + TurnLedger
+    + ConsoleStore
 {
 }

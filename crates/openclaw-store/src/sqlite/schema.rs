@@ -125,8 +125,13 @@ CREATE TABLE agent_turns (
 CREATE INDEX agent_turns_last ON agent_turns (last_at);
 ";
 
+/// The console's thread page: a recipient's replies by their first part.
+const V_CONSOLE: &str = "
+CREATE INDEX outbound_recipient ON outbound_intents (account, recipient, id);
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_CONSOLE];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX
