@@ -1,6 +1,7 @@
 //! The console's page time with a big store: 10,000 conversations seeded into the gateway's
-//! SQLite file, then the conversations list (first and last page) and a thread asked for
-//! repeatedly over loopback. Part of `cargo xtask bench`; alone: `cargo xtask bench-console`.
+//! SQLite file (each a text, the agent's answer, the answer's saved reply, its sent part and
+//! the part's delivery record), then the conversations list (first and last page) and a
+//! thread (turns, reply parts and delivery status) asked for repeatedly over loopback. Part of `cargo xtask bench`; alone: `cargo xtask bench-console`.
 //!
 //! The figure is the request's time seen by a client on the same host (loopback HTTP/1.1, one
 //! connection per request): an upper bound of the server-side render.
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use openclaw_store::{HistoryEntry, HistoryStore as _, Role, SqliteStore, StoreOptions};
+use openclaw_store::{
+    DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryStore as _, NewIntent, NewReply,
+    OutboundStore as _, Role, SqliteStore, StoreOptions, body_hash,
+};
 use serde_json::json;
 
 use crate::procs::{Bins, Gateway, NUMBER, Scratch, Sim, free_port, merge, sms_config};
@@ -48,7 +52,47 @@ fn phone(i: usize) -> String {
     format!("+1555{i:07}")
 }
 
-/// Two turns per conversation, written concurrently so the store's group commit batches them.
+/// The agent's answer to conversation `i` as the pipeline leaves it: a saved reply, its one
+/// part sent, and a `delivered` record of that part.
+async fn seed_reply(store: &SqliteStore, peer: &str, i: usize, at: i64) -> anyhow::Result<()> {
+    let reply_id = format!("reply:default:SM{i:032x}");
+    let text = format!("Echo: hello number {i}");
+    store
+        .save_reply(NewReply {
+            reply_id: reply_id.clone(),
+            account: "default".into(),
+            recipient: peer.to_owned(),
+            text: text.clone(),
+            created_at: at,
+        })
+        .await?;
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id,
+            account: "default".into(),
+            recipient: peer.to_owned(),
+            body_hash: body_hash(&text),
+            part_index: 0,
+            part_count: 1,
+            created_at: at,
+        })
+        .await?;
+    let sid = format!("SM{:032x}", i + 1_000_000);
+    store.mark_sent(intent.intent().id, &sid, at).await?;
+    store
+        .record_delivery(DeliveryObservation {
+            account: "default".into(),
+            message_sid: sid,
+            status: "delivered".into(),
+            error_code: None,
+            at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Two turns and a sent reply per conversation, written concurrently so the store's group
+/// commit batches them.
 async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open(path, &StoreOptions::default()).await?);
     let at = 1_700_000_000_000_i64;
@@ -70,6 +114,7 @@ async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
                         },
                     )
                     .await?;
+                seed_reply(&store, &peer, i, at + offset + 1).await?;
                 store
                     .append_history(
                         "default",
@@ -80,7 +125,8 @@ async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
                             at: at + offset + 1,
                         },
                     )
-                    .await
+                    .await?;
+                anyhow::Ok(())
             });
         }
         while let Some(done) = tasks.join_next().await {
@@ -170,9 +216,9 @@ pub(crate) fn run_with(bins: &Bins) -> anyhow::Result<ConsoleTimes> {
             &phone(0),
         )?,
         thread: timed(
-            &format!("{base}/thread?sender=%2B15550004242"),
+            &format!("{base}/thread?sender=%2B15550009242"),
             &cookie,
-            "Echo: hello number 4242",
+            "part 1/1 · 1 segment(s), GSM-7 · <span class=\"status\">delivered</span>",
         )?,
     })
 }

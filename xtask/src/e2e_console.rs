@@ -246,7 +246,9 @@ pub(crate) fn console_in_a_real_browser(bins: &Bins) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(drive(webdriver, devtools, &login_url, port, &sim_url, &shots))
+    runtime.block_on(drive(
+        webdriver, devtools, &login_url, port, &sim_url, &shots,
+    ))
 }
 
 /// Connects to chromedriver, which attaches to our Chromium through its DevTools port.
@@ -507,7 +509,10 @@ async fn live_thread_and_new_pages(
 ) -> anyhow::Result<()> {
     let thread = format!("{base}/thread?sender=%2B15557654321");
     client.goto(&thread).await?;
-    until("the live stream", || source_has(client, "id=\"live-state\">live<")).await?;
+    until("the live stream", || {
+        source_has(client, "id=\"live-state\">live<")
+    })
+    .await?;
     client
         .execute("window.e2eNotReloaded = true;", vec![])
         .await?;
@@ -523,7 +528,10 @@ async fn live_thread_and_new_pages(
         )),
     )
     .await?;
-    ensure!(status == 303 || status == 0, "the phone text answered {status}");
+    ensure!(
+        status == 303 || status == 0,
+        "the phone text answered {status}"
+    );
     until("the undelivered status in the open thread", || async {
         let live = client.find(Locator::Id("live")).await?.text().await?;
         Ok(live.contains(SECOND) && live.contains("undelivered") && live.contains("30007"))
@@ -544,7 +552,10 @@ async fn live_thread_and_new_pages(
     // The overview lists the error by code with its hint, and today's figures.
     client.goto(&format!("{base}/")).await?;
     let errors = client.find(Locator::Id("errors")).await?.text().await?;
-    ensure!(errors.contains("30007"), "the overview lists no 30007: {errors}");
+    ensure!(
+        errors.contains("30007"),
+        "the overview lists no 30007: {errors}"
+    );
     let today = client.find(Locator::Id("today")).await?.text().await?;
     ensure!(!today.is_empty(), "the overview has no figures for today");
     report.push(check_screenshot(

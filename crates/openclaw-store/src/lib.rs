@@ -107,9 +107,7 @@ mod snapshot;
 mod sqlite;
 mod turns;
 
-pub use console::{
-    AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply,
-};
+pub use console::{AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply};
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
     MAX_DELIVERY_RECORDS, is_terminal, normalize_status, reduce_delivery, status_rank,
@@ -172,6 +170,6 @@ impl<T> Store for T where
         + DeliveryStore
         + OutboundStore
         + TurnLedger
-    + ConsoleStore
+        + ConsoleStore
 {
 }

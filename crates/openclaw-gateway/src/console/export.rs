@@ -27,7 +27,11 @@ pub(crate) fn csv_row(sender: &str, turn: &HistoryEntry) -> String {
         sender.to_owned(),
         turn.text.clone(),
     ];
-    let mut row = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    let mut row = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
     row.push_str("\r\n");
     row
 }

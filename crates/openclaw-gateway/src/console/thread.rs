@@ -81,7 +81,8 @@ pub(crate) fn media_name_sid(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("mms-")?;
     let (sid, tail) = rest.split_once('-')?;
     let (index, ext) = tail.split_once('.')?;
-    let index_ok = !index.is_empty() && index.len() <= 2 && index.bytes().all(|b| b.is_ascii_digit());
+    let index_ok =
+        !index.is_empty() && index.len() <= 2 && index.bytes().all(|b| b.is_ascii_digit());
     let ext_ok = (2..=4).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
     (index_ok && ext_ok && openclaw_twilio::sid::is_sid(sid, &["SM", "MM"])).then_some(sid)
 }
@@ -148,7 +149,11 @@ enum Item<'a> {
 
 /// Turns in order; each agent turn matched to the first unused reply whose prepared text is
 /// the turn's text; the other replies placed by the time of their first part.
-fn timeline<'a>(turns: &'a [HistoryEntry], prepared: &[Option<Reply>], replies: &[ThreadReply]) -> Vec<Item<'a>> {
+fn timeline<'a>(
+    turns: &'a [HistoryEntry],
+    prepared: &[Option<Reply>],
+    replies: &[ThreadReply],
+) -> Vec<Item<'a>> {
     let mut used = vec![false; replies.len()];
     let mut items: Vec<(i64, Item<'a>)> = Vec::with_capacity(turns.len() + replies.len());
     for turn in turns {
@@ -172,6 +177,17 @@ fn timeline<'a>(turns: &'a [HistoryEntry], prepared: &[Option<Reply>], replies: 
     // Stable: at equal times a turn stays before a reply.
     items.sort_by_key(|(at, _)| *at);
     items.into_iter().map(|(_, item)| item).collect()
+}
+
+/// What a reply with no stored turn was, from its id's family.
+fn reply_kind(reply_id: &str) -> &'static str {
+    match reply_id.split(':').next().unwrap_or_default() {
+        "reply" => "agent",
+        "pairing" => "pairing code",
+        "help" => "help text",
+        "owner" => "owner command answer",
+        _ => "notice",
+    }
 }
 
 fn status_line(part: &openclaw_store::ReplyPart) -> (String, Option<String>) {
@@ -269,7 +285,7 @@ fn render(console: &Console, account: &AccountRuntime, sender: &str, data: &Thre
                     Item::Reply(i) => {
                         @let reply = &data.replies[*i];
                         li.agent {
-                            span.meta { "sent · " (crate::cli::iso_time(reply.created_at)) }
+                            span.meta { (reply_kind(&reply.reply_id)) " · " (crate::cli::iso_time(reply.created_at)) }
                             @match &prepared[*i] {
                                 Some(p) => p.text { (p.text) },
                                 None => p.text.muted { "(text not kept)" },
@@ -507,17 +523,33 @@ mod tests {
 
     #[test]
     fn replies_name_the_inbound_they_answer() {
-        assert_eq!(inbound_sid("default", &format!("reply:default:{SID}")), Some(SID));
+        assert_eq!(
+            inbound_sid("default", &format!("reply:default:{SID}")),
+            Some(SID)
+        );
         assert_eq!(inbound_sid("other", &format!("reply:default:{SID}")), None);
         assert_eq!(inbound_sid("default", "pairing:default:+1555"), None);
         assert_eq!(inbound_sid("default", "reply:default:../x"), None);
     }
 
     #[test]
+    fn replies_without_a_turn_say_what_they_were() {
+        assert_eq!(reply_kind("pairing:default:+1555:0"), "pairing code");
+        assert_eq!(reply_kind(&format!("reply:default:{SID}")), "agent");
+        assert_eq!(reply_kind("approved:x"), "notice");
+    }
+
+    #[test]
     fn only_images_are_inline() {
         assert_eq!(media_type("mms-x-1.png"), ("image/png", true));
-        assert_eq!(media_type("mms-x-1.txt"), ("application/octet-stream", false));
-        assert_eq!(media_type("mms-x-1.vcf"), ("application/octet-stream", false));
+        assert_eq!(
+            media_type("mms-x-1.txt"),
+            ("application/octet-stream", false)
+        );
+        assert_eq!(
+            media_type("mms-x-1.vcf"),
+            ("application/octet-stream", false)
+        );
     }
 
     #[test]

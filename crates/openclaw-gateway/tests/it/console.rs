@@ -412,13 +412,17 @@ fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_e
             .unwrap();
         assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
         assert!(
-            page.contains("data-events=\"/console/thread/events?account=default&amp;sender=%2B15557654321\""),
+            page.contains(
+                "data-events=\"/console/thread/events?account=default&amp;sender=%2B15557654321\""
+            ),
             "{page}"
         );
         assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "{page}");
         assert!(page.contains("part 1/1 · 1 segment(s), GSM-7"), "{page}");
         assert!(
-            page.contains(&format!("/console/media?account=default&amp;sender=%2B15557654321&amp;name={name}")),
+            page.contains(&format!(
+                "/console/media?account=default&amp;sender=%2B15557654321&amp;name={name}"
+            )),
             "{page}"
         );
         assert!(!page.contains(stranger), "{page}");
@@ -428,9 +432,15 @@ fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_e
         assert_eq!(stream.status(), StatusCode::OK);
         assert_eq!(stream.headers()["content-type"], "text/event-stream");
         let seen = read_stream(&mut stream, |s| s.contains(">delivered<")).await;
-        assert!(seen.starts_with("retry: 2000\n\nevent: thread\ndata: "), "{seen}");
+        assert!(
+            seen.starts_with("retry: 2000\n\nevent: thread\ndata: "),
+            "{seen}"
+        );
         assert!(seen.contains(">delivered<"), "{seen}");
-        assert!(seen.contains("&lt;b&gt;bold&lt;/b&gt;") && !seen.contains("<b>bold"), "{seen}");
+        assert!(
+            seen.contains("&lt;b&gt;bold&lt;/b&gt;") && !seen.contains("<b>bold"),
+            "{seen}"
+        );
 
         // At most 16 streams: the 17th waits its turn; closing one frees a slot.
         let mut open = Vec::new();
@@ -450,7 +460,10 @@ fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_e
                 open.push(again);
                 break;
             }
-            assert!(Instant::now() < deadline, "a closed stream's slot never came back");
+            assert!(
+                Instant::now() < deadline,
+                "a closed stream's slot never came back"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
@@ -493,20 +506,34 @@ fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_e
             .unwrap();
         assert!(
             csv.starts_with("at,role,sender,text\r\n")
-                && csv.contains(",\"user\",\"'+15557654321\",\"'=cmd|' /C calc'!A0 <b>bold</b>\"\r\n"),
+                && csv.contains(
+                    ",\"user\",\"'+15557654321\",\"'=cmd|' /C calc'!A0 <b>bold</b>\"\r\n"
+                ),
             "{csv}"
         );
 
         // The overview and the opt-outs page render; logging out ends every stream.
         let overview = browser.get("/").await.text().await.unwrap();
         assert!(overview.contains("id=\"today\""), "{overview}");
-        assert!(browser.get("/opt-outs").await.text().await.unwrap().contains("No opted-out senders."));
+        assert!(
+            browser
+                .get("/opt-outs")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains("No opted-out senders.")
+        );
         assert_eq!(
             browser.post("/logout", &[("csrf", &csrf)]).await.status(),
             StatusCode::SEE_OTHER
         );
         let rest = read_stream(&mut stream, |_| false).await;
         assert!(!rest.contains("event: thread"), "{rest}");
-        assert_eq!(stream.chunk().await.ok().flatten(), None, "the stream outlived the session");
+        assert_eq!(
+            stream.chunk().await.ok().flatten(),
+            None,
+            "the stream outlived the session"
+        );
     });
 }

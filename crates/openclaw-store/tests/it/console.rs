@@ -141,7 +141,9 @@ async fn account_history_pages_by_id(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        rest.iter().map(|t| t.entry.text.as_str()).collect::<Vec<_>>(),
+        rest.iter()
+            .map(|t| t.entry.text.as_str())
+            .collect::<Vec<_>>(),
         ["c"]
     );
     assert!(
