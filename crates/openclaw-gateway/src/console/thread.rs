@@ -515,7 +515,7 @@ mod tests {
             format!("mms-{SID}-1.jpeg5"),
             "mms-../../etc/passwd-1.txt".to_owned(),
             format!("x-{SID}-1.jpg"),
-            format!("mms-SM123-1.jpg"),
+            "mms-SM123-1.jpg".to_owned(),
         ] {
             assert_eq!(media_name_sid(&bad), None, "{bad}");
         }
