@@ -114,7 +114,6 @@ async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
                         },
                     )
                     .await?;
-                seed_reply(&store, &peer, i, at + offset + 1).await?;
                 store
                     .append_history(
                         "default",
@@ -126,7 +125,8 @@ async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
                         },
                     )
                     .await?;
-                anyhow::Ok(())
+                // After the turns: the list's order (newest turn first) stays the seed's.
+                seed_reply(&store, &peer, i, at + offset + 1).await
             });
         }
         while let Some(done) = tasks.join_next().await {
