@@ -23,9 +23,22 @@ LEFT JOIN deliveries d ON d.account = o.account AND d.message_sid = o.message_si
 LEFT JOIN saved_replies s ON s.reply_id = o.reply_id
 ORDER BY r.first, o.part_index";
 
-type ReplyRow = (String, i64, Option<String>, ReplyPart);
+/// One row of [`REPLIES_TO`] as read, before the state is parsed (a row mapper's error is
+/// rusqlite's; the state's is the store's).
+struct RawPart {
+    reply_id: String,
+    first_at: i64,
+    text: Option<String>,
+    part_index: i64,
+    part_count: i64,
+    state: String,
+    message_sid: Option<String>,
+    error: Option<String>,
+    updated_at: i64,
+    delivery: Option<PartDelivery>,
+}
 
-fn reply_row(r: &Row<'_>) -> rusqlite::Result<(ReplyRow, String)> {
+fn raw_part(r: &Row<'_>) -> rusqlite::Result<RawPart> {
     let status: Option<String> = r.get(9)?;
     let delivery = match status {
         Some(status) => Some(PartDelivery {
@@ -35,17 +48,33 @@ fn reply_row(r: &Row<'_>) -> rusqlite::Result<(ReplyRow, String)> {
         }),
         None => None,
     };
-    let part = ReplyPart {
-        part_index: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
-        part_count: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
-        // Parsed below (the error type of a row mapper is rusqlite's).
-        state: IntentState::Pending,
+    Ok(RawPart {
+        reply_id: r.get(0)?,
+        first_at: r.get(1)?,
+        text: r.get(2)?,
+        part_index: r.get(3)?,
+        part_count: r.get(4)?,
+        state: r.get(5)?,
         message_sid: r.get(6)?,
         error: r.get(7)?,
         updated_at: r.get(8)?,
         delivery,
-    };
-    Ok(((r.get(0)?, r.get(1)?, r.get(2)?, part), r.get(5)?))
+    })
+}
+
+impl RawPart {
+    fn decode(self) -> Result<(String, i64, Option<String>, ReplyPart), StoreError> {
+        let part = ReplyPart {
+            part_index: u32::try_from(self.part_index).unwrap_or(u32::MAX),
+            part_count: u32::try_from(self.part_count).unwrap_or(u32::MAX),
+            state: IntentState::parse(&self.state)?,
+            message_sid: self.message_sid,
+            error: self.error,
+            updated_at: self.updated_at,
+            delivery: self.delivery,
+        };
+        Ok((self.reply_id, self.first_at, self.text, part))
+    }
 }
 
 #[async_trait]
@@ -59,19 +88,16 @@ impl ConsoleStore for SqliteStore {
         let (account, recipient) = (account.to_owned(), recipient.to_owned());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
-            let rows: Vec<(ReplyRow, String)> = conn
+            let rows: Vec<RawPart> = conn
                 .prepare_cached(REPLIES_TO)
                 .and_then(|mut s| {
-                    s.query_map(params![account, recipient, limit], reply_row)?
+                    s.query_map(params![account, recipient, limit], raw_part)?
                         .collect()
                 })
                 .map_err(StoreError::query("read replies"))?;
             let rows = rows
                 .into_iter()
-                .map(|((id, at, text, mut part), state)| {
-                    part.state = IntentState::parse(&state)?;
-                    Ok((id, at, text, part))
-                })
+                .map(RawPart::decode)
                 .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(group_replies(rows))
         })
