@@ -91,42 +91,59 @@ async fn seed_reply(store: &SqliteStore, peer: &str, i: usize, at: i64) -> anyho
     Ok(())
 }
 
-/// Two turns and a sent reply per conversation, written concurrently so the store's group
-/// commit batches them.
+/// Conversation `i`'s two turns.
+async fn seed_turns(store: &SqliteStore, i: usize, at: i64) -> anyhow::Result<()> {
+    let peer = phone(i);
+    let offset = i64::try_from(i).unwrap_or(0) * 10;
+    for (role, text, when) in [
+        (Role::User, format!("hello number {i}"), at + offset),
+        (
+            Role::Assistant,
+            format!("Echo: hello number {i}"),
+            at + offset + 1,
+        ),
+    ] {
+        store
+            .append_history(
+                "default",
+                &peer,
+                HistoryEntry {
+                    role,
+                    text,
+                    at: when,
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Two turns per conversation, then a sent reply per conversation, written concurrently so
+/// the store's group commit batches them. The first conversation is written alone first and
+/// the last alone last: concurrent writes land in any order, and the pages timed must hold
+/// them (the oldest on the last page, the newest on the first).
 async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open(path, &StoreOptions::default()).await?);
     let at = 1_700_000_000_000_i64;
+    seed_turns(&store, 0, at).await?;
+    for chunk in (1..CONVERSATIONS - 1).collect::<Vec<_>>().chunks(500) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for &i in chunk {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move { seed_turns(&store, i, at).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+    }
+    seed_turns(&store, CONVERSATIONS - 1, at).await?;
     for chunk in (0..CONVERSATIONS).collect::<Vec<_>>().chunks(500) {
         let mut tasks = tokio::task::JoinSet::new();
         for &i in chunk {
             let store = Arc::clone(&store);
             tasks.spawn(async move {
-                let peer = phone(i);
                 let offset = i64::try_from(i).unwrap_or(0) * 10;
-                store
-                    .append_history(
-                        "default",
-                        &peer,
-                        HistoryEntry {
-                            role: Role::User,
-                            text: format!("hello number {i}"),
-                            at: at + offset,
-                        },
-                    )
-                    .await?;
-                store
-                    .append_history(
-                        "default",
-                        &peer,
-                        HistoryEntry {
-                            role: Role::Assistant,
-                            text: format!("Echo: hello number {i}"),
-                            at: at + offset + 1,
-                        },
-                    )
-                    .await?;
-                // After the turns: the list's order (newest turn first) stays the seed's.
-                seed_reply(&store, &peer, i, at + offset + 1).await
+                seed_reply(&store, &phone(i), i, at + offset + 1).await
             });
         }
         while let Some(done) = tasks.join_next().await {

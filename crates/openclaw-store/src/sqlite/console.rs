@@ -18,7 +18,7 @@ SELECT o.reply_id, r.first_at, s.text, o.part_index, o.part_count, o.state, o.me
        o.error, o.updated_at, d.status, d.error_code, d.last_observed_at
 FROM (SELECT reply_id, MIN(id) AS first, MIN(created_at) AS first_at FROM outbound_intents
       WHERE account = ?1 AND recipient = ?2 GROUP BY reply_id ORDER BY first DESC LIMIT ?3) r
-JOIN outbound_intents o ON o.reply_id = r.reply_id AND o.account = ?1
+JOIN outbound_intents o ON o.reply_id = r.reply_id AND o.account = ?1 AND o.recipient = ?2
 LEFT JOIN deliveries d ON d.account = o.account AND d.message_sid = o.message_sid
 LEFT JOIN saved_replies s ON s.reply_id = o.reply_id
 ORDER BY r.first, o.part_index";
