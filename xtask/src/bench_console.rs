@@ -1,6 +1,7 @@
 //! The console's page time with a big store: 10,000 conversations seeded into the gateway's
-//! SQLite file, then the conversations list (first and last page) and a thread asked for
-//! repeatedly over loopback. Part of `cargo xtask bench`; alone: `cargo xtask bench-console`.
+//! SQLite file (each a text, the agent's answer, the answer's saved reply, its sent part and
+//! the part's delivery record), then the conversations list (first and last page) and a
+//! thread (turns, reply parts and delivery status) asked for repeatedly over loopback. Part of `cargo xtask bench`; alone: `cargo xtask bench-console`.
 //!
 //! The figure is the request's time seen by a client on the same host (loopback HTTP/1.1, one
 //! connection per request): an upper bound of the server-side render.
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use openclaw_store::{HistoryEntry, HistoryStore as _, Role, SqliteStore, StoreOptions};
+use openclaw_store::{
+    DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryStore as _, NewIntent, NewReply,
+    OutboundStore as _, Role, SqliteStore, StoreOptions, body_hash,
+};
 use serde_json::json;
 
 use crate::procs::{Bins, Gateway, NUMBER, Scratch, Sim, free_port, merge, sms_config};
@@ -48,39 +52,98 @@ fn phone(i: usize) -> String {
     format!("+1555{i:07}")
 }
 
-/// Two turns per conversation, written concurrently so the store's group commit batches them.
+/// The agent's answer to conversation `i` as the pipeline leaves it: a saved reply, its one
+/// part sent, and a `delivered` record of that part.
+async fn seed_reply(store: &SqliteStore, peer: &str, i: usize, at: i64) -> anyhow::Result<()> {
+    let reply_id = format!("reply:default:SM{i:032x}");
+    let text = format!("Echo: hello number {i}");
+    store
+        .save_reply(NewReply {
+            reply_id: reply_id.clone(),
+            account: "default".into(),
+            recipient: peer.to_owned(),
+            text: text.clone(),
+            created_at: at,
+        })
+        .await?;
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id,
+            account: "default".into(),
+            recipient: peer.to_owned(),
+            body_hash: body_hash(&text),
+            part_index: 0,
+            part_count: 1,
+            created_at: at,
+        })
+        .await?;
+    let sid = format!("SM{:032x}", i + 1_000_000);
+    store.mark_sent(intent.intent().id, &sid, at).await?;
+    store
+        .record_delivery(DeliveryObservation {
+            account: "default".into(),
+            message_sid: sid,
+            status: "delivered".into(),
+            error_code: None,
+            at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Conversation `i`'s two turns.
+async fn seed_turns(store: &SqliteStore, i: usize, at: i64) -> anyhow::Result<()> {
+    let peer = phone(i);
+    let offset = i64::try_from(i).unwrap_or(0) * 10;
+    for (role, text, when) in [
+        (Role::User, format!("hello number {i}"), at + offset),
+        (
+            Role::Assistant,
+            format!("Echo: hello number {i}"),
+            at + offset + 1,
+        ),
+    ] {
+        store
+            .append_history(
+                "default",
+                &peer,
+                HistoryEntry {
+                    role,
+                    text,
+                    at: when,
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Two turns per conversation, then a sent reply per conversation, written concurrently so
+/// the store's group commit batches them. The first conversation is written alone first and
+/// the last alone last: concurrent writes land in any order, and the pages timed must hold
+/// them (the oldest on the last page, the newest on the first).
 async fn seed(path: &std::path::Path) -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::open(path, &StoreOptions::default()).await?);
     let at = 1_700_000_000_000_i64;
+    seed_turns(&store, 0, at).await?;
+    for chunk in (1..CONVERSATIONS - 1).collect::<Vec<_>>().chunks(500) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for &i in chunk {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move { seed_turns(&store, i, at).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+    }
+    seed_turns(&store, CONVERSATIONS - 1, at).await?;
     for chunk in (0..CONVERSATIONS).collect::<Vec<_>>().chunks(500) {
         let mut tasks = tokio::task::JoinSet::new();
         for &i in chunk {
             let store = Arc::clone(&store);
             tasks.spawn(async move {
-                let peer = phone(i);
                 let offset = i64::try_from(i).unwrap_or(0) * 10;
-                store
-                    .append_history(
-                        "default",
-                        &peer,
-                        HistoryEntry {
-                            role: Role::User,
-                            text: format!("hello number {i}"),
-                            at: at + offset,
-                        },
-                    )
-                    .await?;
-                store
-                    .append_history(
-                        "default",
-                        &peer,
-                        HistoryEntry {
-                            role: Role::Assistant,
-                            text: format!("Echo: hello number {i}"),
-                            at: at + offset + 1,
-                        },
-                    )
-                    .await
+                seed_reply(&store, &phone(i), i, at + offset + 1).await
             });
         }
         while let Some(done) = tasks.join_next().await {
@@ -170,9 +233,9 @@ pub(crate) fn run_with(bins: &Bins) -> anyhow::Result<ConsoleTimes> {
             &phone(0),
         )?,
         thread: timed(
-            &format!("{base}/thread?sender=%2B15550004242"),
+            &format!("{base}/thread?sender=%2B15550009242"),
             &cookie,
-            "Echo: hello number 4242",
+            "part 1/1 · 1 segment(s), GSM-7 · <span class=\"status\">delivered</span>",
         )?,
     })
 }

@@ -5,8 +5,11 @@
 //! Flow: a wrong token is refused; the dev banner's URL logs in (its token travels in the
 //! fragment); the phone page texts the gateway and shows the pairing code; the pairing page
 //! approves; the phone shows the held first text answered; the thread's export (JSON Lines,
-//! CSV) holds both turns; a form POST without the CSRF token is refused; revoke empties the
-//! approved list. Screenshots of the main pages go to `target/e2e/screenshots/` and are checked
+//! CSV) holds both turns; with the thread open, a second text whose reply the simulator reports
+//! undelivered (30007) shows up with its delivery status without a reload (server-sent
+//! events); the overview lists the error with its hint; a STOP lands on the opt-outs page; the
+//! account export holds every turn; a form POST without the CSRF token is refused; revoke
+//! empties the approved list. Screenshots of the main pages go to `target/e2e/screenshots/` and are checked
 //! not blank.
 
 use std::io::{BufRead as _, BufReader};
@@ -22,6 +25,10 @@ use crate::procs::{Bins, Scratch, free_port};
 
 const PHONE: &str = "+15557654321";
 const TEXT: &str = "hello from the browser";
+const SECOND: &str = "second text, watched live";
+const STOPPER: &str = "+15550000001";
+/// The dev account's number (`gateway --dev`).
+const DEV_NUMBER: &str = "+15551234567";
 /// How long any one wait in the browser lasts.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -80,8 +87,12 @@ where
     }
 }
 
-/// The dev gateway; returns its guard and the console URL of its banner.
-fn start_dev_gateway(bins: &Bins, dir: &Path, port: u16) -> anyhow::Result<(Guard, String)> {
+/// The dev gateway; returns its guard, the console URL of its banner and the simulator's URL.
+fn start_dev_gateway(
+    bins: &Bins,
+    dir: &Path,
+    port: u16,
+) -> anyhow::Result<(Guard, String, String)> {
     let log = dir.join("gateway.out");
     let mut cmd = Command::new(&bins.openclaw);
     cmd.args(["gateway", "--dev", "--port", &port.to_string()])
@@ -99,17 +110,19 @@ fn start_dev_gateway(bins: &Bins, dir: &Path, port: u16) -> anyhow::Result<(Guar
     let deadline = Instant::now() + WAIT;
     loop {
         let file = std::fs::File::open(&log)?;
-        if let Some(url) = BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("http://")
-                    .filter(|u| u.contains("#token="))
-                    .map(|u| format!("http://{u}"))
-            })
-        {
-            return Ok((guard, url));
+        let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+        let console = lines.iter().find_map(|l| {
+            l.trim()
+                .strip_prefix("http://")
+                .filter(|u| u.contains("#token="))
+                .map(|u| format!("http://{u}"))
+        });
+        let sim = lines.iter().find_map(|l| {
+            l.split_once(" with a local Twilio at ")
+                .map(|(_, url)| url.trim().to_owned())
+        });
+        if let (Some(console), Some(sim)) = (console, sim) {
+            return Ok((guard, console, sim));
         }
         ensure!(
             Instant::now() < deadline,
@@ -226,14 +239,16 @@ async fn fetch(
 pub(crate) fn console_in_a_real_browser(bins: &Bins) -> anyhow::Result<()> {
     let dir = Scratch::new("e2e-console")?;
     let port = free_port()?;
-    let (_gateway, login_url) = start_dev_gateway(bins, dir.path(), port)?;
+    let (_gateway, login_url, sim_url) = start_dev_gateway(bins, dir.path(), port)?;
     let (_chromium, _driver, webdriver, devtools) = start_browser(dir.path())?;
     let shots = crate::root().join("target/e2e/screenshots");
     std::fs::create_dir_all(&shots)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(drive(webdriver, devtools, &login_url, port, &shots))
+    runtime.block_on(drive(
+        webdriver, devtools, &login_url, port, &sim_url, &shots,
+    ))
 }
 
 /// Connects to chromedriver, which attaches to our Chromium through its DevTools port.
@@ -242,6 +257,7 @@ async fn drive(
     devtools: u16,
     login_url: &str,
     port: u16,
+    sim_url: &str,
     shots: &Path,
 ) -> anyhow::Result<()> {
     let mut caps = serde_json::Map::new();
@@ -257,14 +273,20 @@ async fn drive(
         .connect(&format!("http://127.0.0.1:{webdriver}"))
         .await
         .context("connect to chromedriver")?;
-    let result = flow(&client, login_url, port, shots).await;
+    let result = flow(&client, login_url, port, sim_url, shots).await;
     if let Err(err) = client.close().await {
         eprintln!("e2e: closing the WebDriver session: {err}");
     }
     result
 }
 
-async fn flow(client: &Client, login_url: &str, port: u16, shots: &Path) -> anyhow::Result<()> {
+async fn flow(
+    client: &Client,
+    login_url: &str,
+    port: u16,
+    sim_url: &str,
+    shots: &Path,
+) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}/console");
     let mut report = Vec::new();
 
@@ -407,6 +429,8 @@ async fn flow(client: &Client, login_url: &str, port: u16, shots: &Path) -> anyh
         "CSV export: {status} {csv}"
     );
 
+    live_thread_and_new_pages(client, &base, sim_url, shots, &mut report).await?;
+
     // A form POST without the CSRF token is refused, and changes nothing.
     let (status, _) = fetch(
         client,
@@ -442,5 +466,155 @@ async fn flow(client: &Client, login_url: &str, port: u16, shots: &Path) -> anyh
             if *colours > 16 { "+" } else { "" }
         );
     }
+    Ok(())
+}
+
+/// The session's CSRF token, from the page's logout form.
+async fn page_csrf(client: &Client) -> anyhow::Result<String> {
+    let source = client.source().await?;
+    let start = source
+        .find("name=\"csrf\" value=\"")
+        .context("no CSRF field on the page")?
+        + 19;
+    Ok(source[start..start + 64].to_owned())
+}
+
+/// The simulator reports the phone's next messages undelivered with this code.
+fn undeliver_to_phone(sim_url: &str, code: u32) -> anyhow::Result<()> {
+    let body = json!({"outcome": "undelivered", "error_code": code}).to_string();
+    let answer = crate::http::request(
+        "PUT",
+        &format!("{sim_url}/_sim/phones/%2B15557654321/delivery"),
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+        WAIT,
+    )?;
+    ensure!(
+        answer.status == 204,
+        "the simulator refused the delivery outcome: {}",
+        answer.status
+    );
+    Ok(())
+}
+
+/// With the thread open, a second text is answered and its reply reported undelivered: both
+/// show up without a reload. Then the overview's error list, the opt-outs page and the
+/// account export.
+async fn live_thread_and_new_pages(
+    client: &Client,
+    base: &str,
+    sim_url: &str,
+    shots: &Path,
+    report: &mut Vec<(u32, u32, usize)>,
+) -> anyhow::Result<()> {
+    let thread = format!("{base}/thread?sender=%2B15557654321");
+    client.goto(&thread).await?;
+    until("the live stream", || {
+        source_has(client, "id=\"live-state\">live<")
+    })
+    .await?;
+    client
+        .execute("window.e2eNotReloaded = true;", vec![])
+        .await?;
+    undeliver_to_phone(sim_url, 30007)?;
+    let csrf = page_csrf(client).await?;
+    let (status, _) = fetch(
+        client,
+        "POST",
+        &format!("{base}/phone/text"),
+        Some(&format!(
+            "csrf={csrf}&from=%2B15557654321&body={}",
+            SECOND.replace(' ', "+").replace(',', "%2C")
+        )),
+    )
+    .await?;
+    ensure!(
+        status == 303 || status == 0,
+        "the phone text answered {status}"
+    );
+    until("the undelivered status in the open thread", || async {
+        let live = client.find(Locator::Id("live")).await?.text().await?;
+        Ok(live.contains(SECOND) && live.contains("undelivered") && live.contains("30007"))
+    })
+    .await?;
+    let still = client
+        .execute("return window.e2eNotReloaded === true;", vec![])
+        .await?;
+    ensure!(
+        still == Value::Bool(true),
+        "the thread page reloaded instead of updating live"
+    );
+    report.push(check_screenshot(
+        &client.screenshot().await?,
+        &shots.join("thread-live.png"),
+    )?);
+
+    // The overview lists the error by code with its hint, and today's figures.
+    client.goto(&format!("{base}/")).await?;
+    let errors = client.find(Locator::Id("errors")).await?.text().await?;
+    ensure!(
+        errors.contains("30007"),
+        "the overview lists no 30007: {errors}"
+    );
+    let today = client.find(Locator::Id("today")).await?.text().await?;
+    ensure!(!today.is_empty(), "the overview has no figures for today");
+    report.push(check_screenshot(
+        &client.screenshot().await?,
+        &shots.join("overview-errors.png"),
+    )?);
+
+    // A STOP from another phone lands on the opt-outs page.
+    let stop = json!({"to": DEV_NUMBER, "body": "STOP"}).to_string();
+    let answer = crate::http::request(
+        "POST",
+        &format!("{sim_url}/_sim/phones/%2B15550000001/text"),
+        &[("Content-Type", "application/json")],
+        Some(stop.as_bytes()),
+        WAIT,
+    )?;
+    ensure!(
+        answer.status < 300,
+        "the simulator refused the STOP: {}",
+        answer.status
+    );
+    client.goto(&format!("{base}/opt-outs")).await?;
+    until("the opted-out sender", || async {
+        client.refresh().await?;
+        source_has(client, STOPPER).await
+    })
+    .await?;
+    report.push(check_screenshot(
+        &client.screenshot().await?,
+        &shots.join("opt-outs.png"),
+    )?);
+
+    // The account export holds every turn of every sender.
+    let (status, jsonl) = fetch(
+        client,
+        "GET",
+        &format!("{base}/export/account?format=jsonl"),
+        None,
+    )
+    .await?;
+    ensure!(status == 200, "account export answered {status}");
+    let turns: Vec<Value> = jsonl
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        turns.iter().any(|t| t["text"] == TEXT) && turns.iter().any(|t| t["text"] == SECOND),
+        "the account export lacks a turn: {jsonl}"
+    );
+    let (status, csv) = fetch(
+        client,
+        "GET",
+        &format!("{base}/export/account?format=csv"),
+        None,
+    )
+    .await?;
+    ensure!(
+        status == 200 && csv.starts_with("at,role,sender,text\r\n") && csv.contains(SECOND),
+        "account CSV export: {status} {csv}"
+    );
     Ok(())
 }

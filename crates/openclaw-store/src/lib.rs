@@ -15,8 +15,9 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`UsageStore`]) and a [`Store`]
-//! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`UsageStore`], and the
+//! console's read-only [`ConsoleStore`]) and a [`Store`] supertrait that is all of them. Narrow
+//! traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no database type.
 //!
@@ -93,6 +94,7 @@
 //! # }
 //! ```
 
+mod console;
 mod delivery;
 mod error;
 mod ingress;
@@ -107,6 +109,7 @@ mod sqlite;
 mod turns;
 mod usage;
 
+pub use console::{AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply};
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
     MAX_DELIVERY_RECORDS, is_terminal, normalize_status, reduce_delivery, status_rank,
@@ -159,6 +162,7 @@ pub trait Store:
     + OutboundStore
     + TurnLedger
     + UsageStore
+    + ConsoleStore
 {
 }
 
@@ -171,5 +175,6 @@ impl<T> Store for T where
         + OutboundStore
         + TurnLedger
         + UsageStore
+        + ConsoleStore
 {
 }

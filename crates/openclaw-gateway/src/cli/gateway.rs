@@ -130,10 +130,11 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let (agent, agent_settings) = crate::agents::build_agent(&ctx.doc.value, &secrets)?;
     let console_proxies = trusted_proxies.clone();
     let send_api_proxies = trusted_proxies.clone();
+    let media_dir = ctx.paths.state_dir.join("media").join("inbound");
     let options = ChannelOptions {
         trusted_proxies,
         history_turns: agent_settings.history_turns,
-        media_dir: Some(ctx.paths.state_dir.join("media").join("inbound")),
+        media_dir: Some(media_dir.clone()),
         slow_reply_notice_after: crate::agents::slow_reply_notice_after(&ctx.doc.value)?,
         ..ChannelOptions::default()
     };
@@ -184,6 +185,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
                     settings: console_settings.clone(),
                     token,
                     proxies: console_proxies,
+                    media_dir: Some(media_dir),
                 },
             ));
             tracing::info!("console at {}", console_settings.base_path);

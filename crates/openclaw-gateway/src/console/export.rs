@@ -3,37 +3,51 @@
 use openclaw_store::HistoryEntry;
 use serde_json::json;
 
+/// The CSV header row.
+pub(crate) const CSV_HEADER: &str = "at,role,sender,text\r\n";
+
+/// One JSON Lines line: `{"at", "role", "sender", "text"}` and a newline.
+pub(crate) fn jsonl_line(sender: &str, turn: &HistoryEntry) -> String {
+    let mut line = json!({
+        "at": crate::cli::iso_time(turn.at),
+        "role": turn.role.as_str(),
+        "sender": sender,
+        "text": turn.text,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+/// One CSV row (formula-safe, quoted) and its CRLF.
+pub(crate) fn csv_row(sender: &str, turn: &HistoryEntry) -> String {
+    let cells = [
+        crate::cli::iso_time(turn.at),
+        turn.role.as_str().to_owned(),
+        sender.to_owned(),
+        turn.text.clone(),
+    ];
+    let mut row = cells
+        .iter()
+        .map(|c| csv_cell(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    row.push_str("\r\n");
+    row
+}
+
 /// One JSON object per line: `{"at", "role", "sender", "text"}`.
 pub(crate) fn jsonl(sender: &str, turns: &[HistoryEntry]) -> String {
-    let mut out = String::new();
-    for turn in turns {
-        let line = json!({
-            "at": crate::cli::iso_time(turn.at),
-            "role": turn.role.as_str(),
-            "sender": sender,
-            "text": turn.text,
-        });
-        out.push_str(&line.to_string());
-        out.push('\n');
-    }
-    out
+    turns.iter().map(|turn| jsonl_line(sender, turn)).collect()
 }
 
 /// CSV with a header row (`at,role,sender,text`), RFC 4180 quoting, and cells that a
 /// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) prefixed
 /// with `'`.
 pub(crate) fn csv(sender: &str, turns: &[HistoryEntry]) -> String {
-    let mut out = String::from("at,role,sender,text\r\n");
+    let mut out = String::from(CSV_HEADER);
     for turn in turns {
-        let cells = [
-            crate::cli::iso_time(turn.at),
-            turn.role.as_str().to_owned(),
-            sender.to_owned(),
-            turn.text.clone(),
-        ];
-        let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
+        out.push_str(&csv_row(sender, turn));
     }
     out
 }

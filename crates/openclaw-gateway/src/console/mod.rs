@@ -14,6 +14,7 @@
 
 mod export;
 mod pages;
+mod thread;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -228,6 +229,10 @@ struct Inner {
     /// The simulator's control URL under `--dev` (the phone page exists only then).
     sim_url: Option<String>,
     http: reqwest::Client,
+    /// Where the pipeline saves inbound MMS attachments (`<state-dir>/media/inbound`).
+    media_dir: Option<std::path::PathBuf>,
+    /// The cap on live thread streams.
+    streams: thread::StreamSlots,
 }
 
 /// Who sent a request, as the console sees it.
@@ -247,6 +252,8 @@ pub(crate) struct ConsoleOptions {
     pub(crate) token: AuthToken,
     /// Whose forwarding headers are believed.
     pub(crate) proxies: TrustedProxies,
+    /// Where inbound MMS attachments are saved, if anywhere.
+    pub(crate) media_dir: Option<std::path::PathBuf>,
 }
 
 /// The console's routes (all under the base path).
@@ -270,6 +277,8 @@ pub(crate) fn router(
                 .timeout(Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),
+            media_dir: options.media_dir,
+            streams: thread::StreamSlots::new(thread::MAX_STREAMS),
         }),
     };
     let base = console.inner.base.clone();
@@ -283,7 +292,11 @@ pub(crate) fn router(
         .route(&at("/pairing/deny"), post(pages::pairing_deny))
         .route(&at("/pairing/revoke"), post(pages::pairing_revoke))
         .route(&at("/conversations"), get(pages::conversations))
-        .route(&at("/thread"), get(pages::thread))
+        .route(&at("/thread"), get(thread::thread))
+        .route(&at("/thread/events"), get(thread::thread_events))
+        .route(&at("/media"), get(thread::media))
+        .route(&at("/opt-outs"), get(pages::opt_outs))
+        .route(&at("/export/account"), get(pages::export_account))
         .route(&at("/export"), get(pages::export))
         .route(&at("/dead-letters"), get(pages::dead_letters))
         .route(
@@ -327,6 +340,19 @@ impl Console {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    pub(crate) fn media_dir(&self) -> Option<&std::path::Path> {
+        self.inner.media_dir.as_deref()
+    }
+
+    pub(crate) fn streams(&self) -> &thread::StreamSlots {
+        &self.inner.streams
+    }
+
+    /// Whether the session of this cookie value is still live (a stream ends with it).
+    pub(crate) fn session_alive(&self, cookie: &str) -> bool {
+        self.inner.sessions.get(cookie, Instant::now()).is_some()
     }
 
     fn client_of(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Client {

@@ -19,7 +19,7 @@ use super::{Console, SessionView, export};
 
 /// Rows per page of a list view.
 pub(crate) const PAGE_SIZE: usize = 50;
-/// Seconds between reloads of the live pages (a thread, the phone).
+/// Seconds between reloads of the `--dev` phone page.
 const REFRESH_SECS: u32 = 3;
 /// The phones the `--dev` phone page offers.
 pub(crate) const DEV_PHONES: &[&str] = &["+15557654321", "+15550000001", "+15550000002"];
@@ -39,7 +39,7 @@ pub(crate) async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
-fn page(
+pub(super) fn page(
     console: &Console,
     title: &str,
     session: Option<&SessionView>,
@@ -65,6 +65,7 @@ fn page(
                         a href={ (base) "/pairing" } { "Pairing" }
                         a href={ (base) "/conversations" } { "Conversations" }
                         a href={ (base) "/dead-letters" } { "Dead letters" }
+                        a href={ (base) "/opt-outs" } { "Opt-outs" }
                         @if console.sim_url().is_some() { a href={ (base) "/phone" } { "Phone" } }
                         form method="post" action={ (base) "/logout" } class="inline" {
                             input type="hidden" name="csrf" value=(session.csrf);
@@ -96,7 +97,7 @@ fn csrf_field(session: &SessionView) -> Markup {
 }
 
 /// A store or backend failure: logged, and a page without internals.
-fn failed(what: &str, err: &dyn std::fmt::Display) -> Response {
+pub(super) fn failed(what: &str, err: &dyn std::fmt::Display) -> Response {
     tracing::warn!("console: {what}: {err}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,7 +126,7 @@ fn note_markup(note: Option<&str>) -> Markup {
 }
 
 /// The account a page is about: `?account=`, else the first.
-fn account(console: &Console, id: Option<&str>) -> Option<Arc<AccountRuntime>> {
+pub(super) fn account(console: &Console, id: Option<&str>) -> Option<Arc<AccountRuntime>> {
     match id {
         Some(id) if !id.is_empty() => console.channel().account(id).cloned(),
         _ => console.channel().accounts().first().cloned(),
@@ -152,7 +153,7 @@ fn page_of<T>(items: &[T], page: usize) -> (&[T], bool) {
     (&items[start..end], items.len() > end)
 }
 
-fn no_account() -> Response {
+pub(super) fn no_account() -> Response {
     (
         StatusCode::NOT_FOUND,
         "the gateway runs no such SMS account",
@@ -219,6 +220,22 @@ pub(crate) async fn overview(
         let latest = store.latest_delivery(id).await.ok().flatten();
         rows.push((Arc::clone(account), depth, dead, opt_outs, latest));
     }
+    let now = console.channel().clock().now_ms();
+    let mut activity = Vec::new();
+    for account in channel.accounts() {
+        let today = match today(store.as_ref(), account.id(), now).await {
+            Ok(t) => t,
+            Err(err) => return failed("count today's messages", &err),
+        };
+        let errors = match store
+            .delivery_errors(account.id(), now - RECENT_ERRORS_MS, MAX_ERROR_CODES)
+            .await
+        {
+            Ok(e) => e,
+            Err(err) => return failed("count delivery errors", &err),
+        };
+        activity.push((account.id().to_owned(), today, errors));
+    }
     let body = html! {
         dl {
             dt { "Agent" } dd { (info.agent) }
@@ -253,7 +270,98 @@ pub(crate) async fn overview(
             }
         }
     };
+    let body = html! {
+        (body)
+        h2 { "Today (UTC)" }
+        table id="today" {
+            thead { tr { th { "Account" } th { "Texts in" } th { "Replies out" } th { "Reply segments" } } }
+            tbody {
+                @for (id, today, _) in &activity {
+                    tr {
+                        td { (id) }
+                        td { (today.inbound) @if today.capped { "+" } }
+                        td { (today.outbound) @if today.capped { "+" } }
+                        td { (today.segments) @if today.capped { "+" } }
+                    }
+                }
+            }
+        }
+        p.muted { "Counted from the stored history (at most " (HISTORY_PER_PEER) " turns per sender); segments as each reply's stored text would be billed as one message." }
+        h2 { "Delivery errors, last 7 days" }
+        @if activity.iter().all(|(_, _, errors)| errors.is_empty()) { p { "No delivery errors." } } @else {
+            table id="errors" {
+                thead { tr { th { "Account" } th { "Twilio error" } th { "Messages" } th { "Latest" } th { "What it means" } } }
+                tbody {
+                    @for (id, _, errors) in &activity {
+                        @for e in errors {
+                            tr {
+                                td { (id) }
+                                td { code { (e.code) } }
+                                td { (e.count) }
+                                td { (crate::cli::iso_time(e.last_at)) }
+                                td { (e.code.parse::<u32>().ok().and_then(openclaw_twilio::hint_for_code).unwrap_or("see Twilio's error dictionary")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
     page(&console, "Overview", Some(&session), false, body)
+}
+
+/// How far back the overview's delivery errors go.
+const RECENT_ERRORS_MS: i64 = 7 * 86_400_000;
+/// Error codes listed per account, at most.
+const MAX_ERROR_CODES: usize = 20;
+/// Turns read per store call when paging through an account (export, today's counts).
+pub(crate) const ACCOUNT_PAGE: usize = 500;
+/// Turns counted for today's figures, at most (past it the figures show `+`).
+const MAX_TODAY_TURNS: usize = 100_000;
+
+/// Today's traffic of an account, from the stored history.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Today {
+    inbound: u64,
+    outbound: u64,
+    segments: u64,
+    /// More turns than [`MAX_TODAY_TURNS`]: the figures are lower bounds.
+    capped: bool,
+}
+
+/// Counts the turns of `account` since the start of the UTC day of `now`, page by page.
+pub(crate) async fn today(
+    store: &dyn openclaw_store::Store,
+    account: &str,
+    now: i64,
+) -> Result<Today, openclaw_store::StoreError> {
+    let midnight = now - now.rem_euclid(86_400_000);
+    let mut counts = Today::default();
+    let (mut after, mut seen) = (0_i64, 0_usize);
+    loop {
+        let turns = store
+            .account_history(account, after, midnight, ACCOUNT_PAGE)
+            .await?;
+        for turn in &turns {
+            match turn.entry.role {
+                Role::User => counts.inbound += 1,
+                Role::Assistant => {
+                    counts.outbound += 1;
+                    counts.segments +=
+                        u64::from(openclaw_sms_text::analyze(&turn.entry.text).segments);
+                }
+            }
+        }
+        seen += turns.len();
+        match turns.last() {
+            Some(last) if turns.len() == ACCOUNT_PAGE => after = last.id,
+            _ => return Ok(counts),
+        }
+        if seen >= MAX_TODAY_TURNS {
+            counts.capped = true;
+            return Ok(counts);
+        }
+    }
 }
 
 // ---- pairing ----
@@ -489,11 +597,11 @@ pub(crate) async fn render_conversations(
     Ok(page(console, "Conversations", Some(session), false, body))
 }
 
-fn urlencode(value: &str) -> String {
+pub(super) fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-fn role_label(role: Role) -> &'static str {
+pub(super) fn role_label(role: Role) -> &'static str {
     match role {
         Role::User => "sender",
         Role::Assistant => "agent",
@@ -534,36 +642,6 @@ async fn conversation<'q>(
         .map_err(|err| failed("read the conversation", &err))
 }
 
-pub(crate) async fn thread(
-    State(console): State<Console>,
-    Extension(session): Extension<SessionView>,
-    Query(q): Query<SenderQuery>,
-) -> Response {
-    let (sender, turns) = match conversation(&console, &q).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let base = console.base();
-    let body = html! {
-        p.sender { "With " strong { (sender) } " · "
-            a href={ (base) "/export?format=jsonl&sender=" (urlencode(sender)) } id="export-jsonl" { "Export JSON Lines" } " · "
-            a href={ (base) "/export?format=csv&sender=" (urlencode(sender)) } id="export-csv" { "Export CSV" }
-        }
-        @if turns.is_empty() { p { "No stored turns with this sender." } }
-        ol.thread {
-            @for turn in &turns {
-                @let report = openclaw_sms_text::analyze(&turn.text);
-                li class=(role_label(turn.role)) {
-                    span.meta { (role_label(turn.role)) " · " (crate::cli::iso_time(turn.at))
-                        @if turn.role == Role::Assistant { " · " (report.segments) " segment(s), " (report.encoding.as_str()) } }
-                    p.text { (turn.text) }
-                }
-            }
-        }
-    };
-    page(&console, "Conversation", Some(&session), true, body)
-}
-
 pub(crate) async fn export(
     State(console): State<Console>,
     Query(q): Query<SenderQuery>,
@@ -594,6 +672,122 @@ pub(crate) async fn export(
         text,
     )
         .into_response()
+}
+
+/// `GET {base}/export/account?format=jsonl|csv`: every stored turn of the account, streamed
+/// page by page ([`ACCOUNT_PAGE`] turns per store read), never all in memory.
+pub(crate) async fn export_account(
+    State(console): State<Console>,
+    Query(q): Query<SenderQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let csv = q.format.as_deref() == Some("csv");
+    let (writer, reader) = tokio::io::duplex(64 * 1024);
+    let store = Arc::clone(console.channel().store());
+    let id = account.id().to_owned();
+    tokio::spawn(write_account(store, id, csv, writer));
+    let (content_type, ext) = if csv {
+        ("text/csv; charset=utf-8", "csv")
+    } else {
+        ("application/x-ndjson; charset=utf-8", "jsonl")
+    };
+    let name: String = account
+        .id()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let disposition = format!("attachment; filename=\"account-{name}.{ext}\"");
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
+    )
+        .into_response()
+}
+
+/// Writes an account's export into `out`, page by page; stops when the reader goes. A store
+/// failure mid-way ends the file early (logged): the status line is already sent.
+async fn write_account(
+    store: Arc<dyn openclaw_store::Store>,
+    account: String,
+    csv: bool,
+    mut out: tokio::io::DuplexStream,
+) {
+    use tokio::io::AsyncWriteExt as _;
+    if csv && out.write_all(export::CSV_HEADER.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut after = 0_i64;
+    loop {
+        let turns = match store
+            .account_history(&account, after, i64::MIN, ACCOUNT_PAGE)
+            .await
+        {
+            Ok(t) => t,
+            Err(err) => {
+                tracing::warn!(account, "console: account export cut short: {err}");
+                return;
+            }
+        };
+        let mut chunk = String::new();
+        for turn in &turns {
+            chunk.push_str(&if csv {
+                export::csv_row(&turn.peer, &turn.entry)
+            } else {
+                export::jsonl_line(&turn.peer, &turn.entry)
+            });
+        }
+        if out.write_all(chunk.as_bytes()).await.is_err() {
+            return;
+        }
+        match turns.last() {
+            Some(last) if turns.len() == ACCOUNT_PAGE => after = last.id,
+            _ => return,
+        }
+    }
+}
+
+// ---- opt-outs ----
+
+pub(crate) async fn opt_outs(
+    State(console): State<Console>,
+    Extension(session): Extension<SessionView>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let Some(account) = account(&console, q.account.as_deref()) else {
+        return no_account();
+    };
+    let list = match console.channel().store().list_opt_outs(account.id()).await {
+        Ok(l) => l,
+        Err(err) => return failed("list opt-outs", &err),
+    };
+    let (shown, has_next) = page_of(&list, q.page);
+    let base = console.base();
+    let body = html! {
+        p { "Senders of " strong { (account.id()) } " who texted a stop keyword: nothing is sent to them until they text START. "
+            a href={ (base) "/export/account?format=jsonl&account=" (urlencode(account.id())) } id="export-account-jsonl" { "Export the account (JSON Lines)" } " · "
+            a href={ (base) "/export/account?format=csv&account=" (urlencode(account.id())) } id="export-account-csv" { "(CSV)" } }
+        @if shown.is_empty() { p { "No opted-out senders." } } @else {
+            table id="opt-outs" {
+                thead { tr { th { "Sender" } th { "Keyword" } th { "Since" } } }
+                tbody {
+                    @for o in shown {
+                        tr {
+                            td.sender { a href={ (base) "/thread?sender=" (urlencode(&o.number)) } { (o.number) } }
+                            td { (o.keyword) }
+                            td { (crate::cli::iso_time(o.at)) }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(&console, "/opt-outs", q.page, has_next))
+    };
+    page(&console, "Opt-outs", Some(&session), false, body)
 }
 
 // ---- dead letters ----

@@ -1,5 +1,6 @@
 //! The web console against a real gateway process: sessions, CSRF, the login limiter, headers,
-//! escaping, export, the base path, and the start-up refusal without a token.
+//! escaping, export, the base path, the start-up refusal without a token, the live thread
+//! stream and its cap, MMS attachments, and the account export.
 
 use std::time::{Duration, Instant};
 
@@ -118,7 +119,17 @@ const GET_ROUTES: &[&str] = &[
     "/thread?sender=%2B15557654321",
     "/export?format=csv&sender=%2B15557654321",
     "/dead-letters",
+    "/opt-outs",
+    "/thread/events?sender=%2B15557654321",
+    "/media?sender=%2B15557654321&name=mms-SM0123456789abcdef0123456789abcdef-1.png",
+    "/export/account?format=csv",
 ];
+/// The GET routes that answer an HTML page.
+fn is_page(path: &str) -> bool {
+    !["/export", "/thread/events", "/media"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
 const POST_ROUTES: &[&str] = &[
     "/logout",
     "/pairing/approve",
@@ -190,7 +201,7 @@ fn console_sessions_csrf_headers_escaping_export_and_the_login_limiter() {
         assert!(!cookie.contains("Secure"), "{cookie}");
 
         // Pages render; a sender's `<script>` stays text; the token is nowhere.
-        for path in GET_ROUTES.iter().filter(|p| !p.starts_with("/export")) {
+        for path in GET_ROUTES.iter().filter(|p| is_page(p)) {
             let page = browser.get(path).await;
             assert_eq!(page.status(), StatusCode::OK, "{path}");
             assert_eq!(page.headers()["content-security-policy"], csp, "{path}");
@@ -343,4 +354,186 @@ fn an_enabled_console_without_a_token_refuses_to_start() {
         "{}",
         validate.render()
     );
+}
+
+/// Reads a server-sent event stream until `done` holds for what came so far (or the stream
+/// ends, or 30 s pass); returns what came.
+async fn read_stream(answer: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done(&seen) && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), answer.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(_) => break,
+            Err(_) => {}
+        }
+    }
+    seen
+}
+
+const INBOUND_SID: &str = "SM00000000000000000000000000000abc";
+/// A 1x1 PNG's first bytes are enough: the console serves the file as saved.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really a picture";
+
+#[test]
+fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_export() {
+    let sandbox = Sandbox::new();
+    let port = sandbox.gateway_port();
+    let twilio = FakeTwilio::start(Some(&format!("http://127.0.0.1:{port}/webhooks/sms")));
+    let _gateway = start(
+        &sandbox,
+        &twilio,
+        json!({"auth": {"token": TOKEN}, "console": {"enabled": true}}),
+    );
+    twilio.text_from_with_sid(PHONE, INBOUND_SID, "=cmd|' /C calc'!A0 <b>bold</b>");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An attachment as the pipeline saves it, and one of another message.
+    let media = sandbox.state_dir().join("media").join("inbound");
+    std::fs::create_dir_all(&media).unwrap();
+    let name = format!("mms-{INBOUND_SID}-1.png");
+    std::fs::write(media.join(&name), PNG).unwrap();
+    let stranger = "mms-SM11111111111111111111111111111111-1.png";
+    std::fs::write(media.join(stranger), PNG).unwrap();
+    runtime().block_on(async {
+        let mut browser = Browser::new(port, "/console");
+        let csrf = browser.log_in().await;
+
+        // The thread: every part with its delivery status (the fake Twilio reports
+        // "delivered" to the gateway), the attachment link, the body escaped.
+        let page = browser
+            .get("/thread?sender=%2B15557654321")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+        assert!(
+            page.contains(
+                "data-events=\"/console/thread/events?account=default&amp;sender=%2B15557654321\""
+            ),
+            "{page}"
+        );
+        assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "{page}");
+        assert!(page.contains("part 1/1 · 1 segment(s), GSM-7"), "{page}");
+        assert!(
+            page.contains(&format!(
+                "/console/media?account=default&amp;sender=%2B15557654321&amp;name={name}"
+            )),
+            "{page}"
+        );
+        assert!(!page.contains(stranger), "{page}");
+
+        // The stream: the thread's list at once, then every status change.
+        let mut stream = browser.get("/thread/events?sender=%2B15557654321").await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        assert_eq!(stream.headers()["content-type"], "text/event-stream");
+        let seen = read_stream(&mut stream, |s| s.contains(">delivered<")).await;
+        assert!(
+            seen.starts_with("retry: 2000\n\nevent: thread\ndata: "),
+            "{seen}"
+        );
+        assert!(seen.contains(">delivered<"), "{seen}");
+        assert!(
+            seen.contains("&lt;b&gt;bold&lt;/b&gt;") && !seen.contains("<b>bold"),
+            "{seen}"
+        );
+
+        // At most 16 streams: the 17th waits its turn; closing one frees a slot.
+        let mut open = Vec::new();
+        for _ in 1..16 {
+            let answer = browser.get("/thread/events?sender=%2B15557654321").await;
+            assert_eq!(answer.status(), StatusCode::OK);
+            open.push(answer);
+        }
+        let refused = browser.get("/thread/events?sender=%2B15557654321").await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()["retry-after"], "10");
+        drop(open.pop());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let again = browser.get("/thread/events?sender=%2B15557654321").await;
+            if again.status() == StatusCode::OK {
+                open.push(again);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a closed stream's slot never came back"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // The attachment: only through the session, only this sender's, only by its name.
+        let picture = browser
+            .get(&format!("/media?sender=%2B15557654321&name={name}"))
+            .await;
+        assert_eq!(picture.status(), StatusCode::OK);
+        assert_eq!(picture.headers()["content-type"], "image/png");
+        assert_eq!(picture.bytes().await.unwrap().as_ref(), PNG);
+        for query in [
+            format!("sender=%2B15550000000&name={name}"),
+            format!("sender=%2B15557654321&name={stranger}"),
+            "sender=%2B15557654321&name=..%2F..%2Fopenclaw.json".to_owned(),
+        ] {
+            let answer = browser.get(&format!("/media?{query}")).await;
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{query}");
+        }
+
+        // The account export: every sender's turns, page by page, CSV formula-safe.
+        let jsonl = browser
+            .get("/export/account?format=jsonl")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let turns: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(turns.len(), 2, "{jsonl}");
+        assert_eq!(turns[0]["sender"], PHONE);
+        assert_eq!(turns[0]["text"], "=cmd|' /C calc'!A0 <b>bold</b>");
+        assert_eq!(turns[1]["role"], "assistant");
+        let csv = browser
+            .get("/export/account?format=csv")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            csv.starts_with("at,role,sender,text\r\n")
+                && csv.contains(
+                    ",\"user\",\"'+15557654321\",\"'=cmd|' /C calc'!A0 <b>bold</b>\"\r\n"
+                ),
+            "{csv}"
+        );
+
+        // The overview and the opt-outs page render; logging out ends every stream.
+        let overview = browser.get("/").await.text().await.unwrap();
+        assert!(overview.contains("id=\"today\""), "{overview}");
+        assert!(
+            browser
+                .get("/opt-outs")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains("No opted-out senders.")
+        );
+        assert_eq!(
+            browser.post("/logout", &[("csrf", &csrf)]).await.status(),
+            StatusCode::SEE_OTHER
+        );
+        let rest = read_stream(&mut stream, |_| false).await;
+        assert!(!rest.contains("event: thread"), "{rest}");
+        assert_eq!(
+            stream.chunk().await.ok().flatten(),
+            None,
+            "the stream outlived the session"
+        );
+    });
 }

@@ -372,6 +372,14 @@ impl FakeTwilio {
         let _ = self.runtime.block_on(phone.text(FROM_NUMBER, body));
     }
 
+    /// Like [`FakeTwilio::text_from`] with a fixed inbound `MessageSid`.
+    pub(crate) fn text_from_with_sid(&self, phone: &str, sid: &str, body: &str) {
+        let phone = self.handle().phone(phone).expect("a valid phone number");
+        let _ = self
+            .runtime
+            .block_on(phone.text_with_sid(sid, FROM_NUMBER, body));
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn base_url(&self) -> String {
         self.handle().base_url().to_owned()

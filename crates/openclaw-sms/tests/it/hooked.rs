@@ -406,3 +406,34 @@ impl<H: StoreHooks> TurnLedger for HookedStore<H> {
         self.inner.agent_turns(account).await
     }
 }
+
+#[async_trait]
+impl<H: StoreHooks> openclaw_store::ConsoleStore for HookedStore<H> {
+    async fn replies_to(
+        &self,
+        account: &str,
+        recipient: &str,
+        limit: usize,
+    ) -> Result<Vec<openclaw_store::ThreadReply>, StoreError> {
+        self.inner.replies_to(account, recipient, limit).await
+    }
+    async fn account_history(
+        &self,
+        account: &str,
+        after: i64,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<openclaw_store::AccountTurn>, StoreError> {
+        self.inner
+            .account_history(account, after, since, limit)
+            .await
+    }
+    async fn delivery_errors(
+        &self,
+        account: &str,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<openclaw_store::ErrorCount>, StoreError> {
+        self.inner.delivery_errors(account, since, limit).await
+    }
+}

@@ -8,6 +8,7 @@
 //!
 //! TLS follows libpq's `sslmode` and `sslrootcert` in the URL (see [`SslMode`]), over rustls.
 
+mod console;
 mod delivery;
 mod ingress;
 

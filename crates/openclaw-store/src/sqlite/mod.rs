@@ -1,5 +1,6 @@
 //! The SQLite implementation: one file, a writer thread with group commit, a pool of readers.
 
+mod console;
 mod delivery;
 mod ingress;
 mod legacy;

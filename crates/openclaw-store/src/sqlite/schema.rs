@@ -160,8 +160,13 @@ CREATE TABLE held_rests (
 ) STRICT;
 ";
 
+/// The console's thread page: a recipient's replies by their first part.
+const V_CONSOLE: &str = "
+CREATE INDEX outbound_recipient ON outbound_intents (account, recipient, id);
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS, V_CONSOLE];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX

@@ -4,6 +4,7 @@
 //! one PostgreSQL schema, leases, concurrent migrations and the state copy (PostgreSQL); TLS to
 //! PostgreSQL in each `sslmode` (`OPENCLAW_TEST_PG_CA`).
 
+mod console;
 mod crash;
 mod delivery;
 mod ingress;

@@ -25,4 +25,21 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   var body = document.getElementById("body");
   if (body) body.focus();
+  followThread();
 });
+// A thread page follows its events: each `thread` event carries the thread's list, rendered
+// (and HTML-escaped) by the server, which replaces the one shown.
+function followThread() {
+  var live = document.getElementById("live");
+  var state = document.getElementById("live-state");
+  if (!live || !window.EventSource) return;
+  var source = new EventSource(live.getAttribute("data-events"));
+  source.addEventListener("thread", function (event) {
+    live.innerHTML = event.data;
+    live.setAttribute("data-updates", String(Number(live.getAttribute("data-updates") || "0") + 1));
+    if (state) state.textContent = "live";
+  });
+  source.addEventListener("error", function () {
+    if (state) state.textContent = "reconnecting…";
+  });
+}
