@@ -15,7 +15,7 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`]) and a [`Store`]
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`ScheduledStore`]) and a [`Store`]
 //! supertrait that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no database type.
@@ -102,6 +102,7 @@ mod pairing;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+mod scheduled;
 mod snapshot;
 mod sqlite;
 mod turns;
@@ -134,6 +135,10 @@ pub use postgres::{
     PostgresOptions, PostgresStore, SslMode,
 };
 pub use retention::Retention;
+pub use scheduled::{
+    NewScheduledSend, SCHEDULE_LEASE_MS, SCHEDULED_TTL_MS, ScheduleReason, ScheduledOutcome,
+    ScheduledSend, ScheduledState, ScheduledStore,
+};
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,
     SnapshotTurns, StateSnapshot, TableCopy,
@@ -156,6 +161,7 @@ pub trait Store:
     + DeliveryStore
     + OutboundStore
     + TurnLedger
+    + ScheduledStore
 {
 }
 
@@ -167,5 +173,6 @@ impl<T> Store for T where
         + DeliveryStore
         + OutboundStore
         + TurnLedger
+        + ScheduledStore
 {
 }

@@ -16,6 +16,7 @@ mod misc;
 mod outbound;
 mod pairing;
 mod schema;
+mod scheduled;
 mod snapshot;
 mod tls;
 

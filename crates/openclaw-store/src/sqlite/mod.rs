@@ -7,6 +7,7 @@ mod misc;
 mod outbound;
 mod pairing;
 mod schema;
+mod scheduled;
 mod snapshot;
 mod turns;
 
@@ -306,6 +307,13 @@ impl SqliteStore {
             tracing::warn!(
                 reclaimed,
                 "ingress messages claimed before a restart are claimable again"
+            );
+        }
+        let rescheduled = scheduled::reset_scheduled_claims(&conn)?;
+        if rescheduled > 0 {
+            tracing::warn!(
+                rescheduled,
+                "scheduled sends claimed before a restart are claimable again"
             );
         }
         if checkpointer.is_some() {
