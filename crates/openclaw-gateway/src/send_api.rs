@@ -8,6 +8,11 @@
 //! `idempotencyKey` maps to one id and one send: a retry with the same key returns the same id
 //! and only resumes parts that were not sent. A wrong or missing token is `401` and counts
 //! towards the invalid-request limiter of the client's address (`429` over it).
+//!
+//! A send with `sendAt` (RFC 3339), or one that falls in the recipient's quiet hours, is
+//! stored in the schedule under the same id (`202` once durable) and sent by the gateway's
+//! scheduler when due; its status is `scheduled` (with `sendAt`, `reason` and `zone`) until
+//! then.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,11 +30,12 @@ use openclaw_sms::limits::FixedWindowLimiter;
 use openclaw_sms::metrics::names;
 use openclaw_sms::proxies::TrustedProxies;
 use openclaw_sms_target::{ParseOptions, Target};
-use openclaw_store::{IntentState, NewReply, OutboundIntent};
+use openclaw_store::{IntentState, NewReply, OutboundIntent, ScheduledState};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::{AuthToken, check_bearer};
+use crate::scheduler::{ScheduleRequest, Scheduler, plan};
 
 /// Path of the collection.
 pub(crate) const MESSAGES_PATH: &str = "/v1/sms/messages";
@@ -94,6 +100,7 @@ impl SendApiSettings {
 #[derive(Clone)]
 struct SendApi {
     channel: Arc<SmsChannel>,
+    scheduler: Arc<Scheduler>,
     token: AuthToken,
     invalid: Arc<FixedWindowLimiter>,
     proxies: TrustedProxies,
@@ -104,9 +111,11 @@ pub(crate) fn router(
     channel: &Arc<SmsChannel>,
     token: AuthToken,
     proxies: TrustedProxies,
+    scheduler: Arc<Scheduler>,
 ) -> Router {
     let state = SendApi {
         channel: Arc::clone(channel),
+        scheduler,
         token,
         invalid: Arc::new(FixedWindowLimiter::new(INVALID_PER_CLIENT_PER_MINUTE)),
         proxies,
@@ -220,6 +229,8 @@ struct SendRequest {
     body: String,
     account: Option<String>,
     idempotency_key: Option<String>,
+    /// `sendAt`, unix milliseconds.
+    send_at: Option<i64>,
 }
 
 /// Checks the JSON of a send, naming the first bad field.
@@ -237,9 +248,6 @@ fn parse_send(bytes: &[u8]) -> Result<SendRequest, Refusal> {
             field: "(unknown)",
             message: format!("unknown field {shown:?} (known: {})", FIELDS.join(", ")),
         });
-    }
-    if map.contains_key("sendAt") {
-        return Err(Refusal::field("sendAt", "sendAt is not supported yet"));
     }
     let to = string_field(&map, "to")?
         .ok_or_else(|| Refusal::field("to", "to is required, e.g. \"sms:+15551234567\""))?;
@@ -273,12 +281,33 @@ fn parse_send(bytes: &[u8]) -> Result<SendRequest, Refusal> {
             ));
         }
     }
+    let send_at = string_field(&map, "sendAt")?
+        .map(|at| parse_send_at(&at))
+        .transpose()?;
     Ok(SendRequest {
         to: number.number().to_string(),
         body,
         account,
         idempotency_key,
+        send_at,
     })
+}
+
+/// `sendAt`: an RFC 3339 time with an offset (`2026-12-04T09:00:00-05:00`, `…Z`).
+fn parse_send_at(at: &str) -> Result<i64, Refusal> {
+    let bad = || {
+        Refusal::field(
+            "sendAt",
+            "sendAt must be an RFC 3339 time with an offset, e.g. \"2026-12-04T09:00:00-05:00\"",
+        )
+    };
+    if at.len() > 64 {
+        return Err(bad());
+    }
+    at.trim()
+        .parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_millisecond)
+        .map_err(|_| bad())
 }
 
 fn string_field(map: &Map<String, Value>, field: &'static str) -> Result<Option<String>, Refusal> {
@@ -387,6 +416,39 @@ impl SendApi {
         {
             return Err(Refusal::KeyReused);
         }
+        let now = self.channel.clock().now_ms();
+        if let Some(at) = request.send_at {
+            crate::scheduler::check_asked(at, now).map_err(|e| Refusal::field("sendAt", e))?;
+        }
+        let waiting = store
+            .scheduled_send(&id)
+            .await
+            .map_err(|e| Refusal::Internal(format!("could not read the schedule: {e}")))?;
+        if waiting.is_some() {
+            // Scheduled earlier under this id: the scheduler sends it (once).
+            self.count("duplicate");
+            return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
+        }
+        let asked = request.send_at.map(|at| (at, None));
+        if let Some(planned) = plan(&account.settings, &saved.recipient, asked, now) {
+            if !duplicate {
+                let schedule = ScheduleRequest {
+                    id: id.clone(),
+                    account: account.id().to_owned(),
+                    to: saved.recipient.clone(),
+                    text: saved.text.clone(),
+                    reply_id: reply_id.clone(),
+                    planned,
+                    now,
+                };
+                self.scheduler
+                    .schedule(schedule)
+                    .await
+                    .map_err(|e| Refusal::Internal(format!("could not schedule the send: {e}")))?;
+                self.count("scheduled");
+                return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
+            }
+        }
         // The same outbound path as every reply; a retry resumes only the unsent parts.
         self.channel
             .outbound()
@@ -409,6 +471,10 @@ impl SendApi {
             .intents_for_reply(&reply_id)
             .await
             .map_err(|e| Refusal::Internal(format!("could not read a send's parts: {e}")))?;
+        let scheduled = store
+            .scheduled_send(id)
+            .await
+            .map_err(|e| Refusal::Internal(format!("could not read the schedule: {e}")))?;
         let mut parts = Vec::with_capacity(intents.len());
         let mut delivered = 0;
         for intent in &intents {
@@ -424,14 +490,30 @@ impl SendApi {
             }
             parts.push(part_json(intent, delivery.as_ref()));
         }
-        Ok(json!({
+        let mut status = overall_status(&intents, delivered);
+        if let Some(s) = &scheduled {
+            status = match s.state {
+                ScheduledState::Scheduled => "scheduled",
+                ScheduledState::Cancelled => "cancelled",
+                ScheduledState::Failed if intents.is_empty() => "failed",
+                _ if intents.is_empty() => "sending",
+                _ => status,
+            };
+        }
+        let mut body = json!({
             "id": id,
             "account": saved.account,
             "to": saved.recipient,
-            "status": overall_status(&intents, delivered),
+            "status": status,
             "createdAt": crate::cli::iso_time(saved.created_at),
             "parts": parts,
-        }))
+        });
+        if let Some(s) = scheduled {
+            body["sendAt"] = json!(crate::cli::iso_time(s.due_at));
+            body["reason"] = json!(s.reason.as_str());
+            body["zone"] = json!(s.zone);
+        }
+        Ok(body)
     }
 }
 

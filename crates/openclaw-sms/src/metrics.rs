@@ -32,6 +32,9 @@ pub mod names {
     pub const PAIRING_TEXTS_CAPPED: &str = "openclaw_sms_pairing_texts_capped_total";
     /// Send API requests by outcome (`accepted`, `duplicate`, `bad_request`, `unauthorized`, …).
     pub const SEND_API_REQUESTS: &str = "openclaw_sms_send_api_requests_total";
+    /// Scheduled and quiet-hours-held sends by `reason` (`at`, `quiet_hours`) and `event`
+    /// (`scheduled`, `sent`, `failed`, `cancelled`).
+    pub const SCHEDULED_SENDS: &str = "openclaw_sms_scheduled_sends_total";
 }
 
 /// A store write whose failure the pipeline survives (a history line, a prune, a touch): the
@@ -79,6 +82,11 @@ pub fn describe(metrics: &Metrics) {
             names::SEND_API_REQUESTS,
             "counter",
             "HTTP send API requests by outcome.",
+        ),
+        (
+            names::SCHEDULED_SENDS,
+            "counter",
+            "Scheduled and quiet-hours-held sends by reason (at, quiet_hours) and event (scheduled, sent, failed, cancelled).",
         ),
         (
             names::WEBHOOKS,

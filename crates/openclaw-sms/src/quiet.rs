@@ -13,6 +13,8 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan as _};
 use openclaw_sms_target::E164;
 
+use crate::SmsError;
+use crate::config::QuietHoursInput;
 use crate::quiet_zones::SINGLE_ZONE_REGIONS;
 
 /// A wall-clock time of day at minute precision (`"21:00"`).
@@ -196,6 +198,56 @@ pub fn window_end(now: Timestamp, start: ClockTime, end: ClockTime, tz: &TimeZon
     (second > now).then_some(second)
 }
 
+/// Checks `quietHours` (at `path`): both times, distinct, and known zones.
+pub(crate) fn resolve(input: &QuietHoursInput, path: &str) -> Result<QuietHours, SmsError> {
+    let key = |k: &str| format!("{path}.{k}");
+    let time = |k: &str, v: Option<&String>| {
+        let v = v.ok_or_else(|| {
+            SmsError::invalid(&key(k), "is required, as \"HH:MM\" (24-hour), e.g. \"21:00\"")
+        })?;
+        ClockTime::parse(v).ok_or_else(|| {
+            SmsError::invalid(&key(k), "must be \"HH:MM\" (24-hour, 00:00 to 23:59), e.g. \"08:00\"")
+        })
+    };
+    let start = time("start", input.start.as_ref())?;
+    let end = time("end", input.end.as_ref())?;
+    if start == end {
+        return Err(SmsError::invalid(
+            &key("end"),
+            "must differ from start (the window runs from start to end, across midnight when end is earlier)",
+        ));
+    }
+    let zone_named = |k: &str, name: &str| {
+        if is_known_zone(name) {
+            Ok(name.to_owned())
+        } else {
+            let shown: String = name.chars().take(64).collect();
+            Err(SmsError::invalid(
+                &key(k),
+                &format!("{shown:?} is not a time zone of the tz database; use an IANA name such as \"America/New_York\""),
+            ))
+        }
+    };
+    let fallback = input
+        .fallback_time_zone
+        .as_deref()
+        .map(str::trim)
+        .map(|f| zone_named("fallbackTimeZone", f))
+        .transpose()?;
+    let zone = match input.time_zone.as_deref().map(str::trim) {
+        None | Some("auto") => QuietZone::Auto {
+            fallback: fallback.ok_or_else(|| {
+                SmsError::invalid(
+                    &key("fallbackTimeZone"),
+                    "is required with timeZone \"auto\": the zone for numbers whose region has several (such as +1), e.g. \"America/New_York\"",
+                )
+            })?,
+        },
+        Some(name) => QuietZone::Fixed(zone_named("timeZone", name)?),
+    };
+    Ok(QuietHours { start, end, zone })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +366,29 @@ mod tests {
             "2026-12-05T08:00:00Z"
         );
         assert!(auto.hold_until(&E164::parse("+14155552671").unwrap(), at).is_none());
+    }
+
+    #[test]
+    fn config_is_checked_naming_the_key() {
+        let input = |start: &str, end: &str, tz: Option<&str>, fb: Option<&str>| QuietHoursInput {
+            start: Some(start.to_owned()),
+            end: Some(end.to_owned()),
+            time_zone: tz.map(str::to_owned),
+            fallback_time_zone: fb.map(str::to_owned),
+        };
+        let err = |i: QuietHoursInput| resolve(&i, "channels.sms.quietHours").unwrap_err().to_string();
+        let ok = resolve(&input("21:00", "08:00", None, Some("America/New_York")), "q").unwrap();
+        assert_eq!(
+            ok.zone,
+            QuietZone::Auto {
+                fallback: "America/New_York".to_owned()
+            }
+        );
+        assert!(err(input("21:00", "08:00", Some("auto"), None)).contains("channels.sms.quietHours.fallbackTimeZone"));
+        assert!(err(input("21:00", "8:00", Some("UTC"), None)).contains("channels.sms.quietHours.end"));
+        assert!(err(input("21:00", "21:00", Some("UTC"), None)).contains("must differ from start"));
+        assert!(err(input("21:00", "08:00", Some("Mars/Base"), None)).contains("channels.sms.quietHours.timeZone"));
+        assert!(err(QuietHoursInput::default()).contains("channels.sms.quietHours.start"));
     }
 
     #[test]

@@ -10,7 +10,8 @@ mod resolve;
 pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
-    LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, SmsChannelInput,
+    LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, QUIET_HOURS_KEYS, QuietHoursInput,
+    SmsChannelInput,
     TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
 

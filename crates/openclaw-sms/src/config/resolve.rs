@@ -168,6 +168,8 @@ pub struct AccountSettings {
     pub limits: Limits,
     /// Pairing: owner notification, limits.
     pub pairing: PairingSettings,
+    /// Quiet hours for messages the agent or automation starts (`None`: none).
+    pub quiet_hours: Option<crate::quiet::QuietHours>,
     /// Non-fatal problems found while resolving (numbering-plan warnings and the like).
     pub warnings: Vec<String>,
 }
@@ -375,6 +377,7 @@ fn merge(own: Option<&AccountInput>, base: &AccountInput) -> AccountInput {
         hold_until_approved: own.hold_until_approved.or(base.hold_until_approved),
         limits: own.limits.or(base.limits),
         pairing: own.pairing.or(base.pairing),
+        quiet_hours: own.quiet_hours.or(base.quiet_hours),
     }
 }
 
@@ -590,6 +593,11 @@ fn resolve_one(
         }
     }
     let pairing = resolve_pairing(input.pairing.as_ref(), &key("pairing"), &mut warnings)?;
+    let quiet_hours = input
+        .quiet_hours
+        .as_ref()
+        .map(|q| crate::quiet::resolve(q, &key("quietHours")))
+        .transpose()?;
     Ok(AccountSettings {
         id: id.to_owned(),
         config_path: path.to_owned(),
@@ -619,6 +627,7 @@ fn resolve_one(
         hold_until_approved: input.hold_until_approved.unwrap_or(true),
         limits,
         pairing,
+        quiet_hours,
         warnings,
     })
 }
