@@ -423,7 +423,7 @@ mod tests {
         assert!(check_asked(now + MAX_AHEAD_MS + 1, now).is_err());
     }
 
-    fn settings(quiet: Option<serde_json::Value>) -> AccountSettings {
+    fn settings(quiet: Option<Value>) -> AccountSettings {
         let mut config = json!({"accountSid": "AC0123456789abcdef0123456789abcdef",
             "authToken": "t", "fromNumber": "+15550001111"});
         if let Some(q) = quiet {
@@ -442,7 +442,7 @@ mod tests {
         let quiet = settings(Some(
             json!({"start": "21:00", "end": "08:00", "timeZone": "auto", "fallbackTimeZone": "America/New_York"}),
         ));
-        let gb = "+447911123456";
+        let gb = "+447400123456";
         let night = ms("2026-12-04T22:00:00Z");
         assert_eq!(
             plan(&quiet, gb, None, night),

@@ -605,7 +605,7 @@ mod tests {
     use openclaw_sms::config::{SmsChannelInput, resolve_accounts};
     use openclaw_sms::metrics::Metrics;
     use openclaw_sms::{AccountOptions, AccountRuntime, ChannelOptions, Clock, ResolvedAccount};
-    use openclaw_store::{OptOut, SqliteStore};
+    use openclaw_store::{OptOut, SqliteStore, StoreOptions};
     use openclaw_twilio_sim::{SimAccount, SimConfig, SimHandle, SimNumber, Simulator};
     use secrecy::SecretString;
 
@@ -621,18 +621,43 @@ mod tests {
         sim: SimHandle,
         base: String,
         channel: Arc<SmsChannel>,
+        scheduler: Arc<Scheduler>,
         http: reqwest::Client,
     }
 
     async fn setup() -> Setup {
-        let sim = Simulator::start(
-            SimConfig::new()
-                .with_account(SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR))),
+        setup_with(
+            json!({}),
+            Clock::system(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
         )
         .await
-        .unwrap();
-        let config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
+    }
+
+    /// A send API over `store` with `extra` account config, on `clock`; `sim` reuses a
+    /// simulator (a gateway restarted against the same Twilio).
+    async fn setup_with(
+        extra: Value,
+        clock: Clock,
+        store: Arc<dyn openclaw_store::Store>,
+        sim: Option<SimHandle>,
+    ) -> Setup {
+        let sim = match sim {
+            Some(sim) => sim,
+            None => Simulator::start(
+                SimConfig::new().with_account(
+                    SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR)),
+                ),
+            )
+            .await
+            .unwrap(),
+        };
+        let mut config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
             "apiBaseUrl": sim.base_url(), "sendRatePerSecond": 1000.0});
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
         let input = SmsChannelInput::from_value(&config, "channels.sms").unwrap();
         let settings = resolve_accounts(&input, &|_| None, "channels.sms")
             .unwrap()
@@ -649,16 +674,18 @@ mod tests {
         .unwrap();
         let channel = Arc::new(SmsChannel::new(
             vec![account],
-            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            store,
             Arc::new(crate::agents::EchoAgent),
             Arc::new(Metrics::new()),
-            Clock::system(),
+            clock,
             ChannelOptions::default(),
         ));
+        let scheduler = Scheduler::new(&channel);
         let app = router(
             &channel,
             AuthToken::new(SecretString::from(TOKEN)),
             TrustedProxies::default(),
+            Arc::clone(&scheduler),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -674,6 +701,7 @@ mod tests {
             sim,
             base,
             channel,
+            scheduler,
             http: reqwest::Client::new(),
         }
     }
@@ -821,9 +849,18 @@ mod tests {
                 "body",
             ),
             (
-                json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00Z"}),
+                json!({"to": ALICE, "body": "hi", "sendAt": "tomorrow at nine"}),
                 "sendAt",
             ),
+            (
+                json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00"}),
+                "sendAt",
+            ),
+            (
+                json!({"to": ALICE, "body": "hi", "sendAt": "2001-12-05T09:00:00Z"}),
+                "sendAt",
+            ),
+            (json!({"to": ALICE, "body": "hi", "sendAt": 1}), "sendAt"),
             (
                 json!({"to": ALICE, "body": "hi", "idempotencyKey": ""}),
                 "idempotencyKey",
@@ -851,9 +888,12 @@ mod tests {
             );
         }
         let (_, answer) = s
-            .send(json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00Z"}))
+            .send(json!({"to": ALICE, "body": "hi", "sendAt": "2001-12-05T09:00:00Z"}))
             .await;
-        assert_eq!(answer["error"], "sendAt is not supported yet");
+        assert!(
+            answer["error"].as_str().unwrap().contains("in the past"),
+            "{answer}"
+        );
         let auth = format!("Bearer {TOKEN}");
         assert_eq!(s.post(Some(&auth), "not json".to_owned()).await.0, 400);
         assert_eq!(s.post(Some(&auth), "[1]".to_owned()).await.0, 400);
@@ -886,6 +926,123 @@ mod tests {
             "{answer}"
         );
         assert_eq!(s.sim.fault_counts().create_requests, 0);
+    }
+
+    fn ms(rfc3339: &str) -> i64 {
+        rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[tokio::test]
+    async fn send_at_is_durable_at_once_and_sent_when_due_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let start = ms("2026-12-04T12:00:00Z");
+        let clock = Clock::manual(start);
+        let store = Arc::new(SqliteStore::open(&path, &StoreOptions::default()).await.unwrap());
+        let s = setup_with(json!({}), clock.clone(), store.clone(), None).await;
+        let send = json!({"to": ALICE, "body": "reminder", "sendAt": "2026-12-04T13:00:00Z", "idempotencyKey": "r1"});
+        let (status, answer) = s.send(send.clone()).await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(
+            (answer["status"].as_str(), answer["sendAt"].as_str(), answer["reason"].as_str()),
+            (Some("scheduled"), Some("2026-12-04T13:00:00.000Z"), Some("at"))
+        );
+        let id = answer["id"].as_str().unwrap().to_owned();
+        // A retry with the same key: the same id, still one scheduled send.
+        let (status, again) = s.send(send).await;
+        assert_eq!((status, again["id"].as_str()), (202, Some(id.as_str())));
+        assert_eq!(s.scheduler.tick().await, 0, "not due yet");
+        assert_eq!(s.sim.fault_counts().create_requests, 0);
+        // The gateway stops before it is due; a new one opens the same state.
+        let Setup { sim, .. } = s;
+        drop(store);
+        clock.advance(3_600_000);
+        let store = Arc::new(SqliteStore::open(&path, &StoreOptions::default()).await.unwrap());
+        let s = setup_with(json!({}), clock.clone(), store, Some(sim)).await;
+        assert_eq!(s.scheduler.tick().await, 1);
+        assert_eq!(s.texts_to(ALICE), ["reminder"]);
+        assert_eq!(s.scheduler.tick().await, 0, "sent once");
+        let (_, got) = s.get(Some(&format!("Bearer {TOKEN}")), &id).await;
+        assert_eq!(got["status"], "sent", "{got}");
+        assert_eq!(
+            s.channel.metrics().counter(
+                names::SCHEDULED_SENDS,
+                &[("reason", "at"), ("event", "sent")]
+            ),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_in_quiet_hours_is_held_until_the_window_ends() {
+        let clock = Clock::manual(ms("2026-12-04T22:00:00Z"));
+        let quiet = json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "Europe/London"}});
+        let s = setup_with(
+            quiet,
+            clock.clone(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
+        )
+        .await;
+        let (status, answer) = s.send(json!({"to": ALICE, "body": "nightly report"})).await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(
+            (
+                answer["status"].as_str(),
+                answer["reason"].as_str(),
+                answer["zone"].as_str(),
+                answer["sendAt"].as_str()
+            ),
+            (
+                Some("scheduled"),
+                Some("quiet_hours"),
+                Some("Europe/London"),
+                Some("2026-12-05T08:00:00.000Z")
+            )
+        );
+        clock.advance(ms("2026-12-05T07:59:59.999Z") - ms("2026-12-04T22:00:00Z"));
+        assert_eq!(s.scheduler.tick().await, 0, "one millisecond before the end");
+        assert!(s.texts_to(ALICE).is_empty());
+        clock.advance(1);
+        assert_eq!(s.scheduler.tick().await, 1);
+        assert_eq!(s.texts_to(ALICE), ["nightly report"]);
+        let metrics = s.channel.metrics();
+        for event in ["scheduled", "sent"] {
+            assert_eq!(
+                metrics.counter(
+                    names::SCHEDULED_SENDS,
+                    &[("reason", "quiet_hours"), ("event", event)]
+                ),
+                1,
+                "{event}"
+            );
+        }
+        // Outside the window a send goes out at once.
+        let (_, now) = s.send(json!({"to": ALICE, "body": "morning"})).await;
+        assert_eq!(now["status"], "sent", "{now}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_send_is_never_sent() {
+        let clock = Clock::manual(ms("2026-12-04T12:00:00Z"));
+        let s = setup_with(
+            json!({}),
+            clock.clone(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
+        )
+        .await;
+        let (_, answer) = s
+            .send(json!({"to": ALICE, "body": "never", "sendAt": "2026-12-04T12:30:00Z"}))
+            .await;
+        let id = answer["id"].as_str().unwrap();
+        let cancelled = s.scheduler.cancel(id).await.unwrap().unwrap();
+        assert_eq!(cancelled.state, ScheduledState::Cancelled);
+        clock.advance(3_600_000);
+        assert_eq!(s.scheduler.tick().await, 0);
+        assert!(s.texts_to(ALICE).is_empty());
+        let (_, got) = s.get(Some(&format!("Bearer {TOKEN}")), id).await;
+        assert_eq!(got["status"], "cancelled", "{got}");
     }
 
     #[test]

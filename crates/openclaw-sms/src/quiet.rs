@@ -333,9 +333,9 @@ mod tests {
             fallback: "America/Chicago".to_owned(),
         });
         let zone = |n: &str| auto.zone_for(&E164::parse(n).unwrap());
-        // +44 7911: GB, one zone.
+        // +44 7400: GB, one zone (+44 79111 would be Guernsey: the plan knows).
         assert_eq!(
-            zone("+447911123456"),
+            zone("+447400123456"),
             RecipientZone {
                 name: "Europe/London".to_owned(),
                 source: ZoneSource::Region
@@ -355,12 +355,12 @@ mod tests {
         }
         let fixed = quiet(QuietZone::Fixed("Asia/Tokyo".to_owned()));
         assert_eq!(
-            fixed.zone_for(&E164::parse("+447911123456").unwrap()).source,
+            fixed.zone_for(&E164::parse("+447400123456").unwrap()).source,
             ZoneSource::Configured
         );
         // 22:30 in London is quiet for a GB number; the same instant is 16:30 in Chicago.
         let at = "2026-12-04T22:30:00Z".parse::<Timestamp>().unwrap().as_millisecond();
-        let gb = auto.hold_until(&E164::parse("+447911123456").unwrap(), at).unwrap();
+        let gb = auto.hold_until(&E164::parse("+447400123456").unwrap(), at).unwrap();
         assert_eq!(
             Timestamp::from_millisecond(gb.until_ms).unwrap().to_string(),
             "2026-12-05T08:00:00Z"
