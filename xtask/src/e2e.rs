@@ -36,6 +36,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
         ("env_only_and_secret_ref_config", env_and_secret_ref),
         ("dead_letters_list_and_resubmit", dead_letters),
         (
+            "quiet_hours_hold_until_window_end",
+            crate::e2e_quiet::quiet_hours_hold_until_window_end,
+        ),
+        (
             "openclaw_bridge_real_openclaw",
             crate::e2e_openclaw::openclaw_bridge,
         ),
