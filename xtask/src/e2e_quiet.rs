@@ -56,8 +56,11 @@ pub(crate) fn quiet_hours_hold_until_window_end(bins: &Bins) -> anyhow::Result<(
         "--after",
         "3h",
     ])?;
-    let listed: Value = serde_json::from_str(&gw.cli_ok(&["message", "scheduled", "list", "--json"])?)?;
-    let sends = listed["scheduled"].as_array().context("no scheduled list")?;
+    let listed: Value =
+        serde_json::from_str(&gw.cli_ok(&["message", "scheduled", "list", "--json"])?)?;
+    let sends = listed["scheduled"]
+        .as_array()
+        .context("no scheduled list")?;
     ensure!(sends.len() == 2, "expected two waiting sends: {listed}");
     ensure!(
         sends[0]["reason"] == "quiet_hours" && sends[1]["reason"] == "at",

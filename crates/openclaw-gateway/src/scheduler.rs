@@ -57,14 +57,14 @@ pub(crate) fn plan(
     now: i64,
 ) -> Option<Planned> {
     let at = asked.as_ref().map_or(now, |(at, _)| (*at).max(now));
-    if let (Some(quiet), Ok(number)) = (&settings.quiet_hours, E164::parse(to)) {
-        if let Some(hold) = quiet.hold_until(&number, at) {
-            return Some(Planned {
-                due_at: hold.until_ms,
-                reason: ScheduleReason::QuietHours,
-                zone: Some(hold.zone.name),
-            });
-        }
+    if let (Some(quiet), Ok(number)) = (&settings.quiet_hours, E164::parse(to))
+        && let Some(hold) = quiet.hold_until(&number, at)
+    {
+        return Some(Planned {
+            due_at: hold.until_ms,
+            reason: ScheduleReason::QuietHours,
+            zone: Some(hold.zone.name),
+        });
     }
     match asked {
         Some((due_at, zone)) if due_at > now => Some(Planned {
@@ -245,10 +245,12 @@ impl Scheduler {
     pub(crate) async fn cancel(&self, id: &str) -> Result<Option<ScheduledSend>, StoreError> {
         let now = self.channel.clock().now_ms();
         let send = self.channel.store().cancel_scheduled(id, now).await?;
-        if let Some(s) = &send {
-            if s.state == ScheduledState::Cancelled && s.updated_at == now {
-                self.count(s.reason, "cancelled");
-            }
+        // Cancelled by this call (not earlier): its last change is now.
+        if let Some(s) = &send
+            && s.state == ScheduledState::Cancelled
+            && s.updated_at == now
+        {
+            self.count(s.reason, "cancelled");
         }
         Ok(send)
     }
@@ -343,7 +345,10 @@ impl Scheduler {
                     ScheduledOutcome::Sent
                 } else {
                     ScheduledOutcome::Failed(
-                        report.first_error().unwrap_or("nothing was sent").to_owned(),
+                        report
+                            .first_error()
+                            .unwrap_or("nothing was sent")
+                            .to_owned(),
                     )
                 }
             }
@@ -387,7 +392,10 @@ mod tests {
     #[test]
     fn at_reads_zones_offsets_and_local_times() {
         let paris = parse_at("2026-12-04T09:00[Europe/Paris]", &utc()).unwrap();
-        assert_eq!(paris, (ms("2026-12-04T08:00:00Z"), Some("Europe/Paris".to_owned())));
+        assert_eq!(
+            paris,
+            (ms("2026-12-04T08:00:00Z"), Some("Europe/Paris".to_owned()))
+        );
         assert_eq!(
             parse_at("2026-12-04T09:00-05:00", &utc()).unwrap(),
             (ms("2026-12-04T14:00:00Z"), None)
@@ -397,7 +405,12 @@ mod tests {
             parse_at("2026-12-04T09:00", &tokyo).unwrap(),
             (ms("2026-12-04T00:00:00Z"), Some("Asia/Tokyo".to_owned()))
         );
-        for bad in ["tomorrow", "2026-13-01T09:00", "2026-12-04T09:00[Mars/Base]", &"9".repeat(65)] {
+        for bad in [
+            "tomorrow",
+            "2026-13-01T09:00",
+            "2026-12-04T09:00[Mars/Base]",
+            &"9".repeat(65),
+        ] {
             assert!(parse_at(bad, &utc()).is_err(), "{bad}");
         }
     }
@@ -405,10 +418,19 @@ mod tests {
     #[test]
     fn after_reads_friendly_durations() {
         let now = ms("2026-12-04T09:00:00Z");
-        assert_eq!(parse_after("2h", now, &utc()).unwrap(), ms("2026-12-04T11:00:00Z"));
-        assert_eq!(parse_after("1h30m", now, &utc()).unwrap(), ms("2026-12-04T10:30:00Z"));
+        assert_eq!(
+            parse_after("2h", now, &utc()).unwrap(),
+            ms("2026-12-04T11:00:00Z")
+        );
+        assert_eq!(
+            parse_after("1h30m", now, &utc()).unwrap(),
+            ms("2026-12-04T10:30:00Z")
+        );
         assert_eq!(parse_after("90s", now, &utc()).unwrap(), now + 90_000);
-        assert_eq!(parse_after("1d", now, &utc()).unwrap(), ms("2026-12-05T09:00:00Z"));
+        assert_eq!(
+            parse_after("1d", now, &utc()).unwrap(),
+            ms("2026-12-05T09:00:00Z")
+        );
         for bad in ["", "soon", "-2h", "0s"] {
             assert!(parse_after(bad, now, &utc()).is_err(), "{bad}");
         }
@@ -419,7 +441,11 @@ mod tests {
         let now = ms("2026-12-04T09:00:00Z");
         assert!(check_asked(now + 1, now).is_ok());
         assert!(check_asked(now - 60_000, now).is_ok());
-        assert!(check_asked(now - 60_001, now).unwrap_err().contains("in the past"));
+        assert!(
+            check_asked(now - 60_001, now)
+                .unwrap_err()
+                .contains("in the past")
+        );
         assert!(check_asked(now + MAX_AHEAD_MS + 1, now).is_err());
     }
 

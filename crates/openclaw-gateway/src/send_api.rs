@@ -430,24 +430,22 @@ impl SendApi {
             return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
         }
         let asked = request.send_at.map(|at| (at, None));
-        if let Some(planned) = plan(&account.settings, &saved.recipient, asked, now) {
-            if !duplicate {
-                let schedule = ScheduleRequest {
-                    id: id.clone(),
-                    account: account.id().to_owned(),
-                    to: saved.recipient.clone(),
-                    text: saved.text.clone(),
-                    reply_id: reply_id.clone(),
-                    planned,
-                    now,
-                };
-                self.scheduler
-                    .schedule(schedule)
-                    .await
-                    .map_err(|e| Refusal::Internal(format!("could not schedule the send: {e}")))?;
-                self.count("scheduled");
-                return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
-            }
+        if !duplicate && let Some(planned) = plan(&account.settings, &saved.recipient, asked, now) {
+            let schedule = ScheduleRequest {
+                id: id.clone(),
+                account: account.id().to_owned(),
+                to: saved.recipient.clone(),
+                text: saved.text.clone(),
+                reply_id: reply_id.clone(),
+                planned,
+                now,
+            };
+            self.scheduler
+                .schedule(schedule)
+                .await
+                .map_err(|e| Refusal::Internal(format!("could not schedule the send: {e}")))?;
+            self.count("scheduled");
+            return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
         }
         // The same outbound path as every reply; a retry resumes only the unsent parts.
         self.channel
@@ -643,16 +641,15 @@ mod tests {
         store: Arc<dyn openclaw_store::Store>,
         sim: Option<SimHandle>,
     ) -> Setup {
-        let sim = match sim {
-            Some(sim) => sim,
-            None => Simulator::start(
-                SimConfig::new().with_account(
+        let sim =
+            match sim {
+                Some(sim) => sim,
+                None => Simulator::start(SimConfig::new().with_account(
                     SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR)),
-                ),
-            )
-            .await
-            .unwrap(),
-        };
+                ))
+                .await
+                .unwrap(),
+            };
         let mut config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
             "apiBaseUrl": sim.base_url(), "sendRatePerSecond": 1000.0});
         if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
@@ -938,14 +935,26 @@ mod tests {
         let path = dir.path().join("state.sqlite");
         let start = ms("2026-12-04T12:00:00Z");
         let clock = Clock::manual(start);
-        let store = Arc::new(SqliteStore::open(&path, &StoreOptions::default()).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&path, &StoreOptions::default())
+                .await
+                .unwrap(),
+        );
         let s = setup_with(json!({}), clock.clone(), store.clone(), None).await;
         let send = json!({"to": ALICE, "body": "reminder", "sendAt": "2026-12-04T13:00:00Z", "idempotencyKey": "r1"});
         let (status, answer) = s.send(send.clone()).await;
         assert_eq!(status, 202, "{answer}");
         assert_eq!(
-            (answer["status"].as_str(), answer["sendAt"].as_str(), answer["reason"].as_str()),
-            (Some("scheduled"), Some("2026-12-04T13:00:00.000Z"), Some("at"))
+            (
+                answer["status"].as_str(),
+                answer["sendAt"].as_str(),
+                answer["reason"].as_str()
+            ),
+            (
+                Some("scheduled"),
+                Some("2026-12-04T13:00:00.000Z"),
+                Some("at")
+            )
         );
         let id = answer["id"].as_str().unwrap().to_owned();
         // A retry with the same key: the same id, still one scheduled send.
@@ -957,7 +966,11 @@ mod tests {
         let Setup { sim, .. } = s;
         drop(store);
         clock.advance(3_600_000);
-        let store = Arc::new(SqliteStore::open(&path, &StoreOptions::default()).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&path, &StoreOptions::default())
+                .await
+                .unwrap(),
+        );
         let s = setup_with(json!({}), clock.clone(), store, Some(sim)).await;
         assert_eq!(s.scheduler.tick().await, 1);
         assert_eq!(s.texts_to(ALICE), ["reminder"]);
@@ -976,7 +989,8 @@ mod tests {
     #[tokio::test]
     async fn a_send_in_quiet_hours_is_held_until_the_window_ends() {
         let clock = Clock::manual(ms("2026-12-04T22:00:00Z"));
-        let quiet = json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "Europe/London"}});
+        let quiet =
+            json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "Europe/London"}});
         let s = setup_with(
             quiet,
             clock.clone(),
@@ -1001,7 +1015,11 @@ mod tests {
             )
         );
         clock.advance(ms("2026-12-05T07:59:59.999Z") - ms("2026-12-04T22:00:00Z"));
-        assert_eq!(s.scheduler.tick().await, 0, "one millisecond before the end");
+        assert_eq!(
+            s.scheduler.tick().await,
+            0,
+            "one millisecond before the end"
+        );
         assert!(s.texts_to(ALICE).is_empty());
         clock.advance(1);
         assert_eq!(s.scheduler.tick().await, 1);

@@ -375,12 +375,7 @@ async fn admin_send(State(state): State<AppState>, Json(body): Json<SendBody>) -
             Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
         };
     }
-    let reply_id = format!(
-        "cli:{}:{}:{}",
-        account.id(),
-        now,
-        rand::random::<u64>()
-    );
+    let reply_id = format!("cli:{}:{}:{}", account.id(), now, rand::random::<u64>());
     let report = channel
         .outbound()
         .send_reply(&account, &body.to, &body.text, &reply_id)
@@ -397,7 +392,10 @@ async fn admin_scheduled_list(
         .pending_scheduled(q.account.as_deref(), crate::scheduler::LIST_LIMIT)
         .await
     {
-        Ok(sends) => Json(json!({"scheduled": sends.iter().map(scheduled_json).collect::<Vec<_>>()})).into_response(),
+        Ok(sends) => {
+            Json(json!({"scheduled": sends.iter().map(scheduled_json).collect::<Vec<_>>()}))
+                .into_response()
+        }
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
 }

@@ -148,7 +148,10 @@ impl E164 {
     /// `+1` numbers outside any region's ranges read as the code's main region (`US`).
     #[must_use]
     pub fn region(&self) -> Option<Region> {
-        let id = phonenumber::parse(None, self.as_str()).ok()?.country().id()?;
+        let id = phonenumber::parse(None, self.as_str())
+            .ok()?
+            .country()
+            .id()?;
         DATABASE.by_id(id.as_ref()).map(|_| Region(id))
     }
 

@@ -169,7 +169,12 @@ impl QuietHours {
 /// `end <= start`. A wall-clock end that a daylight-saving change skips or repeats on that
 /// day resolves as `jiff`'s `compatible` rule does (the instant after a gap, the first of a
 /// fold, or the second when `now` is already past the first).
-pub fn window_end(now: Timestamp, start: ClockTime, end: ClockTime, tz: &TimeZone) -> Option<Timestamp> {
+pub fn window_end(
+    now: Timestamp,
+    start: ClockTime,
+    end: ClockTime,
+    tz: &TimeZone,
+) -> Option<Timestamp> {
     if start == end {
         return None;
     }
@@ -203,10 +208,16 @@ pub(crate) fn resolve(input: &QuietHoursInput, path: &str) -> Result<QuietHours,
     let key = |k: &str| format!("{path}.{k}");
     let time = |k: &str, v: Option<&String>| {
         let v = v.ok_or_else(|| {
-            SmsError::invalid(&key(k), "is required, as \"HH:MM\" (24-hour), e.g. \"21:00\"")
+            SmsError::invalid(
+                &key(k),
+                "is required, as \"HH:MM\" (24-hour), e.g. \"21:00\"",
+            )
         })?;
         ClockTime::parse(v).ok_or_else(|| {
-            SmsError::invalid(&key(k), "must be \"HH:MM\" (24-hour, 00:00 to 23:59), e.g. \"08:00\"")
+            SmsError::invalid(
+                &key(k),
+                "must be \"HH:MM\" (24-hour, 00:00 to 23:59), e.g. \"08:00\"",
+            )
         })
     };
     let start = time("start", input.start.as_ref())?;
@@ -224,7 +235,9 @@ pub(crate) fn resolve(input: &QuietHoursInput, path: &str) -> Result<QuietHours,
             let shown: String = name.chars().take(64).collect();
             Err(SmsError::invalid(
                 &key(k),
-                &format!("{shown:?} is not a time zone of the tz database; use an IANA name such as \"America/New_York\""),
+                &format!(
+                    "{shown:?} is not a time zone of the tz database; use an IANA name such as \"America/New_York\""
+                ),
             ))
         }
     };
@@ -269,10 +282,34 @@ mod tests {
     fn windows_crossing_midnight_start_inclusive_end_exclusive() {
         let z = "Europe/London"; // GMT in December: local = UTC.
         check("2026-12-04T20:59:59Z", "21:00", "08:00", z, None);
-        check("2026-12-04T21:00:00Z", "21:00", "08:00", z, Some("2026-12-05T08:00:00Z"));
-        check("2026-12-04T23:59:59Z", "21:00", "08:00", z, Some("2026-12-05T08:00:00Z"));
-        check("2026-12-05T00:00:00Z", "21:00", "08:00", z, Some("2026-12-05T08:00:00Z"));
-        check("2026-12-05T07:59:59Z", "21:00", "08:00", z, Some("2026-12-05T08:00:00Z"));
+        check(
+            "2026-12-04T21:00:00Z",
+            "21:00",
+            "08:00",
+            z,
+            Some("2026-12-05T08:00:00Z"),
+        );
+        check(
+            "2026-12-04T23:59:59Z",
+            "21:00",
+            "08:00",
+            z,
+            Some("2026-12-05T08:00:00Z"),
+        );
+        check(
+            "2026-12-05T00:00:00Z",
+            "21:00",
+            "08:00",
+            z,
+            Some("2026-12-05T08:00:00Z"),
+        );
+        check(
+            "2026-12-05T07:59:59Z",
+            "21:00",
+            "08:00",
+            z,
+            Some("2026-12-05T08:00:00Z"),
+        );
         check("2026-12-05T08:00:00Z", "21:00", "08:00", z, None);
         check("2026-12-05T12:00:00Z", "21:00", "08:00", z, None);
     }
@@ -281,8 +318,20 @@ mod tests {
     fn windows_within_one_day() {
         let z = "Asia/Tokyo"; // UTC+9, no DST.
         check("2026-12-05T03:59:00Z", "13:00", "14:30", z, None);
-        check("2026-12-05T04:00:00Z", "13:00", "14:30", z, Some("2026-12-05T05:30:00Z"));
-        check("2026-12-05T05:29:59Z", "13:00", "14:30", z, Some("2026-12-05T05:30:00Z"));
+        check(
+            "2026-12-05T04:00:00Z",
+            "13:00",
+            "14:30",
+            z,
+            Some("2026-12-05T05:30:00Z"),
+        );
+        check(
+            "2026-12-05T05:29:59Z",
+            "13:00",
+            "14:30",
+            z,
+            Some("2026-12-05T05:30:00Z"),
+        );
         check("2026-12-05T05:30:00Z", "13:00", "14:30", z, None);
         // start == end is no window (the config refuses it).
         check("2026-12-05T04:00:00Z", "13:00", "13:00", z, None);
@@ -294,27 +343,65 @@ mod tests {
         // 2026-03-08: clocks go 02:00 EST -> 03:00 EDT. The night from 21:00 EST (02:00Z) to
         // 08:00 EDT (12:00Z) is ten hours, not eleven; the end is 12:00Z, not 13:00Z.
         check("2026-03-08T01:59:59Z", "21:00", "08:00", ny, None);
-        check("2026-03-08T02:00:00Z", "21:00", "08:00", ny, Some("2026-03-08T12:00:00Z"));
-        check("2026-03-08T11:59:59Z", "21:00", "08:00", ny, Some("2026-03-08T12:00:00Z"));
+        check(
+            "2026-03-08T02:00:00Z",
+            "21:00",
+            "08:00",
+            ny,
+            Some("2026-03-08T12:00:00Z"),
+        );
+        check(
+            "2026-03-08T11:59:59Z",
+            "21:00",
+            "08:00",
+            ny,
+            Some("2026-03-08T12:00:00Z"),
+        );
         check("2026-03-08T12:00:00Z", "21:00", "08:00", ny, None);
         // The day before, the same local end is 13:00Z (EST).
-        check("2026-03-07T12:30:00Z", "21:00", "08:00", ny, Some("2026-03-07T13:00:00Z"));
+        check(
+            "2026-03-07T12:30:00Z",
+            "21:00",
+            "08:00",
+            ny,
+            Some("2026-03-07T13:00:00Z"),
+        );
         // An end that the change skips (02:30 does not exist that night): the instant after
         // the gap, 03:30 EDT = 07:30Z.
-        check("2026-03-08T06:30:00Z", "01:00", "02:30", ny, Some("2026-03-08T07:30:00Z"));
+        check(
+            "2026-03-08T06:30:00Z",
+            "01:00",
+            "02:30",
+            ny,
+            Some("2026-03-08T07:30:00Z"),
+        );
         // 2026-11-01: clocks go 02:00 EDT -> 01:00 EST; 01:30 happens twice: the first one
         // (EDT, 05:30Z) ends the window.
-        check("2026-11-01T04:00:00Z", "23:00", "01:30", ny, Some("2026-11-01T05:30:00Z"));
+        check(
+            "2026-11-01T04:00:00Z",
+            "23:00",
+            "01:30",
+            ny,
+            Some("2026-11-01T05:30:00Z"),
+        );
         // In the repeated hour, at 01:10 EST (after the first 01:30 has passed): the second
         // 01:30 (EST, 06:30Z) ends the window.
-        check("2026-11-01T06:10:00Z", "23:00", "01:30", ny, Some("2026-11-01T06:30:00Z"));
+        check(
+            "2026-11-01T06:10:00Z",
+            "23:00",
+            "01:30",
+            ny,
+            Some("2026-11-01T06:30:00Z"),
+        );
     }
 
     #[test]
     fn clock_times_parse_strictly() {
         assert_eq!(t("21:00").to_string(), "21:00");
         assert_eq!(t("00:05").to_string(), "00:05");
-        for bad in ["24:00", "9:00", "09:60", "0900", "", "ab:cd", "-1:00", "09:0"] {
+        for bad in [
+            "24:00", "9:00", "09:60", "0900", "", "ab:cd", "-1:00", "09:0",
+        ] {
             assert!(ClockTime::parse(bad).is_none(), "{bad}");
         }
     }
@@ -355,17 +442,29 @@ mod tests {
         }
         let fixed = quiet(QuietZone::Fixed("Asia/Tokyo".to_owned()));
         assert_eq!(
-            fixed.zone_for(&E164::parse("+447400123456").unwrap()).source,
+            fixed
+                .zone_for(&E164::parse("+447400123456").unwrap())
+                .source,
             ZoneSource::Configured
         );
         // 22:30 in London is quiet for a GB number; the same instant is 16:30 in Chicago.
-        let at = "2026-12-04T22:30:00Z".parse::<Timestamp>().unwrap().as_millisecond();
-        let gb = auto.hold_until(&E164::parse("+447400123456").unwrap(), at).unwrap();
+        let at = "2026-12-04T22:30:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_millisecond();
+        let gb = auto
+            .hold_until(&E164::parse("+447400123456").unwrap(), at)
+            .unwrap();
         assert_eq!(
-            Timestamp::from_millisecond(gb.until_ms).unwrap().to_string(),
+            Timestamp::from_millisecond(gb.until_ms)
+                .unwrap()
+                .to_string(),
             "2026-12-05T08:00:00Z"
         );
-        assert!(auto.hold_until(&E164::parse("+14155552671").unwrap(), at).is_none());
+        assert!(
+            auto.hold_until(&E164::parse("+14155552671").unwrap(), at)
+                .is_none()
+        );
     }
 
     #[test]
@@ -376,18 +475,34 @@ mod tests {
             time_zone: tz.map(str::to_owned),
             fallback_time_zone: fb.map(str::to_owned),
         };
-        let err = |i: QuietHoursInput| resolve(&i, "channels.sms.quietHours").unwrap_err().to_string();
-        let ok = resolve(&input("21:00", "08:00", None, Some("America/New_York")), "q").unwrap();
+        let err = |i: QuietHoursInput| {
+            resolve(&i, "channels.sms.quietHours")
+                .unwrap_err()
+                .to_string()
+        };
+        let ok = resolve(
+            &input("21:00", "08:00", None, Some("America/New_York")),
+            "q",
+        )
+        .unwrap();
         assert_eq!(
             ok.zone,
             QuietZone::Auto {
                 fallback: "America/New_York".to_owned()
             }
         );
-        assert!(err(input("21:00", "08:00", Some("auto"), None)).contains("channels.sms.quietHours.fallbackTimeZone"));
-        assert!(err(input("21:00", "8:00", Some("UTC"), None)).contains("channels.sms.quietHours.end"));
+        assert!(
+            err(input("21:00", "08:00", Some("auto"), None))
+                .contains("channels.sms.quietHours.fallbackTimeZone")
+        );
+        assert!(
+            err(input("21:00", "8:00", Some("UTC"), None)).contains("channels.sms.quietHours.end")
+        );
         assert!(err(input("21:00", "21:00", Some("UTC"), None)).contains("must differ from start"));
-        assert!(err(input("21:00", "08:00", Some("Mars/Base"), None)).contains("channels.sms.quietHours.timeZone"));
+        assert!(
+            err(input("21:00", "08:00", Some("Mars/Base"), None))
+                .contains("channels.sms.quietHours.timeZone")
+        );
         assert!(err(QuietHoursInput::default()).contains("channels.sms.quietHours.start"));
     }
 

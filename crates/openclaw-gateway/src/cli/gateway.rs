@@ -166,12 +166,8 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     };
     let console_info = Arc::new(info.clone());
     let scheduler = crate::scheduler::Scheduler::new(&channel);
-    let (mut app, admin_app) = server::app(
-        &channel,
-        info,
-        Arc::clone(&ready),
-        Arc::clone(&scheduler),
-    );
+    let (mut app, admin_app) =
+        server::app(&channel, info, Arc::clone(&ready), Arc::clone(&scheduler));
     if let (true, Some(token)) = (send_api.enabled, auth_token) {
         app = app.merge(crate::send_api::router(
             &channel,

@@ -86,7 +86,10 @@ pub(crate) fn resolve_target(channel: Option<&str>, target: &str) -> anyhow::Res
 }
 
 /// The asked time of `--at` / `--after`, checked: unix ms and the zone it was written in.
-fn asked_time(at: Option<&str>, after: Option<&str>) -> anyhow::Result<Option<(i64, Option<String>)>> {
+fn asked_time(
+    at: Option<&str>,
+    after: Option<&str>,
+) -> anyhow::Result<Option<(i64, Option<String>)>> {
     let local = jiff::tz::TimeZone::system();
     let now = now_ms();
     let asked = match (at, after) {
@@ -259,7 +262,9 @@ fn run_scheduled(ctx: Ctx, cmd: ScheduledCommand) -> anyhow::Result<ExitCode> {
             ScheduledCommand::Cancel { id, json } => {
                 let id = id.trim().to_ascii_lowercase();
                 if !is_id(&id) {
-                    bail!("{id:?} is not a scheduled send's id (32 hex characters, as `message scheduled list` prints)");
+                    bail!(
+                        "{id:?} is not a scheduled send's id (32 hex characters, as `message scheduled list` prints)"
+                    );
                 }
                 let send: Value = if running {
                     client.post("/scheduled/cancel", &json!({"id": id})).await?

@@ -11,8 +11,7 @@ pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
     LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, QUIET_HOURS_KEYS, QuietHoursInput,
-    SmsChannelInput,
-    TOP_LEVEL_ONLY_KEYS, nearest_key,
+    SmsChannelInput, TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
 
 pub use resolve::{

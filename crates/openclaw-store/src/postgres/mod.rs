@@ -15,8 +15,8 @@ pub use ingress::{CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE};
 mod misc;
 mod outbound;
 mod pairing;
-mod schema;
 mod scheduled;
+mod schema;
 mod snapshot;
 mod tls;
 

@@ -43,7 +43,11 @@ async fn select<C: GenericClient + ?Sized>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<ScheduledSend>, StoreError> {
-    query(c, context, sql, params).await?.iter().map(row).collect()
+    query(c, context, sql, params)
+        .await?
+        .iter()
+        .map(row)
+        .collect()
 }
 
 async fn by_id<C: GenericClient + ?Sized>(

@@ -6,8 +6,8 @@ mod legacy;
 mod misc;
 mod outbound;
 mod pairing;
-mod schema;
 mod scheduled;
+mod schema;
 mod snapshot;
 mod turns;
 

@@ -208,12 +208,10 @@ impl ScheduledStore for SqliteStore {
 
     async fn next_scheduled_due(&self) -> Result<Option<i64>, StoreError> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT min(due_at) FROM scheduled_sends WHERE state = 'scheduled'",
-            )
-            .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<i64>>(0)).optional())
-            .map(Option::flatten)
-            .map_err(StoreError::query("read next scheduled send"))
+            conn.prepare_cached("SELECT min(due_at) FROM scheduled_sends WHERE state = 'scheduled'")
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, Option<i64>>(0)).optional())
+                .map(Option::flatten)
+                .map_err(StoreError::query("read next scheduled send"))
         })
         .await
     }

@@ -54,7 +54,13 @@ async fn a_send_is_claimed_once_when_due(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(store.next_scheduled_due().await.unwrap(), Some(100));
     // One millisecond early: nothing; at the due time: due ones, earliest first.
-    assert!(store.claim_due_sends(99, LEASE, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due_sends(99, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let claimed = store.claim_due_sends(200, LEASE, 10).await.unwrap();
     assert_eq!(ids(&claimed), ["a", "b"]);
     assert!(
@@ -62,7 +68,13 @@ async fn a_send_is_claimed_once_when_due(store: Arc<dyn Store>) {
             .iter()
             .all(|s| s.state == ScheduledState::Claimed && s.claimed_until == Some(200 + LEASE))
     );
-    assert!(store.claim_due_sends(201, LEASE, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_due_sends(201, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.next_scheduled_due().await.unwrap(), Some(300));
     assert!(
         store
@@ -93,8 +105,17 @@ async fn a_send_is_claimed_once_when_due(store: Arc<dyn Store>) {
         (ScheduledState::Failed, Some("opted out"))
     );
     // "b" is still claimed: listed as pending, not claimable until its lease runs out.
-    assert_eq!(ids(&store.pending_scheduled(None, 10).await.unwrap()), ["b"]);
-    assert!(store.claim_due_sends(200 + LEASE - 1, LEASE, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&store.pending_scheduled(None, 10).await.unwrap()),
+        ["b"]
+    );
+    assert!(
+        store
+            .claim_due_sends(200 + LEASE - 1, LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let taken_over = store.claim_due_sends(200 + LEASE, LEASE, 10).await.unwrap();
     assert_eq!(ids(&taken_over), ["b"]);
     assert_eq!(taken_over[0].claimed_until, Some(200 + 2 * LEASE));
@@ -114,29 +135,58 @@ async fn cancel_only_a_waiting_send(store: Arc<dyn Store>) {
         ids(&store.pending_scheduled(Some("default"), 10).await.unwrap()),
         ["a", "b"]
     );
-    assert_eq!(ids(&store.pending_scheduled(None, 10).await.unwrap()), ["c", "a", "b"]);
+    assert_eq!(
+        ids(&store.pending_scheduled(None, 10).await.unwrap()),
+        ["c", "a", "b"]
+    );
     let cancelled = store.cancel_scheduled("a", 10).await.unwrap().unwrap();
     assert_eq!(cancelled.state, ScheduledState::Cancelled);
     assert!(store.cancel_scheduled("nope", 10).await.unwrap().is_none());
     // Claimed: cancel leaves it as it is (it is being sent).
-    assert_eq!(ids(&store.claim_due_sends(100, LEASE, 10).await.unwrap()), ["c", "b"]);
+    assert_eq!(
+        ids(&store.claim_due_sends(100, LEASE, 10).await.unwrap()),
+        ["c", "b"]
+    );
     let b = store.cancel_scheduled("b", 101).await.unwrap().unwrap();
     assert_eq!(b.state, ScheduledState::Claimed);
-    assert!(store.pending_scheduled(Some("default"), 10).await.unwrap().iter().all(|s| s.id != "a"));
+    assert!(
+        store
+            .pending_scheduled(Some("default"), 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.id != "a")
+    );
     // A cancelled send is never claimed.
-    assert!(store.claim_due_sends(i64::MAX / 2, LEASE, 10).await.unwrap().iter().all(|s| s.id != "a"));
+    assert!(
+        store
+            .claim_due_sends(i64::MAX / 2, LEASE, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.id != "a")
+    );
 }
 
 async fn finished_sends_are_pruned_after_the_ttl(store: Arc<dyn Store>) {
     store.schedule_send(send("done", 0)).await.unwrap();
-    store.schedule_send(send("waiting", SCHEDULED_TTL_MS * 3)).await.unwrap();
+    store
+        .schedule_send(send("waiting", SCHEDULED_TTL_MS * 3))
+        .await
+        .unwrap();
     store.claim_due_sends(0, LEASE, 10).await.unwrap();
     store
         .finish_scheduled("done", ScheduledOutcome::Sent, 10)
         .await
         .unwrap();
-    assert_eq!(store.prune_scheduled(10 + SCHEDULED_TTL_MS).await.unwrap(), 0);
-    assert_eq!(store.prune_scheduled(11 + SCHEDULED_TTL_MS).await.unwrap(), 1);
+    assert_eq!(
+        store.prune_scheduled(10 + SCHEDULED_TTL_MS).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.prune_scheduled(11 + SCHEDULED_TTL_MS).await.unwrap(),
+        1
+    );
     assert!(store.scheduled_send("done").await.unwrap().is_none());
     assert!(store.scheduled_send("waiting").await.unwrap().is_some());
 }
@@ -152,7 +202,10 @@ async fn a_scheduled_send_survives_a_restart_and_its_claim_is_reset() {
     let (store, dir) = file_store().await;
     store.schedule_send(send("later", 500)).await.unwrap();
     store.schedule_send(send("mid-send", 100)).await.unwrap();
-    assert_eq!(ids(&store.claim_due_sends(100, LEASE, 10).await.unwrap()), ["mid-send"]);
+    assert_eq!(
+        ids(&store.claim_due_sends(100, LEASE, 10).await.unwrap()),
+        ["mid-send"]
+    );
     store.close().await.unwrap();
     // The process that claimed it is gone: the claim is reset at open, so it is due again at
     // once (not only after its lease).
@@ -160,9 +213,18 @@ async fn a_scheduled_send_survives_a_restart_and_its_claim_is_reset() {
         .await
         .unwrap();
     let later = reopened.scheduled_send("later").await.unwrap().unwrap();
-    assert_eq!((later.state, later.due_at), (ScheduledState::Scheduled, 500));
-    assert_eq!(ids(&reopened.claim_due_sends(101, LEASE, 10).await.unwrap()), ["mid-send"]);
-    assert_eq!(ids(&reopened.claim_due_sends(500, LEASE, 10).await.unwrap()), ["later"]);
+    assert_eq!(
+        (later.state, later.due_at),
+        (ScheduledState::Scheduled, 500)
+    );
+    assert_eq!(
+        ids(&reopened.claim_due_sends(101, LEASE, 10).await.unwrap()),
+        ["mid-send"]
+    );
+    assert_eq!(
+        ids(&reopened.claim_due_sends(500, LEASE, 10).await.unwrap()),
+        ["later"]
+    );
 }
 
 #[cfg(feature = "postgres")]
@@ -208,6 +270,12 @@ async fn two_gateways_on_postgres_claim_each_due_send_exactly_once() {
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), SENDS, "each send claimed exactly once");
     assert_eq!(unique.len(), SENDS);
-    assert!(db.store.pending_scheduled(None, 100).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .pending_scheduled(None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     db.drop_schema().await;
 }
