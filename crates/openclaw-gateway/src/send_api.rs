@@ -633,25 +633,15 @@ mod tests {
         .await
     }
 
-    /// A send API over `store` with `extra` account config, on `clock`; `sim` reuses a
-    /// simulator (a gateway restarted against the same Twilio).
-    async fn setup_with(
-        extra: Value,
+    /// A channel with one account on the simulator at `api_base`, over `store`.
+    fn channel_over(
+        extra: &Value,
         clock: Clock,
         store: Arc<dyn openclaw_store::Store>,
-        sim: Option<SimHandle>,
-    ) -> Setup {
-        let sim =
-            match sim {
-                Some(sim) => sim,
-                None => Simulator::start(SimConfig::new().with_account(
-                    SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR)),
-                ))
-                .await
-                .unwrap(),
-            };
+        api_base: &str,
+    ) -> Arc<SmsChannel> {
         let mut config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
-            "apiBaseUrl": sim.base_url(), "sendRatePerSecond": 1000.0});
+            "apiBaseUrl": api_base, "sendRatePerSecond": 1000.0});
         if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
             config.extend(extra.clone());
         }
@@ -669,14 +659,34 @@ mod tests {
             AccountOptions::default(),
         )
         .unwrap();
-        let channel = Arc::new(SmsChannel::new(
+        Arc::new(SmsChannel::new(
             vec![account],
             store,
             Arc::new(crate::agents::EchoAgent),
             Arc::new(Metrics::new()),
             clock,
             ChannelOptions::default(),
-        ));
+        ))
+    }
+
+    /// A send API over `store` with `extra` account config, on `clock`; `sim` reuses a
+    /// simulator (a gateway restarted against the same Twilio).
+    async fn setup_with(
+        extra: Value,
+        clock: Clock,
+        store: Arc<dyn openclaw_store::Store>,
+        sim: Option<SimHandle>,
+    ) -> Setup {
+        let sim =
+            match sim {
+                Some(sim) => sim,
+                None => Simulator::start(SimConfig::new().with_account(
+                    SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR)),
+                ))
+                .await
+                .unwrap(),
+            };
+        let channel = channel_over(&extra, clock, store, sim.base_url());
         let scheduler = Scheduler::new(&channel);
         let app = router(
             &channel,
@@ -984,6 +994,60 @@ mod tests {
             ),
             1
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_gateways_on_one_postgres_send_each_scheduled_message_once() {
+        let Some(url) = std::env::var("OPENCLAW_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            eprintln!("OPENCLAW_TEST_PG_URL is not set: the two-gateway schedule test was not run");
+            return;
+        };
+        // A schema of its own (left behind: a few rows).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let options = openclaw_store::PostgresOptions {
+            schema: Some(format!("gwsched_{}_{nanos}", std::process::id())),
+            ..openclaw_store::PostgresOptions::default()
+        };
+        let first = Arc::new(
+            openclaw_store::PostgresStore::connect(&url, &options)
+                .await
+                .unwrap(),
+        );
+        let second = Arc::new(
+            openclaw_store::PostgresStore::connect(&url, &options)
+                .await
+                .unwrap(),
+        );
+        let clock = Clock::manual(ms("2026-12-04T12:00:00Z"));
+        let s = setup_with(json!({}), clock.clone(), first, None).await;
+        let other = Scheduler::new(&channel_over(
+            &json!({}),
+            clock.clone(),
+            second,
+            s.sim.base_url(),
+        ));
+        let numbers: Vec<String> = (0..12).map(|i| format!("+1555765{i:04}")).collect();
+        for (i, to) in numbers.iter().enumerate() {
+            let (status, answer) = s
+                .send(json!({"to": to, "body": format!("n{i}"), "sendAt": "2026-12-04T12:30:00Z"}))
+                .await;
+            assert_eq!(status, 202, "{answer}");
+        }
+        clock.advance(30 * 60_000);
+        // Both gateways' schedulers look at once, and again.
+        let (a, b) = tokio::join!(s.scheduler.tick(), other.tick());
+        let (c, d) = tokio::join!(s.scheduler.tick(), other.tick());
+        assert_eq!((a + b, c + d), (12, 0));
+        for (i, to) in numbers.iter().enumerate() {
+            assert_eq!(s.texts_to(to), [format!("n{i}")], "{to}");
+        }
+        assert_eq!(s.sim.fault_counts().create_requests, 12);
     }
 
     #[tokio::test]
