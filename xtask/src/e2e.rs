@@ -40,6 +40,10 @@ pub(crate) fn run(filter: Option<&str>, pg_url: Option<&str>) -> anyhow::Result<
             crate::e2e_budgets::budget_owner_approval_and_usage,
         ),
         (
+            "quiet_hours_hold_until_window_end",
+            crate::e2e_quiet::quiet_hours_hold_until_window_end,
+        ),
+        (
             "openclaw_bridge_real_openclaw",
             crate::e2e_openclaw::openclaw_bridge,
         ),

@@ -15,6 +15,7 @@ mod e2e_budgets;
 mod e2e_console;
 mod e2e_openclaw;
 mod e2e_pg;
+mod e2e_quiet;
 mod http;
 mod model;
 mod procs;

@@ -374,6 +374,7 @@ fn every_config_key_is_in_the_config_reference() {
         "TOP_LEVEL_ONLY_KEYS",
         "LIMIT_KEYS",
         "PAIRING_KEYS",
+        "QUIET_HOURS_KEYS",
     ] {
         for key in const_str_list(&raw, list) {
             if !docs.contains(&format!("`{key}`")) {

@@ -26,6 +26,7 @@ mod env;
 mod paths;
 mod redact;
 mod runtime;
+mod scheduler;
 mod secrets;
 mod send_api;
 mod serve;

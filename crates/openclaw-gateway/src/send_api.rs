@@ -8,6 +8,11 @@
 //! `idempotencyKey` maps to one id and one send: a retry with the same key returns the same id
 //! and only resumes parts that were not sent. A wrong or missing token is `401` and counts
 //! towards the invalid-request limiter of the client's address (`429` over it).
+//!
+//! A send with `sendAt` (RFC 3339), or one that falls in the recipient's quiet hours, is
+//! stored in the schedule under the same id (`202` once durable) and sent by the gateway's
+//! scheduler when due; its status is `scheduled` (with `sendAt`, `reason` and `zone`) until
+//! then.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,11 +30,12 @@ use openclaw_sms::limits::FixedWindowLimiter;
 use openclaw_sms::metrics::names;
 use openclaw_sms::proxies::TrustedProxies;
 use openclaw_sms_target::{ParseOptions, Target};
-use openclaw_store::{IntentState, NewReply, OutboundIntent};
+use openclaw_store::{IntentState, NewReply, OutboundIntent, ScheduledState};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::auth::{AuthToken, check_bearer};
+use crate::scheduler::{ScheduleRequest, Scheduler, plan};
 
 /// Path of the collection.
 pub(crate) const MESSAGES_PATH: &str = "/v1/sms/messages";
@@ -94,6 +100,7 @@ impl SendApiSettings {
 #[derive(Clone)]
 struct SendApi {
     channel: Arc<SmsChannel>,
+    scheduler: Arc<Scheduler>,
     token: AuthToken,
     invalid: Arc<FixedWindowLimiter>,
     proxies: TrustedProxies,
@@ -104,9 +111,11 @@ pub(crate) fn router(
     channel: &Arc<SmsChannel>,
     token: AuthToken,
     proxies: TrustedProxies,
+    scheduler: Arc<Scheduler>,
 ) -> Router {
     let state = SendApi {
         channel: Arc::clone(channel),
+        scheduler,
         token,
         invalid: Arc::new(FixedWindowLimiter::new(INVALID_PER_CLIENT_PER_MINUTE)),
         proxies,
@@ -220,6 +229,8 @@ struct SendRequest {
     body: String,
     account: Option<String>,
     idempotency_key: Option<String>,
+    /// `sendAt`, unix milliseconds.
+    send_at: Option<i64>,
 }
 
 /// Checks the JSON of a send, naming the first bad field.
@@ -237,9 +248,6 @@ fn parse_send(bytes: &[u8]) -> Result<SendRequest, Refusal> {
             field: "(unknown)",
             message: format!("unknown field {shown:?} (known: {})", FIELDS.join(", ")),
         });
-    }
-    if map.contains_key("sendAt") {
-        return Err(Refusal::field("sendAt", "sendAt is not supported yet"));
     }
     let to = string_field(&map, "to")?
         .ok_or_else(|| Refusal::field("to", "to is required, e.g. \"sms:+15551234567\""))?;
@@ -273,12 +281,33 @@ fn parse_send(bytes: &[u8]) -> Result<SendRequest, Refusal> {
             ));
         }
     }
+    let send_at = string_field(&map, "sendAt")?
+        .map(|at| parse_send_at(&at))
+        .transpose()?;
     Ok(SendRequest {
         to: number.number().to_string(),
         body,
         account,
         idempotency_key,
+        send_at,
     })
+}
+
+/// `sendAt`: an RFC 3339 time with an offset (`2026-12-04T09:00:00-05:00`, `…Z`).
+fn parse_send_at(at: &str) -> Result<i64, Refusal> {
+    let bad = || {
+        Refusal::field(
+            "sendAt",
+            "sendAt must be an RFC 3339 time with an offset, e.g. \"2026-12-04T09:00:00-05:00\"",
+        )
+    };
+    if at.len() > 64 {
+        return Err(bad());
+    }
+    at.trim()
+        .parse::<jiff::Timestamp>()
+        .map(jiff::Timestamp::as_millisecond)
+        .map_err(|_| bad())
 }
 
 fn string_field(map: &Map<String, Value>, field: &'static str) -> Result<Option<String>, Refusal> {
@@ -387,6 +416,37 @@ impl SendApi {
         {
             return Err(Refusal::KeyReused);
         }
+        let now = self.channel.clock().now_ms();
+        if let Some(at) = request.send_at {
+            crate::scheduler::check_asked(at, now).map_err(|e| Refusal::field("sendAt", e))?;
+        }
+        let waiting = store
+            .scheduled_send(&id)
+            .await
+            .map_err(|e| Refusal::Internal(format!("could not read the schedule: {e}")))?;
+        if waiting.is_some() {
+            // Scheduled earlier under this id: the scheduler sends it (once).
+            self.count("duplicate");
+            return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
+        }
+        let asked = request.send_at.map(|at| (at, None));
+        if !duplicate && let Some(planned) = plan(&account.settings, &saved.recipient, asked, now) {
+            let schedule = ScheduleRequest {
+                id: id.clone(),
+                account: account.id().to_owned(),
+                to: saved.recipient.clone(),
+                text: saved.text.clone(),
+                reply_id: reply_id.clone(),
+                planned,
+                now,
+            };
+            self.scheduler
+                .schedule(schedule)
+                .await
+                .map_err(|e| Refusal::Internal(format!("could not schedule the send: {e}")))?;
+            self.count("scheduled");
+            return Ok((StatusCode::ACCEPTED, self.status_of(&id).await?));
+        }
         // The same outbound path as every reply; a retry resumes only the unsent parts.
         self.channel
             .outbound()
@@ -409,6 +469,10 @@ impl SendApi {
             .intents_for_reply(&reply_id)
             .await
             .map_err(|e| Refusal::Internal(format!("could not read a send's parts: {e}")))?;
+        let scheduled = store
+            .scheduled_send(id)
+            .await
+            .map_err(|e| Refusal::Internal(format!("could not read the schedule: {e}")))?;
         let mut parts = Vec::with_capacity(intents.len());
         let mut delivered = 0;
         for intent in &intents {
@@ -424,14 +488,30 @@ impl SendApi {
             }
             parts.push(part_json(intent, delivery.as_ref()));
         }
-        Ok(json!({
+        let mut status = overall_status(&intents, delivered);
+        if let Some(s) = &scheduled {
+            status = match s.state {
+                ScheduledState::Scheduled => "scheduled",
+                ScheduledState::Cancelled => "cancelled",
+                ScheduledState::Failed if intents.is_empty() => "failed",
+                _ if intents.is_empty() => "sending",
+                _ => status,
+            };
+        }
+        let mut body = json!({
             "id": id,
             "account": saved.account,
             "to": saved.recipient,
-            "status": overall_status(&intents, delivered),
+            "status": status,
             "createdAt": crate::cli::iso_time(saved.created_at),
             "parts": parts,
-        }))
+        });
+        if let Some(s) = scheduled {
+            body["sendAt"] = json!(crate::cli::iso_time(s.due_at));
+            body["reason"] = json!(s.reason.as_str());
+            body["zone"] = json!(s.zone);
+        }
+        Ok(body)
     }
 }
 
@@ -523,7 +603,7 @@ mod tests {
     use openclaw_sms::config::{SmsChannelInput, resolve_accounts};
     use openclaw_sms::metrics::Metrics;
     use openclaw_sms::{AccountOptions, AccountRuntime, ChannelOptions, Clock, ResolvedAccount};
-    use openclaw_store::{OptOut, SqliteStore};
+    use openclaw_store::{OptOut, SqliteStore, StoreOptions};
     use openclaw_twilio_sim::{SimAccount, SimConfig, SimHandle, SimNumber, Simulator};
     use secrecy::SecretString;
 
@@ -539,18 +619,32 @@ mod tests {
         sim: SimHandle,
         base: String,
         channel: Arc<SmsChannel>,
+        scheduler: Arc<Scheduler>,
         http: reqwest::Client,
     }
 
     async fn setup() -> Setup {
-        let sim = Simulator::start(
-            SimConfig::new()
-                .with_account(SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR))),
+        setup_with(
+            json!({}),
+            Clock::system(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
         )
         .await
-        .unwrap();
-        let config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
-            "apiBaseUrl": sim.base_url(), "sendRatePerSecond": 1000.0});
+    }
+
+    /// A channel with one account on the simulator at `api_base`, over `store`.
+    fn channel_over(
+        extra: &Value,
+        clock: Clock,
+        store: Arc<dyn openclaw_store::Store>,
+        api_base: &str,
+    ) -> Arc<SmsChannel> {
+        let mut config = json!({"accountSid": AC, "authToken": TWILIO_TOKEN, "fromNumber": OUR,
+            "apiBaseUrl": api_base, "sendRatePerSecond": 1000.0});
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
         let input = SmsChannelInput::from_value(&config, "channels.sms").unwrap();
         let settings = resolve_accounts(&input, &|_| None, "channels.sms")
             .unwrap()
@@ -565,18 +659,40 @@ mod tests {
             AccountOptions::default(),
         )
         .unwrap();
-        let channel = Arc::new(SmsChannel::new(
+        Arc::new(SmsChannel::new(
             vec![account],
-            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            store,
             Arc::new(crate::agents::EchoAgent),
             Arc::new(Metrics::new()),
-            Clock::system(),
+            clock,
             ChannelOptions::default(),
-        ));
+        ))
+    }
+
+    /// A send API over `store` with `extra` account config, on `clock`; `sim` reuses a
+    /// simulator (a gateway restarted against the same Twilio).
+    async fn setup_with(
+        extra: Value,
+        clock: Clock,
+        store: Arc<dyn openclaw_store::Store>,
+        sim: Option<SimHandle>,
+    ) -> Setup {
+        let sim =
+            match sim {
+                Some(sim) => sim,
+                None => Simulator::start(SimConfig::new().with_account(
+                    SimAccount::new(AC, TWILIO_TOKEN).with_number(SimNumber::new(OUR)),
+                ))
+                .await
+                .unwrap(),
+            };
+        let channel = channel_over(&extra, clock, store, sim.base_url());
+        let scheduler = Scheduler::new(&channel);
         let app = router(
             &channel,
             AuthToken::new(SecretString::from(TOKEN)),
             TrustedProxies::default(),
+            Arc::clone(&scheduler),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -592,6 +708,7 @@ mod tests {
             sim,
             base,
             channel,
+            scheduler,
             http: reqwest::Client::new(),
         }
     }
@@ -739,9 +856,18 @@ mod tests {
                 "body",
             ),
             (
-                json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00Z"}),
+                json!({"to": ALICE, "body": "hi", "sendAt": "tomorrow at nine"}),
                 "sendAt",
             ),
+            (
+                json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00"}),
+                "sendAt",
+            ),
+            (
+                json!({"to": ALICE, "body": "hi", "sendAt": "2001-12-05T09:00:00Z"}),
+                "sendAt",
+            ),
+            (json!({"to": ALICE, "body": "hi", "sendAt": 1}), "sendAt"),
             (
                 json!({"to": ALICE, "body": "hi", "idempotencyKey": ""}),
                 "idempotencyKey",
@@ -769,9 +895,12 @@ mod tests {
             );
         }
         let (_, answer) = s
-            .send(json!({"to": ALICE, "body": "hi", "sendAt": "2026-12-05T09:00Z"}))
+            .send(json!({"to": ALICE, "body": "hi", "sendAt": "2001-12-05T09:00:00Z"}))
             .await;
-        assert_eq!(answer["error"], "sendAt is not supported yet");
+        assert!(
+            answer["error"].as_str().unwrap().contains("in the past"),
+            "{answer}"
+        );
         let auth = format!("Bearer {TOKEN}");
         assert_eq!(s.post(Some(&auth), "not json".to_owned()).await.0, 400);
         assert_eq!(s.post(Some(&auth), "[1]".to_owned()).await.0, 400);
@@ -804,6 +933,198 @@ mod tests {
             "{answer}"
         );
         assert_eq!(s.sim.fault_counts().create_requests, 0);
+    }
+
+    fn ms(rfc3339: &str) -> i64 {
+        rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[tokio::test]
+    async fn send_at_is_durable_at_once_and_sent_when_due_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let start = ms("2026-12-04T12:00:00Z");
+        let clock = Clock::manual(start);
+        let store = Arc::new(
+            SqliteStore::open(&path, &StoreOptions::default())
+                .await
+                .unwrap(),
+        );
+        let s = setup_with(json!({}), clock.clone(), store.clone(), None).await;
+        let send = json!({"to": ALICE, "body": "reminder", "sendAt": "2026-12-04T13:00:00Z", "idempotencyKey": "r1"});
+        let (status, answer) = s.send(send.clone()).await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(
+            (
+                answer["status"].as_str(),
+                answer["sendAt"].as_str(),
+                answer["reason"].as_str()
+            ),
+            (
+                Some("scheduled"),
+                Some("2026-12-04T13:00:00.000Z"),
+                Some("at")
+            )
+        );
+        let id = answer["id"].as_str().unwrap().to_owned();
+        // A retry with the same key: the same id, still one scheduled send.
+        let (status, again) = s.send(send).await;
+        assert_eq!((status, again["id"].as_str()), (202, Some(id.as_str())));
+        assert_eq!(s.scheduler.tick().await, 0, "not due yet");
+        assert_eq!(s.sim.fault_counts().create_requests, 0);
+        // The gateway stops before it is due; a new one opens the same state.
+        let Setup { sim, .. } = s;
+        drop(store);
+        clock.advance(3_600_000);
+        let store = Arc::new(
+            SqliteStore::open(&path, &StoreOptions::default())
+                .await
+                .unwrap(),
+        );
+        let s = setup_with(json!({}), clock.clone(), store, Some(sim)).await;
+        assert_eq!(s.scheduler.tick().await, 1);
+        assert_eq!(s.texts_to(ALICE), ["reminder"]);
+        assert_eq!(s.scheduler.tick().await, 0, "sent once");
+        let (_, got) = s.get(Some(&format!("Bearer {TOKEN}")), &id).await;
+        assert_eq!(got["status"], "sent", "{got}");
+        assert_eq!(
+            s.channel.metrics().counter(
+                names::SCHEDULED_SENDS,
+                &[("reason", "at"), ("event", "sent")]
+            ),
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_gateways_on_one_postgres_send_each_scheduled_message_once() {
+        let Some(url) = std::env::var("OPENCLAW_TEST_PG_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            eprintln!("OPENCLAW_TEST_PG_URL is not set: the two-gateway schedule test was not run");
+            return;
+        };
+        // A schema of its own (left behind: a few rows).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let options = openclaw_store::PostgresOptions {
+            schema: Some(format!("gwsched_{}_{nanos}", std::process::id())),
+            ..openclaw_store::PostgresOptions::default()
+        };
+        let first = Arc::new(
+            openclaw_store::PostgresStore::connect(&url, &options)
+                .await
+                .unwrap(),
+        );
+        let second = Arc::new(
+            openclaw_store::PostgresStore::connect(&url, &options)
+                .await
+                .unwrap(),
+        );
+        let clock = Clock::manual(ms("2026-12-04T12:00:00Z"));
+        let s = setup_with(json!({}), clock.clone(), first, None).await;
+        let other = Scheduler::new(&channel_over(
+            &json!({}),
+            clock.clone(),
+            second,
+            s.sim.base_url(),
+        ));
+        let numbers: Vec<String> = (0..12).map(|i| format!("+1555765{i:04}")).collect();
+        for (i, to) in numbers.iter().enumerate() {
+            let (status, answer) = s
+                .send(json!({"to": to, "body": format!("n{i}"), "sendAt": "2026-12-04T12:30:00Z"}))
+                .await;
+            assert_eq!(status, 202, "{answer}");
+        }
+        clock.advance(30 * 60_000);
+        // Both gateways' schedulers look at once, and again.
+        let (a, b) = tokio::join!(s.scheduler.tick(), other.tick());
+        let (c, d) = tokio::join!(s.scheduler.tick(), other.tick());
+        assert_eq!((a + b, c + d), (12, 0));
+        for (i, to) in numbers.iter().enumerate() {
+            assert_eq!(s.texts_to(to), [format!("n{i}")], "{to}");
+        }
+        assert_eq!(s.sim.fault_counts().create_requests, 12);
+    }
+
+    #[tokio::test]
+    async fn a_send_in_quiet_hours_is_held_until_the_window_ends() {
+        let clock = Clock::manual(ms("2026-12-04T22:00:00Z"));
+        let quiet =
+            json!({"quietHours": {"start": "21:00", "end": "08:00", "timeZone": "Europe/London"}});
+        let s = setup_with(
+            quiet,
+            clock.clone(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
+        )
+        .await;
+        let (status, answer) = s.send(json!({"to": ALICE, "body": "nightly report"})).await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(
+            (
+                answer["status"].as_str(),
+                answer["reason"].as_str(),
+                answer["zone"].as_str(),
+                answer["sendAt"].as_str()
+            ),
+            (
+                Some("scheduled"),
+                Some("quiet_hours"),
+                Some("Europe/London"),
+                Some("2026-12-05T08:00:00.000Z")
+            )
+        );
+        clock.advance(ms("2026-12-05T07:59:59.999Z") - ms("2026-12-04T22:00:00Z"));
+        assert_eq!(
+            s.scheduler.tick().await,
+            0,
+            "one millisecond before the end"
+        );
+        assert!(s.texts_to(ALICE).is_empty());
+        clock.advance(1);
+        assert_eq!(s.scheduler.tick().await, 1);
+        assert_eq!(s.texts_to(ALICE), ["nightly report"]);
+        let metrics = s.channel.metrics();
+        for event in ["scheduled", "sent"] {
+            assert_eq!(
+                metrics.counter(
+                    names::SCHEDULED_SENDS,
+                    &[("reason", "quiet_hours"), ("event", event)]
+                ),
+                1,
+                "{event}"
+            );
+        }
+        // Outside the window a send goes out at once.
+        let (_, now) = s.send(json!({"to": ALICE, "body": "morning"})).await;
+        assert_eq!(now["status"], "sent", "{now}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_send_is_never_sent() {
+        let clock = Clock::manual(ms("2026-12-04T12:00:00Z"));
+        let s = setup_with(
+            json!({}),
+            clock.clone(),
+            Arc::new(SqliteStore::open_in_memory().unwrap()),
+            None,
+        )
+        .await;
+        let (_, answer) = s
+            .send(json!({"to": ALICE, "body": "never", "sendAt": "2026-12-04T12:30:00Z"}))
+            .await;
+        let id = answer["id"].as_str().unwrap();
+        let cancelled = s.scheduler.cancel(id).await.unwrap().unwrap();
+        assert_eq!(cancelled.state, ScheduledState::Cancelled);
+        clock.advance(3_600_000);
+        assert_eq!(s.scheduler.tick().await, 0);
+        assert!(s.texts_to(ALICE).is_empty());
+        let (_, got) = s.get(Some(&format!("Bearer {TOKEN}")), id).await;
+        assert_eq!(got["status"], "cancelled", "{got}");
     }
 
     #[test]

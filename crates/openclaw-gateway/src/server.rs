@@ -16,6 +16,8 @@ use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::scheduler::{ScheduleRequest, Scheduler, plan, scheduled_json};
+
 /// Path prefix of the admin API.
 pub(crate) const ADMIN_PREFIX: &str = "/__openclaw/admin";
 
@@ -37,6 +39,7 @@ struct AppState {
     channel: Arc<SmsChannel>,
     info: Arc<ServerInfo>,
     ready: Arc<AtomicBool>,
+    scheduler: Arc<Scheduler>,
 }
 
 /// The public app (TCP): webhooks, health, readiness, metrics.
@@ -44,11 +47,13 @@ pub(crate) fn app(
     channel: &Arc<SmsChannel>,
     info: ServerInfo,
     ready: Arc<AtomicBool>,
+    scheduler: Arc<Scheduler>,
 ) -> (Router, Router) {
     let state = AppState {
         channel: Arc::clone(channel),
         info: Arc::new(info),
         ready,
+        scheduler,
     };
     let admin = Router::new()
         .route("/status", get(admin_status))
@@ -58,6 +63,8 @@ pub(crate) fn app(
         .route("/pairing/revoke", post(admin_pairing_revoke))
         .route("/pairing/approved", get(admin_pairing_approved))
         .route("/send", post(admin_send))
+        .route("/scheduled", get(admin_scheduled_list))
+        .route("/scheduled/cancel", post(admin_scheduled_cancel))
         .route("/probe", get(admin_probe))
         .with_state(state.clone());
     let admin = Router::new().nest(ADMIN_PREFIX, admin);
@@ -334,10 +341,14 @@ async fn admin_probe(State(state): State<AppState>, Query(q): Query<AccountQuery
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SendBody {
     account: Option<String>,
     to: String,
     text: String,
+    /// `--at`/`--after`: when (unix ms), and the zone it was written in.
+    due_at: Option<i64>,
+    zone: Option<String>,
 }
 
 async fn admin_send(State(state): State<AppState>, Json(body): Json<SendBody>) -> Response {
@@ -346,17 +357,66 @@ async fn admin_send(State(state): State<AppState>, Json(body): Json<SendBody>) -
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let reply_id = format!(
-        "cli:{}:{}:{}",
-        account.id(),
-        channel.clock().now_ms(),
-        rand::random::<u64>()
-    );
+    let now = channel.clock().now_ms();
+    let asked = body.due_at.map(|at| (at, body.zone.clone()));
+    if let Some(planned) = plan(&account.settings, &body.to, asked, now) {
+        let id = crate::scheduler::new_id();
+        let request = ScheduleRequest {
+            reply_id: format!("sched:{id}"),
+            id,
+            account: account.id().to_owned(),
+            to: body.to.clone(),
+            text: body.text.clone(),
+            planned,
+            now,
+        };
+        return match state.scheduler.schedule(request).await {
+            Ok(send) => Json(json!({"ok": true, "channel": "sms", "account": account.id(), "to": body.to, "scheduled": scheduled_json(&send)})).into_response(),
+            Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        };
+    }
+    let reply_id = format!("cli:{}:{}:{}", account.id(), now, rand::random::<u64>());
     let report = channel
         .outbound()
         .send_reply(&account, &body.to, &body.text, &reply_id)
         .await;
     Json(report_json(account.id(), &body.to, &report)).into_response()
+}
+
+async fn admin_scheduled_list(
+    State(state): State<AppState>,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let store = state.channel.store();
+    match store
+        .pending_scheduled(q.account.as_deref(), crate::scheduler::LIST_LIMIT)
+        .await
+    {
+        Ok(sends) => {
+            Json(json!({"scheduled": sends.iter().map(scheduled_json).collect::<Vec<_>>()}))
+                .into_response()
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelBody {
+    id: String,
+}
+
+async fn admin_scheduled_cancel(
+    State(state): State<AppState>,
+    Json(body): Json<CancelBody>,
+) -> Response {
+    match state.scheduler.cancel(body.id.trim()).await {
+        Ok(Some(send)) => Json(scheduled_json(&send)).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no scheduled send with id {}", body.id.trim()),
+        ),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
 }
 
 /// The JSON of a send report (also printed by `message send --json`).

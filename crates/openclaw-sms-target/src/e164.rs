@@ -143,6 +143,18 @@ impl E164 {
         &self.digits()[usize::from(self.cc_len)..]
     }
 
+    /// The region the numbering plan places the number in (`+44 7911…` → `GB`), when it knows
+    /// one: the only region of its country code, or the one whose leading digits match.
+    /// `+1` numbers outside any region's ranges read as the code's main region (`US`).
+    #[must_use]
+    pub fn region(&self) -> Option<Region> {
+        let id = phonenumber::parse(None, self.as_str())
+            .ok()?
+            .country()
+            .id()?;
+        DATABASE.by_id(id.as_ref()).map(|_| Region(id))
+    }
+
     /// Checks the number against its country's numbering plan (libphonenumber metadata, via
     /// `phonenumber`). `None` means valid. A warning does not make the number unusable: test
     /// numbers such as `+15551234567` are not valid, and Twilio's `+15005550006` is.

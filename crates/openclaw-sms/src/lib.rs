@@ -61,6 +61,8 @@ pub mod owner;
 pub mod pipeline;
 pub mod probe;
 pub mod public_url;
+pub mod quiet;
+mod quiet_zones;
 pub mod texts;
 pub mod webhook;
 

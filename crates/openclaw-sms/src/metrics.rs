@@ -39,6 +39,9 @@ pub mod names {
     /// Rests of long replies (`longReplies: "ask"`) by account and outcome (`held`, `sent`,
     /// `expired`, `none`).
     pub const LONG_REPLY_RESTS: &str = "openclaw_sms_long_reply_rests_total";
+    /// Scheduled and quiet-hours-held sends by `reason` (`at`, `quiet_hours`) and `event`
+    /// (`scheduled`, `sent`, `failed`, `cancelled`).
+    pub const SCHEDULED_SENDS: &str = "openclaw_sms_scheduled_sends_total";
 }
 
 /// A store write whose failure the pipeline survives (a history line, a prune, a touch): the
@@ -101,6 +104,11 @@ pub fn describe(metrics: &Metrics) {
             names::LONG_REPLY_RESTS,
             "counter",
             "Rests of long replies held for MORE, by account and outcome.",
+        ),
+        (
+            names::SCHEDULED_SENDS,
+            "counter",
+            "Scheduled and quiet-hours-held sends by reason (at, quiet_hours) and event (scheduled, sent, failed, cancelled).",
         ),
         (
             names::WEBHOOKS,

@@ -15,9 +15,9 @@
 //! # Shape
 //!
 //! One small trait per concern ([`IngressQueue`], [`PairingStore`], [`OptOutStore`],
-//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`UsageStore`], and the
-//! console's read-only [`ConsoleStore`]) and a [`Store`] supertrait that is all of them. Narrow
-//! traits let a test fake only what it needs and let a component take only
+//! [`HistoryStore`], [`DeliveryStore`], [`OutboundStore`], [`TurnLedger`], [`UsageStore`],
+//! [`ScheduledStore`], and the console's read-only [`ConsoleStore`]) and a [`Store`] supertrait
+//! that is all of them. Narrow traits let a test fake only what it needs and let a component take only
 //! what it uses; the supertrait gives the adapter one `Arc<dyn Store>` (which upcasts to any
 //! part). The traits are object-safe (`async_trait`) and name no database type.
 //!
@@ -104,6 +104,7 @@ mod pairing;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+mod scheduled;
 mod snapshot;
 mod sqlite;
 mod turns;
@@ -138,6 +139,10 @@ pub use postgres::{
     PostgresOptions, PostgresStore, SslMode,
 };
 pub use retention::Retention;
+pub use scheduled::{
+    NewScheduledSend, SCHEDULE_LEASE_MS, SCHEDULED_TTL_MS, ScheduleReason, ScheduledOutcome,
+    ScheduledSend, ScheduledState, ScheduledStore,
+};
 pub use snapshot::{
     CopyReport, SnapshotAllowEntry, SnapshotHistory, SnapshotIngress, SnapshotPairingRequest,
     SnapshotTurns, StateSnapshot, TableCopy,
@@ -163,6 +168,7 @@ pub trait Store:
     + TurnLedger
     + UsageStore
     + ConsoleStore
+    + ScheduledStore
 {
 }
 
@@ -176,5 +182,6 @@ impl<T> Store for T where
         + TurnLedger
         + UsageStore
         + ConsoleStore
+        + ScheduledStore
 {
 }

@@ -340,7 +340,7 @@ pub(crate) fn account_json(account: &AccountSettings, warnings: Vec<String>) -> 
         "unconfigured"
     };
     // Probe results and the public URL quote URLs that may carry `user:pass@`.
-    crate::redact::shown_value(&json!({
+    let mut row = crate::redact::shown_value(&json!({
         "accountId": account.id,
         "name": account.name.clone().unwrap_or_else(|| account.sender_label()),
         "enabled": account.enabled,
@@ -357,7 +357,32 @@ pub(crate) fn account_json(account: &AccountSettings, warnings: Vec<String>) -> 
         "statusState": state,
         "warnings": warnings,
         "probe": Value::Null,
-    }))
+    }));
+    if let Some(quiet) = &account.quiet_hours {
+        row["quietHours"] = quiet_hours_json(quiet);
+    }
+    row
+}
+
+/// `quietHours` as status shows it: the window and which zone applies to whom.
+fn quiet_hours_json(quiet: &openclaw_sms::quiet::QuietHours) -> Value {
+    use openclaw_sms::quiet::QuietZone;
+    let window = format!("{}-{}", quiet.start, quiet.end);
+    let (zone, fallback, summary) = match &quiet.zone {
+        QuietZone::Fixed(name) => (
+            name.clone(),
+            None,
+            format!("{window} in {name} for every recipient"),
+        ),
+        QuietZone::Auto { fallback } => (
+            "auto".to_owned(),
+            Some(fallback.clone()),
+            format!(
+                "{window} in the recipient's zone when their number's region has one zone, else {fallback}"
+            ),
+        ),
+    };
+    json!({"start": quiet.start.to_string(), "end": quiet.end.to_string(), "timeZone": zone, "fallbackTimeZone": fallback, "summary": summary})
 }
 
 /// `yes`, `no`, or for the running gateway's own description `yes (pid 123, --dev with the
@@ -401,6 +426,9 @@ fn print_account(row: &Value) {
     );
     outln!("  Signature validation: {}", s("signatureValidation"));
     outln!("  DM policy: {}", s("dmPolicy"));
+    if let Some(summary) = row["quietHours"]["summary"].as_str() {
+        outln!("  Quiet hours (started messages only): {summary}");
+    }
     outln!("  Running in a local gateway: {}", running_line(row));
     super::usage::print_budget(row);
     for warning in row["warnings"].as_array().into_iter().flatten() {

@@ -166,9 +166,16 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
         state: opened.target.clone(),
     };
     let console_info = Arc::new(info.clone());
-    let (mut app, admin_app) = server::app(&channel, info, Arc::clone(&ready));
+    let scheduler = crate::scheduler::Scheduler::new(&channel);
+    let (mut app, admin_app) =
+        server::app(&channel, info, Arc::clone(&ready), Arc::clone(&scheduler));
     if let (true, Some(token)) = (send_api.enabled, auth_token) {
-        app = app.merge(crate::send_api::router(&channel, token, send_api_proxies));
+        app = app.merge(crate::send_api::router(
+            &channel,
+            token,
+            send_api_proxies,
+            Arc::clone(&scheduler),
+        ));
         tracing::info!("send API at {}", crate::send_api::MESSAGES_PATH);
     }
     let console_url = match (console_settings.enabled, console_token) {
@@ -197,6 +204,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
     let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
+    let scheduled = tokio::spawn(scheduler.run(stop.clone()));
     ready.store(true, Ordering::Release);
     tracing::info!(%local, agent = %agent_name, "gateway ready in {} ms", started.elapsed().as_millis());
     if let Some(sim) = &sim {
@@ -253,6 +261,7 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     .await;
     stop.cancel();
     let _ = pump.await;
+    let _ = scheduled.await;
     let _ = admin_task.await;
     let _ = std::fs::remove_file(&admin_socket);
     drop(store);

@@ -124,6 +124,20 @@ async fn copy(ctx: &Ctx, url_flag: Option<&str>, as_json: bool) -> anyhow::Resul
     };
     let target = postgres_target(&url, &settings);
     let sqlite = open_sqlite(state_dir, now_ms()).await?;
+    // Scheduled sends are not part of the copy: refuse rather than leave them behind.
+    let waiting = openclaw_store::ScheduledStore::pending_scheduled(
+        &*sqlite,
+        None,
+        crate::scheduler::LIST_LIMIT,
+    )
+    .await
+    .with_context(|| format!("read the SQLite state {}", sqlite_path.display()))?;
+    if !waiting.is_empty() {
+        bail!(
+            "{} scheduled send(s) wait in the SQLite state and are not copied: let a gateway send them, or cancel them (openclaw message scheduled list, openclaw message scheduled cancel ID), then copy",
+            waiting.len()
+        );
+    }
     let snapshot = sqlite
         .export_snapshot()
         .await

@@ -304,3 +304,73 @@ fn account_flag_selects_the_sender() {
         ]
     );
 }
+
+#[test]
+fn without_a_gateway_a_later_send_is_stored_listed_and_cancelled() {
+    let (twilio, sandbox) = configured();
+    let out = sandbox.run(&[
+        "message",
+        "send",
+        "--target",
+        "twilio-sms:+15557654321",
+        "--message",
+        "later",
+        "--after",
+        "2h",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.render());
+    let sent: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(sent["scheduled"]["reason"], "at", "{sent}");
+    let id = sent["scheduled"]["id"].as_str().unwrap().to_owned();
+    assert!(twilio.bodies_to(PHONE).is_empty(), "nothing sent now");
+    let list = sandbox.run(&["message", "scheduled", "list"]);
+    assert!(
+        list.stdout.contains(&id) && list.stdout.contains("scheduled for"),
+        "{}",
+        list.render()
+    );
+    let other = sandbox.run(&["message", "scheduled", "list", "--account", "nope"]);
+    assert!(
+        other.stdout.contains("No scheduled sends."),
+        "{}",
+        other.render()
+    );
+    let cancel = sandbox.run(&["message", "scheduled", "cancel", &id]);
+    assert_eq!(cancel.code, Some(0), "{}", cancel.render());
+    assert!(cancel.stdout.contains(&format!("Cancelled {id}.")));
+    // Cancelling again is not an error: it stays cancelled.
+    let again = sandbox.run(&["message", "scheduled", "cancel", &id, "--json"]);
+    assert_eq!(again.code, Some(0), "{}", again.render());
+    assert!(again.stdout.contains("\"cancelled\""), "{}", again.render());
+    let unknown = sandbox.run(&["message", "scheduled", "cancel", &"0".repeat(32)]);
+    assert!(
+        unknown.stderr.contains("no scheduled send with id"),
+        "{}",
+        unknown.render()
+    );
+    let bad = sandbox.run(&["message", "scheduled", "cancel", "nope"]);
+    assert!(
+        bad.stderr.contains("is not a scheduled send's id"),
+        "{}",
+        bad.render()
+    );
+    let past = sandbox.run(&[
+        "message",
+        "send",
+        "--target",
+        "twilio-sms:+15557654321",
+        "--message",
+        "x",
+        "--at",
+        "2001-01-01T00:00Z",
+    ]);
+    assert_eq!(past.code, Some(1));
+    assert!(past.stderr.contains("in the past"), "{}", past.render());
+    assert!(
+        sandbox
+            .run(&["message", "scheduled", "list"])
+            .stdout
+            .contains("No scheduled sends.")
+    );
+}

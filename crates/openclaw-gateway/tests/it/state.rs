@@ -395,6 +395,50 @@ fn state_copy_refuses_while_a_gateway_runs_on_the_state_directory() {
 }
 
 #[test]
+fn state_copy_refuses_while_scheduled_sends_wait() {
+    let Some(url) = pg_url("state_copy_refuses_while_scheduled_sends_wait") else {
+        return;
+    };
+    let guard = Schema::new(&url, "sched");
+    let schema = guard.name.clone();
+    let mut sandbox = Sandbox::new();
+    sandbox.env("OPENCLAW_STATE_URL", &url);
+    sandbox.write_config(&json!({
+        "channels": {"sms": account()},
+        "state": {"url": "${OPENCLAW_STATE_URL}", "schema": schema},
+    }));
+    let later = sandbox.run(&[
+        "message",
+        "send",
+        "--target",
+        "twilio-sms:+15557654321",
+        "--message",
+        "later",
+        "--after",
+        "2h",
+        "--json",
+    ]);
+    assert_eq!(later.code, Some(0), "{}", later.render());
+    let id = later.json()["scheduled"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let refused = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.render());
+    assert!(
+        refused
+            .stderr
+            .contains("1 scheduled send(s) wait in the SQLite state and are not copied"),
+        "{}",
+        refused.render()
+    );
+    let cancelled = sandbox.run(&["message", "scheduled", "cancel", &id]);
+    assert_eq!(cancelled.code, Some(0), "{}", cancelled.render());
+    let copied = sandbox.run(&["state", "copy", "--from", "sqlite", "--to", "postgres"]);
+    assert_eq!(copied.code, Some(0), "{}", copied.render());
+}
+
+#[test]
 fn state_copy_moves_a_sqlite_state_into_postgres_once() {
     let Some(url) = pg_url("state_copy_moves_a_sqlite_state_into_postgres_once") else {
         return;

@@ -16,8 +16,8 @@ pub use budgets::{
 pub use openclaw_channel::secret::{SecretInput, SecretRef, SecretSource, is_env_name};
 pub use raw::{
     ACCOUNT_KEYS, AccountInput, AllowFromInput, AllowFromItem, ChunkLimitInput, LIMIT_KEYS,
-    LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, SmsChannelInput,
-    TOP_LEVEL_ONLY_KEYS, nearest_key,
+    LimitsInput, OwnerNumbersInput, PAIRING_KEYS, PairingInput, QUIET_HOURS_KEYS, QuietHoursInput,
+    SmsChannelInput, TOP_LEVEL_ONLY_KEYS, nearest_key,
 };
 
 pub use resolve::{

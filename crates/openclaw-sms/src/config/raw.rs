@@ -43,6 +43,7 @@ pub const ACCOUNT_KEYS: &[&str] = &[
     "budgets",
     "longReplies",
     "moreWindowMinutes",
+    "quietHours",
 ];
 
 /// Keys allowed only at the top level of `channels.sms`.
@@ -65,6 +66,23 @@ pub const PAIRING_KEYS: &[&str] = &[
     "codeTtlMinutes",
     "maxCodeTextsPerSenderPerDay",
 ];
+
+/// Keys of `quietHours`.
+pub const QUIET_HOURS_KEYS: &[&str] = &["start", "end", "timeZone", "fallbackTimeZone"];
+
+/// `quietHours` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuietHoursInput {
+    /// Start of the window, `HH:MM` (24-hour, recipient's local time).
+    pub start: Option<String>,
+    /// End of the window, `HH:MM`; held messages go out then.
+    pub end: Option<String>,
+    /// `auto` (default: the recipient's zone when their number's region has one) or an IANA zone.
+    pub time_zone: Option<String>,
+    /// The IANA zone `auto` uses for regions with several zones (`+1`, …); required with `auto`.
+    pub fallback_time_zone: Option<String>,
+}
 
 /// `pairing.notifyOwner` as written: one number or a list of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,6 +253,8 @@ pub struct AccountInput {
     pub long_replies: Option<String>,
     /// How long the rest of a long reply waits for `MORE`, in minutes. Default 60.
     pub more_window_minutes: Option<u32>,
+    /// Quiet hours for messages the agent or automation starts (`start`, `end`, `timeZone`, `fallbackTimeZone`).
+    pub quiet_hours: Option<QuietHoursInput>,
 }
 
 /// The whole `channels.sms` section as written.
@@ -369,6 +389,7 @@ fn check_sections(map: &serde_json::Map<String, Value>, path: &str) -> Result<()
         ("limits", LIMIT_KEYS),
         ("pairing", PAIRING_KEYS),
         ("budgets", super::budgets::BUDGET_KEYS),
+        ("quietHours", QUIET_HOURS_KEYS),
     ] {
         if let Some(Value::Object(inner)) = map.get(section) {
             check_object(inner, &format!("{path}.{section}"), known)?;

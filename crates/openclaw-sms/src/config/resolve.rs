@@ -174,6 +174,8 @@ pub struct AccountSettings {
     pub long_replies: super::budgets::LongReplies,
     /// How long the rest of a long reply waits for `MORE`.
     pub more_window: Duration,
+    /// Quiet hours for messages the agent or automation starts (`None`: none).
+    pub quiet_hours: Option<crate::quiet::QuietHours>,
     /// Non-fatal problems found while resolving (numbering-plan warnings and the like).
     pub warnings: Vec<String>,
 }
@@ -384,6 +386,7 @@ fn merge(own: Option<&AccountInput>, base: &AccountInput) -> AccountInput {
         budgets: own.budgets.or(base.budgets),
         long_replies: own.long_replies.or(base.long_replies),
         more_window_minutes: own.more_window_minutes.or(base.more_window_minutes),
+        quiet_hours: own.quiet_hours.or(base.quiet_hours),
     }
 }
 
@@ -608,6 +611,11 @@ fn resolve_one(
         ));
     }
     let more_window = super::budgets::resolve_more_window(input.more_window_minutes, path)?;
+    let quiet_hours = input
+        .quiet_hours
+        .as_ref()
+        .map(|q| crate::quiet::resolve(q, &key("quietHours")))
+        .transpose()?;
     Ok(AccountSettings {
         id: id.to_owned(),
         config_path: path.to_owned(),
@@ -640,6 +648,7 @@ fn resolve_one(
         budgets,
         long_replies,
         more_window,
+        quiet_hours,
         warnings,
     })
 }

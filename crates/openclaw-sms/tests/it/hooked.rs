@@ -12,6 +12,7 @@ use openclaw_store::{
     OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
     SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger, UsageStore,
 };
+use openclaw_store::{NewScheduledSend, ScheduledOutcome, ScheduledSend, ScheduledStore};
 
 /// What a test observes or changes; the defaults change nothing.
 pub(crate) trait StoreHooks: Send + Sync + 'static {
@@ -435,5 +436,51 @@ impl<H: StoreHooks> openclaw_store::ConsoleStore for HookedStore<H> {
         limit: usize,
     ) -> Result<Vec<openclaw_store::ErrorCount>, StoreError> {
         self.inner.delivery_errors(account, since, limit).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHooks> ScheduledStore for HookedStore<H> {
+    async fn schedule_send(&self, send: NewScheduledSend) -> Result<ScheduledSend, StoreError> {
+        self.inner.schedule_send(send).await
+    }
+    async fn claim_due_sends(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ScheduledSend>, StoreError> {
+        self.inner.claim_due_sends(now, lease_ms, limit).await
+    }
+    async fn finish_scheduled(
+        &self,
+        id: &str,
+        outcome: ScheduledOutcome,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.finish_scheduled(id, outcome, now).await
+    }
+    async fn cancel_scheduled(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<ScheduledSend>, StoreError> {
+        self.inner.cancel_scheduled(id, now).await
+    }
+    async fn scheduled_send(&self, id: &str) -> Result<Option<ScheduledSend>, StoreError> {
+        self.inner.scheduled_send(id).await
+    }
+    async fn pending_scheduled(
+        &self,
+        account: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ScheduledSend>, StoreError> {
+        self.inner.pending_scheduled(account, limit).await
+    }
+    async fn next_scheduled_due(&self) -> Result<Option<i64>, StoreError> {
+        self.inner.next_scheduled_due().await
+    }
+    async fn prune_scheduled(&self, now: i64) -> Result<u64, StoreError> {
+        self.inner.prune_scheduled(now).await
     }
 }

@@ -570,3 +570,32 @@ async fn a_cap_reached_in_the_store_drops_the_sender_silently() {
     assert!(phone.replies().is_empty());
     assert_eq!(api_creates(&sim), 0);
 }
+
+/// `HH:MM` (UTC) of a unix-millisecond time.
+fn utc_hhmm(ms: i64) -> String {
+    let minutes = ms.rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+#[tokio::test]
+async fn a_direct_reply_is_not_held_by_quiet_hours() {
+    let now = now_ms();
+    let quiet = json!({"start": utc_hhmm(now - 3_600_000), "end": utc_hhmm(now + 3_600_000), "timeZone": "UTC"});
+    let (sim, gw) = start(json!({ "quietHours": quiet })).await;
+    // The window covers now: a message the agent or automation started would be held.
+    let settings = &gw.channel.accounts()[0].settings;
+    let alice = openclaw_sms_target::E164::parse(ALICE).unwrap();
+    assert!(
+        settings
+            .quiet_hours
+            .as_ref()
+            .unwrap()
+            .hold_until(&alice, now)
+            .is_some()
+    );
+    // A reply to a text is not: the texter is waiting for it.
+    let phone = sim.phone(ALICE).unwrap();
+    phone.text(OUR, "ping").await.unwrap();
+    let reply = phone.next_reply(REPLY_WAIT).await.unwrap();
+    assert_eq!(reply.body, "pong: ping");
+}

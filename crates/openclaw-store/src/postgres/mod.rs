@@ -16,6 +16,7 @@ pub use ingress::{CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE};
 mod misc;
 mod outbound;
 mod pairing;
+mod scheduled;
 mod schema;
 mod snapshot;
 mod tls;

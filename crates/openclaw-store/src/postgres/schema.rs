@@ -168,8 +168,29 @@ const V_CONSOLE: &str = "
 CREATE INDEX outbound_recipient ON outbound_intents (account, recipient, id);
 ";
 
+/// Scheduled sends (`message send --at/--after`, the send API's `sendAt`, quiet-hours holds).
+const V_SCHEDULED: &str = r#"
+CREATE TABLE scheduled_sends (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    account TEXT COLLATE "C" NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reply_id TEXT COLLATE "C" NOT NULL,
+    due_at BIGINT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('at', 'quiet_hours')),
+    zone TEXT,
+    state TEXT NOT NULL CHECK (state IN ('scheduled', 'claimed', 'sent', 'failed', 'cancelled')),
+    claimed_until BIGINT,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX scheduled_sends_due ON scheduled_sends (due_at, id) WHERE state IN ('scheduled', 'claimed');
+CREATE INDEX scheduled_sends_finished ON scheduled_sends (updated_at) WHERE state IN ('sent', 'failed', 'cancelled');
+"#;
+
 /// The steps, in order. The schema version of a fresh schema is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V_BUDGETS, V_CONSOLE];
+const MIGRATIONS: &[&str] = &[V1, V_BUDGETS, V_CONSOLE, V_SCHEDULED];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX

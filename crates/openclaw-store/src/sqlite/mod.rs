@@ -7,6 +7,7 @@ mod legacy;
 mod misc;
 mod outbound;
 mod pairing;
+mod scheduled;
 mod schema;
 mod snapshot;
 mod turns;
@@ -308,6 +309,13 @@ impl SqliteStore {
             tracing::warn!(
                 reclaimed,
                 "ingress messages claimed before a restart are claimable again"
+            );
+        }
+        let rescheduled = scheduled::reset_scheduled_claims(&conn)?;
+        if rescheduled > 0 {
+            tracing::warn!(
+                rescheduled,
+                "scheduled sends claimed before a restart are claimable again"
             );
         }
         if checkpointer.is_some() {

@@ -165,8 +165,29 @@ const V_CONSOLE: &str = "
 CREATE INDEX outbound_recipient ON outbound_intents (account, recipient, id);
 ";
 
+/// Scheduled sends (`message send --at/--after`, the send API's `sendAt`, quiet-hours holds).
+const V_SCHEDULED: &str = "
+CREATE TABLE scheduled_sends (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reply_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('at', 'quiet_hours')),
+    zone TEXT,
+    state TEXT NOT NULL CHECK (state IN ('scheduled', 'claimed', 'sent', 'failed', 'cancelled')),
+    claimed_until INTEGER,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX scheduled_sends_due ON scheduled_sends (due_at, id) WHERE state IN ('scheduled', 'claimed');
+CREATE INDEX scheduled_sends_finished ON scheduled_sends (updated_at) WHERE state IN ('sent', 'failed', 'cancelled');
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS, V_CONSOLE];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS, V_CONSOLE, V_SCHEDULED];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX

@@ -16,6 +16,7 @@ mod pairing;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod replies;
+mod scheduled;
 mod support;
 #[cfg(feature = "postgres")]
 mod tls;
