@@ -16,6 +16,8 @@
 //! - [`limits`]: fixed-window rate limiters keyed by string, and an in-flight cap per client.
 //! - [`metrics`]: a small registry rendered in the Prometheus text format; channels name and
 //!   describe their own series.
+//! - [`pairing`]: pairing orchestration over the store and the policy (decide, challenge,
+//!   refresh, approve with the sender's notice and the held message released, deny).
 //! - [`proxies`]: the client address of a request behind trusted reverse proxies
 //!   (`gateway.trustedProxies`), for limiters keyed by client.
 //! - [`secret`]: secret inputs in config (a plain string, or a reference resolved by the
@@ -27,6 +29,7 @@ mod error;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
+pub mod pairing;
 pub mod proxies;
 pub mod secret;
 

@@ -56,6 +56,7 @@ pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod owner;
+mod pairing;
 pub mod pipeline;
 pub mod probe;
 pub mod public_url;
@@ -65,6 +66,8 @@ pub mod webhook;
 pub use account::{AccountOptions, AccountRuntime, ResolvedAccount};
 pub use channel::{ChannelOptions, SmsChannel};
 pub use clock::Clock;
+/// The channel core's error (pairing store steps), from the channel core.
+pub use openclaw_channel::ChannelError;
 /// The agent seam, from the channel core (re-exported for existing callers).
 pub use openclaw_channel::agent;
 pub use openclaw_channel::agent::{
@@ -108,12 +111,10 @@ impl From<AgentError> for SmsError {
     }
 }
 
-impl From<openclaw_channel::ChannelError> for SmsError {
-    fn from(err: openclaw_channel::ChannelError) -> Self {
+impl From<ChannelError> for SmsError {
+    fn from(err: ChannelError) -> Self {
         match err {
-            openclaw_channel::ChannelError::Config { path, message } => {
-                Self::Config { path, message }
-            }
+            ChannelError::Config { path, message } => Self::Config { path, message },
             // `ChannelError` is non-exhaustive: a new kind is a config problem until it says otherwise.
             other => Self::Config {
                 path: String::new(),
