@@ -511,7 +511,7 @@ fn rules_live_in_one_place() {
     assert!(env_vars.len() >= 8, "ENV_VARS not found in {resolve}");
     let sid_rule = "crates/openclaw-twilio/src/sid.rs";
     // Percent-decoders read hex digits too; they are not SID checks.
-    let hex_readers = [sid_rule, "crates/openclaw-sms/src/public_url.rs"];
+    let hex_readers = [sid_rule, "crates/openclaw-channel/src/public_url.rs"];
     let mut problems = Vec::new();
     for (path, text) in workspace_rust_files() {
         if path == "xtask/tests/tidy.rs" {

@@ -59,7 +59,6 @@ pub mod owner;
 mod pairing;
 pub mod pipeline;
 pub mod probe;
-pub mod public_url;
 pub mod texts;
 pub mod webhook;
 
@@ -78,6 +77,9 @@ pub use openclaw_channel::limits;
 /// Trusted reverse proxies, from the channel core (re-exported for existing callers).
 pub use openclaw_channel::proxies;
 pub use openclaw_channel::proxies::{ForwardedHeader, TrustedProxies};
+/// Public webhook URL checks and the StatusCallback URL, from the channel core (re-exported for
+/// existing callers).
+pub use openclaw_channel::public_url;
 pub use pipeline::Processed;
 
 /// The error type of this crate.
