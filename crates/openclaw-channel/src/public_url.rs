@@ -426,7 +426,11 @@ mod tests {
         let local = UrlPolicy {
             allow_private_hosts: true,
         };
-        for url in ["https://0x7f.1/x", "http://2130706433/x", "http://127.1:80/x"] {
+        for url in [
+            "https://0x7f.1/x",
+            "http://2130706433/x",
+            "http://127.1:80/x",
+        ] {
             let err = check_public_url(url, local).unwrap_err();
             assert!(err.0.contains("numeric host form"), "{url}: {}", err.0);
         }

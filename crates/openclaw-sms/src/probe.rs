@@ -366,11 +366,28 @@ fn number_webhook(
     } else {
         WebhookStatus::Matches
     };
+    configured(
+        WebhookOwner::PhoneNumber(number.to_owned()),
+        expected,
+        url,
+        method,
+        status,
+    )
+}
+
+/// A configured webhook of `owner` and the verdict on it.
+fn configured(
+    owner: WebhookOwner,
+    expected: Option<&str>,
+    configured_url: String,
+    configured_method: String,
+    status: WebhookStatus,
+) -> WebhookCheck {
     WebhookCheck::Configured(ConfiguredWebhook {
-        owner: WebhookOwner::PhoneNumber(number.to_owned()),
+        owner,
         expected_url: expected.map(str::to_owned),
-        configured_url: url,
-        configured_method: method,
+        configured_url,
+        configured_method,
         status,
     })
 }
@@ -434,13 +451,13 @@ fn service_webhook(
     } else {
         WebhookStatus::MessagingServiceMatches
     };
-    WebhookCheck::Configured(ConfiguredWebhook {
-        owner: WebhookOwner::ServiceSid(sid.to_owned()),
-        expected_url: expected.map(str::to_owned),
-        configured_url: url,
-        configured_method: method,
+    configured(
+        WebhookOwner::ServiceSid(sid.to_owned()),
+        expected,
+        url,
+        method,
         status,
-    })
+    )
 }
 
 /// `text` ending with a full stop (one is added unless it ends with `.`, `?` or `!`).
