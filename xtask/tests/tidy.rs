@@ -100,7 +100,7 @@ fn every_crate_is_shaped_alike() {
     let dirs = crate_dirs();
     assert!(
         dirs.len() >= 8,
-        "expected the eight crates of DESIGN.md, found {}",
+        "expected the crates that crates/README.md lists (at least eight), found {}",
         dirs.len()
     );
     let index = fs::read_to_string(root().join("crates/README.md")).unwrap();
@@ -480,7 +480,7 @@ fn read(rel: &str) -> String {
 fn workspace_rust_files() -> Vec<(String, String)> {
     let root = root();
     let mut files = Vec::new();
-    for dir in ["crates", "xtask", "fuzz/fuzz_targets"] {
+    for dir in ["crates", "examples", "xtask", "fuzz/fuzz_targets"] {
         rust_files(&root.join(dir), &mut files);
     }
     files
@@ -519,7 +519,9 @@ fn rules_live_in_one_place() {
     assert!(env_vars.len() >= 8, "ENV_VARS not found in {resolve}");
     let sid_rule = "crates/openclaw-twilio/src/sid.rs";
     // Percent-decoders read hex digits too; they are not SID checks.
-    let hex_readers = [sid_rule, "crates/openclaw-sms/src/public_url.rs"];
+    let hex_readers = [sid_rule, "crates/openclaw-channel/src/public_url.rs"];
+    let status_rule = "crates/openclaw-twilio/src/webhook.rs";
+    let pairing_rule = "crates/openclaw-channel/src/pairing.rs";
     let mut problems = Vec::new();
     for (path, text) in workspace_rust_files() {
         if path == "xtask/tests/tidy.rs" {
@@ -537,8 +539,73 @@ fn rules_live_in_one_place() {
                 "{path}: checks hexadecimal digits by hand: use openclaw_twilio::sid::is_sid (or a SID type) for SIDs"
             ));
         }
+        problems.extend(pairing_and_status_copies(
+            &path,
+            &text,
+            status_rule,
+            pairing_rule,
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Copies of the rules that live in one place each: the terminal delivery statuses
+/// (`openclaw_twilio::webhook::MessageStatus::is_terminal`), and pairing orchestration in
+/// `openclaw_channel::pairing` (a stored request turned into the policy's, and the store's
+/// approve/deny called around it instead of through it).
+fn pairing_and_status_copies(
+    path: &str,
+    text: &str,
+    status_rule: &str,
+    pairing_rule: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let is_src = path.contains("/src/") && !path.starts_with("crates/openclaw-store/");
+    for (n, line) in text.lines().enumerate() {
+        let at = format!("{path}:{}", n + 1);
+        let alternation = line.contains("\"undelivered\" |") || line.contains("| \"undelivered\"");
+        if path != status_rule && alternation {
+            problems.push(format!(
+                "{at}: a copy of the terminal delivery statuses: use openclaw_twilio::webhook::MessageStatus::is_terminal (openclaw_store::is_terminal for a stored status)"
+            ));
+        }
+        if path == pairing_rule || path.starts_with("crates/openclaw-access-policy/") {
+            continue;
+        }
+        if line.contains("Timestamp::from_unix_millis(") && line.contains(".created_at)") {
+            problems.push(format!(
+                "{at}: converts a stored pairing request by hand: use openclaw_channel::pairing::policy_request (or Pairing::decision)"
+            ));
+        }
+        if is_src && (line.contains(".approve(&") || line.contains(".deny(&")) {
+            problems.push(format!(
+                "{at}: calls the store's approve/deny directly: use openclaw_channel::pairing::{{approve, deny}} (SMS: openclaw_sms::owner)"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_one_place_rules_see_their_copies() {
+    let (status, pairing) = ("twilio/webhook.rs", "channel/pairing.rs");
+    let copy = "matches!(s, \"delivered\" | \"undelivered\")";
+    assert_eq!(
+        pairing_and_status_copies("a/src/x.rs", copy, status, pairing).len(),
+        1
+    );
+    assert!(pairing_and_status_copies(status, copy, status, pairing).is_empty());
+    let by_hand = "created_at: Timestamp::from_unix_millis(r.created_at),\nstore.deny(&key, code)";
+    assert_eq!(
+        pairing_and_status_copies("c/src/y.rs", by_hand, status, pairing).len(),
+        2
+    );
+    assert!(pairing_and_status_copies(pairing, by_hand, status, pairing).is_empty());
+    // Tests may drive the store directly.
+    assert_eq!(
+        pairing_and_status_copies("c/tests/it/y.rs", by_hand, status, pairing).len(),
+        1
+    );
 }
 
 #[test]

@@ -16,8 +16,13 @@
 //! - [`limits`]: fixed-window rate limiters keyed by string, and an in-flight cap per client.
 //! - [`metrics`]: a small registry rendered in the Prometheus text format; channels name and
 //!   describe their own series.
+//! - [`pairing`]: pairing orchestration over the store and the policy (decide, challenge,
+//!   refresh, approve with the sender's notice and the held message released, deny).
 //! - [`proxies`]: the client address of a request behind trusted reverse proxies
 //!   (`gateway.trustedProxies`), for limiters keyed by client.
+//! - [`public_url`]: whether a public webhook URL can receive Twilio's callbacks (read by the
+//!   `url` crate), the path requests arrive on, and the `StatusCallback` URL with connection
+//!   overrides.
 //! - [`secret`]: secret inputs in config (a plain string, or a reference resolved by the
 //!   gateway's secrets runtime).
 //! - [`ChannelError`]: the crate's one error type.
@@ -27,7 +32,9 @@ mod error;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
+pub mod pairing;
 pub mod proxies;
+pub mod public_url;
 pub mod secret;
 
 pub use error::ChannelError;

@@ -192,7 +192,7 @@ pub(crate) fn postgres_error(
     }
 }
 
-/// Upstream's start-up warnings for one account (section 6), in its words.
+/// Upstream's start-up warnings for one account, in its words.
 pub(crate) fn startup_warnings(account: &AccountSettings) -> Vec<String> {
     use openclaw_access_policy::DmPolicy;
     use openclaw_sms_target::AllowEntry;

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use openclaw_sms::SmsChannel;
 use openclaw_sms::outbound::PartOutcome;
-use openclaw_sms::owner::{Approval, approve_and_notify};
+use openclaw_sms::owner::{Approval, deny};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -237,11 +237,7 @@ async fn admin_pairing_deny(State(state): State<AppState>, Json(body): Json<Deny
     let now = channel.clock().now_ms();
     let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
     let code = body.code.trim().to_ascii_uppercase();
-    match channel
-        .store()
-        .deny(&pairing_key(account.id()), &code, now, ttl)
-        .await
-    {
+    match deny(&**channel.store(), account.id(), &code, now, ttl).await {
         Ok(Some(request)) => Json(json!({"account": account.id(), "sender": request.sender_id, "heldMessage": request.held_event_id.is_some()})).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
@@ -300,28 +296,17 @@ pub(crate) fn approved_json(e: &openclaw_store::AllowEntry) -> Value {
     json!({"phoneNumber": e.entry, "approvedAt": crate::cli::iso_time(e.added_at)})
 }
 
-/// What [`approve_pairing`] did.
-pub(crate) type Approved = Approval;
-
-/// Approves the live request with `code` (upper-case) on a running gateway: the one
-/// approve-and-notify of `openclaw_sms::owner` (as an owner's `APPROVE` text and the CLI's
-/// state-directory fallback use it), then a wake-up for the pump (the held first message is
-/// answered). The one path of the admin API and the console.
+/// Approves the live request with `code` on a running gateway: the channel's one
+/// approve-and-notify ([`SmsChannel::approve`], as an owner's `APPROVE` text uses it), which
+/// wakes the pump so that the held first message is answered. The one path of the admin API
+/// and the console.
 pub(crate) async fn approve_pairing(
     channel: &SmsChannel,
     account: &openclaw_sms::AccountRuntime,
     code: &str,
     notify: bool,
-) -> Result<Option<Approved>, openclaw_store::StoreError> {
-    let now = channel.clock().now_ms();
-    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
-    let notify = notify.then_some((channel.outbound(), account));
-    let approval =
-        approve_and_notify(&**channel.store(), account.id(), code, now, ttl, notify).await?;
-    if approval.is_some() {
-        channel.wake();
-    }
-    Ok(approval)
+) -> Result<Option<Approval>, openclaw_sms::ChannelError> {
+    channel.approve(account, code, notify).await
 }
 
 /// `channels status --probe` for an account this gateway runs: the probe with the gateway's

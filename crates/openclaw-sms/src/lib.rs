@@ -58,9 +58,9 @@ pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod owner;
+mod pairing;
 pub mod pipeline;
 pub mod probe;
-pub mod public_url;
 pub mod quiet;
 mod quiet_zones;
 pub mod texts;
@@ -69,6 +69,8 @@ pub mod webhook;
 pub use account::{AccountOptions, AccountRuntime, ResolvedAccount};
 pub use channel::{ChannelOptions, SmsChannel};
 pub use clock::Clock;
+/// The channel core's error (pairing store steps), from the channel core.
+pub use openclaw_channel::ChannelError;
 /// The agent seam, from the channel core (re-exported for existing callers).
 pub use openclaw_channel::agent;
 pub use openclaw_channel::agent::{
@@ -79,6 +81,9 @@ pub use openclaw_channel::limits;
 /// Trusted reverse proxies, from the channel core (re-exported for existing callers).
 pub use openclaw_channel::proxies;
 pub use openclaw_channel::proxies::{ForwardedHeader, TrustedProxies};
+/// Public webhook URL checks and the StatusCallback URL, from the channel core (re-exported for
+/// existing callers).
+pub use openclaw_channel::public_url;
 pub use pipeline::Processed;
 
 /// The error type of this crate.
@@ -112,12 +117,10 @@ impl From<AgentError> for SmsError {
     }
 }
 
-impl From<openclaw_channel::ChannelError> for SmsError {
-    fn from(err: openclaw_channel::ChannelError) -> Self {
+impl From<ChannelError> for SmsError {
+    fn from(err: ChannelError) -> Self {
         match err {
-            openclaw_channel::ChannelError::Config { path, message } => {
-                Self::Config { path, message }
-            }
+            ChannelError::Config { path, message } => Self::Config { path, message },
             // `ChannelError` is non-exhaustive: a new kind is a config problem until it says otherwise.
             other => Self::Config {
                 path: String::new(),

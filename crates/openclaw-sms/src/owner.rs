@@ -5,7 +5,9 @@
 //! Owner commands are recognised only from an owner number of the account the text was sent
 //! to; from anyone else the same words are an ordinary message. They never reach the agent.
 
-use openclaw_store::{PairingRequest, Store, StoreError};
+use openclaw_channel::ChannelError;
+use openclaw_channel::pairing::{self, ApprovalNotice};
+use openclaw_store::{PairingRequest, Store};
 
 use crate::account::AccountRuntime;
 use crate::metrics::names;
@@ -95,52 +97,30 @@ pub fn approved_reply_id(account: &str, request: &PairingRequest) -> String {
     )
 }
 
-/// An approved request, and whether the sender was told.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Approval {
-    /// The request, as it was before approval.
-    pub request: PairingRequest,
-    /// Whether the approval notice went out completely (false when not asked for).
-    pub notified: bool,
+/// An approved request, and whether the sender was told (the channel core's).
+pub use openclaw_channel::pairing::Approval;
+
+/// The approval notice as an SMS text to the approved sender, through `outbound` from
+/// `runtime`'s number (once per request: the notice has a reply id of its own).
+struct ApprovedText<'a> {
+    outbound: &'a Outbound,
+    runtime: &'a AccountRuntime,
 }
 
-/// Approves the live request with `code` (any case) on `account`'s pairing list, and when
-/// `notify` is given, texts the sender [`texts::APPROVED_NOTICE`] through it (once per request:
-/// the notice has a reply id of its own). `None` when no live request has the code.
-///
-/// The gateway's admin API, `openclaw pairing approve` without a running gateway, and an
-/// owner's `APPROVE` text all approve through here.
-///
-/// # Errors
-///
-/// The store's error when the approval could not be written.
-pub async fn approve_and_notify(
-    store: &dyn Store,
-    account: &str,
-    code: &str,
-    now: i64,
-    ttl_ms: i64,
-    notify: Option<(&Outbound, &AccountRuntime)>,
-) -> Result<Option<Approval>, StoreError> {
-    let code = code.trim().to_ascii_uppercase();
-    let Some(request) = store
-        .approve(&pairing_key(account), &code, now, ttl_ms)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut notified = false;
-    if let Some((outbound, runtime)) = notify {
-        let reply_id = approved_reply_id(account, &request);
-        let report = outbound
+#[async_trait::async_trait]
+impl ApprovalNotice for ApprovedText<'_> {
+    async fn send(&self, request: &PairingRequest) -> bool {
+        let account = self.runtime.id();
+        let reply_id = approved_reply_id(account, request);
+        let report = self
+            .outbound
             .send_reply(
-                runtime,
+                self.runtime,
                 &request.sender_id,
                 texts::APPROVED_NOTICE,
                 &reply_id,
             )
             .await;
-        notified = report.is_complete();
         if let Some(err) = report.first_error() {
             tracing::warn!(
                 account,
@@ -148,8 +128,77 @@ pub async fn approve_and_notify(
                 "the approval notice could not be sent: {err}"
             );
         }
+        report.is_complete()
     }
-    Ok(Some(Approval { request, notified }))
+}
+
+/// Approves the live request with `code` (any case) on `account`'s pairing list, and when
+/// `notify` is given, texts the sender [`texts::APPROVED_NOTICE`] through it (once per request:
+/// the notice has a reply id of its own). `None` when no live request has the code. The
+/// request's held message is released in the approval's transaction; a running channel
+/// answers it after [`crate::SmsChannel::wake`] (see [`crate::SmsChannel::approve`]).
+///
+/// The gateway's admin API and console (through [`crate::SmsChannel::approve`]),
+/// `openclaw pairing approve` without a running gateway, and an owner's `APPROVE` text all
+/// approve through here, on the channel core's [`openclaw_channel::pairing::approve`].
+///
+/// # Errors
+///
+/// [`ChannelError::Store`] when the approval could not be written.
+pub async fn approve_and_notify(
+    store: &dyn Store,
+    account: &str,
+    code: &str,
+    now: i64,
+    ttl_ms: i64,
+    notify: Option<(&Outbound, &AccountRuntime)>,
+) -> Result<Option<Approval>, ChannelError> {
+    let notice = notify.map(|(outbound, runtime)| ApprovedText { outbound, runtime });
+    let notice = notice.as_ref().map(|n| n as &dyn ApprovalNotice);
+    pairing::approve(store, &pairing_key(account), code, now, ttl_ms, notice).await
+}
+
+/// Denies the live request with `code` (any case) on `account`'s pairing list: the request
+/// and its held message are gone. `None` when no live request has the code. The admin API,
+/// the console, `openclaw pairing deny` and an owner's `DENY` text all deny through here.
+///
+/// # Errors
+///
+/// [`ChannelError::Store`] when the denial could not be written.
+pub async fn deny(
+    store: &dyn Store,
+    account: &str,
+    code: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<Option<PairingRequest>, ChannelError> {
+    pairing::deny(store, &pairing_key(account), code, now, ttl_ms).await
+}
+
+impl crate::SmsChannel {
+    /// Approves the live request with `code` on `account` (see [`approve_and_notify`]), texting
+    /// the sender when `notify`, then wakes the pump so that the released message is answered
+    /// now.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::Store`] when the approval could not be written.
+    pub async fn approve(
+        &self,
+        account: &AccountRuntime,
+        code: &str,
+        notify: bool,
+    ) -> Result<Option<Approval>, ChannelError> {
+        let now = self.clock.now_ms();
+        let ttl = crate::pipeline::pairing_ttl_ms(&account.settings.pairing.limits);
+        let notify = notify.then_some((&self.outbound, account));
+        let approval =
+            approve_and_notify(&*self.store, account.id(), code, now, ttl, notify).await?;
+        if approval.is_some() {
+            self.wake();
+        }
+        Ok(approval)
+    }
 }
 
 impl crate::SmsChannel {
@@ -219,20 +268,12 @@ impl crate::SmsChannel {
         let (answer, outcome) = match (command, valid) {
             (_, None) => (texts::owner_not_a_code(), "no_such_code"),
             (OwnerCommand::Approve(_), Some(code)) => {
-                let notify = pairing.confirm_sender.then_some((&self.outbound, account));
-                match approve_and_notify(
-                    &*self.store,
-                    account.id(),
-                    code.as_str(),
-                    now,
-                    ttl,
-                    notify,
-                )
-                .await
-                .map_err(|e| format!("could not approve: {e}"))?
+                match self
+                    .approve(account, code.as_str(), pairing.confirm_sender)
+                    .await
+                    .map_err(|e| e.to_string())?
                 {
                     Some(approval) => {
-                        self.wake();
                         tracing::info!(
                             account = account.id(),
                             sender = approval.request.sender_id,
@@ -244,11 +285,9 @@ impl crate::SmsChannel {
                 }
             }
             (OwnerCommand::Deny(_), Some(code)) => {
-                match self
-                    .store
-                    .deny(&pairing_key(account.id()), code.as_str(), now, ttl)
+                match deny(&*self.store, account.id(), code.as_str(), now, ttl)
                     .await
-                    .map_err(|e| format!("could not deny: {e}"))?
+                    .map_err(|e| e.to_string())?
                 {
                     Some(request) => {
                         tracing::info!(

@@ -9,16 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_access_policy::{
-    AllowRule, Challenge, Decision, DecisionInput, DropReason, PairingCode, PairingLimits,
-    Timestamp, decide,
-};
 use openclaw_sms_target::InboundSender;
-use openclaw_store::{
-    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, IntentState, NewPairingRequest,
-    NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap, Role,
-    TransientFailure,
-};
+use openclaw_store::{ClaimScope, Claimed, HistoryEntry, NewReply, OptOut, Role, TransientFailure};
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::webhook::InboundMessage;
@@ -30,7 +22,11 @@ use crate::agent::{AgentReply, AgentTurn, HistoryRole, HistoryTurn};
 use crate::channel::{CHANNEL, SmsChannel};
 use crate::keywords::{Keyword, classify};
 use crate::metrics::{names, noted};
-use crate::texts::{SLOW_REPLY_NOTICE, pairing_reply, unavailable_media_notice};
+use crate::texts::{SLOW_REPLY_NOTICE, unavailable_media_notice};
+
+pub use crate::pairing::{
+    PAIRING_TEXT_ATTEMPTS, PAIRING_TEXT_WINDOW_MS, pairing_key, pairing_ttl_ms,
+};
 
 /// How a processed message ended, for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,7 +395,7 @@ impl SmsChannel {
         match self.decide(&account, &sender, message).await {
             Ok(None) => {}
             Ok(Some(outcome)) => return outcome,
-            Err(error) => return Processed::Retrying(error),
+            Err(error) => return Processed::Retrying(error.to_string()),
         }
         if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
             return done;
@@ -462,265 +458,6 @@ impl SmsChannel {
                     }
                 }
                 Processed::Keyword("help")
-            }
-        }
-    }
-
-    /// `Ok(None)`: allowed, go on. `Ok(Some(..))`: handled here.
-    async fn decide(
-        &self,
-        account: &AccountRuntime,
-        sender: &str,
-        message: &Claimed,
-    ) -> Result<Option<Processed>, String> {
-        let key = pairing_key(account.id());
-        let now = self.clock.now_ms();
-        let limits = account.settings.pairing.limits;
-        let ttl = pairing_ttl_ms(&limits);
-        let config_allow: Vec<AllowRule> = account
-            .settings
-            .allow_from
-            .iter()
-            .map(crate::config::allow_rule)
-            .collect();
-        let stored: Vec<String> = self
-            .store
-            .allow_entries(&key)
-            .await
-            .map_err(|e| format!("could not read allow entries: {e}"))?
-            .into_iter()
-            .map(|e| e.entry)
-            .collect();
-        let pending: Vec<openclaw_access_policy::PairingRequest> = self
-            .store
-            .list_requests(&key, now, ttl)
-            .await
-            .map_err(|e| format!("could not read pairing requests: {e}"))?
-            .into_iter()
-            .filter_map(to_policy_request)
-            .collect();
-        for _ in 0..3 {
-            let input = DecisionInput {
-                policy: account.settings.dm_policy,
-                config_allow: &config_allow,
-                stored_allow: &stored,
-                pending: &pending,
-                sender,
-                now: Timestamp::from_unix_millis(now),
-                limits: &limits,
-            };
-            let decision = decide(&input, &mut rand::rng());
-            match decision {
-                Decision::Allow { .. } => return Ok(None),
-                Decision::Drop { reason } => {
-                    return Ok(Some(not_authorized(account, sender, reason)));
-                }
-                Decision::Challenge(Challenge::AlreadyPending { .. }) => {
-                    noted(
-                        &self.metrics,
-                        "touch_request",
-                        self.store.touch_request(&key, sender, now).await,
-                    );
-                    self.resume_pending(account, &key, sender, now, ttl).await;
-                    return Ok(Some(Processed::Dropped(
-                        "pairing_already_pending".to_owned(),
-                    )));
-                }
-                Decision::Challenge(Challenge::New(request)) => {
-                    if self.pairing_texts_capped(account, sender, now).await {
-                        return Ok(Some(Processed::Dropped("pairing_texts_capped".to_owned())));
-                    }
-                    let hold = account.settings.hold_until_approved;
-                    let new = NewPairingRequest {
-                        code: request.code.as_str().to_owned(),
-                        sender_id: sender.to_owned(),
-                        meta: serde_json::json!({"accountId": account.id()}),
-                        created_at: now,
-                        held_event_id: hold.then_some(message.id),
-                        // The same limits the decision used, checked again by the store in
-                        // the insert's transaction: other gateways or pump tasks may have
-                        // created requests for this account since `pending` was read.
-                        pending_cap: Some(PendingCap {
-                            max: limits.max_pending,
-                            ttl_ms: ttl,
-                        }),
-                    };
-                    match self
-                        .store
-                        .create_request(&key, new)
-                        .await
-                        .map_err(|e| format!("could not store the pairing request: {e}"))?
-                    {
-                        CreateRequestOutcome::Created(created) => {
-                            if hold {
-                                self.store
-                                    .hold(message.id, now)
-                                    .await
-                                    .map_err(|e| format!("could not hold the message: {e}"))?;
-                            } else {
-                                self.store
-                                    .complete(message.id, now)
-                                    .await
-                                    .map_err(|e| format!("could not complete: {e}"))?;
-                            }
-                            tracing::info!(
-                                account = account.id(),
-                                sender,
-                                "SMS pairing request created for {sender}"
-                            );
-                            let reply_id = pairing_reply_id(account.id(), &created, 0);
-                            self.text_code(account, sender, &created.code, &reply_id)
-                                .await;
-                            self.notify_owners(account, &created).await;
-                            return Ok(Some(Processed::Challenged));
-                        }
-                        CreateRequestOutcome::SenderExists(_) => {
-                            noted(
-                                &self.metrics,
-                                "touch_request",
-                                self.store.touch_request(&key, sender, now).await,
-                            );
-                            self.resume_pending(account, &key, sender, now, ttl).await;
-                            return Ok(Some(Processed::Dropped(
-                                "pairing_already_pending".to_owned(),
-                            )));
-                        }
-                        // The account's cap filled up meanwhile: the policy's drop.
-                        CreateRequestOutcome::CapReached => {
-                            return Ok(Some(not_authorized(
-                                account,
-                                sender,
-                                DropReason::PendingLimitReached,
-                            )));
-                        }
-                        // Another sender took the code meanwhile: draw again.
-                        _ => {}
-                    }
-                }
-                _ => return Ok(Some(Processed::Dropped("unknown decision".to_owned()))),
-            }
-        }
-        Err("no free pairing code after 3 tries".to_owned())
-    }
-
-    /// Texts a pairing code under `reply_id` (a failure is logged: the sender's next text
-    /// sends it again, see [`Self::text_code_again_if_undelivered`]).
-    async fn text_code(&self, account: &AccountRuntime, sender: &str, code: &str, reply_id: &str) {
-        let text = pairing_reply(sender, code);
-        let report = self
-            .outbound
-            .send_reply(account, sender, &text, reply_id)
-            .await;
-        if let Some(err) = report.first_error() {
-            tracing::warn!(
-                account = account.id(),
-                sender,
-                "SMS pairing reply failed for {sender}: {err} (the code is texted again when they write next)"
-            );
-        }
-    }
-
-    /// Whether `sender` already had `pairing.maxCodeTextsPerSenderPerDay` pairing-code texts
-    /// begun in the last 24 hours (counted from the store's intents, so it holds across
-    /// restarts and requests). A store error counts as capped: no billable text on doubt.
-    async fn pairing_texts_capped(&self, account: &AccountRuntime, sender: &str, now: i64) -> bool {
-        let cap = account.settings.pairing.max_code_texts_per_day;
-        let prefix = pairing_reply_prefix(account.id(), sender);
-        let since = now.saturating_sub(PAIRING_TEXT_WINDOW_MS);
-        let capped = match self.store.count_replies_since(&prefix, since).await {
-            Ok(count) => count >= u64::from(cap),
-            Err(err) => {
-                tracing::warn!(
-                    account = account.id(),
-                    sender,
-                    "could not count the pairing texts of {sender} (no code texted): {err}"
-                );
-                true
-            }
-        };
-        if capped {
-            tracing::info!(
-                account = account.id(),
-                sender,
-                cap,
-                "no pairing code texted to {sender}: {cap} already in the last 24 hours"
-            );
-            self.metrics
-                .inc(names::PAIRING_TEXTS_CAPPED, &[("account", account.id())], 1);
-        }
-        capped
-    }
-
-    /// A sender with a live request wrote again (or its first message runs again after a crash):
-    /// the owners' notices that did not go out go out now (once per request and owner), and the
-    /// code is texted again if no text of it went through.
-    async fn resume_pending(
-        &self,
-        account: &AccountRuntime,
-        key: &PairingKey,
-        sender: &str,
-        now: i64,
-        ttl: i64,
-    ) {
-        let request = match self.store.request_for(key, sender).await {
-            Ok(Some(request)) if request.is_live(now, ttl) => request,
-            Ok(_) => return,
-            Err(err) => {
-                tracing::warn!(
-                    account = account.id(),
-                    sender,
-                    "could not read the pairing request: {err}"
-                );
-                return;
-            }
-        };
-        self.notify_owners(account, &request).await;
-        self.text_code_again_if_undelivered(account, sender, now, &request)
-            .await;
-    }
-
-    /// When no text of the request's code went through (the send failed, or a crash came
-    /// before it), the same code is texted again, up to [`PAIRING_TEXT_ATTEMPTS`] sends per
-    /// request and within the sender's daily cap. A send still pending resumes under its own
-    /// id, so a code is never texted twice by one attempt.
-    async fn text_code_again_if_undelivered(
-        &self,
-        account: &AccountRuntime,
-        sender: &str,
-        now: i64,
-        request: &StoredRequest,
-    ) {
-        for attempt in 0..PAIRING_TEXT_ATTEMPTS {
-            let reply_id = pairing_reply_id(account.id(), request, attempt);
-            let intents = match self.store.intents_for_reply(&reply_id).await {
-                Ok(intents) => intents,
-                Err(err) => {
-                    tracing::warn!(
-                        account = account.id(),
-                        sender,
-                        "could not read the pairing reply: {err}"
-                    );
-                    return;
-                }
-            };
-            if intents.iter().any(|i| i.state == IntentState::Sent) {
-                return;
-            }
-            let unfinished = intents
-                .iter()
-                .any(|i| matches!(i.state, IntentState::Pending | IntentState::Ambiguous));
-            if intents.is_empty() && self.pairing_texts_capped(account, sender, now).await {
-                return;
-            }
-            if intents.is_empty() || unfinished {
-                tracing::info!(
-                    account = account.id(),
-                    sender,
-                    "texting the pairing code to {sender} again: no earlier text of it went through"
-                );
-                self.text_code(account, sender, &request.code, &reply_id)
-                    .await;
-                return;
             }
         }
     }
@@ -885,33 +622,6 @@ impl SmsChannel {
     }
 }
 
-/// How many texts one pairing code gets at most: the first, then again when the sender writes
-/// while none went through.
-pub const PAIRING_TEXT_ATTEMPTS: u32 = 3;
-
-/// The window of `pairing.maxCodeTextsPerSenderPerDay`: a rolling 24 hours.
-pub const PAIRING_TEXT_WINDOW_MS: i64 = 86_400_000;
-
-/// The common start of the reply ids of every pairing-code text to `sender` on `account`.
-fn pairing_reply_prefix(account: &str, sender: &str) -> String {
-    format!("pairing:{account}:{sender}:")
-}
-
-/// The reply id of a pairing code's text: one per request and attempt, so that a replayed or
-/// resumed message never texts it twice.
-fn pairing_reply_id(account: &str, request: &StoredRequest, attempt: u32) -> String {
-    let base = format!(
-        "{}{}",
-        pairing_reply_prefix(account, &request.sender_id),
-        request.created_at
-    );
-    if attempt == 0 {
-        base
-    } else {
-        format!("{base}:{attempt}")
-    }
-}
-
 impl SmsChannel {
     /// The agent's answer to `turn`; when it takes longer than `slow_reply_notice_after`,
     /// one "working on it" text goes out meanwhile. The notice has its own reply id per
@@ -947,42 +657,6 @@ impl SmsChannel {
         }
         answer
     }
-}
-
-/// The store key of an account's pairing requests and allow entries.
-pub fn pairing_key(account: &str) -> PairingKey {
-    PairingKey {
-        channel: CHANNEL.to_owned(),
-        account: account.to_owned(),
-    }
-}
-
-/// Pairing lifetime in milliseconds.
-pub fn pairing_ttl_ms(limits: &PairingLimits) -> i64 {
-    i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The silent drop of an unauthorized sender (logged with the policy's reason).
-fn not_authorized(account: &AccountRuntime, sender: &str, reason: DropReason) -> Processed {
-    tracing::info!(
-        account = account.id(),
-        sender,
-        reason = reason.as_str(),
-        "SMS sender {sender} is not authorized"
-    );
-    Processed::Dropped(reason.as_str().to_owned())
-}
-
-fn to_policy_request(
-    r: openclaw_store::PairingRequest,
-) -> Option<openclaw_access_policy::PairingRequest> {
-    Some(openclaw_access_policy::PairingRequest {
-        code: PairingCode::parse(&r.code).ok()?,
-        sender_id: r.sender_id,
-        created_at: Timestamp::from_unix_millis(r.created_at),
-        last_seen_at: Timestamp::from_unix_millis(r.last_seen_at),
-        meta: Default::default(),
-    })
 }
 
 /// Upstream's identity rules: the webhook must be for this account, and for its number (when

@@ -52,19 +52,21 @@ pub struct DeliveryRecord {
 
 /// Trims and lower-cases a status.
 #[must_use]
-pub fn normalize_status(status: &str) -> String {
+pub(crate) fn normalize_status(status: &str) -> String {
     status.trim().to_ascii_lowercase()
 }
 
-/// Whether a (normalised) status is final: `delivered`, `undelivered`, `failed`, `canceled`.
+/// Whether a (normalised) status is final: Twilio's rule,
+/// [`MessageStatus::is_terminal`](openclaw_twilio::webhook::MessageStatus::is_terminal)
+/// (`delivered`, `undelivered`, `failed`, `canceled`), read from the stored text.
 #[must_use]
 pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "delivered" | "undelivered" | "failed" | "canceled")
+    openclaw_twilio::webhook::MessageStatus::parse(status).is_terminal()
 }
 
 /// The rank of a (normalised) non-terminal status; unknown statuses rank -1.
 #[must_use]
-pub fn status_rank(status: &str) -> i32 {
+pub(crate) fn status_rank(status: &str) -> i32 {
     match status {
         "accepted" => 10,
         "scheduled" => 20,
@@ -80,7 +82,7 @@ pub fn status_rank(status: &str) -> i32 {
 /// statuses give `conflicted`; a terminal status never regresses; a non-terminal status advances
 /// only to a higher rank. Observation times only widen the record's window.
 #[must_use]
-pub fn reduce_delivery(
+pub(crate) fn reduce_delivery(
     current: Option<&DeliveryRecord>,
     observation: &DeliveryObservation,
 ) -> DeliveryRecord {

@@ -9,7 +9,8 @@
 //! This crate stores and answers; it does not decide. Access decisions are
 //! `openclaw-access-policy`'s, and the pipeline that drives the store is `openclaw-sms`'s.
 //! It knows nothing of SMS: account ids, senders, numbers, codes and payloads are opaque
-//! strings and bytes, and time is always the caller's (unix milliseconds passed in, never a
+//! strings and bytes (delivery statuses are Twilio's, judged by the pure part of
+//! `openclaw-twilio`), and time is always the caller's (unix milliseconds passed in, never a
 //! database clock), so tests control it.
 //!
 //! # Shape
@@ -113,7 +114,7 @@ mod usage;
 pub use console::{AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply};
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
-    MAX_DELIVERY_RECORDS, is_terminal, normalize_status, reduce_delivery, status_rank,
+    MAX_DELIVERY_RECORDS, is_terminal,
 };
 pub use error::StoreError;
 pub use ingress::{
@@ -134,9 +135,9 @@ pub use pairing::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN,
-    PostgresOptions, PostgresStore, SslMode,
+    CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
+    DEFAULT_MAX_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN, PostgresOptions,
+    PostgresStore, SslMode,
 };
 pub use retention::Retention;
 pub use scheduled::{
@@ -148,8 +149,8 @@ pub use snapshot::{
     SnapshotTurns, StateSnapshot, TableCopy,
 };
 pub use sqlite::{
-    BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,
-    LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
+    DEFAULT_READERS, GATHER_WINDOW, LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions,
+    WRITE_QUEUE_CAPACITY,
 };
 pub use turns::TurnLedger;
 pub use usage::{BudgetHit, DayUsage, HeldRest, SentPart, UsageRow, UsageStore};

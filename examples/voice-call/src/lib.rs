@@ -9,7 +9,8 @@
 //! - `openclaw-twilio`: the voice webhook types ([`IncomingCall`],
 //!   [`GatherResult`], [`CallStatusCallback`]), [`WebhookKind::of`] and the TwiML builder;
 //! - `openclaw-sms-target`: [`CallerId`], the caller's opaque sender id;
-//! - `openclaw-access-policy` and `openclaw-store`: the access decision and pairing.
+//! - `openclaw-channel`'s pairing orchestration ([`Pairing::admit`]) over
+//!   `openclaw-access-policy` and `openclaw-store`: the access decision and pairing.
 //!
 //! Three routes: [`INCOMING_PATH`] (Twilio's "A call comes in"), [`GATHER_PATH`] (the
 //! `<Gather>` result, sent to the agent) and [`STATUS_PATH`] (call-status callbacks, counted
@@ -24,18 +25,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use openclaw_access_policy::{
-    AllowRule, Challenge, Decision, DecisionInput, DmPolicy, PairingCode, PairingLimits, Timestamp,
-    decide,
-};
+use openclaw_access_policy::{AllowRule, DmPolicy, PairingLimits};
 use openclaw_channel::agent::{Agent, AgentTurn};
 use openclaw_channel::guard::{Admitted, WebhookGuard};
 use openclaw_channel::limits::{FixedWindowLimiter, InFlightLimiter};
+use openclaw_channel::pairing::{Admission, NewRequest, NoEffects, Pairing};
 use openclaw_channel::proxies::TrustedProxies;
 use openclaw_sms_target::CallerId;
-use openclaw_store::{
-    CreateRequestOutcome, NewPairingRequest, PairingKey, PairingStore, PendingCap,
-};
+use openclaw_store::{PairingKey, PairingStore};
 use openclaw_twilio::twiml::{self, Gather, GatherInput, Say};
 use openclaw_twilio::voice::{CallStatusCallback, GatherResult, IncomingCall};
 use openclaw_twilio::webhook::{TWIML_CONTENT_TYPE, WebhookKind};
@@ -270,7 +267,7 @@ fn answer(access: Access) -> Response {
     match access {
         Access::Allowed => twiml(&listen(Some(Say::new(GREETING)))),
         Access::Challenged(code) => {
-            let spelled = spell(code.as_str());
+            let spelled = spell(&code);
             twiml(&say_and_hang_up(format!(
                 "This line needs the owner's approval. Your pairing code is {spelled}. Again: {spelled}. Goodbye."
             )))
@@ -377,38 +374,30 @@ async fn status(State(channel): State<Arc<VoiceChannel>>, request: Request) -> R
 /// What the access policy said about a caller, after the store was updated.
 enum Access {
     Allowed,
-    Challenged(PairingCode),
+    Challenged(String),
     AlreadyPending,
     Dropped(&'static str),
     StoreFailed,
 }
 
-/// The access policy's decision for `sender`, read from the config and the store (nothing is
-/// written).
-async fn decision(
-    channel: &VoiceChannel,
-    sender: &str,
-    now: i64,
-) -> Result<Decision, openclaw_store::StoreError> {
-    let key = channel.pairing_key();
-    let limits = &channel.config.pairing;
-    let (stored, pending) = read_pairing(channel, &key, now, ttl_ms(limits)).await?;
-    let input = DecisionInput {
-        policy: channel.config.policy,
-        config_allow: &channel.config.allow_from,
-        stored_allow: &stored,
-        pending: &pending,
-        sender,
-        now: Timestamp::from_unix_millis(now),
-        limits,
-    };
-    Ok(decide(&input, &mut rand::rng()))
+impl VoiceChannel {
+    /// The account's pairing, over the channel core's orchestration.
+    fn pairing<'a>(&'a self, key: &'a PairingKey) -> Pairing<'a> {
+        Pairing {
+            store: &*self.store,
+            key,
+            policy: self.config.policy,
+            config_allow: &self.config.allow_from,
+            limits: self.config.pairing,
+        }
+    }
 }
 
 /// Whether `sender` is served now (the gather route asks again, without side effects, so
 /// that a caller revoked mid-call is hung up).
 async fn is_allowed(channel: &VoiceChannel, sender: &str) -> bool {
-    match decision(channel, sender, now_ms()).await {
+    let key = channel.pairing_key();
+    match channel.pairing(&key).decision(sender, now_ms()).await {
         Ok(decision) => decision.is_allow(),
         Err(err) => {
             tracing::warn!(%err, "voice pairing store read failed");
@@ -418,102 +407,29 @@ async fn is_allowed(channel: &VoiceChannel, sender: &str) -> bool {
 }
 
 /// The access decision for an incoming call, with a new pairing request stored (or a live
-/// one refreshed).
-///
-/// This is a short version of the pairing orchestration the SMS channel has; a full channel
-/// would share one in `openclaw-channel`.
+/// one refreshed) by the channel core's pairing orchestration, the same one the SMS channel
+/// runs; the code is spoken by the caller of this function.
 async fn access(channel: &VoiceChannel, sender: &str) -> Access {
-    let now = now_ms();
-    match decision(channel, sender, now).await {
-        Ok(Decision::Allow { .. }) => Access::Allowed,
-        Ok(Decision::Drop { reason }) => Access::Dropped(reason.as_str()),
-        Ok(Decision::Challenge(Challenge::New(request))) => {
-            store_request(channel, request, now).await
-        }
-        Ok(Decision::Challenge(Challenge::AlreadyPending { .. })) => {
-            let key = channel.pairing_key();
-            if let Err(err) = channel.store.touch_request(&key, sender, now).await {
-                tracing::warn!(%err, "voice pairing request not refreshed");
-            }
-            Access::AlreadyPending
-        }
+    let key = channel.pairing_key();
+    let new = NewRequest {
+        meta: serde_json::json!({ "accountId": channel.config.account, "channel": CHANNEL }),
+        held_event_id: None,
+    };
+    let admission = channel
+        .pairing(&key)
+        .admit(sender, now_ms(), new, &NoEffects)
+        .await;
+    match admission {
+        Ok(Admission::Allowed) => Access::Allowed,
+        Ok(Admission::Dropped(reason)) => Access::Dropped(reason.as_str()),
+        Ok(Admission::Challenged(request)) => Access::Challenged(request.code),
+        Ok(Admission::AlreadyPending) => Access::AlreadyPending,
         Ok(_) => Access::Dropped("unknown_decision"),
         Err(err) => {
-            tracing::warn!(%err, "voice pairing store read failed");
+            tracing::warn!(%err, "voice pairing failed");
             Access::StoreFailed
         }
     }
-}
-
-/// Stores a new pairing request; the store enforces the pending cap in the same transaction.
-async fn store_request(
-    channel: &VoiceChannel,
-    request: openclaw_access_policy::PairingRequest,
-    now: i64,
-) -> Access {
-    let limits = &channel.config.pairing;
-    let new = NewPairingRequest {
-        code: request.code.as_str().to_owned(),
-        sender_id: request.sender_id.clone(),
-        meta: serde_json::json!({ "accountId": channel.config.account, "channel": CHANNEL }),
-        created_at: now,
-        held_event_id: None,
-        pending_cap: Some(PendingCap {
-            max: limits.max_pending,
-            ttl_ms: ttl_ms(limits),
-        }),
-    };
-    match channel
-        .store
-        .create_request(&channel.pairing_key(), new)
-        .await
-    {
-        Ok(CreateRequestOutcome::Created(_)) => Access::Challenged(request.code),
-        Ok(CreateRequestOutcome::SenderExists(_)) => Access::AlreadyPending,
-        Ok(CreateRequestOutcome::CapReached) => Access::Dropped("pairing_pending_limit"),
-        Ok(CreateRequestOutcome::CodeTaken) => Access::Dropped("pairing_code_taken"),
-        Err(err) => {
-            tracing::warn!(%err, "voice pairing request not stored");
-            Access::StoreFailed
-        }
-    }
-}
-
-fn ttl_ms(limits: &PairingLimits) -> i64 {
-    i64::try_from(limits.ttl.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The stored allow entries and the live requests, as the access policy reads them.
-async fn read_pairing(
-    channel: &VoiceChannel,
-    key: &PairingKey,
-    now: i64,
-    ttl_ms: i64,
-) -> Result<(Vec<String>, Vec<openclaw_access_policy::PairingRequest>), openclaw_store::StoreError>
-{
-    let stored = channel
-        .store
-        .allow_entries(key)
-        .await?
-        .into_iter()
-        .map(|entry| entry.entry)
-        .collect();
-    let pending = channel
-        .store
-        .list_requests(key, now, ttl_ms)
-        .await?
-        .into_iter()
-        .filter_map(|request| {
-            Some(openclaw_access_policy::PairingRequest {
-                code: PairingCode::parse(&request.code).ok()?,
-                sender_id: request.sender_id,
-                created_at: Timestamp::from_unix_millis(request.created_at),
-                last_seen_at: Timestamp::from_unix_millis(request.last_seen_at),
-                meta: BTreeMap::new(),
-            })
-        })
-        .collect();
-    Ok((stored, pending))
 }
 
 /// A code spelled out so that text-to-speech reads it one character at a time: `A, B, 3, …`.

@@ -220,14 +220,7 @@ async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
     ) {
         Ok(r) => r,
         Err(err) => {
-            return ProbeResult {
-                ok: false,
-                error: Some(format!("{err:#}")),
-                webhook: json!({"status": "unavailable", "reason": format!("{err:#}")}),
-                recent_inbound: None,
-                recent_outbound: None,
-                hints: vec![],
-            };
+            return ProbeResult::unavailable(format!("{err:#}"), Some(format!("{err:#}")));
         }
     };
     let store: Arc<dyn openclaw_store::Store> =
@@ -236,14 +229,7 @@ async fn run_probe(ctx: &Ctx, account: &AccountSettings) -> ProbeResult {
             Err(_) => Arc::new(match openclaw_store::SqliteStore::open_in_memory() {
                 Ok(s) => s,
                 Err(err) => {
-                    return ProbeResult {
-                        ok: false,
-                        error: Some(err.to_string()),
-                        webhook: json!({"status": "unavailable"}),
-                        recent_inbound: None,
-                        recent_outbound: None,
-                        hints: vec![],
-                    };
+                    return ProbeResult::unavailable(err.to_string(), None);
                 }
             }),
         };
@@ -299,22 +285,14 @@ async fn gateway_probe(client: &GatewayClient, account: &str) -> Value {
         .finish();
     match client.get(&format!("/probe?{query}")).await {
         Ok(result) if result.is_object() => result,
-        Ok(_) => json!(ProbeResult {
-            ok: false,
-            error: Some("the running gateway gave no probe result".to_owned()),
-            webhook: json!({"status": "unavailable"}),
-            recent_inbound: None,
-            recent_outbound: None,
-            hints: vec![],
-        }),
-        Err(err) => json!(ProbeResult {
-            ok: false,
-            error: Some(format!("the running gateway could not probe: {err:#}")),
-            webhook: json!({"status": "unavailable"}),
-            recent_inbound: None,
-            recent_outbound: None,
-            hints: vec![],
-        }),
+        Ok(_) => json!(ProbeResult::unavailable(
+            "the running gateway gave no probe result".to_owned(),
+            None,
+        )),
+        Err(err) => json!(ProbeResult::unavailable(
+            format!("the running gateway could not probe: {err:#}"),
+            None,
+        )),
     }
 }
 

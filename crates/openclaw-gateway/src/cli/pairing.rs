@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use openclaw_access_policy::PairingLimits;
 use openclaw_sms::config::{AccountSettings, SmsAccounts};
-use openclaw_sms::owner::{Approval, approve_and_notify};
+use openclaw_sms::owner::{Approval, approve_and_notify, deny as deny_request};
 use openclaw_sms::pipeline::{pairing_key, pairing_ttl_ms};
 use openclaw_sms_target::E164;
 use openclaw_store::Store;
@@ -386,10 +386,7 @@ async fn deny(ctx: &Ctx, account: Option<&str>, code: &str) -> anyhow::Result<Ex
     eprintln!("{}", fallback_note(ctx, "denial", "deny").await);
     let store = open_store(ctx, &ctx.paths.state_dir, now_ms()).await?;
     let ttl = pairing_ttl_ms(&limits_of(settings));
-    let Some(request) = store
-        .deny(&pairing_key(&account_id), &code, now_ms(), ttl)
-        .await?
-    else {
+    let Some(request) = deny_request(&*store, &account_id, &code, now_ms(), ttl).await? else {
         bail!(
             "No pending pairing request found for code: {code} (codes expire after {}; see `openclaw pairing list sms`)",
             ttl_words(ttl)

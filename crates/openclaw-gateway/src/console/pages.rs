@@ -479,11 +479,8 @@ pub(crate) async fn pairing_deny(
     };
     let code = form.code.trim().to_ascii_uppercase();
     let now = console.channel().clock().now_ms();
-    let ttl = pairing_ttl_ms(&PairingLimits::default());
-    match console
-        .channel()
-        .store()
-        .deny(&pairing_key(account.id()), &code, now, ttl)
+    let ttl = pairing_ttl_ms(&account.settings.pairing.limits);
+    match openclaw_sms::owner::deny(&**console.channel().store(), account.id(), &code, now, ttl)
         .await
     {
         Ok(Some(_)) => back(&console, "/pairing", "denied"),

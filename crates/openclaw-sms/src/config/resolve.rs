@@ -751,7 +751,7 @@ fn check_public_path(
         // Not an http(s) URL: the start-up warning about publicWebhookUrl says so.
         return Ok(());
     };
-    if crate::public_url::path_reaches_route(public_path, webhook_path) {
+    if crate::public_url::path_reaches_route(&public_path, webhook_path) {
         return Ok(());
     }
     let route = if path_set {

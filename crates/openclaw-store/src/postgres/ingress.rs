@@ -16,7 +16,7 @@ use crate::ingress::{
 
 /// How often a claim is tried again after losing a race for a lane (a unique violation on the
 /// one-claim-per-lane index); after that the call answers with what it has (possibly nothing).
-pub const CLAIM_RACE_RETRIES: usize = 3;
+pub(crate) const CLAIM_RACE_RETRIES: usize = 3;
 
 /// The state text of a message claimed by another handle, in [`StoreError::ChangeState`].
 pub const CLAIMED_ELSEWHERE: &str = "claimed by another gateway";

@@ -12,7 +12,7 @@ mod console;
 mod delivery;
 mod ingress;
 
-pub use ingress::{CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE};
+pub use ingress::{CLAIM_WINDOW, CLAIMED_ELSEWHERE};
 mod misc;
 mod outbound;
 mod pairing;
@@ -258,7 +258,7 @@ fn is_lost_race(err: &tokio_postgres::Error) -> bool {
 
 /// Connections of each gateway kept for enqueues (webhook accepts), beside
 /// [`PostgresOptions::max_connections`] for everything else.
-pub const INGRESS_CONNECTIONS: usize = 4;
+pub(crate) const INGRESS_CONNECTIONS: usize = 4;
 
 /// A fresh random node id: 16 hex digits.
 fn new_node_id() -> String {

@@ -20,7 +20,7 @@ use crate::StoreError;
 use crate::pairing::{CreateRequestOutcome, NewPairingRequest, PairingKey};
 
 /// The channel the legacy files belong to.
-pub const LEGACY_CHANNEL: &str = "sms";
+pub(crate) const LEGACY_CHANNEL: &str = "sms";
 const MARKER: &str = "legacy_import_done_at";
 
 /// What [`SqliteStore::import_legacy`] did.

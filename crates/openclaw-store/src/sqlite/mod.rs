@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-pub use legacy::{LEGACY_CHANNEL, LegacyImport};
+pub use legacy::LegacyImport;
 
 use crate::Retention;
 use crate::StoreError;
@@ -36,7 +36,7 @@ pub const MAX_BATCH: usize = 1_024;
 /// Write jobs waiting for the writer thread; a caller beyond this waits (asynchronously).
 pub const WRITE_QUEUE_CAPACITY: usize = 8_192;
 /// How long a connection waits for a lock held by another connection, milliseconds.
-pub const BUSY_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Group-commit gather window: when fewer jobs are waiting than the previous batch held, the
 /// writer waits at most this long for the rest before it commits (callers just answered are
 /// usually about to send their next job). Small against one fsync (about 4 ms on a typical
@@ -44,7 +44,7 @@ pub const BUSY_TIMEOUT_MS: u64 = 5_000;
 pub const GATHER_WINDOW: Duration = Duration::from_micros(1_000);
 /// The writer asks the checkpointer thread for a passive WAL checkpoint after this many write
 /// jobs, so that checkpoints (and their fsyncs) stay off the commit path.
-pub const CHECKPOINT_EVERY_JOBS: usize = 1_000;
+pub(crate) const CHECKPOINT_EVERY_JOBS: usize = 1_000;
 
 /// Bounds and sizes of a [`SqliteStore`]. Every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Eq)]
