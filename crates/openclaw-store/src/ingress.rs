@@ -14,6 +14,10 @@ pub const DEAD_LETTER_TTL_MS: i64 = 30 * 86_400_000;
 /// ... and at most this many per account (upstream: 1,000 failed entries).
 pub const MAX_DEAD_LETTERS_PER_ACCOUNT: u64 = 1_000;
 
+/// The oldest pending messages the first step of a claim looks at (both backends); beyond
+/// it a claim steps from lane to lane, so its cost never grows with one lane's backlog.
+pub const CLAIM_WINDOW: usize = 512;
+
 /// The row id of an ingress message, unique in one store and increasing with arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IngressId(i64);

@@ -112,9 +112,9 @@ pub use delivery::{
 };
 pub use error::StoreError;
 pub use ingress::{
-    ClaimScope, Claimed, DEAD_LETTER_TTL_MS, DeadLetter, Enqueued, IngressId, IngressPruned,
-    IngressQueue, IngressState, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT,
-    NewIngress, RetryBackoff, TOMBSTONE_TTL_MS, TransientFailure,
+    CLAIM_WINDOW, ClaimScope, Claimed, DEAD_LETTER_TTL_MS, DeadLetter, Enqueued, IngressId,
+    IngressPruned, IngressQueue, IngressState, MAX_DEAD_LETTERS_PER_ACCOUNT,
+    MAX_TOMBSTONES_PER_ACCOUNT, NewIngress, RetryBackoff, TOMBSTONE_TTL_MS, TransientFailure,
 };
 pub use optout::{
     ConversationSummary, HISTORY_PER_PEER, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role,
@@ -129,7 +129,7 @@ pub use pairing::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
+    CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
     DEFAULT_MAX_CONNECTIONS, INGRESS_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN,
     PostgresOptions, PostgresStore, SslMode,
 };

@@ -11,7 +11,7 @@
 mod delivery;
 mod ingress;
 
-pub use ingress::{CLAIM_RACE_RETRIES, CLAIM_WINDOW, CLAIMED_ELSEWHERE};
+pub use ingress::{CLAIM_RACE_RETRIES, CLAIMED_ELSEWHERE};
 mod misc;
 mod outbound;
 mod pairing;
