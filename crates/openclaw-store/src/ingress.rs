@@ -369,6 +369,12 @@ pub trait IngressQueue: Send + Sync {
         let _ = now;
         Ok(0)
     }
+
+    /// What this handle has written since it was opened ([`crate::StoreCounts`]), for
+    /// `/metrics` and the benchmark; `None` (the default) for a store that does not count.
+    fn store_counts(&self) -> Option<crate::StoreCounts> {
+        None
+    }
 }
 
 #[cfg(test)]

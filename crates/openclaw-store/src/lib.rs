@@ -93,6 +93,7 @@
 //! # }
 //! ```
 
+mod counts;
 mod delivery;
 mod error;
 mod ingress;
@@ -106,6 +107,7 @@ mod snapshot;
 mod sqlite;
 mod turns;
 
+pub use counts::StoreCounts;
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
     MAX_DELIVERY_RECORDS, is_terminal, normalize_status, reduce_delivery, status_rank,
@@ -140,7 +142,8 @@ pub use snapshot::{
 };
 pub use sqlite::{
     BUSY_TIMEOUT_MS, CHECKPOINT_EVERY_JOBS, DEFAULT_READERS, GATHER_WINDOW, LEGACY_CHANNEL,
-    LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WRITE_QUEUE_CAPACITY,
+    LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WORK_PER_ACK_BATCH,
+    WRITE_QUEUE_CAPACITY,
 };
 pub use turns::TurnLedger;
 

@@ -262,7 +262,7 @@ fn claim(
 impl IngressQueue for SqliteStore {
     async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
         item.check_ids()?;
-        self.write(move |conn| {
+        self.write_ack(move |conn| {
             let earlier: Option<(i64, String)> = conn
                 .prepare_cached("SELECT id, state FROM ingress WHERE account = ?1 AND event_id = ?2")
                 .and_then(|mut s| {
@@ -429,6 +429,10 @@ impl IngressQueue for SqliteStore {
             .map(drop)
         })
         .await
+    }
+
+    fn store_counts(&self) -> Option<crate::StoreCounts> {
+        Some(self.write_counts())
     }
 
     async fn queue_depth(&self, account: &str) -> Result<u64, StoreError> {
