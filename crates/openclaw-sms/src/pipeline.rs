@@ -15,9 +15,9 @@ use openclaw_access_policy::{
 };
 use openclaw_sms_target::InboundSender;
 use openclaw_store::{
-    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, IntentState, NewPairingRequest,
-    NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap, Role,
-    TransientFailure,
+    ClaimScope, Claimed, CreateRequestOutcome, HistoryEntry, HistoryLine, IntentState,
+    NewPairingRequest, NewReply, OptOut, PairingKey, PairingRequest as StoredRequest, PendingCap,
+    Role, TransientFailure,
 };
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
@@ -284,7 +284,8 @@ impl SmsChannel {
     /// Processes one claimed message to its end: completed, held, retried or dead-lettered.
     pub async fn process(&self, message: Claimed) -> Processed {
         let id = message.id;
-        let outcome = self.process_inner(&message).await;
+        let mut assistant = None;
+        let outcome = self.process_inner(&message, &mut assistant).await;
         let now = self.clock.now_ms();
         let result = match &outcome {
             Processed::DeadLettered(reason) => {
@@ -313,7 +314,8 @@ impl SmsChannel {
                 }
             }
             Processed::Challenged => Ok(()),
-            _ => self.store.complete(id, now).await,
+            // The answer's last write: its history line and the completion, one step.
+            _ => self.store.complete_answered(id, now, assistant).await,
         };
         if let Err(err) = result {
             tracing::error!(account = %message.account, event = %Escaped(&message.event_id), "could not record the outcome of an SMS: {err}");
@@ -321,7 +323,13 @@ impl SmsChannel {
         outcome
     }
 
-    async fn process_inner(&self, message: &Claimed) -> Processed {
+    /// Runs `message`; an answer leaves the assistant's history line in `assistant`, to be
+    /// written with the completion.
+    async fn process_inner(
+        &self,
+        message: &Claimed,
+        assistant: &mut Option<HistoryLine>,
+    ) -> Processed {
         let Some(account) = self.account(&message.account).cloned() else {
             return Processed::DeadLettered(format!(
                 "account {} is not configured or not enabled",
@@ -400,7 +408,8 @@ impl SmsChannel {
             Ok(Some(outcome)) => return outcome,
             Err(error) => return Processed::Retrying(error),
         }
-        self.answer(&account, &sender, &inbound, message).await
+        self.answer(&account, &sender, &inbound, message, assistant)
+            .await
     }
 
     async fn keyword(
@@ -727,6 +736,7 @@ impl SmsChannel {
         sender: &str,
         inbound: &InboundMessage,
         message: &Claimed,
+        assistant: &mut Option<HistoryLine>,
     ) -> Processed {
         let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
         let saved = match self.store.reply(&reply_id).await {
@@ -817,22 +827,19 @@ impl SmsChannel {
                 text: reply.text,
                 created_at: self.clock.now_ms(),
             };
-            match self.store.save_reply(new).await {
-                Ok(saved) => {
-                    // The user's line joins the history once: with the answer that was saved,
-                    // not again when a restart resumes sending it.
-                    let entry = HistoryEntry {
-                        role: Role::User,
-                        text: inbound.body.clone(),
-                        at: message.received_at,
-                    };
-                    noted(
-                        &self.metrics,
-                        "append_history",
-                        self.store.append_history(account.id(), sender, entry).await,
-                    );
-                    saved.text
-                }
+            // The user's line joins the history once: with the answer that was saved (the same
+            // step), not again when a restart resumes sending it.
+            let user = HistoryLine {
+                account: account.id().to_owned(),
+                peer: sender.to_owned(),
+                entry: HistoryEntry {
+                    role: Role::User,
+                    text: inbound.body.clone(),
+                    at: message.received_at,
+                },
+            };
+            match self.store.save_answer(new, user).await {
+                Ok(saved) => saved.text,
                 Err(err) => {
                     return Processed::Retrying(format!("could not save the agent's reply: {err}"));
                 }
@@ -849,21 +856,15 @@ impl SmsChannel {
                 .outbound
                 .send_reply(account, sender, &text, &reply_id)
                 .await;
-            noted(
-                &self.metrics,
-                "append_history",
-                self.store
-                    .append_history(
-                        account.id(),
-                        sender,
-                        HistoryEntry {
-                            role: Role::Assistant,
-                            text: report.reply.text.clone(),
-                            at: now,
-                        },
-                    )
-                    .await,
-            );
+            *assistant = Some(HistoryLine {
+                account: account.id().to_owned(),
+                peer: sender.to_owned(),
+                entry: HistoryEntry {
+                    role: Role::Assistant,
+                    text: report.reply.text.clone(),
+                    at: now,
+                },
+            });
             self.metrics.observe(
                 names::REPLY_SECONDS,
                 &[],

@@ -105,6 +105,7 @@ mod postgres;
 mod retention;
 mod snapshot;
 mod sqlite;
+mod steps;
 mod turns;
 
 pub use counts::StoreCounts;
@@ -145,6 +146,7 @@ pub use sqlite::{
     LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions, WORK_PER_ACK_BATCH,
     WRITE_QUEUE_CAPACITY,
 };
+pub use steps::{HistoryLine, PipelineSteps};
 pub use turns::TurnLedger;
 
 /// The longest [`IngressQueue::check_ready`] waits for a database server's answer.
@@ -159,6 +161,7 @@ pub trait Store:
     + DeliveryStore
     + OutboundStore
     + TurnLedger
+    + PipelineSteps
 {
 }
 
@@ -170,5 +173,6 @@ impl<T> Store for T where
         + DeliveryStore
         + OutboundStore
         + TurnLedger
+        + PipelineSteps
 {
 }

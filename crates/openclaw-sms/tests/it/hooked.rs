@@ -10,7 +10,7 @@ use openclaw_store::{
     DeliveryRecord, DeliveryStore, Enqueued, HistoryEntry, HistoryStore, IngressId, IngressPruned,
     IngressQueue, IntentCreated, IntentId, NewIngress, NewIntent, NewPairingRequest, NewReply,
     OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
-    SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger,
+    PipelineSteps, SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger,
 };
 
 /// What a test observes or changes; the defaults change nothing.
@@ -333,6 +333,9 @@ impl<H: StoreHooks> OutboundStore for HookedStore<H> {
         self.inner.reply(reply_id).await
     }
 }
+
+/// The steps as their parts in sequence (the trait's defaults), so every hook above applies.
+impl<H: StoreHooks> PipelineSteps for HookedStore<H> {}
 
 #[async_trait]
 impl<H: StoreHooks> TurnLedger for HookedStore<H> {

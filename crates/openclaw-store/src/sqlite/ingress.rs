@@ -77,6 +77,12 @@ pub(super) fn tombstone(conn: &Connection, id: IngressId, now: i64) -> Result<us
     )
 }
 
+/// Completes a claimed message (refused in any other state).
+pub(super) fn complete_in(conn: &Connection, id: IngressId, now: i64) -> Result<(), StoreError> {
+    expect_state(conn, id, "complete", &[IngressState::Claimed])?;
+    tombstone(conn, id, now).map(drop)
+}
+
 /// Puts a message back into its lane, due at `now`.
 pub(super) fn requeue(conn: &Connection, id: IngressId, now: i64) -> Result<usize, StoreError> {
     exec(
@@ -310,11 +316,7 @@ impl IngressQueue for SqliteStore {
     }
 
     async fn complete(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            expect_state(conn, id, "complete", &[IngressState::Claimed])?;
-            tombstone(conn, id, now).map(drop)
-        })
-        .await
+        self.write(move |conn| complete_in(conn, id, now)).await
     }
 
     async fn fail_transient(

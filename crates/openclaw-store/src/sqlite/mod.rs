@@ -8,6 +8,7 @@ mod outbound;
 mod pairing;
 mod schema;
 mod snapshot;
+mod steps;
 mod turns;
 
 use std::collections::VecDeque;
@@ -788,7 +789,7 @@ mod tests {
     async fn an_acknowledgement_goes_before_queued_pipeline_work() {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         // Hold the writer busy while work piles up behind it.
-        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (release, blocked) = mpsc::channel::<()>();
         let (started, writer_busy) = oneshot::channel::<()>();
         let blocker = {
             let store = Arc::clone(&store);
@@ -807,7 +808,9 @@ mod tests {
         for i in 0..500 {
             let store = Arc::clone(&store);
             work.push(tokio::spawn(async move {
-                store.write(move |conn| insert(conn, &format!("+{i}"))).await
+                store
+                    .write(move |conn| insert(conn, &format!("+{i}")))
+                    .await
             }));
         }
         // Let every work job reach the queue before the acknowledgement.

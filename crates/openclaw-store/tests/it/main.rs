@@ -15,6 +15,7 @@ mod pairing;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod replies;
+mod steps;
 mod support;
 #[cfg(feature = "postgres")]
 mod tls;
