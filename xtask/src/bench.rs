@@ -200,7 +200,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
     eprintln!("bench: text-to-reply latency ({LATENCY_TEXTS} sequential texts)");
     let reply = reply_latency(&sim)?;
     eprintln!("bench: burst of {} texts", BURST_PHONES * BURST_PER_PHONE);
+    let writes_before = store_writes(&gw)?;
     let burst = burst(&sim)?;
+    let writes = store_writes(&gw)?.per_text_since(&writes_before);
     drop(gw);
     drop(sim);
 
@@ -220,6 +222,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         rss_drained_mib,
         reply,
         burst,
+        writes,
         total_s: started.elapsed().as_secs_f64(),
         load_before: load_before
             .split_whitespace()
@@ -800,6 +803,58 @@ fn reply_latency(sim: &Sim) -> anyhow::Result<ReplyLatency> {
     })
 }
 
+/// The gateway's counted store writes (`openclaw_sms_store_writes`) and answered texts
+/// (`openclaw_sms_agent_turns_total{outcome="ok"}`) at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+struct StoreWrites {
+    transactions: f64,
+    write_jobs: f64,
+    statements: Option<f64>,
+    answered: f64,
+}
+
+/// Store writes per answered text (the text's webhook acknowledgement included).
+#[derive(Debug, Clone, Copy)]
+struct WritesPerText {
+    answered: f64,
+    transactions: f64,
+    write_jobs: f64,
+    statements: Option<f64>,
+}
+
+impl StoreWrites {
+    /// `None` when nothing was answered in between or the gateway does not count.
+    fn per_text_since(&self, before: &Self) -> Option<WritesPerText> {
+        let answered = self.answered - before.answered;
+        (answered > 0.0 && self.write_jobs > 0.0).then(|| WritesPerText {
+            answered,
+            transactions: (self.transactions - before.transactions) / answered,
+            write_jobs: (self.write_jobs - before.write_jobs) / answered,
+            statements: self
+                .statements
+                .zip(before.statements)
+                .map(|(a, b)| (a - b) / answered),
+        })
+    }
+}
+
+/// Reads [`StoreWrites`] from the gateway's `/metrics`.
+fn store_writes(gw: &Gateway) -> anyhow::Result<StoreWrites> {
+    let text = gw.metrics()?;
+    let value = |prefix: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .reduce(|a, b| a + b)
+    };
+    Ok(StoreWrites {
+        transactions: value("openclaw_sms_store_writes{count=\"transactions\"}").unwrap_or(0.0),
+        write_jobs: value("openclaw_sms_store_writes{count=\"write_jobs\"}").unwrap_or(0.0),
+        statements: value("openclaw_sms_store_writes{count=\"statements\"}"),
+        answered: value("openclaw_sms_agent_turns_total{outcome=\"ok\"}").unwrap_or(0.0),
+    })
+}
+
 #[derive(Debug)]
 struct Burst {
     texts: usize,
@@ -921,6 +976,8 @@ struct Report {
     rss_drained_mib: f64,
     reply: ReplyLatency,
     burst: Burst,
+    /// What the store wrote per answered text during the burst (counted by the gateway).
+    writes: Option<WritesPerText>,
     total_s: f64,
     /// `/proc/loadavg` (1, 5, 15 min) before and after: other work on the machine shows here.
     load_before: String,
@@ -1086,6 +1143,17 @@ impl Report {
             self.burst.drained_s,
             self.burst.texts as f64 / self.burst.drained_s
         );
+        match &self.writes {
+            Some(w) => println!(
+                "  store writes per answered text in the burst (its acknowledgement included, counted): {:.2} write transactions (group commits), {:.2} write jobs{}; aim <= 3 per answered text",
+                w.transactions,
+                w.write_jobs,
+                w.statements
+                    .map(|s| format!(", {s:.1} statements"))
+                    .unwrap_or_default()
+            ),
+            None => println!("  store writes per answered text: not counted"),
+        }
         println!();
         println!(
             "total {:.0} s; load average before {}, after {} (other work on the machine skews every figure)",
@@ -1166,6 +1234,12 @@ impl Report {
                 "posted_s": self.burst.posted_s,
                 "drained_s": self.burst.drained_s,
             },
+            "store_writes_per_answered_text": self.writes.map(|w| json!({
+                "answered": w.answered,
+                "write_transactions": w.transactions,
+                "write_jobs": w.write_jobs,
+                "statements": w.statements,
+            })),
             "total_s": self.total_s,
         })
     }

@@ -153,5 +153,25 @@ impl SmsChannel {
                 );
             }
         }
+        if let Some(counts) = self.store.store_counts() {
+            let statements = counts.statements;
+            for (count, value) in [
+                ("transactions", Some(counts.transactions)),
+                ("write_jobs", Some(counts.write_jobs)),
+                ("statements", statements),
+            ] {
+                if let Some(value) = value {
+                    #[allow(
+                        clippy::cast_precision_loss,
+                        reason = "a gauge; counts stay far below 2^52"
+                    )]
+                    self.metrics.set(
+                        crate::metrics::names::STORE_WRITES,
+                        &[("count", count)],
+                        value as f64,
+                    );
+                }
+            }
+        }
     }
 }

@@ -30,6 +30,9 @@ pub mod names {
     pub const OWNER_COMMANDS: &str = "openclaw_sms_owner_commands_total";
     /// Pairing codes not texted because the sender reached `pairing.maxCodeTextsPerSenderPerDay`.
     pub const PAIRING_TEXTS_CAPPED: &str = "openclaw_sms_pairing_texts_capped_total";
+    /// What the state store has written since the start, by `count` (`transactions`: commits;
+    /// `write_jobs`: units of work in them; `statements`: sent to a database server).
+    pub const STORE_WRITES: &str = "openclaw_sms_store_writes";
     /// Send API requests by outcome (`accepted`, `duplicate`, `bad_request`, `unauthorized`, …).
     pub const SEND_API_REQUESTS: &str = "openclaw_sms_send_api_requests_total";
     /// Replies cut short by a daily budget, by account and scope (`sender`, `account`).
@@ -114,6 +117,11 @@ pub fn describe(metrics: &Metrics) {
             names::WEBHOOKS,
             "counter",
             "Webhook requests by account and outcome.",
+        ),
+        (
+            names::STORE_WRITES,
+            "gauge",
+            "State store commits, write jobs and statements since the start.",
         ),
         (
             names::QUEUE_DEPTH,

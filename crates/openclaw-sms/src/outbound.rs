@@ -276,7 +276,9 @@ impl Outbound {
                 // Pending or ambiguous: an earlier run may have sent it before it died.
                 _ => {
                     if let Some(sid) = self.reconcile(account, to, body, &intent).await {
-                        return self.mark_sent(account, &intent, &sid, segments, true).await;
+                        return self
+                            .mark_sent(account, &intent, (&sid, None), segments, true)
+                            .await;
                     }
                 }
             }
@@ -297,9 +299,15 @@ impl Outbound {
             self.pace(account, to).await;
             match account.twilio.create_message(&request).await {
                 Ok(message) => {
-                    self.record_initial(account, &message).await;
+                    let first_status = self.initial_status(account, &message);
                     return self
-                        .mark_sent(account, &intent, message.sid.as_str(), segments, false)
+                        .mark_sent(
+                            account,
+                            &intent,
+                            (message.sid.as_str(), first_status),
+                            segments,
+                            false,
+                        )
                         .await;
                 }
                 Err(err) => match err.retry_class() {
@@ -333,7 +341,7 @@ impl Outbound {
                         );
                         if let Some(sid) = self.reconcile(account, to, body, &intent).await {
                             return self
-                                .mark_sent(account, &intent, &sid, segments, false)
+                                .mark_sent(account, &intent, (&sid, None), segments, false)
                                 .await;
                         }
                         tokio::time::sleep(backoff(attempt)).await;
@@ -363,11 +371,13 @@ impl Outbound {
         }
     }
 
+    /// Records a sent part and, for a message just created, the provider's first status
+    /// with it (one store step).
     async fn mark_sent(
         &self,
         account: &AccountRuntime,
         intent: &OutboundIntent,
-        sid: &str,
+        (sid, first_status): (&str, Option<DeliveryObservation>),
         segments: u32,
         earlier: bool,
     ) -> PartOutcome {
@@ -379,7 +389,7 @@ impl Outbound {
             segments,
             now,
         };
-        if let Err(err) = self.store.mark_sent_counted(sent).await {
+        if let Err(err) = self.store.part_sent(sent, first_status).await {
             tracing::error!(
                 account = account.id(),
                 sid,
@@ -415,25 +425,20 @@ impl Outbound {
         self.metrics.inc(names::SENDS, &[("outcome", outcome)], 1);
     }
 
-    /// Records Twilio's first status of a new message (best effort).
-    async fn record_initial(&self, account: &AccountRuntime, message: &Message) {
-        let Some(status) = &message.status else {
-            return;
-        };
-        let observation = DeliveryObservation {
+    /// Twilio's first status of a new message, recorded with its sent part (best effort).
+    fn initial_status(
+        &self,
+        account: &AccountRuntime,
+        message: &Message,
+    ) -> Option<DeliveryObservation> {
+        let status = message.status.as_ref()?;
+        Some(DeliveryObservation {
             account: account.id().to_owned(),
             message_sid: message.sid.as_str().to_owned(),
             status: status.as_str().to_owned(),
             error_code: None,
             at: self.clock.now_ms(),
-        };
-        if let Err(err) = self.store.record_delivery(observation).await {
-            tracing::warn!(
-                account = account.id(),
-                sid = message.sid.as_str(),
-                "SMS delivery initial state could not be persisted: {err}"
-            );
-        }
+        })
     }
 
     /// Looks for a message that an earlier, unanswered attempt may have created: same

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openclaw_sms_target::InboundSender;
-use openclaw_store::{ClaimScope, Claimed, HistoryEntry, NewReply, OptOut, Role, TransientFailure};
+use openclaw_store::{
+    ClaimScope, Claimed, HistoryEntry, HistoryLine, NewReply, OptOut, Role, TransientFailure,
+};
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
 use openclaw_twilio::webhook::InboundMessage;
@@ -281,7 +283,8 @@ impl SmsChannel {
     /// Processes one claimed message to its end: completed, held, retried or dead-lettered.
     pub async fn process(&self, message: Claimed) -> Processed {
         let id = message.id;
-        let outcome = self.process_inner(&message).await;
+        let mut assistant = None;
+        let outcome = self.process_inner(&message, &mut assistant).await;
         let now = self.clock.now_ms();
         let result = match &outcome {
             Processed::DeadLettered(reason) => {
@@ -310,7 +313,8 @@ impl SmsChannel {
                 }
             }
             Processed::Challenged => Ok(()),
-            _ => self.store.complete(id, now).await,
+            // The answer's last write: its history line and the completion, one step.
+            _ => self.store.complete_answered(id, now, assistant).await,
         };
         if let Err(err) = result {
             tracing::error!(account = %message.account, event = %Escaped(&message.event_id), "could not record the outcome of an SMS: {err}");
@@ -318,7 +322,13 @@ impl SmsChannel {
         outcome
     }
 
-    async fn process_inner(&self, message: &Claimed) -> Processed {
+    /// Runs `message`; an answer leaves the assistant's history line in `assistant`, to be
+    /// written with the completion.
+    async fn process_inner(
+        &self,
+        message: &Claimed,
+        assistant: &mut Option<HistoryLine>,
+    ) -> Processed {
         let Some(account) = self.account(&message.account).cloned() else {
             return Processed::DeadLettered(format!(
                 "account {} is not configured or not enabled",
@@ -400,7 +410,8 @@ impl SmsChannel {
         if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
             return done;
         }
-        self.answer(&account, &sender, &inbound, message).await
+        self.answer(&account, &sender, &inbound, message, assistant)
+            .await
     }
 
     async fn keyword(
@@ -468,6 +479,7 @@ impl SmsChannel {
         sender: &str,
         inbound: &InboundMessage,
         message: &Claimed,
+        assistant: &mut Option<HistoryLine>,
     ) -> Processed {
         let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
         let saved = match self.store.reply(&reply_id).await {
@@ -558,22 +570,19 @@ impl SmsChannel {
                 text: reply.text,
                 created_at: self.clock.now_ms(),
             };
-            match self.store.save_reply(new).await {
-                Ok(saved) => {
-                    // The user's line joins the history once: with the answer that was saved,
-                    // not again when a restart resumes sending it.
-                    let entry = HistoryEntry {
-                        role: Role::User,
-                        text: inbound.body.clone(),
-                        at: message.received_at,
-                    };
-                    noted(
-                        &self.metrics,
-                        "append_history",
-                        self.store.append_history(account.id(), sender, entry).await,
-                    );
-                    saved.text
-                }
+            // The user's line joins the history once: with the answer that was saved (the same
+            // step), not again when a restart resumes sending it.
+            let user = HistoryLine {
+                account: account.id().to_owned(),
+                peer: sender.to_owned(),
+                entry: HistoryEntry {
+                    role: Role::User,
+                    text: inbound.body.clone(),
+                    at: message.received_at,
+                },
+            };
+            match self.store.save_answer(new, user).await {
+                Ok(saved) => saved.text,
                 Err(err) => {
                     return Processed::Retrying(format!("could not save the agent's reply: {err}"));
                 }
@@ -587,21 +596,15 @@ impl SmsChannel {
                 "SMS reply started for {sender}"
             );
             let report = self.send_answer(account, sender, &text, &reply_id).await;
-            noted(
-                &self.metrics,
-                "append_history",
-                self.store
-                    .append_history(
-                        account.id(),
-                        sender,
-                        HistoryEntry {
-                            role: Role::Assistant,
-                            text: report.reply.text.clone(),
-                            at: now,
-                        },
-                    )
-                    .await,
-            );
+            *assistant = Some(HistoryLine {
+                account: account.id().to_owned(),
+                peer: sender.to_owned(),
+                entry: HistoryEntry {
+                    role: Role::Assistant,
+                    text: report.reply.text.clone(),
+                    at: now,
+                },
+            });
             self.metrics.observe(
                 names::REPLY_SECONDS,
                 &[],

@@ -7,6 +7,12 @@
 //! `synchronous_commit=on`) and the ratio to SQLite is
 //! printed.
 //!
+//! Then the mixed load: the same 16 producers while a pump answers what they enqueue with the
+//! pipeline's write sequence per message (claim, agent turn, saved reply, history, intent,
+//! delivery, sent, history, complete), as fast as the store lets it: the acknowledgement rate
+//! and p99 with the pipeline running, the messages answered per second, and the write
+//! transactions and jobs per answered message, counted by the store. `-- mixed` runs only it.
+//!
 //! `cargo bench -p openclaw-store --bench enqueue`; `OPENCLAW_STORE_BENCH_SECS` sets the
 //! measuring time per case (default 3 s). The database is a real file (WAL, synchronous=FULL)
 //! in a temporary directory on the machine's disk (`TMPDIR`).
@@ -14,7 +20,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_store::{IngressQueue, NewIngress, SqliteStore, StoreOptions};
+use openclaw_store::{
+    ClaimScope, Claimed, DeliveryObservation, HistoryEntry, HistoryLine, IngressQueue, NewIngress,
+    NewIntent, NewReply, Role, SentPart, SqliteStore, Store, StoreOptions, body_hash,
+};
 
 /// Measuring time per case unless `OPENCLAW_STORE_BENCH_SECS` says otherwise.
 const DEFAULT_SECS: u64 = 3;
@@ -23,6 +32,7 @@ const WARM_UP: Duration = Duration::from_millis(500);
 /// Payload size: a typical Twilio inbound form.
 const PAYLOAD_BYTES: usize = 600;
 
+#[derive(Clone, Copy)]
 struct Figures {
     producers: usize,
     acks: usize,
@@ -143,6 +153,242 @@ fn print(backend: &str, f: &Figures) {
     );
 }
 
+/// Messages the mixed load's pump runs at once (the gateway's default `maxConcurrent` order).
+const PUMP_CONCURRENCY: usize = 64;
+
+/// Which write sequence the mixed load's pump makes per message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sequence {
+    /// One write per row, as the pipeline did before issue 18 (8 writes after the claim).
+    PerRow,
+    /// The pipeline's steps ([`PipelineSteps`]): turn, answer, intent, sent, complete.
+    Steps,
+}
+
+/// The pipeline's writes for one answered message, as the gateway makes them now.
+async fn answer_steps(store: &dyn Store, m: &Claimed, now: i64) {
+    let peer = m.lane.clone();
+    let reply_id = format!("reply:{}:{}", m.account, m.event_id);
+    store
+        .record_agent_turn(&m.account, &m.event_id, now)
+        .await
+        .expect("record turn");
+    let text = "ok".to_owned();
+    let line = |role, text: &str| HistoryLine {
+        account: m.account.clone(),
+        peer: peer.clone(),
+        entry: HistoryEntry {
+            role,
+            text: text.to_owned(),
+            at: now,
+        },
+    };
+    store
+        .save_answer(
+            NewReply {
+                reply_id: reply_id.clone(),
+                account: m.account.clone(),
+                recipient: peer.clone(),
+                text: text.clone(),
+                created_at: now,
+            },
+            line(Role::User, "hi"),
+        )
+        .await
+        .expect("save answer");
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id,
+            account: m.account.clone(),
+            recipient: peer.clone(),
+            body_hash: body_hash(&text),
+            part_index: 0,
+            part_count: 1,
+            created_at: now,
+        })
+        .await
+        .expect("intent");
+    let sid = format!("SM{:032}", m.id.as_i64());
+    let first = DeliveryObservation {
+        account: m.account.clone(),
+        message_sid: sid.clone(),
+        status: "queued".to_owned(),
+        error_code: None,
+        at: now,
+    };
+    store
+        .part_sent(
+            SentPart {
+                intent: intent.intent().id,
+                message_sid: sid.clone(),
+                day: "2026-12-05".to_owned(),
+                segments: 1,
+                now,
+            },
+            Some(first),
+        )
+        .await
+        .expect("part sent");
+    store
+        .complete_answered(m.id, now, Some(line(Role::Assistant, &text)))
+        .await
+        .expect("complete");
+}
+
+/// The pipeline's writes for one answered message, one per row.
+async fn answer_per_row(store: &dyn Store, m: &Claimed, now: i64) {
+    let peer = m.lane.clone();
+    let reply_id = format!("reply:{}:{}", m.account, m.event_id);
+    store
+        .record_agent_turn(&m.account, &m.event_id, now)
+        .await
+        .expect("record turn");
+    let text = "ok".to_owned();
+    store
+        .save_reply(NewReply {
+            reply_id: reply_id.clone(),
+            account: m.account.clone(),
+            recipient: peer.clone(),
+            text: text.clone(),
+            created_at: now,
+        })
+        .await
+        .expect("save reply");
+    let entry = |role, text: &str| HistoryEntry {
+        role,
+        text: text.to_owned(),
+        at: now,
+    };
+    store
+        .append_history(&m.account, &peer, entry(Role::User, "hi"))
+        .await
+        .expect("history");
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id,
+            account: m.account.clone(),
+            recipient: peer.clone(),
+            body_hash: body_hash(&text),
+            part_index: 0,
+            part_count: 1,
+            created_at: now,
+        })
+        .await
+        .expect("intent");
+    let sid = format!("SM{:032}", m.id.as_i64());
+    store
+        .record_delivery(DeliveryObservation {
+            account: m.account.clone(),
+            message_sid: sid.clone(),
+            status: "queued".to_owned(),
+            error_code: None,
+            at: now,
+        })
+        .await
+        .expect("delivery");
+    store
+        .mark_sent(intent.intent().id, &sid, now)
+        .await
+        .expect("mark sent");
+    store
+        .append_history(&m.account, &peer, entry(Role::Assistant, &text))
+        .await
+        .expect("history");
+    store.complete(m.id, now).await.expect("complete");
+}
+
+/// Claims and answers until `stop`; returns how many messages were answered after `from`.
+async fn pump(store: Arc<dyn Store>, sequence: Sequence, from: Instant, stop: Instant) -> usize {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut answered = 0;
+    while Instant::now() < stop {
+        while let Some(done) = tasks.try_join_next() {
+            answered += usize::from(done.expect("answer") >= from);
+        }
+        let room = PUMP_CONCURRENCY.saturating_sub(tasks.len());
+        let claimed = store
+            .claim_next(ClaimScope::Account("default".to_owned()), 1, room)
+            .await
+            .expect("claim");
+        if claimed.is_empty() {
+            if let Some(done) = tasks.join_next().await {
+                answered += usize::from(done.expect("answer") >= from);
+            } else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            continue;
+        }
+        for m in claimed {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move {
+                match sequence {
+                    Sequence::PerRow => answer_per_row(&*store, &m, 2).await,
+                    Sequence::Steps => answer_steps(&*store, &m, 2).await,
+                }
+                Instant::now()
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let at = done.expect("answer");
+        answered += usize::from(at >= from && at < stop);
+    }
+    answered
+}
+
+/// The 16 producers with the pump running beside them.
+async fn run_mixed(sequence: Sequence, measure: Duration) -> Figures {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let sqlite = Arc::new(
+        SqliteStore::open(&dir.path().join("bench.sqlite"), &StoreOptions::default())
+            .await
+            .expect("open store"),
+    );
+    let store: Arc<dyn Store> = sqlite;
+    let from = Instant::now() + WARM_UP;
+    let stop = from + measure;
+    let pumping = tokio::spawn(pump(Arc::clone(&store), sequence, from, stop));
+    let before = tokio::time::sleep_until(from.into());
+    let counts_at = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move {
+            before.await;
+            store.store_counts().unwrap_or_default()
+        }
+    });
+    let acks = load(Arc::clone(&store) as Arc<dyn IngressQueue>, 16, measure).await;
+    let answered = pumping.await.expect("pump");
+    let start = counts_at.await.expect("counts");
+    let end = store.store_counts().unwrap_or_default();
+    print(&format!("{sequence:?}"), &acks);
+    #[allow(clippy::cast_precision_loss)]
+    let per = |n: u64| n as f64 / answered.max(1) as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let rate = answered as f64 / measure.as_secs_f64();
+    println!(
+        "{sequence:<10?} mixed: pipeline answered {rate:>8.0} msgs/s; per answered message (acks included): {:.2} write transactions, {:.2} write jobs",
+        per(end.transactions - start.transactions),
+        per(end.write_jobs - start.write_jobs),
+    );
+    acks
+}
+
+/// Both write sequences under the mixed load, beside the store-only figure.
+fn mixed(runtime: &tokio::runtime::Runtime, measure: Duration, alone: Option<&Figures>) {
+    println!("mixed load: 16 producers enqueueing, a pump answering what they enqueue");
+    let alone = alone.map_or_else(|| runtime.block_on(run(16, measure)), |f| Figures { ..*f });
+    print("alone", &alone);
+    for sequence in [Sequence::PerRow, Sequence::Steps] {
+        let acks = runtime.block_on(run_mixed(sequence, measure));
+        println!(
+            "{sequence:<10?} acks with the pump / acks alone: {:.2}x, p99 {:.2} ms vs {:.2} ms",
+            acks.per_sec / alone.per_sec.max(f64::MIN_POSITIVE),
+            acks.p99.as_secs_f64() * 1e3,
+            alone.p99.as_secs_f64() * 1e3,
+        );
+    }
+}
+
 fn main() {
     let secs = std::env::var("OPENCLAW_STORE_BENCH_SECS")
         .ok()
@@ -153,6 +399,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::args().any(|a| a == "mixed") {
+        mixed(&runtime, measure, None);
+        return;
+    }
     let one = runtime.block_on(run(1, measure));
     print("sqlite", &one);
     let sixteen = runtime.block_on(run(16, measure));
@@ -165,6 +415,7 @@ fn main() {
     // concurrency shows what one fsync can carry.
     let many = runtime.block_on(run(64, measure));
     print("sqlite", &many);
+    mixed(&runtime, measure, Some(&sixteen));
     postgres(&runtime, measure, &sixteen);
 }
 

@@ -14,6 +14,10 @@ pub const DEAD_LETTER_TTL_MS: i64 = 30 * 86_400_000;
 /// ... and at most this many per account (upstream: 1,000 failed entries).
 pub const MAX_DEAD_LETTERS_PER_ACCOUNT: u64 = 1_000;
 
+/// The oldest pending messages the first step of a claim looks at (both backends); beyond
+/// it a claim steps from lane to lane, so its cost never grows with one lane's backlog.
+pub const CLAIM_WINDOW: usize = 512;
+
 /// The row id of an ingress message, unique in one store and increasing with arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IngressId(i64);
@@ -364,6 +368,12 @@ pub trait IngressQueue: Send + Sync {
     async fn release_claims(&self, now: i64) -> Result<u64, StoreError> {
         let _ = now;
         Ok(0)
+    }
+
+    /// What this handle has written since it was opened ([`crate::StoreCounts`]), for
+    /// `/metrics` and the benchmark; `None` (the default) for a store that does not count.
+    fn store_counts(&self) -> Option<crate::StoreCounts> {
+        None
     }
 }
 

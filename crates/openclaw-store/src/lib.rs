@@ -96,6 +96,7 @@
 //! ```
 
 mod console;
+mod counts;
 mod delivery;
 mod error;
 mod ingress;
@@ -108,19 +109,21 @@ mod retention;
 mod scheduled;
 mod snapshot;
 mod sqlite;
+mod steps;
 mod turns;
 mod usage;
 
 pub use console::{AccountTurn, ConsoleStore, ErrorCount, PartDelivery, ReplyPart, ThreadReply};
+pub use counts::StoreCounts;
 pub use delivery::{
     CONFLICTED, DELIVERY_TTL_MS, DeliveryObservation, DeliveryRecord, DeliveryStore,
     MAX_DELIVERY_RECORDS, is_terminal,
 };
 pub use error::StoreError;
 pub use ingress::{
-    ClaimScope, Claimed, DEAD_LETTER_TTL_MS, DeadLetter, Enqueued, IngressId, IngressPruned,
-    IngressQueue, IngressState, MAX_DEAD_LETTERS_PER_ACCOUNT, MAX_TOMBSTONES_PER_ACCOUNT,
-    NewIngress, RetryBackoff, TOMBSTONE_TTL_MS, TransientFailure,
+    CLAIM_WINDOW, ClaimScope, Claimed, DEAD_LETTER_TTL_MS, DeadLetter, Enqueued, IngressId,
+    IngressPruned, IngressQueue, IngressState, MAX_DEAD_LETTERS_PER_ACCOUNT,
+    MAX_TOMBSTONES_PER_ACCOUNT, NewIngress, RetryBackoff, TOMBSTONE_TTL_MS, TransientFailure,
 };
 pub use optout::{
     ConversationSummary, HISTORY_PER_PEER, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role,
@@ -135,9 +138,8 @@ pub use pairing::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    CLAIM_WINDOW, CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS,
-    DEFAULT_MAX_CONNECTIONS, MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN, PostgresOptions,
-    PostgresStore, SslMode,
+    CLAIMED_ELSEWHERE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_MS, DEFAULT_MAX_CONNECTIONS,
+    MAX_ROOT_CERT_BYTES, MAX_SCHEMA_NAME_LEN, PostgresOptions, PostgresStore, SslMode,
 };
 pub use retention::Retention;
 pub use scheduled::{
@@ -150,8 +152,9 @@ pub use snapshot::{
 };
 pub use sqlite::{
     DEFAULT_READERS, GATHER_WINDOW, LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions,
-    WRITE_QUEUE_CAPACITY,
+    WORK_PER_ACK_BATCH, WRITE_QUEUE_CAPACITY,
 };
+pub use steps::{HistoryLine, PipelineSteps};
 pub use turns::TurnLedger;
 pub use usage::{BudgetHit, DayUsage, HeldRest, SentPart, UsageRow, UsageStore};
 
@@ -170,6 +173,7 @@ pub trait Store:
     + UsageStore
     + ConsoleStore
     + ScheduledStore
+    + PipelineSteps
 {
 }
 
@@ -184,5 +188,6 @@ impl<T> Store for T where
         + UsageStore
         + ConsoleStore
         + ScheduledStore
+        + PipelineSteps
 {
 }

@@ -10,7 +10,7 @@ use openclaw_store::{
     DeliveryRecord, DeliveryStore, Enqueued, HistoryEntry, HistoryStore, IngressId, IngressPruned,
     IngressQueue, IntentCreated, IntentId, NewIngress, NewIntent, NewPairingRequest, NewReply,
     OptOut, OptOutStore, OutboundIntent, OutboundStore, PairingKey, PairingRequest, PairingStore,
-    SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger, UsageStore,
+    PipelineSteps, SavedReply, SqliteStore, StoreError, TransientFailure, TurnLedger, UsageStore,
 };
 use openclaw_store::{NewScheduledSend, ScheduledOutcome, ScheduledSend, ScheduledStore};
 
@@ -334,6 +334,9 @@ impl<H: StoreHooks> OutboundStore for HookedStore<H> {
         self.inner.reply(reply_id).await
     }
 }
+
+/// The steps as their parts in sequence (the trait's defaults), so every hook above applies.
+impl<H: StoreHooks> PipelineSteps for HookedStore<H> {}
 
 #[async_trait]
 impl<H: StoreHooks> UsageStore for HookedStore<H> {

@@ -10,8 +10,8 @@ use tokio_postgres::types::ToSql;
 use super::{LOCK_CLASS_LANE, PostgresStore, decode, is_lost_race, pg, to_i64, to_u32};
 use crate::StoreError;
 use crate::ingress::{
-    ClaimScope, Claimed, DeadLetter, Enqueued, IngressId, IngressPruned, IngressQueue,
-    IngressState, NewIngress, TransientFailure,
+    CLAIM_WINDOW, ClaimScope, Claimed, DeadLetter, Enqueued, IngressId, IngressPruned,
+    IngressQueue, IngressState, NewIngress, TransientFailure,
 };
 
 /// How often a claim is tried again after losing a race for a lane (a unique violation on the
@@ -113,9 +113,6 @@ pub(super) const REQUEUE_SQL: &str = "UPDATE ingress SET state = 'pending', avai
 /// Expired leases become pending again (attempts kept), so that the lane's head can be claimed.
 const EXPIRE_SQL: &str = "UPDATE ingress SET state = 'pending', owner = NULL, lease_until = NULL
     WHERE state = 'claimed' AND lease_until < $1 AND ($2::text IS NULL OR account = $2)";
-
-/// The oldest pending messages the first step of a claim looks at.
-pub const CLAIM_WINDOW: usize = 512;
 
 /// A claim is two steps in one transaction, each bounded whatever the backlog:
 ///

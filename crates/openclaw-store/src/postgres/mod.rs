@@ -12,7 +12,7 @@ mod console;
 mod delivery;
 mod ingress;
 
-pub use ingress::{CLAIM_WINDOW, CLAIMED_ELSEWHERE};
+pub use ingress::CLAIMED_ELSEWHERE;
 mod misc;
 mod outbound;
 mod pairing;
@@ -23,6 +23,9 @@ mod tls;
 mod usage;
 
 pub use tls::{MAX_ROOT_CERT_BYTES, SslMode};
+
+/// The pipeline's steps as their parts in sequence (the trait's defaults).
+impl crate::PipelineSteps for PostgresStore {}
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -37,36 +37,8 @@ impl DeliveryStore for SqliteStore {
         &self,
         observation: DeliveryObservation,
     ) -> Result<DeliveryRecord, StoreError> {
-        self.write(move |conn| {
-            // Read-reduce-write inside the writer's transaction: no concurrent writer can
-            // interleave, so upstream's compare-and-apply loop is not needed.
-            let current = find(conn, &observation.account, &observation.message_sid)?;
-            let next = reduce_delivery(current.as_ref(), &observation);
-            conn.prepare_cached(
-                "INSERT INTO deliveries (account, message_sid, status, error_code, first_observed_at,
-                                         last_observed_at, conflict, observations)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (account, message_sid) DO UPDATE SET status = excluded.status,
-                    error_code = excluded.error_code, first_observed_at = excluded.first_observed_at,
-                    last_observed_at = excluded.last_observed_at, conflict = excluded.conflict,
-                    observations = excluded.observations",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    next.account,
-                    next.message_sid,
-                    next.status,
-                    next.error_code,
-                    next.first_observed_at,
-                    next.last_observed_at,
-                    next.conflict,
-                    next.observations
-                ])
-            })
-            .map_err(StoreError::query("record delivery"))?;
-            Ok(next)
-        })
-        .await
+        self.write(move |conn| record_delivery_in(conn, &observation))
+            .await
     }
 
     async fn delivery(
@@ -109,4 +81,39 @@ impl DeliveryStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Records one observation of a message's delivery (read, reduce, write: the writer's
+/// transaction lets no other writer in between).
+pub(super) fn record_delivery_in(
+    conn: &Connection,
+    observation: &DeliveryObservation,
+) -> Result<DeliveryRecord, StoreError> {
+    // Read-reduce-write inside the writer's transaction: no concurrent writer can
+    // interleave, so upstream's compare-and-apply loop is not needed.
+    let current = find(conn, &observation.account, &observation.message_sid)?;
+    let next = reduce_delivery(current.as_ref(), observation);
+    conn.prepare_cached(
+        "INSERT INTO deliveries (account, message_sid, status, error_code, first_observed_at,
+                                 last_observed_at, conflict, observations)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (account, message_sid) DO UPDATE SET status = excluded.status,
+            error_code = excluded.error_code, first_observed_at = excluded.first_observed_at,
+            last_observed_at = excluded.last_observed_at, conflict = excluded.conflict,
+            observations = excluded.observations",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            next.account,
+            next.message_sid,
+            next.status,
+            next.error_code,
+            next.first_observed_at,
+            next.last_observed_at,
+            next.conflict,
+            next.observations
+        ])
+    })
+    .map_err(StoreError::query("record delivery"))?;
+    Ok(next)
 }

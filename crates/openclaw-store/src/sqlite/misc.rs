@@ -1,7 +1,7 @@
 //! [`OptOutStore`] and [`HistoryStore`] on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::SqliteStore;
 use super::ingress::to_u64;
@@ -74,19 +74,8 @@ impl HistoryStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let (account, peer) = (account.to_owned(), peer.to_owned());
         let cap = i64::try_from(self.options.retention.history_per_peer).unwrap_or(i64::MAX);
-        self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO history (account, peer, role, text, at) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .and_then(|mut s| s.execute(params![account, peer, entry.role.as_str(), entry.text, entry.at]))
-                .map_err(StoreError::query("append history"))?;
-            conn.prepare_cached(
-                "DELETE FROM history WHERE account = ?1 AND peer = ?2 AND id <= (
-                    SELECT id FROM history WHERE account = ?1 AND peer = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-            )
-            .and_then(|mut s| s.execute(params![account, peer, cap]))
-            .map(drop)
-            .map_err(StoreError::query("cap history"))
-        })
-        .await
+        self.write(move |conn| append_history_in(conn, &account, &peer, &entry, cap))
+            .await
     }
 
     async fn recent_history(
@@ -173,4 +162,34 @@ impl HistoryStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Appends a line to a conversation and drops the oldest beyond `cap` lines.
+pub(super) fn append_history_in(
+    conn: &Connection,
+    account: &str,
+    peer: &str,
+    entry: &HistoryEntry,
+    cap: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO history (account, peer, role, text, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            account,
+            peer,
+            entry.role.as_str(),
+            entry.text,
+            entry.at
+        ])
+    })
+    .map_err(StoreError::query("append history"))?;
+    conn.prepare_cached(
+        "DELETE FROM history WHERE account = ?1 AND peer = ?2 AND id <= (
+            SELECT id FROM history WHERE account = ?1 AND peer = ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    )
+    .and_then(|mut s| s.execute(params![account, peer, cap]))
+    .map(drop)
+    .map_err(StoreError::query("cap history"))
 }

@@ -10,12 +10,15 @@ mod pairing;
 mod scheduled;
 mod schema;
 mod snapshot;
+mod steps;
 mod turns;
 mod usage;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -42,6 +45,10 @@ pub(crate) const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// usually about to send their next job). Small against one fsync (about 4 ms on a typical
 /// virtual disk), and never applied when the previous batch was a single job.
 pub const GATHER_WINDOW: Duration = Duration::from_micros(1_000);
+/// At most this many pipeline jobs join a transaction that carries webhook acknowledgements,
+/// so that an acknowledgement waits for at most about one fsync and this much work ahead of
+/// it, however much pipeline work is queued.
+pub const WORK_PER_ACK_BATCH: usize = 64;
 /// The writer asks the checkpointer thread for a passive WAL checkpoint after this many write
 /// jobs, so that checkpoints (and their fsyncs) stay off the commit path.
 pub(crate) const CHECKPOINT_EVERY_JOBS: usize = 1_000;
@@ -165,8 +172,11 @@ struct ReaderPool {
 /// when the store opens was claimed by a process that died, and is made claimable again (its
 /// attempt stays counted). A shared-database implementation would use leases instead.
 pub struct SqliteStore {
-    jobs: Option<mpsc::Sender<Box<dyn WriteJob>>>,
+    jobs: Option<Arc<JobQueue>>,
     queue_permits: Arc<Semaphore>,
+    /// Places in the acknowledgement lane, apart: pipeline work never fills them.
+    ack_permits: Arc<Semaphore>,
+    counts: Arc<WriteCounters>,
     writer: Option<JoinHandle<()>>,
     readers: Option<ReaderPool>,
     options: StoreOptions,
@@ -322,14 +332,16 @@ impl SqliteStore {
             conn.pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(StoreError::query("move checkpoints off the writer"))?;
         }
-        let (tx, rx) = mpsc::channel();
+        let queue = Arc::new(JobQueue::default());
+        let counts = Arc::new(WriteCounters::default());
         let batching = Batching {
             max_batch: options.max_batch.max(1),
             gather_window: options.gather_window,
         };
+        let (rx, writer_counts) = (Arc::clone(&queue), Arc::clone(&counts));
         let writer = std::thread::Builder::new()
             .name("openclaw-store-writer".to_owned())
-            .spawn(move || writer_loop(&conn, &rx, batching, checkpointer))
+            .spawn(move || writer_loop(&conn, &rx, batching, checkpointer, &writer_counts))
             .map_err(|e| StoreError::OpenDatabase {
                 path: path.clone().unwrap_or_default(),
                 reason: format!("spawn writer thread: {e}"),
@@ -339,8 +351,10 @@ impl SqliteStore {
             conns: Arc::new(Mutex::new(readers)),
         });
         Ok(Self {
-            jobs: Some(tx),
+            jobs: Some(queue),
             queue_permits: Arc::new(Semaphore::new(options.write_queue_capacity.max(1))),
+            ack_permits: Arc::new(Semaphore::new(options.write_queue_capacity.max(1))),
+            counts,
             writer: Some(writer),
             readers,
             options,
@@ -394,7 +408,9 @@ impl SqliteStore {
 
     /// Stops the writer after the jobs already queued, and waits for it.
     pub async fn close(mut self) -> Result<(), StoreError> {
-        drop(self.jobs.take());
+        if let Some(queue) = self.jobs.take() {
+            queue.close();
+        }
         if let Some(writer) = self.writer.take() {
             tokio::task::spawn_blocking(move || writer.join())
                 .await
@@ -411,19 +427,49 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.submit(Lane::Work, work).await
+    }
+
+    /// [`SqliteStore::write`] in the acknowledgement lane (webhook enqueues): taken before any
+    /// queued pipeline work, with its own places in the queue.
+    pub(crate) async fn write_ack<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Lane::Ack, work).await
+    }
+
+    async fn submit<T, F>(&self, lane: Lane, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let jobs = self.jobs.as_ref().ok_or(StoreError::WriterStopped)?;
-        let permit = Arc::clone(&self.queue_permits)
+        let permits = match lane {
+            Lane::Ack => &self.ack_permits,
+            Lane::Work => &self.queue_permits,
+        };
+        let permit = Arc::clone(permits)
             .acquire_owned()
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         let (reply, answer) = oneshot::channel();
-        jobs.send(Box::new(TypedJob {
-            work,
-            reply,
-            permit,
-        }))
-        .map_err(|_| StoreError::WriterStopped)?;
+        jobs.push(
+            lane,
+            Box::new(TypedJob {
+                work,
+                reply,
+                permit,
+            }),
+        )?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Write transactions committed and write jobs run since the store was opened.
+    #[must_use]
+    pub fn write_counts(&self) -> crate::StoreCounts {
+        self.counts.snapshot()
     }
 
     /// Runs `work` on a reader connection (on the blocking pool), or on the writer thread when
@@ -464,9 +510,11 @@ fn conn_migrated(conn: &mut Connection) -> Result<u32, StoreError> {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        // Closing the channel lets the writer finish the queued jobs and exit on its own; the
+        // Closing the queue lets the writer finish the queued jobs and exit on its own; the
         // thread is not joined here so that dropping never blocks an async caller.
-        drop(self.jobs.take());
+        if let Some(queue) = self.jobs.take() {
+            queue.close();
+        }
     }
 }
 
@@ -476,21 +524,135 @@ struct Batching {
     gather_window: Duration,
 }
 
-/// Takes whatever is waiting, up to `max`, without blocking.
-fn drain(jobs: &mpsc::Receiver<Box<dyn WriteJob>>, batch: &mut Vec<Box<dyn WriteJob>>, max: usize) {
-    while batch.len() < max {
-        match jobs.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
+/// Which lane of the writer's queue a job waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Webhook acknowledgements: every waiting one goes into the next transaction.
+    Ack,
+    /// Everything else (the pipeline's writes, maintenance).
+    Work,
+}
+
+#[derive(Default)]
+struct Lanes {
+    ack: VecDeque<Box<dyn WriteJob>>,
+    work: VecDeque<Box<dyn WriteJob>>,
+    closed: bool,
+}
+
+impl Lanes {
+    fn len(&self) -> usize {
+        self.ack.len() + self.work.len()
+    }
+}
+
+/// The writer's two-lane queue: acknowledgements first, pipeline work after them.
+#[derive(Default)]
+struct JobQueue {
+    lanes: Mutex<Lanes>,
+    ready: Condvar,
+}
+
+impl JobQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, lane: Lane, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
+        let mut lanes = self.lock();
+        if lanes.closed {
+            return Err(StoreError::WriterStopped);
+        }
+        match lane {
+            Lane::Ack => lanes.ack.push_back(job),
+            Lane::Work => lanes.work.push_back(job),
+        }
+        drop(lanes);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// Waits until a job is queued (`false`: closed and empty), then, while fewer than
+    /// `expected` are queued, at most until `gather` has passed since the first one.
+    fn wait(&self, expected: usize, gather: Duration) -> bool {
+        let mut lanes = self.lock();
+        while lanes.len() == 0 {
+            if lanes.closed {
+                return false;
+            }
+            lanes = self
+                .ready
+                .wait(lanes)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let deadline = Instant::now() + gather;
+        while lanes.len() < expected && !lanes.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            lanes = self
+                .ready
+                .wait_timeout(lanes, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    /// Takes the next batch: every waiting acknowledgement (up to `max`), then pipeline work
+    /// up to `max` in all, or only [`WORK_PER_ACK_BATCH`] of it when acknowledgements ride
+    /// along.
+    fn take(&self, max: usize, batch: &mut Vec<Box<dyn WriteJob>>) {
+        let mut lanes = self.lock();
+        while batch.len() < max {
+            match lanes.ack.pop_front() {
+                Some(job) => batch.push(job),
+                None => break,
+            }
+        }
+        let work_room = if batch.is_empty() {
+            max
+        } else {
+            WORK_PER_ACK_BATCH.min(max - batch.len())
+        };
+        for _ in 0..work_room {
+            match lanes.work.pop_front() {
+                Some(job) => batch.push(job),
+                None => break,
+            }
+        }
+    }
+}
+
+/// What the writer has done since the store was opened.
+#[derive(Debug, Default)]
+struct WriteCounters {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl WriteCounters {
+    fn snapshot(&self) -> crate::StoreCounts {
+        crate::StoreCounts {
+            transactions: self.transactions.load(Ordering::Relaxed),
+            write_jobs: self.jobs.load(Ordering::Relaxed),
+            statements: None,
         }
     }
 }
 
 fn writer_loop(
     conn: &Connection,
-    jobs: &mpsc::Receiver<Box<dyn WriteJob>>,
+    jobs: &JobQueue,
     batching: Batching,
     checkpointer: Option<Connection>,
+    counts: &WriteCounters,
 ) {
     let (nudge, nudges) = mpsc::sync_channel::<()>(1);
     let checkpoints = checkpointer.and_then(|c| {
@@ -502,24 +664,15 @@ fn writer_loop(
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(batching.max_batch);
     let mut expected = 1;
     let mut since_checkpoint = 0;
-    while let Ok(first) = jobs.recv() {
-        let deadline = Instant::now() + batching.gather_window;
-        batch.push(first);
-        drain(jobs, &mut batch, batching.max_batch);
-        // Group commit: the previous batch's callers are probably about to send again.
-        while batch.len() < expected.min(batching.max_batch) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match jobs.recv_timeout(left) {
-                Ok(job) => {
-                    batch.push(job);
-                    drain(jobs, &mut batch, batching.max_batch);
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
-        }
+    // Group commit: the previous batch's callers are probably about to send again.
+    while jobs.wait(expected.min(batching.max_batch), batching.gather_window) {
+        jobs.take(batching.max_batch, &mut batch);
         expected = batch.len();
         since_checkpoint += batch.len();
-        run_batch(conn, &mut batch);
+        counts.jobs.fetch_add(sio(batch.len()), Ordering::Relaxed);
+        if run_batch(conn, &mut batch) {
+            counts.transactions.fetch_add(1, Ordering::Relaxed);
+        }
         if since_checkpoint >= CHECKPOINT_EVERY_JOBS {
             since_checkpoint = 0;
             // Full means a checkpoint is already asked for; without a checkpointer (memory)
@@ -534,6 +687,10 @@ fn writer_loop(
         let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
     }
     tracing::debug!("state database writer stopped");
+}
+
+fn sio(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Runs passive checkpoints when the writer asks; ends when the writer does.
@@ -554,7 +711,8 @@ fn checkpoint_loop(conn: &Connection, nudges: &mpsc::Receiver<()>) {
     }
 }
 
-fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
+/// Runs one batch in one transaction; whether it committed.
+fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) -> bool {
     let started = Instant::now();
     let size = batch.len();
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -562,7 +720,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
         for job in batch.drain(..) {
             job.abort(err.clone());
         }
-        return;
+        return false;
     }
     let responders: Vec<Responder> = batch.drain(..).map(|job| job.run(conn)).collect();
     let commit = conn
@@ -580,6 +738,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
         micros = started.elapsed().as_micros(),
         "state batch committed"
     );
+    commit.is_ok()
 }
 
 #[cfg(test)]
@@ -636,10 +795,66 @@ mod tests {
         assert_eq!(store.write(count).await.unwrap(), 48);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_acknowledgement_goes_before_queued_pipeline_work() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        // Hold the writer busy while work piles up behind it.
+        let (release, blocked) = mpsc::channel::<()>();
+        let (started, writer_busy) = oneshot::channel::<()>();
+        let blocker = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .write(move |conn| {
+                        let _ = started.send(());
+                        blocked.recv().ok();
+                        insert(conn, "+blocker")
+                    })
+                    .await
+            })
+        };
+        writer_busy.await.unwrap();
+        let mut work = Vec::new();
+        for i in 0..500 {
+            let store = Arc::clone(&store);
+            work.push(tokio::spawn(async move {
+                store
+                    .write(move |conn| insert(conn, &format!("+{i}")))
+                    .await
+            }));
+        }
+        // Let every work job reach the queue before the acknowledgement.
+        while store.jobs.as_ref().unwrap().lock().work.len() < 500 {
+            tokio::task::yield_now().await;
+        }
+        let ack = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.write_ack(count).await })
+        };
+        while store.jobs.as_ref().unwrap().lock().ack.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        // The acknowledgement ran in the first transaction after the blocker, ahead of the
+        // queued work: it saw only the blocker's row.
+        assert_eq!(ack.await.unwrap().unwrap(), 1);
+        blocker.await.unwrap().unwrap();
+        for w in work {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(store.write(count).await.unwrap(), 501);
+        let counts = store.write_counts();
+        assert_eq!(counts.write_jobs, 503);
+        // The blocker's, then one ack batch with WORK_PER_ACK_BATCH, then the rest.
+        assert!(counts.transactions >= 3, "{counts:?}");
+    }
+
     #[tokio::test]
     async fn closed_store_refuses_writes() {
         let mut store = SqliteStore::open_in_memory().unwrap();
-        drop(store.jobs.take());
+        if let Some(queue) = store.jobs.take() {
+            queue.close();
+        }
         assert_eq!(store.write(count).await, Err(StoreError::WriterStopped));
     }
 }

@@ -97,25 +97,67 @@ impl SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         self.write(move |conn| {
-            let current = by_id(conn, id)?;
-            if !current.state.can_become(to) {
-                return Err(StoreError::ChangeState {
-                    what: "outbound intent",
-                    id: id.as_i64(),
-                    action,
-                    state: current.state.as_str().to_owned(),
-                });
-            }
-            conn.prepare_cached(
-                "UPDATE outbound_intents SET state = ?2, message_sid = coalesce(?3, message_sid),
-                        error = ?4, updated_at = ?5 WHERE id = ?1",
+            transition_in(
+                conn,
+                id,
+                (to, action),
+                message_sid.as_deref(),
+                error.as_deref(),
+                now,
             )
-            .and_then(|mut s| s.execute(params![id.as_i64(), to.as_str(), message_sid, error, now]))
-            .map(drop)
-            .map_err(StoreError::query("update outbound intent"))
         })
         .await
     }
+}
+
+/// Moves an intent to `to` (refused unless [`IntentState::can_become`] allows it).
+pub(super) fn transition_in(
+    conn: &Connection,
+    id: IntentId,
+    (to, action): (IntentState, &'static str),
+    message_sid: Option<&str>,
+    error: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let current = by_id(conn, id)?;
+    if !current.state.can_become(to) {
+        return Err(StoreError::ChangeState {
+            what: "outbound intent",
+            id: id.as_i64(),
+            action,
+            state: current.state.as_str().to_owned(),
+        });
+    }
+    conn.prepare_cached(
+        "UPDATE outbound_intents SET state = ?2, message_sid = coalesce(?3, message_sid),
+                error = ?4, updated_at = ?5 WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id.as_i64(), to.as_str(), message_sid, error, now]))
+    .map(drop)
+    .map_err(StoreError::query("update outbound intent"))
+}
+
+/// Saves a reply, first writer wins; returns the one saved.
+pub(super) fn save_reply_in(conn: &Connection, reply: &NewReply) -> Result<SavedReply, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (reply_id) DO NOTHING",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            reply.reply_id,
+            reply.account,
+            reply.recipient,
+            reply.text,
+            reply.created_at
+        ])
+    })
+    .map_err(StoreError::query("save reply"))?;
+    // Inserted just above or already there, in this transaction.
+    saved_reply(conn, &reply.reply_id)?.ok_or_else(|| StoreError::DecodeRow {
+        what: "saved reply",
+        reason: "missing right after it was saved".to_owned(),
+    })
 }
 
 #[async_trait]
@@ -257,28 +299,7 @@ impl OutboundStore for SqliteStore {
     }
 
     async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError> {
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (reply_id) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    reply.reply_id,
-                    reply.account,
-                    reply.recipient,
-                    reply.text,
-                    reply.created_at
-                ])
-            })
-            .map_err(StoreError::query("save reply"))?;
-            // Inserted just above or already there, in this transaction.
-            saved_reply(conn, &reply.reply_id)?.ok_or_else(|| StoreError::DecodeRow {
-                what: "saved reply",
-                reason: "missing right after it was saved".to_owned(),
-            })
-        })
-        .await
+        self.write(move |conn| save_reply_in(conn, &reply)).await
     }
 
     async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {

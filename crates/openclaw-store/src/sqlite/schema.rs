@@ -186,8 +186,14 @@ CREATE INDEX scheduled_sends_due ON scheduled_sends (due_at, id) WHERE state IN 
 CREATE INDEX scheduled_sends_finished ON scheduled_sends (updated_at) WHERE state IN ('sent', 'failed', 'cancelled');
 ";
 
+/// Lane heads: the claimed message of a lane found by one index probe, so that a claim never
+/// walks a lane's backlog to learn whether the lane is busy (see `sqlite/ingress.rs`).
+const V_LANES: &str = "
+CREATE INDEX ingress_lane_claimed ON ingress (account, lane) WHERE state = 'claimed';
+";
+
 /// The steps, in order. The schema version of a fresh database is `MIGRATIONS.len()`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS, V_CONSOLE, V_SCHEDULED];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V_BUDGETS, V_CONSOLE, V_SCHEDULED, V_LANES];
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a handful of steps, far below u32::MAX

@@ -33,45 +33,49 @@ fn rest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeldRest> {
 
 const REST_COLUMNS: &str = "account, peer, reply_id, page, text, offered_at";
 
+/// Marks a part sent and counts its segments for its day and recipient, in the caller's
+/// transaction.
+pub(super) fn mark_sent_counted_in(conn: &Connection, part: &SentPart) -> Result<(), StoreError> {
+    let current = by_id(conn, part.intent)?;
+    if !current.state.can_become(IntentState::Sent) {
+        return Err(StoreError::ChangeState {
+            what: "outbound intent",
+            id: part.intent.as_i64(),
+            action: "mark sent",
+            state: current.state.as_str().to_owned(),
+        });
+    }
+    conn.prepare_cached(
+        "UPDATE outbound_intents SET state = 'sent', message_sid = ?2, error = NULL,
+                updated_at = ?3 WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![part.intent.as_i64(), part.message_sid, part.now]))
+    .map_err(StoreError::query("update outbound intent"))?;
+    conn.prepare_cached(
+        "INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 1, ?5)
+         ON CONFLICT (account, day, peer) DO UPDATE SET
+            segments = segments + excluded.segments, messages = messages + 1,
+            updated_at = excluded.updated_at",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            current.account,
+            part.day,
+            current.recipient,
+            i64::from(part.segments),
+            part.now
+        ])
+    })
+    .map(drop)
+    .map_err(StoreError::query("count usage"))
+}
+
 #[async_trait]
 impl UsageStore for SqliteStore {
     async fn mark_sent_counted(&self, part: SentPart) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            let current = by_id(conn, part.intent)?;
-            if !current.state.can_become(IntentState::Sent) {
-                return Err(StoreError::ChangeState {
-                    what: "outbound intent",
-                    id: part.intent.as_i64(),
-                    action: "mark sent",
-                    state: current.state.as_str().to_owned(),
-                });
-            }
-            conn.prepare_cached(
-                "UPDATE outbound_intents SET state = 'sent', message_sid = ?2, error = NULL,
-                        updated_at = ?3 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![part.intent.as_i64(), part.message_sid, part.now]))
-            .map_err(StoreError::query("update outbound intent"))?;
-            conn.prepare_cached(
-                "INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5)
-                 ON CONFLICT (account, day, peer) DO UPDATE SET
-                    segments = segments + excluded.segments, messages = messages + 1,
-                    updated_at = excluded.updated_at",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    current.account,
-                    part.day,
-                    current.recipient,
-                    i64::from(part.segments),
-                    part.now
-                ])
-            })
-            .map(drop)
-            .map_err(StoreError::query("count usage"))
-        })
-        .await
+        self.write(move |conn| mark_sent_counted_in(conn, &part))
+            .await
     }
 
     async fn day_usage(

@@ -496,7 +496,43 @@ async fn in_memory_store_works_without_readers() {
     store.close().await.unwrap();
 }
 
+/// One sender's backlog fills more than the claim window and another sender texts after it:
+/// the second sender is claimed at once, and each lane still runs in order.
+async fn a_sender_behind_another_senders_backlog_is_claimed_at_once(store: Arc<dyn Store>) {
+    let backlog = openclaw_store::CLAIM_WINDOW + 10;
+    for n in 0..backlog {
+        store
+            .enqueue(msg("a", &format!("busy-{n:04}"), "busy", 1))
+            .await
+            .unwrap();
+    }
+    store
+        .enqueue(msg("a", "quiet-0", "quiet", 2))
+        .await
+        .unwrap();
+    let scope = || ClaimScope::Account("a".to_owned());
+    let first = store.claim_next(scope(), 10, 5).await.unwrap();
+    let events: Vec<_> = first.iter().map(|c| c.event_id.as_str()).collect();
+    assert_eq!(events, ["busy-0000", "quiet-0"]);
+    // While both lanes are busy the oldest messages are all blocked: nothing.
+    assert!(store.claim_next(scope(), 10, 5).await.unwrap().is_empty());
+    // Finishing the head hands its lane its next message, in order.
+    store.complete(first[0].id, 11).await.unwrap();
+    let next = store.claim_next(scope(), 12, 5).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event_id, "busy-0001");
+    // A third sender beyond the window, scoped to all accounts this time.
+    store
+        .enqueue(msg("b", "other-0", "other", 13))
+        .await
+        .unwrap();
+    let all = store.claim_next(ClaimScope::All, 14, 5).await.unwrap();
+    let events: Vec<_> = all.iter().map(|c| c.event_id.as_str()).collect();
+    assert_eq!(events, ["other-0"]);
+}
+
 on_both_backends!(
+    a_sender_behind_another_senders_backlog_is_claimed_at_once,
     enqueue_accepts_then_reports_duplicates_with_state,
     lanes_run_one_at_a_time_in_order_and_in_parallel,
     claim_respects_limit_scope_and_account_lanes,

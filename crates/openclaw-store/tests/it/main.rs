@@ -17,6 +17,7 @@ mod pairing;
 mod postgres;
 mod replies;
 mod scheduled;
+mod steps;
 mod support;
 #[cfg(feature = "postgres")]
 mod tls;

@@ -149,7 +149,7 @@ async fn version_2_database_is_migrated_with_its_data() {
         (report.schema_from, report.schema_to, report.reclaimed),
         (2, SqliteStore::schema_version(), 0)
     );
-    assert_eq!(SqliteStore::schema_version(), 6);
+    assert_eq!(SqliteStore::schema_version(), 7);
     // Ingress: the pending one is claimable, the held one is not, dedupe still answers.
     let claimed = store.claim_next(ClaimScope::All, 2_000, 10).await.unwrap();
     assert_eq!(

@@ -809,33 +809,3 @@ async fn readiness_follows_the_database() {
     relay.cut().await;
     drop_schema(&url, &schema).await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sender_behind_another_senders_backlog_is_claimed_at_once() {
-    let Some(db) = schema().await else { return };
-    let store = &db.store;
-    // One sender's backlog fills more than the claim window; another sender texts after it.
-    let backlog = openclaw_store::CLAIM_WINDOW + 10;
-    for n in 0..backlog {
-        store
-            .enqueue(msg("a", &format!("busy-{n:04}"), "busy", 1))
-            .await
-            .unwrap();
-    }
-    store
-        .enqueue(msg("a", "quiet-0", "quiet", 2))
-        .await
-        .unwrap();
-    let scope = || ClaimScope::Account("a".to_owned());
-    let first = store.claim_next(scope(), 10, 5).await.unwrap();
-    let events: Vec<_> = first.iter().map(|c| c.event_id.as_str()).collect();
-    assert_eq!(events, ["busy-0000", "quiet-0"]);
-    // While both lanes are busy the oldest messages are all blocked: nothing, cheaply.
-    assert!(store.claim_next(scope(), 10, 5).await.unwrap().is_empty());
-    // Finishing the head hands its lane its next message, in order.
-    store.complete(first[0].id, 11).await.unwrap();
-    let next = store.claim_next(scope(), 12, 5).await.unwrap();
-    assert_eq!(next.len(), 1);
-    assert_eq!(next[0].event_id, "busy-0001");
-    db.drop_schema().await;
-}

@@ -1,0 +1,160 @@
+//! The pipeline's steps ([`PipelineSteps`]): each means its parts in sequence, on both
+//! backends; on SQLite each is one write job.
+
+use std::sync::Arc;
+
+use openclaw_store::{
+    ClaimScope, DeliveryObservation, HistoryEntry, HistoryLine, HistoryStore, IngressQueue,
+    IngressState, IntentState, NewIntent, NewReply, PipelineSteps, Role, SentPart, SqliteStore,
+    Store, StoreOptions, body_hash,
+};
+
+use crate::support::{db_path, msg, on_both_backends};
+
+fn sent(intent: openclaw_store::IntentId, sid: &str, now: i64) -> SentPart {
+    SentPart {
+        intent,
+        message_sid: sid.to_owned(),
+        day: "2026-12-05".to_owned(),
+        segments: 2,
+        now,
+    }
+}
+
+fn line(role: Role, text: &str, at: i64) -> HistoryLine {
+    HistoryLine {
+        account: "a".to_owned(),
+        peer: "+1555".to_owned(),
+        entry: HistoryEntry {
+            role,
+            text: text.to_owned(),
+            at,
+        },
+    }
+}
+
+fn reply(text: &str) -> NewReply {
+    NewReply {
+        reply_id: "reply:a:SM1".to_owned(),
+        account: "a".to_owned(),
+        recipient: "+1555".to_owned(),
+        text: text.to_owned(),
+        created_at: 1,
+    }
+}
+
+async fn an_answer_is_saved_sent_and_completed_in_three_steps(store: Arc<dyn Store>) {
+    store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+    let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    let saved = store
+        .save_answer(reply("one"), line(Role::User, "hi", 1))
+        .await
+        .unwrap();
+    assert_eq!(saved.text, "one");
+    // First writer wins, as with save_reply.
+    let again = store
+        .save_answer(reply("two"), line(Role::User, "hi", 1))
+        .await
+        .unwrap();
+    assert_eq!(again.text, "one");
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id: "reply:a:SM1".to_owned(),
+            account: "a".to_owned(),
+            recipient: "+1555".to_owned(),
+            body_hash: body_hash("one"),
+            part_index: 0,
+            part_count: 1,
+            created_at: 2,
+        })
+        .await
+        .unwrap();
+    let first = DeliveryObservation {
+        account: "a".to_owned(),
+        message_sid: "SMout".to_owned(),
+        status: "queued".to_owned(),
+        error_code: None,
+        at: 3,
+    };
+    store
+        .part_sent(sent(intent.intent().id, "SMout", 3), Some(first))
+        .await
+        .unwrap();
+    let intents = store.intents_for_reply("reply:a:SM1").await.unwrap();
+    assert_eq!(intents[0].state, IntentState::Sent);
+    assert_eq!(intents[0].message_sid.as_deref(), Some("SMout"));
+    let delivery = store.delivery("a", "SMout").await.unwrap().unwrap();
+    assert_eq!(delivery.status, "queued");
+    // The same step counted the part's segments for its day and recipient.
+    let usage = store.day_usage("a", "2026-12-05", "+1555").await.unwrap();
+    assert_eq!((usage.peer_segments, usage.account_segments), (2, 2));
+    // A part is sent once: a second outcome is refused.
+    assert!(
+        store
+            .part_sent(sent(intent.intent().id, "SMother", 4), None)
+            .await
+            .is_err()
+    );
+    store
+        .complete_answered(claimed[0].id, 5, Some(line(Role::Assistant, "one", 5)))
+        .await
+        .unwrap();
+    let history = store.recent_history("a", "+1555", 10).await.unwrap();
+    let lines: Vec<_> = history.iter().map(|e| (e.role, e.text.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (Role::User, "hi"),
+            (Role::User, "hi"),
+            (Role::Assistant, "one")
+        ]
+    );
+    // Completed: a retry of the same event is a duplicate of a finished message.
+    let dup = store.enqueue(msg("a", "SM1", "+1555", 6)).await.unwrap();
+    assert!(matches!(
+        dup,
+        openclaw_store::Enqueued::Duplicate {
+            state: IngressState::Completed,
+            ..
+        }
+    ));
+    // Completing again is refused and changes nothing.
+    assert!(
+        store
+            .complete_answered(claimed[0].id, 7, None)
+            .await
+            .is_err()
+    );
+}
+
+on_both_backends!(an_answer_is_saved_sent_and_completed_in_three_steps);
+
+/// On SQLite each step is one write job; a refused completion leaves no history line behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_each_step_is_one_write_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir), &StoreOptions::default())
+        .await
+        .unwrap();
+    store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+    let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    let before = store.write_counts();
+    store
+        .save_answer(reply("one"), line(Role::User, "hi", 1))
+        .await
+        .unwrap();
+    store
+        .complete_answered(claimed[0].id, 2, Some(line(Role::Assistant, "one", 2)))
+        .await
+        .unwrap();
+    let after = store.write_counts();
+    assert_eq!(after.write_jobs - before.write_jobs, 2);
+    assert!(
+        store
+            .complete_answered(claimed[0].id, 3, Some(line(Role::Assistant, "late", 3)))
+            .await
+            .is_err()
+    );
+    let history = store.recent_history("a", "+1555", 10).await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+}
