@@ -44,6 +44,18 @@ pub fn hint_for_code(code: u32) -> Option<&'static str> {
         21658 => "a parameter exceeded its character limit (Body over 1600 characters)",
         21659 => "the From number is not a Twilio number or does not match the destination country",
         21661 => "the From number cannot send SMS",
+        // Messaging: delivery (status callbacks' ErrorCode).
+        30003 => {
+            "the handset is unreachable (off, no signal, or cannot take SMS): usually temporary; the text is not retried by Twilio"
+        }
+        30004 => "the message was blocked: the recipient blocked the sender, or the carrier did",
+        30005 => "the destination number is unknown to its carrier or no longer in service",
+        30006 => "the destination is a landline or a carrier the sender cannot reach: do not retry",
+        30007 => {
+            "the carrier filtered the message: register the sender (A2P 10DLC or toll-free verification) and review the content"
+        }
+        30008 => "unknown delivery error: retry once; if it repeats, ask Twilio support",
+        30032 => "the toll-free sender is not verified: complete toll-free verification",
         30034 => "US A2P 10DLC: the sender is not registered to an approved campaign",
         // Voice: call set-up.
         21205 => {
@@ -64,4 +76,19 @@ pub fn hint_for_code(code: u32) -> Option<&'static str> {
         13227 => "<Dial>: calling this country is not enabled in the Voice Geo Permissions",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint_for_code;
+
+    #[test]
+    fn the_delivery_codes_of_status_callbacks_have_hints() {
+        // The codes an owner meets most in `ErrorCode` of undelivered or failed messages.
+        for code in [30003, 30004, 30005, 30006, 30007, 30008, 30032, 30034] {
+            assert!(hint_for_code(code).is_some(), "{code} has no hint");
+        }
+        assert!(hint_for_code(30007).unwrap().contains("filtered"));
+        assert_eq!(hint_for_code(30009), None);
+    }
 }

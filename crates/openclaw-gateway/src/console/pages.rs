@@ -222,6 +222,7 @@ pub(crate) async fn overview(
     }
     let now = console.channel().clock().now_ms();
     let mut activity = Vec::new();
+    let mut billing = Vec::new();
     for account in channel.accounts() {
         let today = match today(store.as_ref(), account.id(), now).await {
             Ok(t) => t,
@@ -234,7 +235,12 @@ pub(crate) async fn overview(
             Ok(e) => e,
             Err(err) => return failed("count delivery errors", &err),
         };
+        let billed = match billed_today(store.as_ref(), account, now).await {
+            Ok(b) => b,
+            Err(err) => return failed("read today's usage", &err),
+        };
         activity.push((account.id().to_owned(), today, errors));
+        billing.push((account.id().to_owned(), billed));
     }
     let body = html! {
         dl {
@@ -287,6 +293,22 @@ pub(crate) async fn overview(
             }
         }
         p.muted { "Counted from the stored history (at most " (HISTORY_PER_PEER) " turns per sender); segments as each reply's stored text would be billed as one message." }
+        h2 { "Sent today, billed" }
+        table id="billed" {
+            thead { tr { th { "Account" } th { "Day (budget zone)" } th { "Parts sent" } th { "Segments" } th { "Estimated cost" } } }
+            tbody {
+                @for (id, billed) in &billing {
+                    tr {
+                        td { (id) }
+                        td { (billed.day) " (" (billed.zone) ")" }
+                        td { (billed.parts) }
+                        td { (billed.segments) }
+                        td { (billed.cost_text()) }
+                    }
+                }
+            }
+        }
+        p.muted { "Every part Twilio accepted (replies, pairing codes, notices, sends), counted when it was sent; the cost is estimated from budgets.pricePerSegment." }
         h2 { "Delivery errors, last 7 days" }
         @if activity.iter().all(|(_, _, errors)| errors.is_empty()) { p { "No delivery errors." } } @else {
             table id="errors" {
@@ -318,6 +340,73 @@ const MAX_ERROR_CODES: usize = 20;
 pub(crate) const ACCOUNT_PAGE: usize = 500;
 /// Turns counted for today's figures, at most (past it the figures show `+`).
 const MAX_TODAY_TURNS: usize = 100_000;
+
+/// What an account sent today (its budget day), counted from the parts Twilio accepted.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Billed {
+    day: String,
+    zone: String,
+    parts: u64,
+    segments: u64,
+    /// Estimated cost by currency, from `budgets.pricePerSegment`.
+    cost: std::collections::BTreeMap<String, f64>,
+    /// Segments to numbers without a price.
+    unpriced: u64,
+}
+
+impl Billed {
+    fn cost_text(&self) -> String {
+        if self.cost.is_empty() {
+            return if self.segments == 0 {
+                "0".to_owned()
+            } else {
+                "no prices configured".to_owned()
+            };
+        }
+        let mut text = self
+            .cost
+            .iter()
+            .map(|(currency, amount)| format!("{amount:.4} {currency}"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        if self.unpriced > 0 {
+            text.push_str(&format!(" (+{} segments without a price)", self.unpriced));
+        }
+        text
+    }
+}
+
+/// Today's billed parts of `account` (its budget day and zone), priced per recipient.
+pub(crate) async fn billed_today(
+    store: &dyn openclaw_store::Store,
+    account: &AccountRuntime,
+    now: i64,
+) -> Result<Billed, openclaw_store::StoreError> {
+    let budgets = &account.settings.budgets;
+    let day = openclaw_sms::budget::budget_day(budgets, now);
+    let rows = store.usage(Some(account.id()), Some(&day)).await?;
+    let mut billed = Billed {
+        zone: budgets.time_zone_name.clone(),
+        ..Billed::default()
+    };
+    for row in rows.iter().filter(|r| r.day == day) {
+        billed.parts += row.messages;
+        billed.segments += row.segments;
+        match openclaw_sms::budget::price_for_number(budgets, &row.peer) {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "an estimate; segment counts stay far below 2^52"
+            )]
+            Some(price) => {
+                *billed.cost.entry(price.currency.clone()).or_default() +=
+                    price.amount * row.segments as f64;
+            }
+            None => billed.unpriced += row.segments,
+        }
+    }
+    billed.day = day;
+    Ok(billed)
+}
 
 /// Today's traffic of an account, from the stored history.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -20,8 +20,16 @@ fn echo_agent() -> Value {
 /// A gateway with the console on (`console` merged into `gateway.console`), an open account on
 /// the fake Twilio, and the echo agent.
 fn start(sandbox: &Sandbox, twilio: &FakeTwilio, gateway: Value) -> Background {
+    start_with(sandbox, twilio, gateway, json!({}))
+}
+
+/// [`start`] with more keys of `channels.sms` (`sms`, merged over the defaults).
+fn start_with(sandbox: &Sandbox, twilio: &FakeTwilio, gateway: Value, extra: Value) -> Background {
     let port = sandbox.gateway_port();
     let mut sms = twilio.sms_section();
+    if let (Some(sms), Value::Object(extra)) = (sms.as_object_mut(), extra) {
+        sms.extend(extra);
+    }
     sms["publicWebhookUrl"] = json!(format!("http://127.0.0.1:{port}/webhooks/sms"));
     sms["dmPolicy"] = json!("open");
     sms["allowFrom"] = json!(["*"]);
@@ -535,5 +543,38 @@ fn console_thread_is_live_streams_are_capped_media_is_the_senders_and_accounts_e
             None,
             "the stream outlived the session"
         );
+    });
+}
+
+#[test]
+fn the_overview_shows_todays_billed_segments_and_their_estimated_cost() {
+    let sandbox = Sandbox::new();
+    let port = sandbox.gateway_port();
+    let twilio = FakeTwilio::start(Some(&format!("http://127.0.0.1:{port}/webhooks/sms")));
+    let _gateway = start_with(
+        &sandbox,
+        &twilio,
+        json!({"auth": {"token": TOKEN}, "console": {"enabled": true}}),
+        json!({"budgets": {"pricePerSegment": {"1": {"amount": 0.5, "currency": "USD"}}}}),
+    );
+    // The echo agent answers with the text: three segments of GSM-7 (161..=459 characters).
+    twilio.text_from(PHONE, &"a".repeat(400));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.segments_to(PHONE) == 0 {
+        assert!(Instant::now() < deadline, "no reply");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let segments = twilio.segments_to(PHONE);
+    runtime().block_on(async {
+        let mut browser = Browser::new(port, "/console");
+        browser.log_in().await;
+        let overview = browser.get("/").await.text().await.unwrap();
+        let billed = &overview[overview.find("id=\"billed\"").expect("the billed table")..];
+        let body = &billed[billed.find("<tbody>").expect("rows")..];
+        let row = &body[..body.find("</tr>").unwrap()];
+        assert!(row.contains("<td>default</td>"), "{row}");
+        assert!(row.contains(&format!("<td>{segments}</td>")), "{row}");
+        let cost = 0.5 * f64::from(u32::try_from(segments).unwrap());
+        assert!(row.contains(&format!("{cost:.4} USD")), "{row}");
     });
 }
