@@ -29,9 +29,9 @@ async fn best_effort(tx: &mut Transaction<'_>, what: &'static str, part: BestEff
         BestEffort::History { line, cap } => {
             append_history_in(&savepoint, &line.account, &line.peer, &line.entry, cap).await
         }
-        BestEffort::Delivery(observation) => record_delivery_in(&savepoint, observation)
-            .await
-            .map(drop),
+        BestEffort::Delivery(observation) => {
+            record_delivery_in(&savepoint, observation).await.map(drop)
+        }
     };
     let end = match outcome {
         Ok(()) => savepoint.commit().await.map_err(pg("release a savepoint")),
@@ -67,7 +67,10 @@ impl PipelineSteps for PostgresStore {
     ) -> Result<SavedReply, StoreError> {
         let cap = self.history_cap();
         let mut client = self.conn().await?;
-        let mut tx = client.transaction().await.map_err(pg("begin save answer"))?;
+        let mut tx = client
+            .transaction()
+            .await
+            .map_err(pg("begin save answer"))?;
         let saved = save_reply_in(&tx, &reply).await?;
         let line = BestEffort::History { line: &user, cap };
         best_effort(&mut tx, HISTORY_FAILED, line).await;
