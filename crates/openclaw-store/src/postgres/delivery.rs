@@ -1,7 +1,7 @@
 //! [`DeliveryStore`] on PostgreSQL.
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query_opt};
@@ -42,6 +42,52 @@ async fn find<C: GenericClient + ?Sized>(
     .transpose()
 }
 
+/// Reduces an observation into the message's delivery record under a lock on the message, in
+/// `tx`, and answers the record as it will be once `tx` commits.
+pub(super) async fn record_delivery_in(
+    tx: &Transaction<'_>,
+    observation: &DeliveryObservation,
+) -> Result<DeliveryRecord, StoreError> {
+    // Read-reduce-write under a lock on the message, so that observations arriving at two
+    // gateways at once are both reduced in.
+    execute(
+        tx,
+        "lock delivery record",
+        "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))",
+        &[
+            &LOCK_CLASS_DELIVERY,
+            &observation.account,
+            &observation.message_sid,
+        ],
+    )
+    .await?;
+    let current = find(tx, &observation.account, &observation.message_sid).await?;
+    let next = reduce_delivery(current.as_ref(), observation);
+    execute(
+        tx,
+        "record delivery",
+        "INSERT INTO deliveries (account, message_sid, status, error_code, first_observed_at,
+                                 last_observed_at, conflict, observations)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (account, message_sid) DO UPDATE SET status = excluded.status,
+            error_code = excluded.error_code, first_observed_at = excluded.first_observed_at,
+            last_observed_at = excluded.last_observed_at, conflict = excluded.conflict,
+            observations = excluded.observations",
+        &[
+            &next.account,
+            &next.message_sid,
+            &next.status,
+            &next.error_code,
+            &next.first_observed_at,
+            &next.last_observed_at,
+            &next.conflict,
+            &i64::from(next.observations),
+        ],
+    )
+    .await?;
+    Ok(next)
+}
+
 #[async_trait]
 impl DeliveryStore for PostgresStore {
     async fn record_delivery(
@@ -53,43 +99,7 @@ impl DeliveryStore for PostgresStore {
             .transaction()
             .await
             .map_err(pg("begin record delivery"))?;
-        // Read-reduce-write under a lock on the message, so that observations arriving at two
-        // gateways at once are both reduced in.
-        execute(
-            &tx,
-            "lock delivery record",
-            "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))",
-            &[
-                &LOCK_CLASS_DELIVERY,
-                &observation.account,
-                &observation.message_sid,
-            ],
-        )
-        .await?;
-        let current = find(&tx, &observation.account, &observation.message_sid).await?;
-        let next = reduce_delivery(current.as_ref(), &observation);
-        execute(
-            &tx,
-            "record delivery",
-            "INSERT INTO deliveries (account, message_sid, status, error_code, first_observed_at,
-                                     last_observed_at, conflict, observations)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (account, message_sid) DO UPDATE SET status = excluded.status,
-                error_code = excluded.error_code, first_observed_at = excluded.first_observed_at,
-                last_observed_at = excluded.last_observed_at, conflict = excluded.conflict,
-                observations = excluded.observations",
-            &[
-                &next.account,
-                &next.message_sid,
-                &next.status,
-                &next.error_code,
-                &next.first_observed_at,
-                &next.last_observed_at,
-                &next.conflict,
-                &i64::from(next.observations),
-            ],
-        )
-        .await?;
+        let next = record_delivery_in(&tx, &observation).await?;
         tx.commit().await.map_err(pg("commit record delivery"))?;
         Ok(next)
     }

@@ -319,9 +319,7 @@ impl PostgresStore {
         Ok(Some(out))
     }
 
-    /// Runs a fenced transition: `sql` must update the row only while it is in an allowed
-    /// state (and, for a claimed row, owned by this node, `$3`); otherwise the refusal names
-    /// the state it is in.
+    /// Runs a fenced transition on a connection of the pool (see [`fenced_in`]).
     async fn fenced(
         &self,
         id: IngressId,
@@ -331,15 +329,66 @@ impl PostgresStore {
         extra: &[&(dyn ToSql + Sync)],
     ) -> Result<(), StoreError> {
         let client = self.conn().await?;
-        let node = self.inner.node_id.as_str();
-        let raw = id.as_i64();
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&raw, &node];
-        params.extend_from_slice(extra);
-        if execute(&client, context, sql, &params).await? == 1 {
-            return Ok(());
-        }
-        Err(refused(&client, id, action, node).await)
+        let transition = Fenced {
+            id,
+            node: self.node_id(),
+            action,
+            context,
+        };
+        fenced_in(&client, &transition, sql, extra).await
     }
+}
+
+/// A transition of one message that only its owner (or a message in an allowed state) may make.
+pub(super) struct Fenced<'a> {
+    pub(super) id: IngressId,
+    /// This handle's node id, the owner of its claims.
+    pub(super) node: &'a str,
+    pub(super) action: &'static str,
+    pub(super) context: &'static str,
+}
+
+/// Runs a fenced transition on `c` (a connection or a transaction): `sql` must update the row
+/// only while it is in an allowed state (and, for a claimed row, owned by this node, `$2`);
+/// otherwise the refusal names the state it is in.
+pub(super) async fn fenced_in<C: GenericClient + ?Sized>(
+    c: &C,
+    transition: &Fenced<'_>,
+    sql: &str,
+    extra: &[&(dyn ToSql + Sync)],
+) -> Result<(), StoreError> {
+    let raw = transition.id.as_i64();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&raw, &transition.node];
+    params.extend_from_slice(extra);
+    if execute(c, transition.context, sql, &params).await? == 1 {
+        return Ok(());
+    }
+    Err(refused(c, transition.id, transition.action, transition.node).await)
+}
+
+/// Completes a claimed message owned by `node` on `c` (a connection or a transaction): its
+/// payload dropped, its id kept; refused (see [`fenced_in`]) unless this node holds its claim.
+pub(super) async fn complete_in<C: GenericClient + ?Sized>(
+    c: &C,
+    node: &str,
+    id: IngressId,
+    now: i64,
+) -> Result<(), StoreError> {
+    let transition = Fenced {
+        id,
+        node,
+        action: "complete",
+        context: "complete ingress message",
+    };
+    fenced_in(
+        c,
+        &transition,
+        "UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
+                last_error = NULL, owner = NULL, lease_until = NULL
+         WHERE id = $1 AND state = 'claimed' AND owner = $2",
+        &[&now],
+    )
+    .await
 }
 
 #[async_trait]
@@ -414,16 +463,8 @@ impl IngressQueue for PostgresStore {
     }
 
     async fn complete(&self, id: IngressId, now: i64) -> Result<(), StoreError> {
-        self.fenced(
-            id,
-            "complete",
-            "complete ingress message",
-            "UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
-                    last_error = NULL, owner = NULL, lease_until = NULL
-             WHERE id = $1 AND state = 'claimed' AND owner = $2",
-            &[&now],
-        )
-        .await
+        let client = self.conn().await?;
+        complete_in(&client, self.node_id(), id, now).await
     }
 
     async fn fail_transient(

@@ -1,6 +1,7 @@
 //! [`OptOutStore`], [`HistoryStore`] and [`TurnLedger`] on PostgreSQL.
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query, query_opt};
@@ -17,6 +18,46 @@ pub(super) fn row_opt_out(r: &Row) -> Result<OptOut, StoreError> {
         keyword: r.try_get(2).map_err(&d)?,
         at: r.try_get(3).map_err(&d)?,
     })
+}
+
+impl PostgresStore {
+    /// The most history lines kept per peer.
+    pub(super) fn history_cap(&self) -> i64 {
+        i64::try_from(self.inner.options.retention.history_per_peer).unwrap_or(i64::MAX)
+    }
+}
+
+/// Appends a line to a conversation and drops its oldest lines beyond `cap`, in `tx`.
+pub(super) async fn append_history_in(
+    tx: &Transaction<'_>,
+    account: &str,
+    peer: &str,
+    entry: &HistoryEntry,
+    cap: i64,
+) -> Result<(), StoreError> {
+    execute(
+        tx,
+        "append history",
+        "INSERT INTO history (account, peer, role, text, at) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &account,
+            &peer,
+            &entry.role.as_str(),
+            &entry.text,
+            &entry.at,
+        ],
+    )
+    .await?;
+    execute(
+        tx,
+        "cap history",
+        "DELETE FROM history WHERE account = $1 AND peer = $2 AND id <= (
+            SELECT id FROM history WHERE account = $1 AND peer = $2
+            ORDER BY id DESC LIMIT 1 OFFSET $3)",
+        &[&account, &peer, &cap],
+    )
+    .await
+    .map(drop)
 }
 
 #[async_trait]
@@ -83,34 +124,13 @@ impl HistoryStore for PostgresStore {
         peer: &str,
         entry: HistoryEntry,
     ) -> Result<(), StoreError> {
-        let cap = i64::try_from(self.inner.options.retention.history_per_peer).unwrap_or(i64::MAX);
+        let cap = self.history_cap();
         let mut client = self.conn().await?;
         let tx = client
             .transaction()
             .await
             .map_err(pg("begin append history"))?;
-        execute(
-            &tx,
-            "append history",
-            "INSERT INTO history (account, peer, role, text, at) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &account,
-                &peer,
-                &entry.role.as_str(),
-                &entry.text,
-                &entry.at,
-            ],
-        )
-        .await?;
-        execute(
-            &tx,
-            "cap history",
-            "DELETE FROM history WHERE account = $1 AND peer = $2 AND id <= (
-                SELECT id FROM history WHERE account = $1 AND peer = $2
-                ORDER BY id DESC LIMIT 1 OFFSET $3)",
-            &[&account, &peer, &cap],
-        )
-        .await?;
+        append_history_in(&tx, account, peer, &entry, cap).await?;
         tx.commit().await.map_err(pg("commit append history"))
     }
 

@@ -19,13 +19,11 @@ mod pairing;
 mod scheduled;
 mod schema;
 mod snapshot;
+mod steps;
 mod tls;
 mod usage;
 
 pub use tls::{MAX_ROOT_CERT_BYTES, SslMode};
-
-/// The pipeline's steps as their parts in sequence (the trait's defaults).
-impl crate::PipelineSteps for PostgresStore {}
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -276,32 +276,43 @@ impl OutboundStore for PostgresStore {
     }
 
     async fn save_reply(&self, reply: NewReply) -> Result<SavedReply, StoreError> {
+        // Two statements, no transaction: the insert commits alone, the read sees it.
         let client = self.conn().await?;
-        execute(
-            &client,
-            "save reply",
-            "INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (reply_id) DO NOTHING",
-            &[
-                &reply.reply_id,
-                &reply.account,
-                &reply.recipient,
-                &reply.text,
-                &reply.created_at,
-            ],
-        )
-        .await?;
-        // Inserted just above or already there (committed by the first writer).
-        saved_reply(&client, &reply.reply_id)
-            .await?
-            .ok_or_else(|| StoreError::DecodeRow {
-                what: "saved reply",
-                reason: "missing right after it was saved (pruned concurrently?)".to_owned(),
-            })
+        save_reply_in(&client, &reply).await
     }
 
     async fn reply(&self, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
         let client = self.conn().await?;
         saved_reply(&client, reply_id).await
     }
+}
+
+/// Saves a reply (the first writer's text wins) and reads back what is saved, on `c` (a
+/// connection or a transaction).
+pub(super) async fn save_reply_in<C: GenericClient + ?Sized>(
+    c: &C,
+    reply: &NewReply,
+) -> Result<SavedReply, StoreError> {
+    execute(
+        c,
+        "save reply",
+        "INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (reply_id) DO NOTHING",
+        &[
+            &reply.reply_id,
+            &reply.account,
+            &reply.recipient,
+            &reply.text,
+            &reply.created_at,
+        ],
+    )
+    .await?;
+    // Inserted just above or already there (committed by the first writer: each statement
+    // of a read-committed transaction sees what was committed before it began).
+    saved_reply(c, &reply.reply_id)
+        .await?
+        .ok_or_else(|| StoreError::DecodeRow {
+            what: "saved reply",
+            reason: "missing right after it was saved (pruned concurrently?)".to_owned(),
+        })
 }

@@ -2,6 +2,7 @@
 //! part sent, so gateways sharing the database count each part once and see one total.
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query, query_opt};
@@ -41,59 +42,69 @@ fn hit_row(r: &Row) -> Result<BudgetHit, StoreError> {
     })
 }
 
+/// Marks a part sent (refused unless its intent may become sent) and counts its segments for
+/// its day and recipient, in `tx` (the intent row locked until the commit).
+pub(super) async fn mark_sent_counted_in(
+    tx: &Transaction<'_>,
+    part: &SentPart,
+) -> Result<(), StoreError> {
+    let row = query_opt(
+        tx,
+        "read outbound intent",
+        "SELECT account, recipient, state FROM outbound_intents WHERE id = $1 FOR UPDATE",
+        &[&part.intent.as_i64()],
+    )
+    .await?
+    .ok_or(StoreError::FindRow {
+        what: "outbound intent",
+        id: part.intent.as_i64(),
+    })?;
+    let d = decode("outbound intent");
+    let account: String = row.try_get(0).map_err(&d)?;
+    let recipient: String = row.try_get(1).map_err(&d)?;
+    let state = IntentState::parse(&row.try_get::<_, String>(2).map_err(&d)?)?;
+    if !state.can_become(IntentState::Sent) {
+        return Err(StoreError::ChangeState {
+            what: "outbound intent",
+            id: part.intent.as_i64(),
+            action: "mark sent",
+            state: state.as_str().to_owned(),
+        });
+    }
+    execute(
+        tx,
+        "update outbound intent",
+        "UPDATE outbound_intents SET state = 'sent', message_sid = $2, error = NULL,
+                updated_at = $3 WHERE id = $1",
+        &[&part.intent.as_i64(), &part.message_sid, &part.now],
+    )
+    .await?;
+    execute(
+        tx,
+        "count usage",
+        "INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
+         VALUES ($1, $2, $3, $4, 1, $5)
+         ON CONFLICT (account, day, peer) DO UPDATE SET
+            segments = usage_daily.segments + excluded.segments,
+            messages = usage_daily.messages + 1, updated_at = excluded.updated_at",
+        &[
+            &account,
+            &part.day,
+            &recipient,
+            &i64::from(part.segments),
+            &part.now,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
 #[async_trait]
 impl UsageStore for PostgresStore {
     async fn mark_sent_counted(&self, part: SentPart) -> Result<(), StoreError> {
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg("begin mark sent"))?;
-        let row = query_opt(
-            &tx,
-            "read outbound intent",
-            "SELECT account, recipient, state FROM outbound_intents WHERE id = $1 FOR UPDATE",
-            &[&part.intent.as_i64()],
-        )
-        .await?
-        .ok_or(StoreError::FindRow {
-            what: "outbound intent",
-            id: part.intent.as_i64(),
-        })?;
-        let d = decode("outbound intent");
-        let account: String = row.try_get(0).map_err(&d)?;
-        let recipient: String = row.try_get(1).map_err(&d)?;
-        let state = IntentState::parse(&row.try_get::<_, String>(2).map_err(&d)?)?;
-        if !state.can_become(IntentState::Sent) {
-            return Err(StoreError::ChangeState {
-                what: "outbound intent",
-                id: part.intent.as_i64(),
-                action: "mark sent",
-                state: state.as_str().to_owned(),
-            });
-        }
-        execute(
-            &tx,
-            "update outbound intent",
-            "UPDATE outbound_intents SET state = 'sent', message_sid = $2, error = NULL,
-                    updated_at = $3 WHERE id = $1",
-            &[&part.intent.as_i64(), &part.message_sid, &part.now],
-        )
-        .await?;
-        execute(
-            &tx,
-            "count usage",
-            "INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
-             VALUES ($1, $2, $3, $4, 1, $5)
-             ON CONFLICT (account, day, peer) DO UPDATE SET
-                segments = usage_daily.segments + excluded.segments,
-                messages = usage_daily.messages + 1, updated_at = excluded.updated_at",
-            &[
-                &account,
-                &part.day,
-                &recipient,
-                &i64::from(part.segments),
-                &part.now,
-            ],
-        )
-        .await?;
+        mark_sent_counted_in(&tx, &part).await?;
         tx.commit().await.map_err(pg("commit mark sent"))
     }
 

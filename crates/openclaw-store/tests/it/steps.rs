@@ -158,3 +158,134 @@ async fn on_sqlite_each_step_is_one_write_job() {
     let history = store.recent_history("a", "+1555", 10).await.unwrap();
     assert_eq!(history.len(), 2, "{history:?}");
 }
+
+/// PostgreSQL cases: the best-effort parts of a step and the fenced completion.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use openclaw_store::{
+        CLAIMED_ELSEWHERE, DeliveryStore, OutboundStore, PostgresOptions, StoreError, UsageStore,
+    };
+
+    use super::*;
+    use crate::support::pg::fresh_schema;
+
+    /// A history line PostgreSQL refuses: a `text` value cannot hold a NUL character (an agent
+    /// or a sender can produce one), so the insert fails on the server.
+    fn unstorable(role: Role, at: i64) -> HistoryLine {
+        line(role, "bad\0line", at)
+    }
+
+    /// A history line or first delivery status whose write fails is rolled back alone (its
+    /// savepoint): the saved answer, the sent part and the completion still hold.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_best_effort_part_does_not_undo_the_step() {
+        let Some(db) = fresh_schema(PostgresOptions::default()).await else {
+            return;
+        };
+        let store = &db.store;
+        store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+        let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+        let saved = store
+            .save_answer(reply("one"), unstorable(Role::User, 1))
+            .await
+            .unwrap();
+        assert_eq!(saved.text, "one");
+        assert_eq!(
+            store.reply("reply:a:SM1").await.unwrap().map(|r| r.text),
+            Some("one".to_owned())
+        );
+        let intent = store
+            .create_intent(NewIntent {
+                reply_id: "reply:a:SM1".to_owned(),
+                account: "a".to_owned(),
+                recipient: "+1555".to_owned(),
+                body_hash: body_hash("one"),
+                part_index: 0,
+                part_count: 1,
+                created_at: 2,
+            })
+            .await
+            .unwrap();
+        let unstorable_status = DeliveryObservation {
+            account: "a".to_owned(),
+            message_sid: "SMout".to_owned(),
+            status: "queued\0".to_owned(),
+            error_code: None,
+            at: 3,
+        };
+        store
+            .part_sent(
+                sent(intent.intent().id, "SMout", 3),
+                Some(unstorable_status),
+            )
+            .await
+            .unwrap();
+        assert!(store.delivery("a", "SMout").await.unwrap().is_none());
+        let intents = store.intents_for_reply("reply:a:SM1").await.unwrap();
+        assert_eq!(intents[0].state, IntentState::Sent);
+        let usage = store.day_usage("a", "2026-12-05", "+1555").await.unwrap();
+        assert_eq!(usage.peer_segments, 2);
+        store
+            .complete_answered(claimed[0].id, 4, Some(unstorable(Role::Assistant, 4)))
+            .await
+            .unwrap();
+        let dup = store.enqueue(msg("a", "SM1", "+1555", 5)).await.unwrap();
+        assert!(matches!(
+            dup,
+            openclaw_store::Enqueued::Duplicate {
+                state: IngressState::Completed,
+                ..
+            }
+        ));
+        assert!(
+            store
+                .recent_history("a", "+1555", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.drop_schema().await;
+    }
+
+    /// A gateway whose lease was taken over cannot complete the message: the step fails as a
+    /// whole (its assistant line is rolled back too) and the message stays claimed by the
+    /// gateway that took it over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_completion_by_a_gateway_that_lost_the_claim_fails_and_writes_nothing() {
+        let Some(db) = fresh_schema(PostgresOptions::default()).await else {
+            return;
+        };
+        let (a, b) = (&db.store, db.node().await);
+        a.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+        let mine = a.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+        let later = 1 + 2 * db.options.lease_ms;
+        let taken = b.claim_next(ClaimScope::All, later, 1).await.unwrap();
+        assert_eq!(taken[0].id, mine[0].id);
+        let late = a
+            .complete_answered(
+                mine[0].id,
+                later + 1,
+                Some(line(Role::Assistant, "late", 2)),
+            )
+            .await;
+        match late {
+            Err(StoreError::ChangeState { action, state, .. }) => {
+                assert_eq!((action, state.as_str()), ("complete", CLAIMED_ELSEWHERE));
+            }
+            other => panic!("expected a refused completion, got {other:?}"),
+        }
+        assert!(a.recent_history("a", "+1555", 10).await.unwrap().is_empty());
+        // Still claimed, by `b`: its own completion goes through.
+        b.complete_answered(
+            taken[0].id,
+            later + 2,
+            Some(line(Role::Assistant, "one", 3)),
+        )
+        .await
+        .unwrap();
+        let history = a.recent_history("a", "+1555", 10).await.unwrap();
+        assert_eq!(history.len(), 1, "{history:?}");
+        b.close().await;
+        db.drop_schema().await;
+    }
+}
