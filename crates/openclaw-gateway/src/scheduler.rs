@@ -4,7 +4,7 @@
 //!
 //! [`plan`] decides: now, at the asked time (`--at`, `--after`, `sendAt`), or at the end of the
 //! recipient's quiet hours (`quietHours`, read at the time the message would go out). A
-//! message that waits is a row of the store's schedule ([`ScheduledStore`]), durable before
+//! message that waits is a row of the store's schedule ([`openclaw_store::ScheduledStore`]), durable before
 //! the caller is answered. [`Scheduler::run`] wakes when a send is stored and at most every
 //! [`POLL_INTERVAL`], claims what is due (one gateway per send, even on a shared PostgreSQL),
 //! and sends it through the account's `Outbound` (formatting, segments, pacing, opt-outs)

@@ -10,7 +10,7 @@ use crate::outbound::IntentState;
 /// What the delivery record of a part says, once one was observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartDelivery {
-    /// The reduced status (see [`crate::reduce_delivery`]).
+    /// The reduced status, as [`crate::DeliveryStore::record_delivery`] keeps it.
     pub status: String,
     /// The provider's error code, if any.
     pub error_code: Option<String>,
