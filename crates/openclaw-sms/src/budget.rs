@@ -16,7 +16,7 @@
 //! Two gateways on PostgreSQL may both pass the check for their last part at the same moment:
 //! a budget can be passed by at most one part per gateway, never by a whole reply.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use openclaw_sms_text::prepare_reply;
 use openclaw_store::{BudgetHit, DayUsage};
@@ -147,6 +147,33 @@ pub fn price_for_number<'a>(
     match openclaw_sms_target::E164::parse(number) {
         Ok(n) => settings.price_for(n.country_code()),
         Err(_) => settings.price_per_segment.get("*"),
+    }
+}
+
+/// The estimated cost of sent segments by currency, each recipient priced by
+/// [`price_for_number`], and the segments that have no price.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CostEstimate {
+    /// Amount per currency.
+    pub by_currency: BTreeMap<String, f64>,
+    /// Segments to numbers without a price (or of an account without settings).
+    pub unpriced: u64,
+}
+
+impl CostEstimate {
+    /// Adds `segments` sent to `peer`, priced under `settings` (`None`: unpriced).
+    pub fn add(&mut self, settings: Option<&BudgetSettings>, peer: &str, segments: u64) {
+        match settings.and_then(|s| price_for_number(s, peer)) {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "an estimate; segment counts stay far below 2^52"
+            )]
+            Some(price) => {
+                *self.by_currency.entry(price.currency.clone()).or_default() +=
+                    price.amount * segments as f64;
+            }
+            None => self.unpriced += segments,
+        }
     }
 }
 

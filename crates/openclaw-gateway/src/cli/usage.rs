@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use openclaw_sms::budget::{budget_day, parse_day, price_for_number};
+use openclaw_sms::budget::{CostEstimate, budget_day, parse_day};
 use openclaw_sms::config::{AccountSettings, SmsAccounts};
 use openclaw_store::{Store, UsageRow};
 use serde_json::{Value, json};
@@ -79,30 +79,21 @@ async fn state_store_of(
 struct Sum {
     segments: u64,
     messages: u64,
-    cost: BTreeMap<String, f64>,
-    unpriced: u64,
+    cost: CostEstimate,
 }
 
 impl Sum {
     fn add(&mut self, row: &UsageRow, account: Option<&AccountSettings>) {
         self.segments += row.segments;
         self.messages += row.messages;
-        match account.and_then(|a| price_for_number(&a.budgets, &row.peer)) {
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "an estimate; segment counts stay far below 2^52"
-            )]
-            Some(price) => {
-                *self.cost.entry(price.currency.clone()).or_default() +=
-                    price.amount * row.segments as f64;
-            }
-            None => self.unpriced += row.segments,
-        }
+        self.cost
+            .add(account.map(|a| &a.budgets), &row.peer, row.segments);
     }
 
     fn json(&self, priced: bool) -> Value {
         let cost: serde_json::Map<String, Value> = self
             .cost
+            .by_currency
             .iter()
             .map(|(c, a)| (c.clone(), json!((a * 1e6).round() / 1e6)))
             .collect();
@@ -110,7 +101,7 @@ impl Sum {
             "segments": self.segments,
             "messages": self.messages,
             "estimatedCost": if priced { Value::Object(cost) } else { Value::Null },
-            "unpricedSegments": if priced { json!(self.unpriced) } else { Value::Null },
+            "unpricedSegments": if priced { json!(self.cost.unpriced) } else { Value::Null },
         })
     }
 }

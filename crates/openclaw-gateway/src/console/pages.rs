@@ -348,15 +348,13 @@ pub(crate) struct Billed {
     zone: String,
     parts: u64,
     segments: u64,
-    /// Estimated cost by currency, from `budgets.pricePerSegment`.
-    cost: std::collections::BTreeMap<String, f64>,
-    /// Segments to numbers without a price.
-    unpriced: u64,
+    /// Estimated cost, from `budgets.pricePerSegment`.
+    cost: openclaw_sms::budget::CostEstimate,
 }
 
 impl Billed {
     fn cost_text(&self) -> String {
-        if self.cost.is_empty() {
+        if self.cost.by_currency.is_empty() {
             return if self.segments == 0 {
                 "0".to_owned()
             } else {
@@ -365,12 +363,16 @@ impl Billed {
         }
         let mut text = self
             .cost
+            .by_currency
             .iter()
             .map(|(currency, amount)| format!("{amount:.4} {currency}"))
             .collect::<Vec<_>>()
             .join(" + ");
-        if self.unpriced > 0 {
-            text.push_str(&format!(" (+{} segments without a price)", self.unpriced));
+        if self.cost.unpriced > 0 {
+            text.push_str(&format!(
+                " (+{} segments without a price)",
+                self.cost.unpriced
+            ));
         }
         text
     }
@@ -392,17 +394,7 @@ pub(crate) async fn billed_today(
     for row in rows.iter().filter(|r| r.day == day) {
         billed.parts += row.messages;
         billed.segments += row.segments;
-        match openclaw_sms::budget::price_for_number(budgets, &row.peer) {
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "an estimate; segment counts stay far below 2^52"
-            )]
-            Some(price) => {
-                *billed.cost.entry(price.currency.clone()).or_default() +=
-                    price.amount * row.segments as f64;
-            }
-            None => billed.unpriced += row.segments,
-        }
+        billed.cost.add(Some(budgets), &row.peer, row.segments);
     }
     billed.day = day;
     Ok(billed)
