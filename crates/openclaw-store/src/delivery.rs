@@ -64,17 +64,38 @@ pub fn is_terminal(status: &str) -> bool {
     openclaw_twilio::webhook::MessageStatus::parse(status).is_terminal()
 }
 
+/// The ranks of the non-terminal statuses, lowest first; other statuses rank -1.
+pub(crate) const STATUS_RANKS: &[(&str, i32)] = &[
+    ("accepted", 10),
+    ("scheduled", 20),
+    ("queued", 30),
+    ("sending", 40),
+    ("sent", 50),
+];
+
+/// The terminal statuses ([`is_terminal`]), for a backend that reduces in SQL.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) const TERMINAL_STATUSES: &[&str] = &["delivered", "undelivered", "failed", "canceled"];
+
 /// The rank of a (normalised) non-terminal status; unknown statuses rank -1.
 #[must_use]
 pub(crate) fn status_rank(status: &str) -> i32 {
-    match status {
-        "accepted" => 10,
-        "scheduled" => 20,
-        "queued" => 30,
-        "sending" => 40,
-        "sent" => 50,
-        _ => -1,
-    }
+    STATUS_RANKS
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(-1, |(_, rank)| *rank)
+}
+
+/// An observation's status and error code as the reducer reads them: trimmed, lower-cased;
+/// a blank error code is none.
+pub(crate) fn normalized(observation: &DeliveryObservation) -> (String, Option<String>) {
+    let error_code = observation
+        .error_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    (normalize_status(&observation.status), error_code)
 }
 
 /// Reduces one observation into the current record (upstream's reducer): the same status keeps
@@ -86,13 +107,7 @@ pub(crate) fn reduce_delivery(
     current: Option<&DeliveryRecord>,
     observation: &DeliveryObservation,
 ) -> DeliveryRecord {
-    let status = normalize_status(&observation.status);
-    let error_code = observation
-        .error_code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned);
+    let (status, error_code) = normalized(observation);
     let Some(current) = current else {
         return DeliveryRecord {
             account: observation.account.clone(),
@@ -267,6 +282,33 @@ mod tests {
         assert_eq!((older.first_observed_at, older.last_observed_at), (50, 100));
         let newer = reduce_delivery(Some(&older), &obs("delivered", None, 200));
         assert_eq!((newer.first_observed_at, newer.last_observed_at), (50, 200));
+    }
+
+    #[test]
+    fn the_terminal_list_is_twilios_rule() {
+        for status in [
+            "accepted",
+            "scheduled",
+            "queued",
+            "sending",
+            "sent",
+            "receiving",
+            "received",
+            "read",
+            "partially_delivered",
+            "delivered",
+            "undelivered",
+            "failed",
+            "canceled",
+            "conflicted",
+            "weird",
+        ] {
+            assert_eq!(
+                TERMINAL_STATUSES.contains(&status),
+                is_terminal(status),
+                "{status}"
+            );
+        }
     }
 
     #[test]

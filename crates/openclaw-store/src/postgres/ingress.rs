@@ -3,10 +3,11 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::GenericClient as _;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::conn::Sql;
 use super::{LOCK_CLASS_LANE, PostgresStore, decode, is_lost_race, pg, to_i64, to_u32};
 use crate::StoreError;
 use crate::ingress::{
@@ -21,38 +22,106 @@ pub(crate) const CLAIM_RACE_RETRIES: usize = 3;
 /// The state text of a message claimed by another handle, in [`StoreError::ChangeState`].
 pub const CLAIMED_ELSEWHERE: &str = "claimed by another gateway";
 
-pub(super) async fn execute<C: GenericClient + ?Sized>(
+/// Whether `sql` may write rows: it holds `INSERT`, `DELETE`, `MERGE` or an `UPDATE` that is
+/// not `FOR UPDATE` (a row lock) or `DO UPDATE` (part of an `INSERT`).
+fn may_write(sql: &str) -> bool {
+    let mut previous = "";
+    for word in sql.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+        if word.is_empty() {
+            continue;
+        }
+        let writes = word.eq_ignore_ascii_case("INSERT")
+            || word.eq_ignore_ascii_case("DELETE")
+            || word.eq_ignore_ascii_case("MERGE")
+            || (word.eq_ignore_ascii_case("UPDATE") && !previous.eq_ignore_ascii_case("FOR"));
+        if writes {
+            return true;
+        }
+        previous = word;
+    }
+    false
+}
+
+/// Runs a prepared (cached) statement on `c`, counted; the driver's error as is (for the
+/// callers that tell a lost race from a failure).
+pub(super) async fn try_execute<C: Sql + ?Sized>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = c.db().prepare_cached(sql).await?;
+    c.counters().sent();
+    let n = c.db().execute(&stmt, params).await?;
+    if n > 0 && may_write(sql) {
+        c.wrote();
+    }
+    Ok(n)
+}
+
+/// [`try_execute`] for a statement that answers rows.
+pub(super) async fn try_query<C: Sql + ?Sized>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let stmt = c.db().prepare_cached(sql).await?;
+    c.counters().sent();
+    let rows = c.db().query(&stmt, params).await?;
+    if !rows.is_empty() && may_write(sql) {
+        c.wrote();
+    }
+    Ok(rows)
+}
+
+pub(super) async fn execute<C: Sql + ?Sized>(
     c: &C,
     context: &'static str,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<u64, StoreError> {
-    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
-    c.execute(&stmt, params).await.map_err(pg(context))
+    try_execute(c, sql, params).await.map_err(pg(context))
 }
 
-pub(super) async fn query<C: GenericClient + ?Sized>(
+pub(super) async fn query<C: Sql + ?Sized>(
     c: &C,
     context: &'static str,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, StoreError> {
-    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
-    c.query(&stmt, params).await.map_err(pg(context))
+    try_query(c, sql, params).await.map_err(pg(context))
 }
 
-pub(super) async fn query_opt<C: GenericClient + ?Sized>(
+pub(super) async fn query_opt<C: Sql + ?Sized>(
     c: &C,
     context: &'static str,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<Row>, StoreError> {
-    let stmt = c.prepare_cached(sql).await.map_err(pg(context))?;
-    c.query_opt(&stmt, params).await.map_err(pg(context))
+    let stmt = c.db().prepare_cached(sql).await.map_err(pg(context))?;
+    c.counters().sent();
+    let row = c.db().query_opt(&stmt, params).await.map_err(pg(context))?;
+    if row.is_some() && may_write(sql) {
+        c.wrote();
+    }
+    Ok(row)
+}
+
+/// Runs `sql` (statements without parameters, e.g. DDL) with the simple query protocol on
+/// `c`; counted as one statement.
+pub(super) async fn batch_execute<C: Sql + ?Sized>(
+    c: &C,
+    sql: &str,
+) -> Result<(), tokio_postgres::Error> {
+    c.counters().sent();
+    c.db().batch_execute(sql).await?;
+    if may_write(sql) {
+        c.wrote();
+    }
+    Ok(())
 }
 
 /// The state (and owner) of one row, or `FindRow`.
-async fn state_of<C: GenericClient + ?Sized>(
+async fn state_of<C: Sql + ?Sized>(
     c: &C,
     id: IngressId,
 ) -> Result<(IngressState, Option<String>), StoreError> {
@@ -76,7 +145,7 @@ async fn state_of<C: GenericClient + ?Sized>(
 
 /// The error for a transition that did not apply: the message is missing, in another state,
 /// or claimed by another handle.
-async fn refused<C: GenericClient + ?Sized>(
+async fn refused<C: Sql + ?Sized>(
     c: &C,
     id: IngressId,
     action: &'static str,
@@ -262,11 +331,7 @@ impl PostgresStore {
     ) -> Result<Option<Vec<Claimed>>, StoreError> {
         let mut client = self.conn().await?;
         let tx = client.transaction().await.map_err(pg("begin claim"))?;
-        let expire = tx
-            .prepare_cached(EXPIRE_SQL)
-            .await
-            .map_err(pg("expire ingress leases"))?;
-        match tx.execute(&expire, &[&now, &account]).await {
+        match try_execute(&tx, EXPIRE_SQL, &[&now, &account]).await {
             Ok(_) => {}
             Err(err) if is_lost_race(&err) => return Ok(None),
             Err(err) => return Err(pg("expire ingress leases")(err)),
@@ -285,22 +350,20 @@ impl PostgresStore {
             }
             if index == 1 {
                 // Step 2 only when step 1 could not see every pending message.
-                let beyond: bool = tx
-                    .query_one(sql.beyond_window.as_str(), &[&account])
+                let beyond: bool = try_query(&tx, sql.beyond_window.as_str(), &[&account])
                     .await
-                    .and_then(|row| row.try_get(0))
+                    .and_then(|rows| rows.first().map_or(Ok(false), |row| row.try_get(0)))
                     .map_err(pg("look beyond the claim window"))?;
                 if !beyond {
                     break;
                 }
             }
-            let stmt = tx
-                .prepare_cached(step)
-                .await
-                .map_err(pg("claim ingress messages"))?;
-            let rows = match tx
-                .query(&stmt, &[&now, &account, &want, &self.inner.node_id, &lease])
-                .await
+            let rows = match try_query(
+                &tx,
+                step,
+                &[&now, &account, &want, &self.inner.node_id, &lease],
+            )
+            .await
             {
                 Ok(rows) => rows,
                 Err(err) if is_lost_race(&err) => return Ok(None),
@@ -351,7 +414,7 @@ pub(super) struct Fenced<'a> {
 /// Runs a fenced transition on `c` (a connection or a transaction): `sql` must update the row
 /// only while it is in an allowed state (and, for a claimed row, owned by this node, `$2`);
 /// otherwise the refusal names the state it is in.
-pub(super) async fn fenced_in<C: GenericClient + ?Sized>(
+pub(super) async fn fenced_in<C: Sql + ?Sized>(
     c: &C,
     transition: &Fenced<'_>,
     sql: &str,
@@ -366,9 +429,18 @@ pub(super) async fn fenced_in<C: GenericClient + ?Sized>(
     Err(refused(c, transition.id, transition.action, transition.node).await)
 }
 
+/// The error for a completion by `node` that did not apply (see [`refused`]).
+pub(super) async fn refused_completion<C: Sql + ?Sized>(
+    c: &C,
+    node: &str,
+    id: IngressId,
+) -> StoreError {
+    refused(c, id, "complete", node).await
+}
+
 /// Completes a claimed message owned by `node` on `c` (a connection or a transaction): its
 /// payload dropped, its id kept; refused (see [`fenced_in`]) unless this node holds its claim.
-pub(super) async fn complete_in<C: GenericClient + ?Sized>(
+pub(super) async fn complete_in<C: Sql + ?Sized>(
     c: &C,
     node: &str,
     id: IngressId,
@@ -595,9 +667,8 @@ impl IngressQueue for PostgresStore {
             for _ in 0..2 {
                 let client = self.conn().await?;
                 last = client
-                    .simple_query("SELECT 1")
+                    .batch_execute("SELECT 1")
                     .await
-                    .map(drop)
                     .map_err(pg("check the state database"));
                 if last.is_ok() {
                     break;
@@ -685,12 +756,16 @@ impl IngressQueue for PostgresStore {
         )
         .await
     }
+
+    fn store_counts(&self) -> Option<crate::StoreCounts> {
+        Some(PostgresStore::store_counts(self))
+    }
 }
 
 /// Deletes rows in a finished `state` older than `cutoff`, then the oldest beyond `cap` per
 /// account. `state` is one of two literals, spelled into the SQL so that the partial index
 /// applies.
-async fn prune_state<C: GenericClient + ?Sized>(
+async fn prune_state<C: Sql + ?Sized>(
     c: &C,
     state: &'static str,
     cutoff: i64,

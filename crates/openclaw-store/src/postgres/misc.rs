@@ -1,7 +1,7 @@
 //! [`OptOutStore`], [`HistoryStore`] and [`TurnLedger`] on PostgreSQL.
 
+use super::conn::Tx;
 use async_trait::async_trait;
-use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query, query_opt};
@@ -29,7 +29,7 @@ impl PostgresStore {
 
 /// Appends a line to a conversation and drops its oldest lines beyond `cap`, in `tx`.
 pub(super) async fn append_history_in(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     account: &str,
     peer: &str,
     entry: &HistoryEntry,

@@ -8,6 +8,7 @@
 //!
 //! TLS follows libpq's `sslmode` and `sslrootcert` in the URL (see [`SslMode`]), over rustls.
 
+mod conn;
 mod console;
 mod delivery;
 mod ingress;
@@ -52,7 +53,7 @@ pub const MAX_SCHEMA_NAME_LEN: usize = 63;
 const LOCK_CLASS_MIGRATE: i32 = 0x6f63_0001;
 const LOCK_CLASS_PAIRING: i32 = 0x6f63_0002;
 const LOCK_CLASS_LANE: i32 = 0x6f63_0003;
-const LOCK_CLASS_DELIVERY: i32 = 0x6f63_0004;
+// 0x6f63_0004 locked a delivery record; retired (the upsert's row lock orders observations).
 const LOCK_CLASS_IMPORT: i32 = 0x6f63_0005;
 
 /// Bounds and sizes of a [`PostgresStore`]. Every field has a documented default; build with
@@ -102,6 +103,8 @@ struct Inner {
     target: String,
     ssl_mode: SslMode,
     options: PostgresOptions,
+    /// Statements and commits of this handle and its clones (see [`conn`]).
+    counters: conn::Counters,
 }
 
 /// The PostgreSQL store: one database (or one schema of it) shared by any number of gateways.
@@ -341,9 +344,6 @@ impl PostgresStore {
         };
         let pool = build(config.clone(), options.max_connections)?;
         let ingress_pool = build(config, INGRESS_CONNECTIONS)?;
-        let mut client = pool.get().await.map_err(|e| fail(pool_reason(&e)))?;
-        let from = schema::migrate(&mut client, options.schema.as_deref()).await?;
-        drop(client);
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
@@ -352,8 +352,18 @@ impl PostgresStore {
                 target,
                 ssl_mode: tls.mode,
                 options: options.clone(),
+                counters: conn::Counters::default(),
             }),
         };
+        let object = store
+            .inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| fail(pool_reason(&e)))?;
+        let mut client = conn::Conn::new(object, &store.inner.counters);
+        let from = schema::migrate(&mut client, options.schema.as_deref()).await?;
+        drop(client);
         tracing::debug!(
             target = %store.inner.target,
             sslmode = %store.inner.ssl_mode,
@@ -400,6 +410,13 @@ impl PostgresStore {
         &self.inner.options
     }
 
+    /// Statements sent and commits made by this handle (and its clones) since it connected,
+    /// the schema check included; see [`crate::StoreCounts`].
+    #[must_use]
+    pub fn store_counts(&self) -> crate::StoreCounts {
+        self.inner.counters.snapshot()
+    }
+
     /// The schema version this build writes.
     #[must_use]
     pub const fn schema_version() -> u32 {
@@ -407,11 +424,12 @@ impl PostgresStore {
     }
 
     /// A connection of the pool reserved for enqueues (see `Inner::ingress_pool`).
-    pub(crate) async fn ingress_conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn ingress_conn(&self) -> Result<conn::Conn<'_>, StoreError> {
         self.inner
             .ingress_pool
             .get()
             .await
+            .map(|object| conn::Conn::new(object, &self.inner.counters))
             .map_err(|e| StoreError::ConnectDatabase {
                 target: self.error_target(),
                 reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
@@ -419,11 +437,12 @@ impl PostgresStore {
     }
 
     /// A pooled connection.
-    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn conn(&self) -> Result<conn::Conn<'_>, StoreError> {
         self.inner
             .pool
             .get()
             .await
+            .map(|object| conn::Conn::new(object, &self.inner.counters))
             .map_err(|e| StoreError::ConnectDatabase {
                 target: self.error_target(),
                 reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),

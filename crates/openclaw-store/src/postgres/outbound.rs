@@ -1,7 +1,7 @@
 //! [`OutboundStore`] on PostgreSQL.
 
+use super::conn::Sql;
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -34,7 +34,7 @@ pub(super) fn row(r: &Row) -> Result<OutboundIntent, StoreError> {
     })
 }
 
-async fn select<C: GenericClient + ?Sized>(
+async fn select<C: Sql + ?Sized>(
     c: &C,
     filter: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -62,7 +62,7 @@ pub(super) fn reply_row(r: &Row) -> Result<SavedReply, StoreError> {
     })
 }
 
-async fn saved_reply<C: GenericClient + ?Sized>(
+pub(super) async fn saved_reply<C: Sql + ?Sized>(
     c: &C,
     reply_id: &str,
 ) -> Result<Option<SavedReply>, StoreError> {
@@ -289,7 +289,7 @@ impl OutboundStore for PostgresStore {
 
 /// Saves a reply (the first writer's text wins) and reads back what is saved, on `c` (a
 /// connection or a transaction).
-pub(super) async fn save_reply_in<C: GenericClient + ?Sized>(
+pub(super) async fn save_reply_in<C: Sql + ?Sized>(
     c: &C,
     reply: &NewReply,
 ) -> Result<SavedReply, StoreError> {

@@ -2,8 +2,8 @@
 //! transaction-scoped advisory lock on that list, so the checks and the write of
 //! `create_request` (sender, code, cap) and `approve` are atomic across gateways.
 
+use super::conn::Sql;
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -39,7 +39,7 @@ pub(super) fn decode_request(r: &Row) -> Result<PairingRequest, StoreError> {
 
 /// The live request of `key` with `code` (created after `cutoff`), if any: what approve and
 /// deny act on.
-async fn live_by_code<C: GenericClient + ?Sized>(
+async fn live_by_code<C: Sql + ?Sized>(
     c: &C,
     key: &PairingKey,
     code: &str,
@@ -55,7 +55,7 @@ async fn live_by_code<C: GenericClient + ?Sized>(
     .next())
 }
 
-async fn select<C: GenericClient + ?Sized>(
+async fn select<C: Sql + ?Sized>(
     c: &C,
     filter: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -70,7 +70,7 @@ async fn select<C: GenericClient + ?Sized>(
         .collect()
 }
 
-async fn by_sender<C: GenericClient + ?Sized>(
+async fn by_sender<C: Sql + ?Sized>(
     c: &C,
     key: &PairingKey,
     sender: &str,
@@ -86,7 +86,7 @@ async fn by_sender<C: GenericClient + ?Sized>(
 }
 
 /// Takes the lock of one pairing list until the end of the transaction.
-async fn lock<C: GenericClient + ?Sized>(c: &C, key: &PairingKey) -> Result<(), StoreError> {
+async fn lock<C: Sql + ?Sized>(c: &C, key: &PairingKey) -> Result<(), StoreError> {
     execute(
         c,
         "lock pairing list",
@@ -98,7 +98,7 @@ async fn lock<C: GenericClient + ?Sized>(c: &C, key: &PairingKey) -> Result<(), 
 }
 
 /// Deletes one request and discards its held message (if still held).
-async fn remove<C: GenericClient + ?Sized>(
+async fn remove<C: Sql + ?Sized>(
     c: &C,
     key: &PairingKey,
     request: &PairingRequest,
@@ -123,7 +123,7 @@ async fn remove<C: GenericClient + ?Sized>(
     Ok(())
 }
 
-pub(super) async fn insert_allow<C: GenericClient + ?Sized>(
+pub(super) async fn insert_allow<C: Sql + ?Sized>(
     c: &C,
     key: &PairingKey,
     entry: &str,

@@ -1,8 +1,8 @@
 //! [`ScheduledStore`] on PostgreSQL: a due send is claimed by one gateway (`FOR UPDATE SKIP
 //! LOCKED`, and the state checked again by the update itself).
 
+use super::conn::Sql;
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -37,7 +37,7 @@ fn row(r: &Row) -> Result<ScheduledSend, StoreError> {
     })
 }
 
-async fn select<C: GenericClient + ?Sized>(
+async fn select<C: Sql + ?Sized>(
     c: &C,
     context: &'static str,
     sql: &str,
@@ -50,10 +50,7 @@ async fn select<C: GenericClient + ?Sized>(
         .collect()
 }
 
-async fn by_id<C: GenericClient + ?Sized>(
-    c: &C,
-    id: &str,
-) -> Result<Option<ScheduledSend>, StoreError> {
+async fn by_id<C: Sql + ?Sized>(c: &C, id: &str) -> Result<Option<ScheduledSend>, StoreError> {
     Ok(select(
         c,
         "read scheduled send",

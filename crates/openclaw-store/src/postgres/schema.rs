@@ -9,8 +9,8 @@
 //! Text columns use the `"C"` collation: orderings (allow entries, opt-outs, event ids) are
 //! byte-wise, as in SQLite, whatever the database's default collation.
 
-use deadpool_postgres::GenericClient as _;
-
+use super::conn::Conn;
+use super::ingress::{batch_execute, try_execute, try_query};
 use super::{LOCK_CLASS_MIGRATE, pg};
 use crate::StoreError;
 
@@ -198,7 +198,7 @@ pub(crate) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Brings the schema to [`SCHEMA_VERSION`] under the migration lock; returns the version found.
 pub(super) async fn migrate(
-    client: &mut deadpool_postgres::Object,
+    client: &mut Conn<'_>,
     schema: Option<&str>,
 ) -> Result<u32, StoreError> {
     let fail = |to: u32| {
@@ -208,7 +208,8 @@ pub(super) async fn migrate(
         }
     };
     let tx = client.transaction().await.map_err(pg("begin migration"))?;
-    tx.execute(
+    try_execute(
+        &tx,
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
         &[&LOCK_CLASS_MIGRATE, &schema.unwrap_or("")],
     )
@@ -216,11 +217,12 @@ pub(super) async fn migrate(
     .map_err(pg("take the migration lock"))?;
     if let Some(schema) = schema {
         // The name was checked to be a plain lower-case identifier (see `valid_schema_name`).
-        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        batch_execute(&tx, &format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .await
             .map_err(fail(1))?;
     }
-    tx.batch_execute(
+    batch_execute(
+        &tx,
         "CREATE TABLE IF NOT EXISTS schema_version (
             one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
             version BIGINT NOT NULL
@@ -228,10 +230,10 @@ pub(super) async fn migrate(
     )
     .await
     .map_err(fail(1))?;
-    let found: i64 = tx
-        .query_opt("SELECT version FROM schema_version", &[])
+    let found: i64 = try_query(&tx, "SELECT version FROM schema_version", &[])
         .await
         .map_err(pg("read schema version"))?
+        .first()
         .map(|r| r.try_get(0))
         .transpose()
         .map_err(pg("read schema version"))?
@@ -246,8 +248,9 @@ pub(super) async fn migrate(
     let from = u32::try_from(found).unwrap_or(SCHEMA_VERSION);
     for (index, step) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         let to = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        tx.batch_execute(step).await.map_err(fail(to))?;
-        tx.execute(
+        batch_execute(&tx, step).await.map_err(fail(to))?;
+        try_execute(
+            &tx,
             "INSERT INTO schema_version (one, version) VALUES (TRUE, $1)
              ON CONFLICT (one) DO UPDATE SET version = excluded.version",
             &[&i64::from(to)],

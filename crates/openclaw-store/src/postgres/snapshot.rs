@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::GenericClient;
+use super::conn::Sql;
 
-use super::delivery::{COLUMNS as DELIVERY_COLUMNS, row as delivery_row};
+use super::delivery::{COLUMNS as DELIVERY_COLUMNS, row_of as delivery_row};
 use super::ingress::{execute, query, query_opt};
 use super::misc::row_opt_out;
 use super::outbound::{COLUMNS as INTENT_COLUMNS, reply_row, row as intent_row};
@@ -19,7 +19,7 @@ use crate::snapshot::{
     SnapshotTurns, StateSnapshot,
 };
 
-async fn export<C: GenericClient + ?Sized>(c: &C) -> Result<StateSnapshot, StoreError> {
+async fn export<C: Sql + ?Sized>(c: &C) -> Result<StateSnapshot, StoreError> {
     let mut s = StateSnapshot::default();
     let d = decode("snapshot row");
     for r in query(
@@ -167,10 +167,7 @@ async fn export<C: GenericClient + ?Sized>(c: &C) -> Result<StateSnapshot, Store
     Ok(s)
 }
 
-async fn import<C: GenericClient + ?Sized>(
-    c: &C,
-    s: &StateSnapshot,
-) -> Result<CopyReport, StoreError> {
+async fn import<C: Sql + ?Sized>(c: &C, s: &StateSnapshot) -> Result<CopyReport, StoreError> {
     let mut report = CopyReport::default();
     let d = decode("ingress id");
     let mut ids: HashMap<IngressId, i64> = HashMap::with_capacity(s.ingress.len());
@@ -383,10 +380,7 @@ impl PostgresStore {
     pub async fn export_snapshot(&self) -> Result<StateSnapshot, StoreError> {
         let mut client = self.conn().await?;
         let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
+            .snapshot_transaction()
             .await
             .map_err(pg("begin export"))?;
         let snapshot = export(&tx).await?;

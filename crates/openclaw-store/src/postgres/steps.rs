@@ -1,62 +1,214 @@
-//! [`PipelineSteps`] on PostgreSQL: each step is one transaction (one commit); its best-effort
-//! part (a history line, the provider's first delivery status) runs in a savepoint, so that its
-//! failure is rolled back alone and never undoes the part that must hold.
+//! [`PipelineSteps`] on PostgreSQL: each step is one statement (one round trip and its own
+//! commit; data-modifying CTEs make it atomic). The part that must hold (the saved answer, the
+//! sent part, the completion) and the best-effort part (a history line, the provider's first
+//! delivery status) go together; when the statement fails, the part that must hold is written
+//! again alone, so that a failed best-effort part never undoes it (as a savepoint did, without
+//! its three round trips on every step).
 
 use async_trait::async_trait;
-use deadpool_postgres::Transaction;
 
-use super::delivery::record_delivery_in;
-use super::ingress::complete_in;
-use super::misc::append_history_in;
-use super::outbound::save_reply_in;
-use super::usage::mark_sent_counted_in;
-use super::{PostgresStore, pg};
+use super::conn::Conn;
+use super::delivery::{DeliveryParams, record_delivery_sql};
+use super::ingress::{complete_in, query, query_opt, refused_completion};
+use super::outbound::{reply_row, save_reply_in, saved_reply};
+use super::usage::{MARK_SENT_SQL, mark_sent_refused};
+use super::{PostgresStore, decode};
 use crate::steps::{HistoryLine, PipelineSteps};
-use crate::{DeliveryObservation, IngressId, NewReply, SavedReply, SentPart, StoreError};
+use crate::{
+    DeliveryObservation, HistoryEntry, IngressId, NewReply, SavedReply, SentPart, StoreError,
+};
 
-/// Runs the best-effort part of a step in a savepoint of `tx`: when it fails (or the savepoint
-/// cannot be taken or released), what it wrote is rolled back, the failure is logged and the
-/// step goes on. The transaction stays usable either way.
-async fn best_effort(tx: &mut Transaction<'_>, what: &'static str, part: BestEffort<'_>) {
-    let savepoint = match tx.savepoint("best_effort").await {
-        Ok(savepoint) => savepoint,
-        Err(err) => {
-            tracing::warn!("{what}: {}", pg("take a savepoint")(err));
-            return;
+const HISTORY_FAILED: &str = "could not append to the conversation history";
+const STATUS_FAILED: &str = "SMS delivery initial state could not be persisted";
+
+/// Deletes a peer's oldest history lines so that `$keep` of those before this statement stay
+/// (the line this statement adds makes the cap); `{account}` and `{peer}` are parameters.
+fn cap_history(account: &str, peer: &str, keep: &str, guard: &str) -> String {
+    format!(
+        "DELETE FROM history WHERE {guard} account = {account} AND peer = {peer} AND id <= (
+            SELECT id FROM history WHERE account = {account} AND peer = {peer}
+            ORDER BY id DESC LIMIT 1 OFFSET {keep})"
+    )
+}
+
+/// Saves a reply (the first writer's text wins) and appends the user's line (capped), then
+/// answers what is saved: `$1..$5` the reply, `$6..$10` the line, `$11` lines kept besides it,
+/// `$12` whether there is a line.
+static SAVE_ANSWER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH saved AS (
+            INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (reply_id) DO NOTHING
+            RETURNING reply_id, account, recipient, text, created_at
+        ),
+        line AS (
+            INSERT INTO history (account, peer, role, text, at)
+            SELECT $6::text, $7::text, $8::text, $9::text, $10::bigint WHERE $12::boolean
+        ),
+        capped AS ({})
+        SELECT reply_id, account, recipient, text, created_at FROM saved
+        UNION ALL
+        SELECT reply_id, account, recipient, text, created_at FROM saved_replies
+        WHERE reply_id = $1 AND NOT EXISTS (SELECT 1 FROM saved)",
+        cap_history("$6", "$7", "$11::bigint", "$12::boolean AND")
+    )
+});
+
+/// Marks a part sent and counts it ([`MARK_SENT_SQL`], `$1..$5`), and reduces its first
+/// delivery status in (`$6..$12`, when `$13`), only if it was marked; answers how many parts
+/// were marked (0 or 1).
+static PART_SENT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {MARK_SENT_SQL},
+        status AS ({})
+        SELECT count(*) FROM marked",
+        record_delivery_sql(6, "WHERE $13::boolean AND EXISTS (SELECT 1 FROM marked)")
+    )
+});
+
+/// Completes a message this node holds (`$1` id, `$2` node, `$3` now) and, only then, appends
+/// the assistant's line (`$4..$8`, when `$10`) keeping `$9` lines besides it; answers how
+/// many messages were completed (0 or 1).
+static COMPLETE_ANSWERED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH done AS (
+            UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
+                   last_error = NULL, owner = NULL, lease_until = NULL
+            WHERE id = $1 AND state = 'claimed' AND owner = $2 RETURNING id
+        ),
+        line AS (
+            INSERT INTO history (account, peer, role, text, at)
+            SELECT $4::text, $5::text, $6::text, $7::text, $8::bigint FROM done
+            WHERE $10::boolean
+        ),
+        capped AS ({})
+        SELECT count(*) FROM done",
+        cap_history(
+            "$4",
+            "$5",
+            "$9::bigint",
+            "$10::boolean AND EXISTS (SELECT 1 FROM done) AND"
+        )
+    )
+});
+
+/// A history line's parameters: an absent line binds empty values (and is not written).
+struct LineParams {
+    account: String,
+    peer: String,
+    role: &'static str,
+    text: String,
+    at: i64,
+    /// Lines kept besides this one.
+    keep: i64,
+    present: bool,
+}
+
+impl LineParams {
+    fn new(line: Option<&HistoryLine>, cap: i64) -> Self {
+        let keep = cap.saturating_sub(1).max(0);
+        match line {
+            Some(HistoryLine {
+                account,
+                peer,
+                entry: HistoryEntry { role, text, at },
+            }) => Self {
+                account: account.clone(),
+                peer: peer.clone(),
+                role: role.as_str(),
+                text: text.clone(),
+                at: *at,
+                keep,
+                present: cap > 0,
+            },
+            None => Self {
+                account: String::new(),
+                peer: String::new(),
+                role: "",
+                text: String::new(),
+                at: 0,
+                keep,
+                present: false,
+            },
         }
-    };
-    let outcome = match part {
-        BestEffort::History { line, cap } => {
-            append_history_in(&savepoint, &line.account, &line.peer, &line.entry, cap).await
-        }
-        BestEffort::Delivery(observation) => {
-            record_delivery_in(&savepoint, observation).await.map(drop)
-        }
-    };
-    let end = match outcome {
-        Ok(()) => savepoint.commit().await.map_err(pg("release a savepoint")),
-        Err(err) => {
-            tracing::warn!("{what}: {err}");
-            savepoint
-                .rollback()
-                .await
-                .map_err(pg("roll back to a savepoint"))
-        }
-    };
-    if let Err(err) = end {
-        tracing::warn!("{what}: {err}");
     }
 }
 
-/// What a step writes in its savepoint.
-enum BestEffort<'a> {
-    /// A line of the conversation, keeping at most `cap` lines per peer.
-    History { line: &'a HistoryLine, cap: i64 },
-    /// The provider's first delivery status of a part.
-    Delivery(&'a DeliveryObservation),
+fn count_of(rows: &[tokio_postgres::Row], what: &'static str) -> Result<i64, StoreError> {
+    rows.first()
+        .map_or(Ok(0), |r| r.try_get::<_, i64>(0))
+        .map_err(decode(what))
 }
 
-const HISTORY_FAILED: &str = "could not append to the conversation history";
+impl PostgresStore {
+    /// The saved reply of `reply` and the user's line, in one statement; `Ok(None)` when the
+    /// reply was saved by another writer after this statement began (read it again).
+    async fn save_answer_once(
+        client: &Conn<'_>,
+        reply: &NewReply,
+        line: &LineParams,
+    ) -> Result<Option<SavedReply>, StoreError> {
+        query_opt(
+            client,
+            "save answer",
+            &SAVE_ANSWER_SQL,
+            &[
+                &reply.reply_id,
+                &reply.account,
+                &reply.recipient,
+                &reply.text,
+                &reply.created_at,
+                &line.account,
+                &line.peer,
+                &line.role,
+                &line.text,
+                &line.at,
+                &line.keep,
+                &line.present,
+            ],
+        )
+        .await?
+        .as_ref()
+        .map(reply_row)
+        .transpose()
+    }
+
+    /// The part marked sent and counted, with its first status when `status` is set; how many
+    /// parts were marked (0 or 1).
+    async fn part_sent_once(
+        client: &Conn<'_>,
+        part: &SentPart,
+        status: Option<&DeliveryParams>,
+    ) -> Result<i64, StoreError> {
+        let none = DeliveryParams::none();
+        let delivery = status.unwrap_or(&none);
+        let [d0, d1, d2, d3, d4, d5, d6] = delivery.params();
+        let present = status.is_some();
+        let segments = i64::from(part.segments);
+        let rows = query(
+            client,
+            "mark part sent",
+            &PART_SENT_SQL,
+            &[
+                &part.intent.as_i64(),
+                &part.message_sid,
+                &part.now,
+                &part.day,
+                &segments,
+                d0,
+                d1,
+                d2,
+                d3,
+                d4,
+                d5,
+                d6,
+                &present,
+            ],
+        )
+        .await?;
+        count_of(&rows, "marked parts")
+    }
+}
 
 #[async_trait]
 impl PipelineSteps for PostgresStore {
@@ -65,17 +217,24 @@ impl PipelineSteps for PostgresStore {
         reply: NewReply,
         user: HistoryLine,
     ) -> Result<SavedReply, StoreError> {
-        let cap = self.history_cap();
-        let mut client = self.conn().await?;
-        let mut tx = client
-            .transaction()
-            .await
-            .map_err(pg("begin save answer"))?;
-        let saved = save_reply_in(&tx, &reply).await?;
-        let line = BestEffort::History { line: &user, cap };
-        best_effort(&mut tx, HISTORY_FAILED, line).await;
-        tx.commit().await.map_err(pg("commit save answer"))?;
-        Ok(saved)
+        let line = LineParams::new(Some(&user), self.history_cap());
+        let client = self.conn().await?;
+        match Self::save_answer_once(&client, &reply, &line).await {
+            Ok(Some(saved)) => Ok(saved),
+            Ok(None) => {
+                saved_reply(&client, &reply.reply_id)
+                    .await?
+                    .ok_or_else(|| StoreError::DecodeRow {
+                        what: "saved reply",
+                        reason: "missing right after it was saved (pruned concurrently?)"
+                            .to_owned(),
+                    })
+            }
+            Err(err) => {
+                tracing::warn!("{HISTORY_FAILED}: {err}");
+                save_reply_in(&client, &reply).await
+            }
+        }
     }
 
     async fn part_sent(
@@ -83,39 +242,61 @@ impl PipelineSteps for PostgresStore {
         part: SentPart,
         first_status: Option<DeliveryObservation>,
     ) -> Result<(), StoreError> {
-        let mut client = self.conn().await?;
-        let mut tx = client.transaction().await.map_err(pg("begin part sent"))?;
-        if let Some(observation) = &first_status {
-            let status = BestEffort::Delivery(observation);
-            let what = "SMS delivery initial state could not be persisted";
-            best_effort(&mut tx, what, status).await;
+        let status = first_status.as_ref().map(DeliveryParams::new);
+        let client = self.conn().await?;
+        let marked = match Self::part_sent_once(&client, &part, status.as_ref()).await {
+            Err(err) if status.is_some() => {
+                tracing::warn!("{STATUS_FAILED}: {err}");
+                Self::part_sent_once(&client, &part, None).await?
+            }
+            other => other?,
+        };
+        if marked == 1 {
+            return Ok(());
         }
-        mark_sent_counted_in(&tx, &part).await?;
-        tx.commit().await.map_err(pg("commit part sent"))
+        Err(mark_sent_refused(&client, part.intent).await)
     }
 
     /// The completion is the part that must hold and it is fenced (this node must still hold
     /// the claim): when it is refused (the lease was taken over, the message is no longer
-    /// claimed), the whole transaction is rolled back, the assistant's line with it, so that
-    /// the conversation does not gain a line for an answer another gateway now owns (as on
-    /// SQLite, where the step is one write job).
+    /// claimed), the assistant's line is not written either, so that the conversation does
+    /// not gain a line for an answer another gateway now owns (as on SQLite, where the step is
+    /// one write job).
     async fn complete_answered(
         &self,
         id: IngressId,
         now: i64,
         assistant: Option<HistoryLine>,
     ) -> Result<(), StoreError> {
-        let cap = self.history_cap();
-        let mut client = self.conn().await?;
-        let mut tx = client
-            .transaction()
-            .await
-            .map_err(pg("begin complete answered"))?;
-        if let Some(line) = &assistant {
-            best_effort(&mut tx, HISTORY_FAILED, BestEffort::History { line, cap }).await;
+        let line = LineParams::new(assistant.as_ref(), self.history_cap());
+        let client = self.conn().await?;
+        let node = self.node_id();
+        let rows = query(
+            &client,
+            "complete ingress message",
+            &COMPLETE_ANSWERED_SQL,
+            &[
+                &id.as_i64(),
+                &node,
+                &now,
+                &line.account,
+                &line.peer,
+                &line.role,
+                &line.text,
+                &line.at,
+                &line.keep,
+                &line.present,
+            ],
+        )
+        .await;
+        match rows.and_then(|rows| count_of(&rows, "completed messages")) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(refused_completion(&client, node, id).await),
+            Err(err) if line.present => {
+                tracing::warn!("{HISTORY_FAILED}: {err}");
+                complete_in(&client, node, id, now).await
+            }
+            Err(err) => Err(err),
         }
-        // On an error `tx` is dropped uncommitted: rolled back.
-        complete_in(&tx, self.node_id(), id, now).await?;
-        tx.commit().await.map_err(pg("commit complete answered"))
     }
 }

@@ -1,14 +1,14 @@
 //! [`UsageStore`] on PostgreSQL: the counters are upserted in the transaction that marks the
 //! part sent, so gateways sharing the database count each part once and see one total.
 
+use super::conn::Sql;
 use async_trait::async_trait;
-use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query, query_opt};
-use super::{PostgresStore, decode, pg, to_u32};
+use super::{PostgresStore, decode, to_u32};
 use crate::StoreError;
-use crate::outbound::IntentState;
+use crate::outbound::{IntentId, IntentState};
 use crate::usage::{BudgetHit, DayUsage, HeldRest, SentPart, UsageRow, UsageStore};
 
 fn count(v: i64) -> u64 {
@@ -42,70 +42,82 @@ fn hit_row(r: &Row) -> Result<BudgetHit, StoreError> {
     })
 }
 
-/// Marks a part sent (refused unless its intent may become sent) and counts its segments for
-/// its day and recipient, in `tx` (the intent row locked until the commit).
-pub(super) async fn mark_sent_counted_in(
-    tx: &Transaction<'_>,
-    part: &SentPart,
-) -> Result<(), StoreError> {
-    let row = query_opt(
-        tx,
-        "read outbound intent",
-        "SELECT account, recipient, state FROM outbound_intents WHERE id = $1 FOR UPDATE",
-        &[&part.intent.as_i64()],
-    )
-    .await?
-    .ok_or(StoreError::FindRow {
-        what: "outbound intent",
-        id: part.intent.as_i64(),
-    })?;
-    let d = decode("outbound intent");
-    let account: String = row.try_get(0).map_err(&d)?;
-    let recipient: String = row.try_get(1).map_err(&d)?;
-    let state = IntentState::parse(&row.try_get::<_, String>(2).map_err(&d)?)?;
-    if !state.can_become(IntentState::Sent) {
-        return Err(StoreError::ChangeState {
-            what: "outbound intent",
-            id: part.intent.as_i64(),
-            action: "mark sent",
-            state: state.as_str().to_owned(),
-        });
-    }
-    execute(
-        tx,
-        "update outbound intent",
-        "UPDATE outbound_intents SET state = 'sent', message_sid = $2, error = NULL,
-                updated_at = $3 WHERE id = $1",
-        &[&part.intent.as_i64(), &part.message_sid, &part.now],
-    )
-    .await?;
-    execute(
-        tx,
-        "count usage",
-        "INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
-         VALUES ($1, $2, $3, $4, 1, $5)
-         ON CONFLICT (account, day, peer) DO UPDATE SET
+/// The CTEs that mark a part sent and count it (`marked`, `counted`): `$1` the intent, `$2` the
+/// message sid, `$3` now, `$4` the day, `$5` the segments. Only an intent that may become sent
+/// ([`IntentState::can_become`]: pending or ambiguous) is marked (the row lock of the update
+/// orders two writers), and only a marked part is counted, for its intent's account and
+/// recipient.
+pub(super) const MARK_SENT_SQL: &str = "marked AS (
+        UPDATE outbound_intents SET state = 'sent', message_sid = $2, error = NULL,
+               updated_at = $3
+        WHERE id = $1 AND state IN ('pending', 'ambiguous')
+        RETURNING account, recipient
+    ),
+    counted AS (
+        INSERT INTO usage_daily (account, day, peer, segments, messages, updated_at)
+        SELECT account, $4::text, recipient, $5::bigint, 1, $3::bigint FROM marked
+        ON CONFLICT (account, day, peer) DO UPDATE SET
             segments = usage_daily.segments + excluded.segments,
-            messages = usage_daily.messages + 1, updated_at = excluded.updated_at",
-        &[
-            &account,
-            &part.day,
-            &recipient,
-            &i64::from(part.segments),
-            &part.now,
-        ],
+            messages = usage_daily.messages + 1, updated_at = excluded.updated_at
+    )";
+
+/// The error for a part that could not be marked sent: its intent is missing or in a state
+/// that cannot become sent.
+pub(super) async fn mark_sent_refused<C: Sql + ?Sized>(c: &C, intent: IntentId) -> StoreError {
+    let row = match query_opt(
+        c,
+        "read outbound intent",
+        "SELECT state FROM outbound_intents WHERE id = $1",
+        &[&intent.as_i64()],
     )
     .await
-    .map(drop)
+    {
+        Ok(row) => row,
+        Err(err) => return err,
+    };
+    let Some(row) = row else {
+        return StoreError::FindRow {
+            what: "outbound intent",
+            id: intent.as_i64(),
+        };
+    };
+    let state = match row.try_get::<_, String>(0) {
+        Ok(state) => state,
+        Err(err) => return decode("outbound intent")(err),
+    };
+    debug_assert!(
+        IntentState::parse(&state).is_ok_and(|s| !s.can_become(IntentState::Sent)),
+        "MARK_SENT_SQL and IntentState::can_become agree"
+    );
+    StoreError::ChangeState {
+        what: "outbound intent",
+        id: intent.as_i64(),
+        action: "mark sent",
+        state,
+    }
 }
 
 #[async_trait]
 impl UsageStore for PostgresStore {
     async fn mark_sent_counted(&self, part: SentPart) -> Result<(), StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await.map_err(pg("begin mark sent"))?;
-        mark_sent_counted_in(&tx, &part).await?;
-        tx.commit().await.map_err(pg("commit mark sent"))
+        let client = self.conn().await?;
+        let marked = execute(
+            &client,
+            "mark part sent",
+            &format!("WITH {MARK_SENT_SQL} SELECT 1 FROM marked"),
+            &[
+                &part.intent.as_i64(),
+                &part.message_sid,
+                &part.now,
+                &part.day,
+                &i64::from(part.segments),
+            ],
+        )
+        .await?;
+        if marked == 1 {
+            return Ok(());
+        }
+        Err(mark_sent_refused(&client, part.intent).await)
     }
 
     async fn day_usage(

@@ -1,0 +1,235 @@
+//! Statements and commits one answered message costs on PostgreSQL, counted at the client
+//! ([`PostgresStore::store_counts`]): the store calls the pipeline makes for one allowed text
+//! answered with one reply part (`openclaw-sms`: the webhook's enqueue, the pump's claim,
+//! `pipeline.rs` and `outbound.rs`), in their order, and the provider's status callbacks of the
+//! sent part (issue 18: at most 12 statements and 4 commits per answered message).
+
+use openclaw_store::{
+    ClaimScope, DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryLine, HistoryStore,
+    IngressQueue as _, NewIntent, NewReply, OptOutStore as _, OutboundStore as _, PairingKey,
+    PairingStore as _, PipelineSteps as _, PostgresOptions, PostgresStore, Role, SentPart,
+    StoreCounts, TurnLedger as _, body_hash,
+};
+
+use crate::support::msg;
+use crate::support::pg::fresh_schema;
+
+const ACCOUNT: &str = "default";
+const SENDER: &str = "+15551234567";
+/// The pump's claim size (`ChannelOptions::max_concurrent`'s default).
+const CLAIM_ROOM: usize = 32;
+
+/// One step's cost: statements sent, commits made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cost {
+    statements: u64,
+    commits: u64,
+}
+
+/// Counts what each step costs.
+struct Meter<'a> {
+    store: &'a PostgresStore,
+    last: StoreCounts,
+    steps: Vec<(&'static str, Cost)>,
+}
+
+impl<'a> Meter<'a> {
+    fn new(store: &'a PostgresStore) -> Self {
+        Self {
+            store,
+            last: store.store_counts(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn step(&mut self, name: &'static str) {
+        let now = self.store.store_counts();
+        let cost = Cost {
+            statements: now.statements.unwrap_or(0) - self.last.statements.unwrap_or(0),
+            commits: now.transactions - self.last.transactions,
+        };
+        self.steps.push((name, cost));
+        self.last = now;
+    }
+
+    fn total(&self, names: &[&str]) -> Cost {
+        self.steps
+            .iter()
+            .filter(|(n, _)| names.is_empty() || names.contains(n))
+            .fold(
+                Cost {
+                    statements: 0,
+                    commits: 0,
+                },
+                |sum, (_, c)| Cost {
+                    statements: sum.statements + c.statements,
+                    commits: sum.commits + c.commits,
+                },
+            )
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::new();
+        for (name, cost) in &self.steps {
+            out.push_str(&format!(
+                "{name:<28} {:>3} statements {:>2} commits\n",
+                cost.statements, cost.commits
+            ));
+        }
+        out
+    }
+}
+
+fn line(role: Role, text: &str, at: i64) -> HistoryLine {
+    HistoryLine {
+        account: ACCOUNT.to_owned(),
+        peer: SENDER.to_owned(),
+        entry: HistoryEntry {
+            role,
+            text: text.to_owned(),
+            at,
+        },
+    }
+}
+
+fn status(status: &str, at: i64) -> DeliveryObservation {
+    DeliveryObservation {
+        account: ACCOUNT.to_owned(),
+        message_sid: "SMout1".to_owned(),
+        status: status.to_owned(),
+        error_code: None,
+        at,
+    }
+}
+
+/// Runs one answered message's store calls (as the pipeline makes them), metered per step.
+/// The statements are prepared once per connection: the pool is one connection, warmed up by
+/// a first message, so the meter sees the steady state.
+async fn answer_one(store: &PostgresStore, event: &str, meter: &mut Meter<'_>) {
+    let key = PairingKey::new("sms", ACCOUNT);
+    let reply_id = format!("reply:{ACCOUNT}:{event}");
+    store
+        .enqueue(msg(ACCOUNT, event, &format!("sender:{SENDER}"), 1))
+        .await
+        .unwrap();
+    meter.step("enqueue (webhook ack)");
+    let claimed = store
+        .claim_next(ClaimScope::Account(ACCOUNT.to_owned()), 2, CLAIM_ROOM)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    meter.step("claim");
+    assert!(!store.is_opted_out(ACCOUNT, SENDER).await.unwrap());
+    meter.step("opt-out check");
+    store.allow_entries(&key).await.unwrap();
+    store.list_requests(&key, 3, 3_600_000).await.unwrap();
+    meter.step("access (pairing reads)");
+    assert!(store.reply(&reply_id).await.unwrap().is_none());
+    meter.step("saved reply read");
+    store.recent_history(ACCOUNT, SENDER, 10).await.unwrap();
+    meter.step("history read");
+    store.record_agent_turn(ACCOUNT, event, 4).await.unwrap();
+    meter.step("agent turn counted");
+    let reply = NewReply {
+        reply_id: reply_id.clone(),
+        account: ACCOUNT.to_owned(),
+        recipient: SENDER.to_owned(),
+        text: "hello".to_owned(),
+        created_at: 5,
+    };
+    store
+        .save_answer(reply, line(Role::User, "hi", 1))
+        .await
+        .unwrap();
+    meter.step("save answer + history");
+    let intent = store
+        .create_intent(NewIntent {
+            reply_id: reply_id.clone(),
+            account: ACCOUNT.to_owned(),
+            recipient: SENDER.to_owned(),
+            body_hash: body_hash("hello"),
+            part_index: 0,
+            part_count: 1,
+            created_at: 6,
+        })
+        .await
+        .unwrap();
+    meter.step("send intent");
+    assert!(store.opt_out(ACCOUNT, SENDER).await.unwrap().is_none());
+    meter.step("opt-out check before send");
+    let sid = format!("SMout{event}");
+    let sent = SentPart {
+        intent: intent.intent().id,
+        message_sid: sid.clone(),
+        day: "2026-12-05".to_owned(),
+        segments: 1,
+        now: 7,
+    };
+    let queued = DeliveryObservation {
+        message_sid: sid.clone(),
+        ..status("queued", 7)
+    };
+    store.part_sent(sent, Some(queued)).await.unwrap();
+    meter.step("part sent + status + usage");
+    store
+        .complete_answered(claimed[0].id, 8, Some(line(Role::Assistant, "hello", 8)))
+        .await
+        .unwrap();
+    meter.step("complete + history");
+    for (word, at) in [("sent", 9), ("delivered", 10)] {
+        let observation = DeliveryObservation {
+            message_sid: sid.clone(),
+            ..status(word, at)
+        };
+        store.record_delivery(observation).await.unwrap();
+    }
+    meter.step("status callbacks (2)");
+    let history = store.recent_history(ACCOUNT, SENDER, 10).await.unwrap();
+    assert_eq!(history.last().map(|e| e.role), Some(Role::Assistant));
+    let delivery = store.delivery(ACCOUNT, &sid).await.unwrap().unwrap();
+    assert_eq!(delivery.status, "delivered");
+}
+
+/// One answered message, counted step by step; the counts are deterministic (one connection,
+/// statements prepared by a first message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_answered_message_costs_counted_statements_and_commits() {
+    let options = PostgresOptions {
+        max_connections: 1,
+        ..PostgresOptions::default()
+    };
+    let Some(db) = fresh_schema(options).await else {
+        return;
+    };
+    let store = &db.store;
+    let mut warm_up = Meter::new(store);
+    answer_one(store, "SM0", &mut warm_up).await;
+    let mut meter = Meter::new(store);
+    answer_one(store, "SM1", &mut meter).await;
+    let table = meter.table();
+    println!("{table}");
+    let cost = |statements, commits| Cost {
+        statements,
+        commits,
+    };
+    let expected = [
+        ("enqueue (webhook ack)", cost(1, 1)),
+        ("claim", cost(5, 1)),
+        ("opt-out check", cost(1, 0)),
+        ("access (pairing reads)", cost(2, 0)),
+        ("saved reply read", cost(1, 0)),
+        ("history read", cost(1, 0)),
+        ("agent turn counted", cost(1, 1)),
+        ("save answer + history", cost(1, 1)),
+        ("send intent", cost(1, 1)),
+        ("opt-out check before send", cost(1, 0)),
+        ("part sent + status + usage", cost(1, 1)),
+        ("complete + history", cost(1, 1)),
+        ("status callbacks (2)", cost(2, 2)),
+    ];
+    assert_eq!(meter.steps, expected, "{table}");
+    // Before issue 18's cut: 49 statements and 9 commits (BEGIN/COMMIT around each step,
+    // a savepoint around each best-effort part, a read after each write).
+    assert!(meter.total(&[]).statements <= 19, "{table}");
+    db.drop_schema().await;
+}
