@@ -179,38 +179,61 @@ pub(super) const TOMBSTONE_SQL: &str =
 pub(super) const REQUEUE_SQL: &str = "UPDATE ingress SET state = 'pending', available_at = $2,
     finished_at = NULL WHERE id = $1 AND state = 'held'";
 
-/// Expired leases become pending again (attempts kept), so that the lane's head can be claimed.
-const EXPIRE_SQL: &str = "UPDATE ingress SET state = 'pending', owner = NULL, lease_until = NULL
-    WHERE state = 'claimed' AND lease_until < $1 AND ($2::text IS NULL OR account = $2)";
-
-/// A claim is two steps in one transaction, each bounded whatever the backlog:
+/// A claim is one statement (one round trip, its own commit), each part bounded whatever the
+/// backlog:
 ///
-/// 1. [`WINDOW_HEADS`]: among the [`CLAIM_WINDOW`] oldest pending messages, the lane heads
-///    that are due (no older unfinished message and no claimed one in their lane), oldest
-///    first. With many senders the oldest messages are mostly heads and this is all it takes.
-/// 2. When that found fewer than asked, [`LANE_HEADS`]: a skip scan over the distinct lanes
-///    with unfinished messages (`ingress_lane`), each lane's head, the due ones oldest first.
-///    It costs one index probe per lane, so a few deep lanes (one chatty sender, busy lanes
-///    with a backlog) never make a claim walk the backlog, and a sender whose head is beyond
-///    the window is not kept waiting behind someone else's backlog.
+/// - `expired`: expired leases (of the scope) become pending again, attempts kept. The rest of
+///   the statement sees the rows as they were before it (one snapshot), so their lanes are
+///   claimed by the next statement (run at once when this one expired any).
+/// - The heads, one of two steps:
+///   1. [`WINDOW_HEADS`]: among the [`CLAIM_WINDOW`] oldest pending messages, the lane heads
+///      that are due (no older unfinished message and no claimed one in their lane), oldest
+///      first. With many senders the oldest messages are mostly heads and this is all it
+///      takes.
+///   2. When that found fewer than asked and more is pending than the window saw,
+///      [`LANE_HEADS`] (the next statement): a skip scan over the distinct lanes with
+///      unfinished messages (`ingress_lane`), each lane's head, the due ones oldest first. It
+///      costs one index probe per lane, so a few deep lanes (one chatty sender, busy lanes
+///      with a backlog) never make a claim walk the backlog, and a sender whose head is
+///      beyond the window is not kept waiting behind someone else's backlog.
+/// - The heads are materialised and the rows fetched by id (`= ANY (ARRAY(...))`), so no
+///   plan, however stale the statistics of a queue table that grows from empty, turns this
+///   into a loop over the backlog; then the rows are locked (`SKIP LOCKED`) and claimed.
+/// - A last row (all claim columns NULL) tells how many leases expired and whether more is
+///   pending than the window saw (only looked at when fewer were claimed than asked).
 ///
 /// (Walking every pending message instead cost ~95 ms per claim with 10,000 queued in 20 busy
-/// lanes.) `{HEADS}` is one of the two; `{SCOPE}` the account filter. The heads are
-/// materialised and the rows fetched by id (`= ANY (ARRAY(...))`), so no plan, however stale
-/// the statistics of a queue table that grows from empty, turns this into a loop over the
-/// backlog; then the rows are locked (`SKIP LOCKED`) and claimed.
+/// lanes.) `{HEADS}` is one of the two steps; `{SCOPE}` the account filter. Parameters: `$1`
+/// now, `$2` the account (or NULL), `$3` how many, `$4` this node, `$5` the lease.
 const CLAIM_SQL_TEMPLATE: &str = "
-WITH {HEADS},
+WITH {RECURSIVE} expired AS (
+    UPDATE ingress SET state = 'pending', owner = NULL, lease_until = NULL
+    WHERE state = 'claimed' AND lease_until < $1 {SCOPE}
+    RETURNING id
+),
+{HEADS},
 candidates AS (
     SELECT i.id FROM ingress i
     WHERE i.id = ANY (ARRAY(SELECT id FROM heads)) AND i.state = 'pending'
     FOR UPDATE OF i SKIP LOCKED
+),
+claimed AS (
+    UPDATE ingress SET state = 'claimed', attempts = ingress.attempts + 1, owner = $4,
+           lease_until = $1 + $5
+    FROM candidates WHERE ingress.id = candidates.id AND ingress.state = 'pending'
+    RETURNING ingress.id, ingress.account, ingress.event_id, ingress.lane, ingress.payload,
+              ingress.received_at, ingress.attempts, ingress.last_error
 )
-UPDATE ingress SET state = 'claimed', attempts = ingress.attempts + 1, owner = $4,
-       lease_until = $1 + $5
-FROM candidates WHERE ingress.id = candidates.id AND ingress.state = 'pending'
-RETURNING ingress.id, ingress.account, ingress.event_id, ingress.lane, ingress.payload,
-          ingress.received_at, ingress.attempts, ingress.last_error";
+SELECT id, account, event_id, lane, payload, received_at, attempts, last_error,
+       NULL::bigint AS expired, NULL::boolean AS beyond
+FROM claimed
+UNION ALL
+SELECT NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::bytea, NULL::bigint,
+       NULL::bigint, NULL::text, (SELECT count(*) FROM expired),
+       CASE WHEN (SELECT count(*) FROM claimed) < $3 THEN EXISTS (
+           SELECT 1 FROM ingress WHERE state = 'pending' {SCOPE}
+           ORDER BY id OFFSET {WINDOW} LIMIT 1)
+       ELSE FALSE END";
 
 /// Step 1 of a claim (see [`CLAIM_SQL_TEMPLATE`]).
 const WINDOW_HEADS: &str = "
@@ -231,9 +254,10 @@ heads AS MATERIALIZED (
     LIMIT $3
 )";
 
-/// Step 2 of a claim (see [`CLAIM_SQL_TEMPLATE`]); `{NEXT}` steps to the next lane.
+/// Step 2 of a claim (see [`CLAIM_SQL_TEMPLATE`], made `WITH RECURSIVE`); `{NEXT}` steps to the
+/// next lane.
 const LANE_HEADS: &str = "
-RECURSIVE lanes(account, lane) AS (
+lanes(account, lane) AS (
     (SELECT account, lane FROM ingress
      WHERE state IN ('pending', 'claimed') {SCOPE}
      ORDER BY account, lane LIMIT 1)
@@ -264,24 +288,18 @@ fn claim_sql(heads: &str, scoped: bool) -> String {
             "(account, lane) > (l.account, l.lane)",
         )
     };
+    let recursive = if heads == LANE_HEADS { "RECURSIVE" } else { "" };
     CLAIM_SQL_TEMPLATE
+        .replace("{RECURSIVE}", recursive)
         .replace("{HEADS}", heads)
         .replace("{SCOPE}", scope)
         .replace("{NEXT}", next)
         .replace("{WINDOW}", &CLAIM_WINDOW.to_string())
 }
 
-/// Whether more pending messages exist than the window holds (then step 2 may find heads
-/// that step 1 could not see).
-const BEYOND_WINDOW: &str = "
-SELECT EXISTS (
-    SELECT 1 FROM ingress WHERE state = 'pending' {SCOPE} ORDER BY id OFFSET {WINDOW} LIMIT 1
-)";
-
-/// The two claim steps and the check between them, for one account and for all.
+/// The two claim steps, for one account or for all.
 struct ClaimSql {
     window: String,
-    beyond_window: String,
     lanes: String,
 }
 
@@ -289,16 +307,6 @@ impl ClaimSql {
     fn new(scoped: bool) -> Self {
         Self {
             window: claim_sql(WINDOW_HEADS, scoped),
-            beyond_window: BEYOND_WINDOW
-                .replace(
-                    "{SCOPE}",
-                    if scoped {
-                        "AND account = $1"
-                    } else {
-                        "AND $1::text IS NULL"
-                    },
-                )
-                .replace("{WINDOW}", &CLAIM_WINDOW.to_string()),
             lanes: claim_sql(LANE_HEADS, scoped),
         }
     }
@@ -306,6 +314,47 @@ impl ClaimSql {
 
 static CLAIM_SQL_SCOPED: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql::new(true));
 static CLAIM_SQL_ALL: LazyLock<ClaimSql> = LazyLock::new(|| ClaimSql::new(false));
+
+/// The statements of one claim, in order (see [`CLAIM_SQL_TEMPLATE`]).
+#[derive(Debug, Clone, Copy)]
+enum ClaimPass {
+    /// Step 1, always.
+    Window,
+    /// Step 1 again, when the first expired leases.
+    WindowAgain,
+    /// Step 2, when step 1 found fewer than asked and could not see every pending message.
+    Lanes,
+}
+
+/// What one claim statement answered.
+#[derive(Default)]
+struct ClaimStep {
+    claimed: Vec<Claimed>,
+    /// Leases it expired (their lanes are claimable by the next statement).
+    expired: i64,
+    /// Whether more is pending than the window saw (when it claimed fewer than asked).
+    beyond: bool,
+}
+
+impl ClaimStep {
+    fn decode(rows: &[Row]) -> Result<Self, StoreError> {
+        let d = decode("claim summary");
+        let mut step = Self::default();
+        for row in rows {
+            match row.try_get::<_, Option<i64>>(8).map_err(&d)? {
+                Some(expired) => {
+                    step.expired = expired;
+                    step.beyond = row
+                        .try_get::<_, Option<bool>>(9)
+                        .map_err(&d)?
+                        .unwrap_or(false);
+                }
+                None => step.claimed.push(claimed(row)?),
+            }
+        }
+        Ok(step)
+    }
+}
 
 fn claimed(row: &Row) -> Result<Claimed, StoreError> {
     let d = decode("claimed ingress message");
@@ -322,20 +371,17 @@ fn claimed(row: &Row) -> Result<Claimed, StoreError> {
 }
 
 impl PostgresStore {
-    /// One claim transaction; `Ok(None)` when it lost a race for a lane.
+    /// One claim: the window step, again at once when it expired leases, then the lane step
+    /// when the window could not see every pending message. Each statement commits alone
+    /// (what one claimed stays claimed: a later lost race answers it). `Ok(None)` when it lost
+    /// a race for a lane before claiming anything.
     async fn claim_once(
         &self,
         account: Option<&str>,
         now: i64,
         limit: i64,
     ) -> Result<Option<Vec<Claimed>>, StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await.map_err(pg("begin claim"))?;
-        match try_execute(&tx, EXPIRE_SQL, &[&now, &account]).await {
-            Ok(_) => {}
-            Err(err) if is_lost_race(&err) => return Ok(None),
-            Err(err) => return Err(pg("expire ingress leases")(err)),
-        }
+        let client = self.conn().await?;
         let sql = if account.is_some() {
             &*CLAIM_SQL_SCOPED
         } else {
@@ -343,40 +389,35 @@ impl PostgresStore {
         };
         let lease = self.inner.options.lease_ms;
         let mut out = Vec::new();
-        for (index, step) in [&sql.window, &sql.lanes].into_iter().enumerate() {
+        let mut next = Some(ClaimPass::Window);
+        while let Some(pass) = next.take() {
             let want = limit - i64::try_from(out.len()).unwrap_or(i64::MAX);
             if want <= 0 {
                 break;
             }
-            if index == 1 {
-                // Step 2 only when step 1 could not see every pending message.
-                let beyond: bool = try_query(&tx, sql.beyond_window.as_str(), &[&account])
-                    .await
-                    .and_then(|rows| rows.first().map_or(Ok(false), |row| row.try_get(0)))
-                    .map_err(pg("look beyond the claim window"))?;
-                if !beyond {
-                    break;
-                }
-            }
-            let rows = match try_query(
-                &tx,
-                step,
-                &[&now, &account, &want, &self.inner.node_id, &lease],
-            )
-            .await
-            {
-                Ok(rows) => rows,
-                Err(err) if is_lost_race(&err) => return Ok(None),
+            let text = match pass {
+                ClaimPass::Window | ClaimPass::WindowAgain => &sql.window,
+                ClaimPass::Lanes => &sql.lanes,
+            };
+            let params: [&(dyn ToSql + Sync); 5] =
+                [&now, &account, &want, &self.inner.node_id, &lease];
+            let step = match try_query(&client, text, &params).await {
+                Ok(rows) => ClaimStep::decode(&rows)?,
+                Err(err) if is_lost_race(&err) && out.is_empty() => return Ok(None),
+                // What earlier statements claimed is committed: answered.
+                Err(err) if is_lost_race(&err) => break,
                 Err(err) => return Err(pg("claim ingress messages")(err)),
             };
-            for row in &rows {
-                out.push(claimed(row)?);
-            }
-        }
-        match tx.commit().await {
-            Ok(()) => {}
-            Err(err) if is_lost_race(&err) => return Ok(None),
-            Err(err) => return Err(pg("commit claim")(err)),
+            let short = i64::try_from(step.claimed.len()).unwrap_or(i64::MAX) < want;
+            out.extend(step.claimed);
+            next = match pass {
+                // The lanes whose leases just expired are claimable now.
+                ClaimPass::Window if step.expired > 0 => Some(ClaimPass::WindowAgain),
+                ClaimPass::Window | ClaimPass::WindowAgain if short && step.beyond => {
+                    Some(ClaimPass::Lanes)
+                }
+                _ => None,
+            };
         }
         out.sort_by_key(|c| c.id);
         Ok(Some(out))

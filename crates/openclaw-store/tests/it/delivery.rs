@@ -111,3 +111,47 @@ on_both_backends!(
         ..StoreOptions::default()
     },
 );
+
+/// PostgreSQL reduces observations in SQL (one upsert); SQLite with the reducer of the unit
+/// tests. Every sequence of three observations from a mixed set (ranks, terminal statuses,
+/// error codes, unknown and unnormalised statuses, times out of order) ends in the same record
+/// on both.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reduces_observations_as_the_reducer_does() {
+    use openclaw_store::{DeliveryStore as _, PostgresOptions, SqliteStore};
+
+    let Some(db) = crate::support::pg::fresh_schema(PostgresOptions::default()).await else {
+        return;
+    };
+    let sqlite = SqliteStore::open_in_memory().unwrap();
+    let steps: [(&str, Option<&str>, i64); 10] = [
+        ("accepted", None, 10),
+        ("queued", None, 30),
+        (" Sent ", Some("  "), 20),
+        ("sent", Some("123"), 40),
+        ("delivered", None, 50),
+        ("undelivered", Some("30003"), 5),
+        ("failed", Some("30007"), 60),
+        ("canceled", None, 70),
+        ("read", None, 15),
+        ("conflicted", None, 80),
+    ];
+    let mut sequences = 0;
+    for a in &steps {
+        for b in &steps {
+            for c in &steps {
+                sequences += 1;
+                let sid = format!("SM{sequences:04}");
+                for (status, code, at) in [a, b, c] {
+                    let observation = obs(&sid, status, *code, *at);
+                    let on_pg = db.store.record_delivery(observation.clone()).await.unwrap();
+                    let on_sqlite = sqlite.record_delivery(observation).await.unwrap();
+                    assert_eq!(on_pg, on_sqlite, "{:?}", [a, b, c]);
+                }
+            }
+        }
+    }
+    assert_eq!(sequences, 1_000);
+    db.drop_schema().await;
+}
