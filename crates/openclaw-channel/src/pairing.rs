@@ -159,6 +159,9 @@ impl Pairing<'_> {
     ///
     /// [`ChannelError::Store`] when the allow entries or the requests could not be read.
     pub async fn decision(&self, sender: &str, now: i64) -> Result<Decision, ChannelError> {
+        if let Some(decision) = self.settled_without_store(sender, now) {
+            return Ok(decision);
+        }
         let state = self.read(now).await?;
         Ok(self.decide(&state, sender, now))
     }
@@ -178,7 +181,11 @@ impl Pairing<'_> {
         new: NewRequest,
         challenger: &dyn Challenger,
     ) -> Result<Admission, ChannelError> {
-        let state = self.read(now).await?;
+        let state = match self.settled_without_store(sender, now) {
+            Some(Decision::Allow { .. }) => return Ok(Admission::Allowed),
+            Some(Decision::Drop { reason }) => return Ok(Admission::Dropped(reason)),
+            _ => self.read(now).await?,
+        };
         for _ in 0..CODE_DRAWS {
             let code = match self.decide(&state, sender, now) {
                 Decision::Allow { .. } => return Ok(Admission::Allowed),
@@ -209,6 +216,16 @@ impl Pairing<'_> {
             }
         }
         Err(ChannelError::NoFreePairingCode { tries: CODE_DRAWS })
+    }
+
+    /// The decision when the stored state cannot change it, without reading the store (two
+    /// statements per message on PostgreSQL): a sender the config allows is allowed, and
+    /// outside `pairing` the stored entries and requests do not count. `None`: read them.
+    fn settled_without_store(&self, sender: &str, now: i64) -> Option<Decision> {
+        let decision = self.decide(&PairingState::default(), sender, now);
+        let settled =
+            matches!(decision, Decision::Allow { .. }) || self.policy != DmPolicy::Pairing;
+        settled.then_some(decision)
     }
 
     /// The allow entries and live requests, as the policy reads them.
@@ -291,6 +308,7 @@ impl Pairing<'_> {
 }
 
 /// The stored side of a decision.
+#[derive(Default)]
 struct PairingState {
     stored_allow: Vec<String>,
     pending: Vec<openclaw_access_policy::PairingRequest>,
@@ -482,6 +500,130 @@ mod tests {
             .await
             .expect("admit");
         assert_eq!(allowed, Admission::Allowed);
+    }
+
+    /// A pairing store that answers nothing: every call fails.
+    struct Unreadable;
+
+    fn down<T>() -> Result<T, StoreError> {
+        Err(StoreError::WriterStopped)
+    }
+
+    #[async_trait]
+    impl PairingStore for Unreadable {
+        async fn create_request(
+            &self,
+            _: &PairingKey,
+            _: NewPairingRequest,
+        ) -> Result<CreateRequestOutcome, StoreError> {
+            down()
+        }
+        async fn touch_request(&self, _: &PairingKey, _: &str, _: i64) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn request_for(
+            &self,
+            _: &PairingKey,
+            _: &str,
+        ) -> Result<Option<PairingRequest>, StoreError> {
+            down()
+        }
+        async fn list_requests(
+            &self,
+            _: &PairingKey,
+            _: i64,
+            _: i64,
+        ) -> Result<Vec<PairingRequest>, StoreError> {
+            down()
+        }
+        async fn approve(
+            &self,
+            _: &PairingKey,
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> Result<Option<PairingRequest>, StoreError> {
+            down()
+        }
+        async fn deny(
+            &self,
+            _: &PairingKey,
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> Result<Option<PairingRequest>, StoreError> {
+            down()
+        }
+        async fn revoke(&self, _: &PairingKey, _: &str, _: i64) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn delete_request(
+            &self,
+            _: &PairingKey,
+            _: &str,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn prune_requests(
+            &self,
+            _: &PairingKey,
+            _: i64,
+            _: i64,
+        ) -> Result<Vec<PairingRequest>, StoreError> {
+            down()
+        }
+        async fn allow_entries(
+            &self,
+            _: &PairingKey,
+        ) -> Result<Vec<openclaw_store::AllowEntry>, StoreError> {
+            down()
+        }
+        async fn add_allow_entry(
+            &self,
+            _: &PairingKey,
+            _: &str,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            down()
+        }
+        async fn remove_allow_entry(&self, _: &PairingKey, _: &str) -> Result<bool, StoreError> {
+            down()
+        }
+    }
+
+    /// A sender the config allows, and any sender outside `pairing`, is decided without the
+    /// store (two statements per message on PostgreSQL): a store that fails every call does
+    /// not matter. Under `pairing`, anyone else needs the stored entries.
+    #[tokio::test]
+    async fn config_decisions_do_not_read_the_store() {
+        let key = PairingKey::new("sms", "default");
+        let allow = [AllowRule::parse("+15550001111").expect("rule")];
+        let mut pairing = Pairing {
+            store: &Unreadable,
+            key: &key,
+            policy: DmPolicy::Pairing,
+            config_allow: &allow,
+            limits: PairingLimits::default(),
+        };
+        let admitted = pairing
+            .admit("+15550001111", 10, NewRequest::default(), &NoEffects)
+            .await;
+        assert_eq!(admitted.ok(), Some(Admission::Allowed));
+        let stranger = pairing
+            .admit("+15550009999", 10, NewRequest::default(), &NoEffects)
+            .await;
+        assert!(stranger.is_err(), "{stranger:?}");
+        pairing.policy = DmPolicy::Allowlist;
+        let dropped = pairing
+            .admit("+15550009999", 10, NewRequest::default(), &NoEffects)
+            .await;
+        assert_eq!(
+            dropped.ok(),
+            Some(Admission::Dropped(DropReason::NotAllowlisted))
+        );
+        let decided = pairing.decision("+15550001111", 10).await;
+        assert!(matches!(decided, Ok(Decision::Allow { .. })), "{decided:?}");
     }
 
     #[tokio::test]
