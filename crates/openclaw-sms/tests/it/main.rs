@@ -6,6 +6,7 @@ mod guard;
 mod hooked;
 mod leases;
 mod owner;
+mod pgcounts;
 mod pipeline;
 mod replies;
 mod router;
