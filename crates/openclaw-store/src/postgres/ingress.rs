@@ -64,10 +64,21 @@ pub(super) async fn try_query<C: Sql + ?Sized>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, tokio_postgres::Error> {
+    try_query_wrote(c, sql, params, |rows| !rows.is_empty() && may_write(sql)).await
+}
+
+/// [`try_query`] for a statement whose rows tell whether it wrote (`wrote`), e.g. one that
+/// always answers a summary row.
+pub(super) async fn try_query_wrote<C: Sql + ?Sized>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    wrote: impl FnOnce(&[Row]) -> bool,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
     let stmt = c.db().prepare_cached(sql).await?;
     c.counters().sent();
     let rows = c.db().query(&stmt, params).await?;
-    if !rows.is_empty() && may_write(sql) {
+    if wrote(&rows) {
         c.wrote();
     }
     Ok(rows)
@@ -337,6 +348,16 @@ struct ClaimStep {
 }
 
 impl ClaimStep {
+    /// Whether a claim statement wrote: it claimed a message or expired a lease.
+    fn wrote(rows: &[Row]) -> bool {
+        rows.iter()
+            .any(|row| match row.try_get::<_, Option<i64>>(8) {
+                Ok(Some(expired)) => expired > 0,
+                Ok(None) => true,
+                Err(_) => false,
+            })
+    }
+
     fn decode(rows: &[Row]) -> Result<Self, StoreError> {
         let d = decode("claim summary");
         let mut step = Self::default();
@@ -401,7 +422,7 @@ impl PostgresStore {
             };
             let params: [&(dyn ToSql + Sync); 5] =
                 [&now, &account, &want, &self.inner.node_id, &lease];
-            let step = match try_query(&client, text, &params).await {
+            let step = match try_query_wrote(&client, text, &params, ClaimStep::wrote).await {
                 Ok(rows) => ClaimStep::decode(&rows)?,
                 Err(err) if is_lost_race(&err) && out.is_empty() => return Ok(None),
                 // What earlier statements claimed is committed: answered.

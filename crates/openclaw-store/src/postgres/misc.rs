@@ -1,13 +1,14 @@
 //! [`OptOutStore`], [`HistoryStore`] and [`TurnLedger`] on PostgreSQL.
 
-use super::conn::Tx;
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::ingress::{execute, query, query_opt};
-use super::{PostgresStore, decode, pg, to_u32};
+use super::steps::append_history_on;
+use super::{PostgresStore, decode, to_u32};
 use crate::StoreError;
 use crate::optout::{ConversationSummary, HistoryEntry, HistoryStore, OptOut, OptOutStore, Role};
+use crate::steps::HistoryLine;
 use crate::turns::TurnLedger;
 
 pub(super) fn row_opt_out(r: &Row) -> Result<OptOut, StoreError> {
@@ -25,39 +26,6 @@ impl PostgresStore {
     pub(super) fn history_cap(&self) -> i64 {
         i64::try_from(self.inner.options.retention.history_per_peer).unwrap_or(i64::MAX)
     }
-}
-
-/// Appends a line to a conversation and drops its oldest lines beyond `cap`, in `tx`.
-pub(super) async fn append_history_in(
-    tx: &Tx<'_>,
-    account: &str,
-    peer: &str,
-    entry: &HistoryEntry,
-    cap: i64,
-) -> Result<(), StoreError> {
-    execute(
-        tx,
-        "append history",
-        "INSERT INTO history (account, peer, role, text, at) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &account,
-            &peer,
-            &entry.role.as_str(),
-            &entry.text,
-            &entry.at,
-        ],
-    )
-    .await?;
-    execute(
-        tx,
-        "cap history",
-        "DELETE FROM history WHERE account = $1 AND peer = $2 AND id <= (
-            SELECT id FROM history WHERE account = $1 AND peer = $2
-            ORDER BY id DESC LIMIT 1 OFFSET $3)",
-        &[&account, &peer, &cap],
-    )
-    .await
-    .map(drop)
 }
 
 #[async_trait]
@@ -124,14 +92,13 @@ impl HistoryStore for PostgresStore {
         peer: &str,
         entry: HistoryEntry,
     ) -> Result<(), StoreError> {
-        let cap = self.history_cap();
-        let mut client = self.conn().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(pg("begin append history"))?;
-        append_history_in(&tx, account, peer, &entry, cap).await?;
-        tx.commit().await.map_err(pg("commit append history"))
+        let line = HistoryLine {
+            account: account.to_owned(),
+            peer: peer.to_owned(),
+            entry,
+        };
+        let client = self.conn().await?;
+        append_history_on(&client, &line, self.history_cap()).await
     }
 
     async fn recent_history(

@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::ingress::{execute, query, query_opt};
+use super::usage::intent_refused;
 use super::{PostgresStore, decode, pg, to_u32};
 use crate::StoreError;
 use crate::outbound::{
@@ -79,6 +80,8 @@ pub(super) async fn saved_reply<C: Sql + ?Sized>(
 }
 
 impl PostgresStore {
+    /// Moves an intent to `to` in one statement, only from a state that may become it
+    /// ([`IntentState::can_become`]; the row lock of the update orders two writers).
     async fn transition(
         &self,
         id: IntentId,
@@ -88,36 +91,36 @@ impl PostgresStore {
         error: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(pg("begin update outbound intent"))?;
-        let current = select(&tx, "id = $1 FOR UPDATE", &[&id.as_i64()])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::FindRow {
-                what: "outbound intent",
-                id: id.as_i64(),
-            })?;
-        if !current.state.can_become(to) {
-            return Err(StoreError::ChangeState {
-                what: "outbound intent",
-                id: id.as_i64(),
-                action,
-                state: current.state.as_str().to_owned(),
-            });
-        }
-        execute(
-            &tx,
+        let from: Vec<&str> = [
+            IntentState::Pending,
+            IntentState::Sent,
+            IntentState::Failed,
+            IntentState::Ambiguous,
+        ]
+        .into_iter()
+        .filter(|s| s.can_become(to))
+        .map(IntentState::as_str)
+        .collect();
+        let client = self.conn().await?;
+        let changed = execute(
+            &client,
             "update outbound intent",
             "UPDATE outbound_intents SET state = $2, message_sid = coalesce($3, message_sid),
-                    error = $4, updated_at = $5 WHERE id = $1",
-            &[&id.as_i64(), &to.as_str(), &message_sid, &error, &now],
+                    error = $4, updated_at = $5 WHERE id = $1 AND state = ANY ($6)",
+            &[
+                &id.as_i64(),
+                &to.as_str(),
+                &message_sid,
+                &error,
+                &now,
+                &from,
+            ],
         )
         .await?;
-        tx.commit().await.map_err(pg("commit outbound intent"))
+        if changed == 1 {
+            return Ok(());
+        }
+        Err(intent_refused(&client, id, to, action).await)
     }
 }
 

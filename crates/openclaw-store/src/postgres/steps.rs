@@ -7,12 +7,12 @@
 
 use async_trait::async_trait;
 
-use super::conn::Conn;
+use super::conn::{Conn, Sql};
 use super::delivery::{DeliveryParams, record_delivery_sql};
-use super::ingress::{complete_in, query, query_opt, refused_completion};
+use super::ingress::{complete_in, query, query_opt, refused_completion, try_query_wrote};
 use super::outbound::{reply_row, save_reply_in, saved_reply};
 use super::usage::{MARK_SENT_SQL, mark_sent_refused};
-use super::{PostgresStore, decode};
+use super::{PostgresStore, decode, pg};
 use crate::steps::{HistoryLine, PipelineSteps};
 use crate::{
     DeliveryObservation, HistoryEntry, IngressId, NewReply, SavedReply, SentPart, StoreError,
@@ -92,6 +92,40 @@ static COMPLETE_ANSWERED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock:
     )
 });
 
+/// Appends a line and drops the peer's oldest lines beyond `cap` (`$1..$5` the line, `$6`
+/// lines kept besides it, `$7` whether to write it); answers the new line's id.
+static APPEND_HISTORY_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH line AS (
+            INSERT INTO history (account, peer, role, text, at)
+            SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint WHERE $7::boolean
+            RETURNING id
+        ),
+        capped AS ({})
+        SELECT id FROM line",
+        cap_history("$1", "$2", "$6::bigint", "")
+    )
+});
+
+/// Appends a history line (capped) on `c`, in one statement.
+pub(super) async fn append_history_on<C: Sql + ?Sized>(
+    c: &C,
+    line: &HistoryLine,
+    cap: i64,
+) -> Result<(), StoreError> {
+    let p = LineParams::new(Some(line), cap);
+    query(
+        c,
+        "append history",
+        &APPEND_HISTORY_SQL,
+        &[
+            &p.account, &p.peer, &p.role, &p.text, &p.at, &p.keep, &p.present,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
 /// A history line's parameters: an absent line binds empty values (and is not written).
 struct LineParams {
     account: String,
@@ -132,6 +166,13 @@ impl LineParams {
             },
         }
     }
+}
+
+/// Whether a statement answering `SELECT count(*)` of what it changed wrote.
+fn counted_some(rows: &[tokio_postgres::Row]) -> bool {
+    rows.first()
+        .and_then(|r| r.try_get::<_, i64>(0).ok())
+        .is_some_and(|n| n > 0)
 }
 
 fn count_of(rows: &[tokio_postgres::Row], what: &'static str) -> Result<i64, StoreError> {
@@ -185,9 +226,8 @@ impl PostgresStore {
         let [d0, d1, d2, d3, d4, d5, d6] = delivery.params();
         let present = status.is_some();
         let segments = i64::from(part.segments);
-        let rows = query(
+        let rows = try_query_wrote(
             client,
-            "mark part sent",
             &PART_SENT_SQL,
             &[
                 &part.intent.as_i64(),
@@ -204,8 +244,10 @@ impl PostgresStore {
                 d6,
                 &present,
             ],
+            counted_some,
         )
-        .await?;
+        .await
+        .map_err(pg("mark part sent"))?;
         count_of(&rows, "marked parts")
     }
 }
@@ -271,9 +313,8 @@ impl PipelineSteps for PostgresStore {
         let line = LineParams::new(assistant.as_ref(), self.history_cap());
         let client = self.conn().await?;
         let node = self.node_id();
-        let rows = query(
+        let rows = try_query_wrote(
             &client,
-            "complete ingress message",
             &COMPLETE_ANSWERED_SQL,
             &[
                 &id.as_i64(),
@@ -287,8 +328,10 @@ impl PipelineSteps for PostgresStore {
                 &line.keep,
                 &line.present,
             ],
+            counted_some,
         )
-        .await;
+        .await
+        .map_err(pg("complete ingress message"));
         match rows.and_then(|rows| count_of(&rows, "completed messages")) {
             Ok(1) => Ok(()),
             Ok(_) => Err(refused_completion(&client, node, id).await),

@@ -64,6 +64,17 @@ pub(super) const MARK_SENT_SQL: &str = "marked AS (
 /// The error for a part that could not be marked sent: its intent is missing or in a state
 /// that cannot become sent.
 pub(super) async fn mark_sent_refused<C: Sql + ?Sized>(c: &C, intent: IntentId) -> StoreError {
+    intent_refused(c, intent, IntentState::Sent, "mark sent").await
+}
+
+/// The error for an intent that could not become `to`: it is missing or in a state that
+/// cannot.
+pub(super) async fn intent_refused<C: Sql + ?Sized>(
+    c: &C,
+    intent: IntentId,
+    to: IntentState,
+    action: &'static str,
+) -> StoreError {
     let row = match query_opt(
         c,
         "read outbound intent",
@@ -86,13 +97,13 @@ pub(super) async fn mark_sent_refused<C: Sql + ?Sized>(c: &C, intent: IntentId) 
         Err(err) => return decode("outbound intent")(err),
     };
     debug_assert!(
-        IntentState::parse(&state).is_ok_and(|s| !s.can_become(IntentState::Sent)),
-        "MARK_SENT_SQL and IntentState::can_become agree"
+        IntentState::parse(&state).is_ok_and(|s| !s.can_become(to)),
+        "the statement and IntentState::can_become agree"
     );
     StoreError::ChangeState {
         what: "outbound intent",
         id: intent.as_i64(),
-        action: "mark sent",
+        action,
         state,
     }
 }

@@ -244,6 +244,15 @@ async fn one_answered_message_costs_counted_statements_and_commits() {
         .collect();
     assert_eq!(meter.total(&pipeline), cost(11, 7), "{table}");
     assert_eq!(meter.total(&[]), cost(13, 9), "{table}");
+    // An idle poll of the pump: a claim that finds nothing is one statement and no commit.
+    let mut idle = Meter::new(store);
+    let none = store
+        .claim_next(ClaimScope::Account(ACCOUNT.to_owned()), 20, CLAIM_ROOM)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    idle.step("empty claim");
+    assert_eq!(idle.steps, [("empty claim", cost(1, 0))]);
     // A sender approved by pairing adds the pairing list's two reads.
     let mut paired = Meter::new(store);
     answer_one(store, "SM2", true, &mut paired).await;
