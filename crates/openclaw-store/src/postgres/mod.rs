@@ -1,8 +1,10 @@
 //! The PostgreSQL implementation: one database shared by several gateways.
 //!
 //! Every call takes a connection from a pool (`deadpool-postgres`, broken connections are
-//! replaced), runs its statements, in a transaction where it writes more than one row, and
-//! answers after `COMMIT` (every session sets `synchronous_commit=on`). Ingress claims are leases owned
+//! replaced), runs its statements (one where it can: data-modifying CTEs write several rows
+//! atomically in one round trip; a transaction otherwise), and answers after the commit
+//! (every session sets `synchronous_commit=on`). Statements are prepared once per connection
+//! and counted on the handle ([`PostgresStore::store_counts`], see `conn.rs`). Ingress claims are leases owned
 //! by this handle's [`PostgresStore::node_id`]; see [`IngressQueue`](crate::IngressQueue) for
 //! the lease hooks.
 //!
