@@ -11,7 +11,6 @@
 //!   single statement outside a transaction that wrote rows (its own commit). A transaction
 //!   or statement that wrote nothing writes no commit record and is not counted.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use deadpool_postgres::GenericClient;
@@ -60,7 +59,8 @@ pub(crate) trait Sql: Sync {
     fn wrote(&self);
 }
 
-/// A pooled connection of the store, counted.
+/// A pooled connection of the store, counted. It gives no access to the driver's client:
+/// statements go through the SQL helpers (or the methods here), so none escapes the count.
 pub(crate) struct Conn<'h> {
     object: deadpool_postgres::Object,
     counters: &'h Counters,
@@ -96,19 +96,6 @@ impl<'h> Conn<'h> {
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         self.counters.sent();
         self.object.batch_execute(sql).await
-    }
-}
-
-impl Deref for Conn<'_> {
-    type Target = deadpool_postgres::Object;
-    fn deref(&self) -> &Self::Target {
-        &self.object
-    }
-}
-
-impl DerefMut for Conn<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.object
     }
 }
 
