@@ -552,9 +552,40 @@ fn a_gateway_on_postgres_answers_a_text() {
     wait_for_a_reply(&twilio);
     // The message is finished in the shared queue (read by another process).
     wait_for_an_empty_queue(&sandbox);
+    // The store's statements and commits, counted at the client, are exported.
+    let metrics = get_metrics(port);
+    for count in ["statements", "transactions"] {
+        let value = store_writes(&metrics, count);
+        assert!(value.is_some_and(|v| v > 0.0), "{count}: {metrics}");
+    }
     drop(gateway);
     assert_eq!(twilio.bodies_to(crate::harness::PHONE), ["Echo: hello"]);
     drop(guard);
+}
+
+/// The body of `GET /metrics` on the gateway's port (empty when it does not answer).
+fn get_metrics(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let _ = write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// The value of `openclaw_sms_store_writes{count="<count>"}` in a metrics page.
+fn store_writes(metrics: &str, count: &str) -> Option<f64> {
+    let series = format!("openclaw_sms_store_writes{{count=\"{count}\"}}");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 #[test]
