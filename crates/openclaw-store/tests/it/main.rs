@@ -14,6 +14,8 @@ mod optout;
 mod outbound;
 mod pairing;
 #[cfg(feature = "postgres")]
+mod pg_acks;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod replies;
 mod scheduled;
