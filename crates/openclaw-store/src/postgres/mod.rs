@@ -48,7 +48,7 @@ pub const DEFAULT_LEASE_MS: i64 = 30_000;
 /// How long connecting (and taking a fresh connection) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Enqueue writers (group commit) by default; see [`PostgresOptions::ack_writers`].
-pub const DEFAULT_ACK_WRITERS: usize = 2;
+pub const DEFAULT_ACK_WRITERS: usize = MAX_INGRESS_CONNECTIONS;
 /// The longest schema name accepted (PostgreSQL's identifier limit).
 pub const MAX_SCHEMA_NAME_LEN: usize = 63;
 

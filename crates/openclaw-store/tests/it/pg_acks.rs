@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Poll;
 
 use openclaw_store::{
@@ -307,19 +307,20 @@ async fn two_gateways_batching_into_the_same_lanes_keep_lane_order() {
         return;
     };
     let other = db.node().await;
-    let claimed: Arc<Mutex<HashMap<String, Vec<(i64, String)>>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // A claimer beside the producers: in every lane it must meet the ids in increasing order
     // (a newer id committed before an older one of its lane would be claimed first).
     let claimer = tokio::spawn({
-        let (store, claimed, stop) = (db.store.clone(), Arc::clone(&claimed), Arc::clone(&stop));
+        let (store, stop) = (db.store.clone(), Arc::clone(&stop));
         async move {
+            // Per lane: (id, event id) in the order claimed.
+            let mut claimed: HashMap<String, Vec<(i64, String)>> = HashMap::new();
             loop {
                 let done = stop.load(std::sync::atomic::Ordering::SeqCst);
                 let batch = store.claim_next(ClaimScope::All, 2, 16).await.unwrap();
                 for c in &batch {
-                    let mut seen = claimed.lock().unwrap();
-                    seen.entry(c.lane.clone())
+                    claimed
+                        .entry(c.lane.clone())
                         .or_default()
                         .push((c.id.as_i64(), c.event_id.clone()));
                 }
@@ -328,7 +329,7 @@ async fn two_gateways_batching_into_the_same_lanes_keep_lane_order() {
                 }
                 if batch.is_empty() {
                     if done {
-                        return;
+                        return claimed;
                     }
                     tokio::task::yield_now().await;
                 }
@@ -346,15 +347,12 @@ async fn two_gateways_batching_into_the_same_lanes_keep_lane_order() {
             )));
         }
     }
-    let mut by_producer = HashMap::new();
     for p in producers {
         let (name, ids) = p.await.unwrap();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}: {ids:?}");
-        by_producer.insert(name, ids);
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    claimer.await.unwrap();
-    let claimed = claimed.lock().unwrap();
+    let claimed = claimer.await.unwrap();
     let mut total = 0;
     for (lane, seen) in claimed.iter() {
         total += seen.len();
