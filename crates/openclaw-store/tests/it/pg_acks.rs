@@ -24,6 +24,9 @@ use crate::support::pg::{TestSchema, fresh_schema};
 /// is `(class, hashtext(account || '/' || lane))`.
 const LOCK_CLASS_LANE: i32 = 0x6f63_0003;
 
+/// How often [`Blocker::hold`] looks for the waiting writer, 5 ms apart.
+const WAIT_POLLS: usize = 4_000;
+
 async fn schema_with_writers(ack_writers: usize) -> Option<TestSchema> {
     fresh_schema(PostgresOptions {
         ack_writers,
@@ -71,8 +74,9 @@ impl Blocker {
             let store = store.clone();
             async move { store.enqueue(msg("a", "blocked-1", &lane, 1)).await }
         });
-        // The writer's statement waits for the lock.
-        loop {
+        // The writer's statement waits for the lock (bounded: a writer that takes no lane lock
+        // would never wait).
+        for _ in 0..WAIT_POLLS {
             let row = client
                 .query_one(
                     "SELECT count(*) FROM pg_locks
@@ -86,11 +90,11 @@ impl Blocker {
                 .await
                 .unwrap();
             if row.get::<_, i64>(0) > 0 {
-                break;
+                return Self { client, key, first };
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        Self { client, key, first }
+        panic!("the writer never waited for the lane's advisory lock");
     }
 
     /// Lets the writer go on; returns the answer to the first enqueue.
