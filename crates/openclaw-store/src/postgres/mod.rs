@@ -105,8 +105,8 @@ fn valid_schema_name(name: &str) -> bool {
 
 struct Inner {
     pool: Pool,
-    /// Connections only for [`IngressQueue::enqueue`]: a webhook's durable accept never waits
-    /// behind the pipeline's work for a connection.
+    /// Connections only for [`IngressQueue::enqueue`](crate::IngressQueue::enqueue): a
+    /// webhook's durable accept never waits behind the pipeline's work for a connection.
     ingress: ack::IngressPool,
     /// The enqueue writers (group commit); `None` when [`PostgresOptions::ack_writers`] is 0.
     acks: Option<ack::AckWriters>,
