@@ -3,9 +3,11 @@
 //! 64 producers for the headroom.
 //!
 //! When `OPENCLAW_TEST_PG_URL` is set, the same 16-producer load then runs on PostgreSQL (a
-//! fresh schema, dropped afterwards; default `PostgresOptions`, so a pool of 8 connections;
-//! `synchronous_commit=on`) and the ratio to SQLite is
-//! printed.
+//! fresh schema each, dropped afterwards; `synchronous_commit=on`): first with one statement
+//! and commit per enqueue (`ack_writers: 0`, the path before group commit), then with 1, 2
+//! and 4 ack writers batching (group commit; the default is marked), and the ratio of each to
+//! SQLite is printed. `-- postgres` runs only the PostgreSQL part (with SQLite's 16-producer
+//! figure beside it).
 //!
 //! Then the mixed load: the same 16 producers while a pump answers what they enqueue with the
 //! pipeline's write sequence per message (claim, agent turn, saved reply, history, intent,
@@ -116,11 +118,17 @@ async fn load(store: Arc<dyn IngressQueue>, producers: usize, measure: Duration)
 }
 
 #[cfg(feature = "postgres")]
-async fn run_postgres(url: &str, producers: usize, measure: Duration) -> Figures {
+async fn run_postgres(
+    url: &str,
+    producers: usize,
+    ack_writers: usize,
+    measure: Duration,
+) -> Figures {
     use openclaw_store::{PostgresOptions, PostgresStore};
     let schema = format!("bench_{:016x}", rand::random::<u64>());
     let options = PostgresOptions {
         schema: Some(schema.clone()),
+        ack_writers,
         ..PostgresOptions::default()
     };
     let store = PostgresStore::connect(url, &options)
@@ -403,6 +411,12 @@ fn main() {
         mixed(&runtime, measure, None);
         return;
     }
+    if std::env::args().any(|a| a == "postgres") {
+        let sixteen = runtime.block_on(run(16, measure));
+        print("sqlite", &sixteen);
+        postgres(&runtime, measure, &sixteen);
+        return;
+    }
     let one = runtime.block_on(run(1, measure));
     print("sqlite", &one);
     let sixteen = runtime.block_on(run(16, measure));
@@ -429,15 +443,25 @@ fn postgres(runtime: &tokio::runtime::Runtime, measure: Duration, sqlite: &Figur
         println!("postgresql: OPENCLAW_TEST_PG_URL is not set, not measured");
         return;
     };
-    let pg = runtime.block_on(run_postgres(&url, sqlite.producers, measure));
-    print("postgresql", &pg);
-    println!(
-        "postgresql / sqlite at {} producers: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
-        sqlite.producers,
-        pg.per_sec / sqlite.per_sec.max(f64::MIN_POSITIVE),
-        pg.p50.as_secs_f64() / sqlite.p50.as_secs_f64().max(f64::MIN_POSITIVE),
-        pg.p99.as_secs_f64() / sqlite.p99.as_secs_f64().max(f64::MIN_POSITIVE),
-    );
+    for writers in [0, 1, 2, 4] {
+        let pg = runtime.block_on(run_postgres(&url, sqlite.producers, writers, measure));
+        let how = match writers {
+            0 => "one statement and commit per enqueue (before group commit)".to_owned(),
+            n if n == openclaw_store::DEFAULT_ACK_WRITERS => {
+                format!("group commit, {n} ack writer(s) (the default)")
+            }
+            n => format!("group commit, {n} ack writer(s)"),
+        };
+        println!("postgresql: {how}");
+        print("postgresql", &pg);
+        println!(
+            "postgresql / sqlite at {} producers: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
+            sqlite.producers,
+            pg.per_sec / sqlite.per_sec.max(f64::MIN_POSITIVE),
+            pg.p50.as_secs_f64() / sqlite.p50.as_secs_f64().max(f64::MIN_POSITIVE),
+            pg.p99.as_secs_f64() / sqlite.p99.as_secs_f64().max(f64::MIN_POSITIVE),
+        );
+    }
 }
 
 #[cfg(not(feature = "postgres"))]

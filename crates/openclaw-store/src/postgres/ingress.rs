@@ -525,10 +525,28 @@ pub(super) async fn complete_in<C: Sql + ?Sized>(
     .await
 }
 
-#[async_trait]
-impl IngressQueue for PostgresStore {
-    async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
-        item.check_ids()?;
+/// Refuses text PostgreSQL cannot store (a NUL character) before it reaches a batch, where it
+/// would fail every enqueue written with it.
+fn check_storable(item: &NewIngress) -> Result<(), StoreError> {
+    for (what, value) in [
+        ("account", &item.account),
+        ("event id", &item.event_id),
+        ("lane", &item.lane),
+    ] {
+        if value.contains('\0') {
+            return Err(StoreError::InvalidInput {
+                what,
+                reason: "contains a NUL character".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl PostgresStore {
+    /// One enqueue, one statement and its own commit: the path when enqueues are not batched
+    /// ([`PostgresOptions::ack_writers`](super::PostgresOptions::ack_writers) is 0).
+    async fn enqueue_alone(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
         let client = self.ingress_conn().await?;
         // One statement, so one round trip and its own transaction: the lane's advisory lock
         // is taken before the row (and its id) is made and held until the commit, so ids
@@ -572,6 +590,18 @@ impl IngressQueue for PostgresStore {
             id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),
             state: IngressState::parse(&state)?,
         })
+    }
+}
+
+#[async_trait]
+impl IngressQueue for PostgresStore {
+    async fn enqueue(&self, item: NewIngress) -> Result<Enqueued, StoreError> {
+        item.check_ids()?;
+        check_storable(&item)?;
+        match self.ack_writers() {
+            Some(writers) => writers.enqueue(item).await,
+            None => self.enqueue_alone(item).await,
+        }
     }
 
     async fn claim_next(

@@ -10,6 +10,7 @@
 //!
 //! TLS follows libpq's `sslmode` and `sslrootcert` in the URL (see [`SslMode`]), over rustls.
 
+mod ack;
 mod conn;
 mod console;
 mod delivery;
@@ -26,6 +27,7 @@ mod steps;
 mod tls;
 mod usage;
 
+pub use ack::{MAX_ACK_BATCH, MAX_ACK_QUEUE};
 pub use tls::{MAX_ROOT_CERT_BYTES, SslMode};
 
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
 pub const DEFAULT_LEASE_MS: i64 = 30_000;
 /// How long connecting (and taking a fresh connection) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Enqueue writers (group commit) by default; see [`PostgresOptions::ack_writers`].
+pub const DEFAULT_ACK_WRITERS: usize = MAX_INGRESS_CONNECTIONS;
 /// The longest schema name accepted (PostgreSQL's identifier limit).
 pub const MAX_SCHEMA_NAME_LEN: usize = 63;
 
@@ -74,6 +78,11 @@ pub struct PostgresOptions {
     pub connect_timeout: Duration,
     /// Retention bounds (lifetimes and caps), the same struct as the other backend's.
     pub retention: Retention,
+    /// Tasks that write webhook enqueues in batches, each batch one statement and one commit
+    /// on a connection kept for enqueues ([`DEFAULT_ACK_WRITERS`], at most
+    /// [`MAX_INGRESS_CONNECTIONS`]). `0`: no batching, each enqueue its own statement and
+    /// commit (the path before group commit, kept for comparison).
+    pub ack_writers: usize,
 }
 
 impl Default for PostgresOptions {
@@ -84,6 +93,7 @@ impl Default for PostgresOptions {
             schema: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             retention: Retention::default(),
+            ack_writers: DEFAULT_ACK_WRITERS,
         }
     }
 }
@@ -98,15 +108,17 @@ fn valid_schema_name(name: &str) -> bool {
 
 struct Inner {
     pool: Pool,
-    /// Connections only for [`IngressQueue::enqueue`]: a webhook's durable accept never waits
-    /// behind the pipeline's work for a connection.
-    ingress_pool: Pool,
+    /// Connections only for [`IngressQueue::enqueue`](crate::IngressQueue::enqueue): a
+    /// webhook's durable accept never waits behind the pipeline's work for a connection.
+    ingress: ack::IngressPool,
+    /// The enqueue writers (group commit); `None` when [`PostgresOptions::ack_writers`] is 0.
+    acks: Option<ack::AckWriters>,
     node_id: String,
     target: String,
     ssl_mode: SslMode,
     options: PostgresOptions,
     /// Statements and commits of this handle and its clones (see [`conn`]).
-    counters: conn::Counters,
+    counters: Arc<conn::Counters>,
 }
 
 /// The PostgreSQL store: one database (or one schema of it) shared by any number of gateways.
@@ -263,8 +275,9 @@ fn is_lost_race(err: &tokio_postgres::Error) -> bool {
 }
 
 /// Connections of each gateway kept for enqueues (webhook accepts), beside
-/// [`PostgresOptions::max_connections`] for everything else.
-pub(crate) const INGRESS_CONNECTIONS: usize = 4;
+/// [`PostgresOptions::max_connections`] for everything else; the most
+/// [`PostgresOptions::ack_writers`] may be.
+pub const MAX_INGRESS_CONNECTIONS: usize = 4;
 
 /// A fresh random node id: 16 hex digits.
 fn new_node_id() -> String {
@@ -316,6 +329,15 @@ impl PostgresStore {
                 ),
             });
         }
+        if options.ack_writers > MAX_INGRESS_CONNECTIONS {
+            return Err(StoreError::InvalidInput {
+                what: "enqueue writers (ack_writers)",
+                reason: format!(
+                    "{} is more than the {MAX_INGRESS_CONNECTIONS} connections kept for enqueues",
+                    options.ack_writers
+                ),
+            });
+        }
         if options.lease_ms <= 0 {
             return Err(StoreError::InvalidInput {
                 what: "claim lease",
@@ -345,16 +367,25 @@ impl PostgresStore {
                 .map_err(|e| fail(e.to_string()))
         };
         let pool = build(config.clone(), options.max_connections)?;
-        let ingress_pool = build(config, INGRESS_CONNECTIONS)?;
+        let counters = Arc::new(conn::Counters::default());
+        let ingress = ack::IngressPool {
+            pool: build(config, MAX_INGRESS_CONNECTIONS)?,
+            error_target: error_target.clone(),
+            ssl_mode: tls.mode,
+            counters: Arc::clone(&counters),
+        };
+        let acks = (options.ack_writers > 0)
+            .then(|| ack::AckWriters::start(&ingress, options.ack_writers));
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
-                ingress_pool,
+                ingress,
+                acks,
                 node_id: new_node_id(),
                 target,
                 ssl_mode: tls.mode,
                 options: options.clone(),
-                counters: conn::Counters::default(),
+                counters,
             }),
         };
         let object = store
@@ -379,7 +410,7 @@ impl PostgresStore {
     /// Closes the pools: connections in use are closed when given back, later calls fail.
     pub async fn close(&self) {
         self.inner.pool.close();
-        self.inner.ingress_pool.close();
+        self.inner.ingress.pool.close();
         tokio::task::yield_now().await;
     }
 
@@ -425,17 +456,15 @@ impl PostgresStore {
         PG_SCHEMA_VERSION
     }
 
-    /// A connection of the pool reserved for enqueues (see `Inner::ingress_pool`).
+    /// A connection of the pool reserved for enqueues (see `Inner::ingress`).
     pub(crate) async fn ingress_conn(&self) -> Result<conn::Conn<'_>, StoreError> {
-        self.inner
-            .ingress_pool
-            .get()
-            .await
-            .map(|object| conn::Conn::new(object, &self.inner.counters))
-            .map_err(|e| StoreError::ConnectDatabase {
-                target: self.error_target(),
-                reason: tls::with_hint(pool_reason(&e), self.inner.ssl_mode),
-            })
+        let object = self.inner.ingress.get().await?;
+        Ok(conn::Conn::new(object, &self.inner.counters))
+    }
+
+    /// The enqueue writers, when enqueues are batched.
+    fn ack_writers(&self) -> Option<&ack::AckWriters> {
+        self.inner.acks.as_ref()
     }
 
     /// A pooled connection.

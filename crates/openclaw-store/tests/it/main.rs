@@ -16,6 +16,8 @@ mod pairing;
 #[cfg(feature = "postgres")]
 mod pgcounts;
 #[cfg(feature = "postgres")]
+mod pg_acks;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod replies;
 mod scheduled;
