@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_ack;
 mod bench_console;
+mod bench_ramp;
+mod bench_summary;
 mod chaos;
 mod e2e;
 mod e2e_budgets;
