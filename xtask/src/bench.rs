@@ -8,6 +8,12 @@
 //!    millisecond) and resident memory idle and after the load.
 //! 3. Text-to-reply latency through the simulator with the echo agent, and the time to drain a
 //!    burst of texts from many phones.
+//! 4. On SQLite, then on PostgreSQL, each on fresh gateways: durable accepts with the pump
+//!    running (the mixed load), the ack path alone against the store alone
+//!    ([`crate::bench_ack`]), and the sustained answered rate of a stepped ramp with the store's
+//!    counted writes per answered text ([`crate::bench_ramp`]).
+//! 5. One table of issue 18's figures beside their same-run baselines and aims
+//!    ([`crate::bench_summary`]).
 //!
 //! The load generator is a small keep-alive HTTP/1.1 client written here over `std::net`, one
 //! OS thread per connection, sending requests built and signed before the clock starts. Why
@@ -1026,7 +1032,7 @@ fn post_text(base: &str, phone: &str, body: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn next_reply(base: &str, phone: &str) -> anyhow::Result<String> {
+pub(crate) fn next_reply(base: &str, phone: &str) -> anyhow::Result<String> {
     let url = format!(
         "{base}/_sim/phones/{}/next-reply?timeout_ms={}",
         phone.replace('+', "%2B"),
