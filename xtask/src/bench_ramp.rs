@@ -314,7 +314,10 @@ pub(crate) fn measure(bins: &Bins, backend: &StateBackend) -> anyhow::Result<Ram
 
 /// [`SEQUENTIAL_TEXTS`] texts, each posted when the previous one's reply has reached the
 /// simulator; the store's counted writes per answered text over them, once the queue is empty
-/// and the last delivery callbacks had [`CALLBACK_SETTLE`] to land.
+/// and the last delivery callbacks had [`CALLBACK_SETTLE`] to land. Included: each text's
+/// acknowledgement, its pipeline, the simulator's status callbacks for its reply (queued, sent,
+/// delivered: the sim sends them at once), and the gateway's idle background writes meanwhile
+/// (a few per second, so about 0.1 per text here).
 fn one_at_a_time(gw: &Gateway, target: &Target) -> anyhow::Result<Option<WritesPerText>> {
     let token = SecretString::from(AUTH_TOKEN.to_owned());
     let before = store_writes(gw)?;

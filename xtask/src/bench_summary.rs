@@ -269,7 +269,8 @@ fn rows(report: &Report) -> Vec<Row> {
     };
     let transactions: fn(&WritesPerText) -> Option<f64> = |w| Some(w.transactions);
     let statements: fn(&WritesPerText) -> Option<f64> = |w| w.statements;
-    let one = format!("{SEQUENTIAL_TEXTS} texts one at a time");
+    let one =
+        format!("{SEQUENTIAL_TEXTS} texts one at a time, their 3 delivery callbacks each included");
     out.push(counted_row(
         "(d) SQLite write transactions / answered text",
         sqlite.ramp.sequential.map(|w| w.transactions),
