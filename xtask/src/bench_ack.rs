@@ -10,7 +10,7 @@
 //! handler of the webhook cases (same run, same connection count) is the other bound.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, ensure};
 use openclaw_store::{
@@ -34,6 +34,9 @@ const ACK_POOL: usize = 200_000;
 /// Payloads prepared for the store-only producers (real signed webhook forms, as the gateway
 /// stores them); reused round robin with new event ids.
 const STORE_PAYLOADS: usize = 1_000;
+
+/// Pause between the store-only load and the held gateway's.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Aims of issue 18 for the ack path.
 pub(crate) const AIM_ACK_TO_STORE: f64 = 0.8;
@@ -101,6 +104,8 @@ pub(crate) fn measure(bins: &Bins, backend: &StateBackend) -> anyhow::Result<Ack
         backend.name()
     );
     let store_only = store_only(backend)?;
+    // Let the database finish what the store-only load left (checkpoints, autovacuum).
+    std::thread::sleep(SETTLE);
     eprintln!(
         "bench: ack path, {} gateway with its pump held ({ACK_CONNECTIONS} connections)",
         backend.name()
