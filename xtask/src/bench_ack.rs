@@ -35,6 +35,16 @@ const ACK_POOL: usize = 200_000;
 /// stores them); reused round robin with new event ids.
 const STORE_PAYLOADS: usize = 1_000;
 
+/// The SQLite store as the gateway opens it (`STORE_GATHER_WINDOW` in
+/// crates/openclaw-gateway/src/runtime.rs: no group-commit gather window, which the gateway
+/// measured faster than the store's default 1 ms), so that the baseline is the same store.
+fn gateway_sqlite_options() -> StoreOptions {
+    StoreOptions {
+        gather_window: Duration::ZERO,
+        ..StoreOptions::default()
+    }
+}
+
 /// Pause between the store-only load and the held gateway's.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -148,8 +158,8 @@ fn held_gateway(bins: &Bins, backend: &StateBackend) -> anyhow::Result<LoadResul
 }
 
 /// [`ACK_CONNECTIONS`] closed-loop producers calling `enqueue` for [`WARM_UP`] then
-/// [`MEASURE`] on a fresh store: SQLite in a scratch directory (the store's default options, as
-/// its own bench), or a new schema on the PostgreSQL server (the store's default pool). The
+/// [`MEASURE`] on a fresh store: SQLite in a scratch directory (opened as the gateway opens
+/// it), or a new schema on the PostgreSQL server (the store's default pool). The
 /// payloads are the gateway's: signed webhook forms from [`SENDERS`] senders, each sender its
 /// own lane.
 fn store_only(backend: &StateBackend) -> anyhow::Result<LoadResult> {
@@ -162,7 +172,7 @@ fn store_only(backend: &StateBackend) -> anyhow::Result<LoadResult> {
     runtime.block_on(async {
         let store: Arc<dyn IngressQueue> = match backend {
             StateBackend::Sqlite => Arc::new(
-                SqliteStore::open(&dir.path().join("bench.sqlite"), &StoreOptions::default())
+                SqliteStore::open(&dir.path().join("bench.sqlite"), &gateway_sqlite_options())
                     .await
                     .context("open a SQLite store")?,
             ),
