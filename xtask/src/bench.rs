@@ -8,6 +8,12 @@
 //!    millisecond) and resident memory idle and after the load.
 //! 3. Text-to-reply latency through the simulator with the echo agent, and the time to drain a
 //!    burst of texts from many phones.
+//! 4. On SQLite, then on PostgreSQL, each on fresh gateways: durable accepts with the pump
+//!    running (the mixed load), the ack path alone against the store alone
+//!    ([`crate::bench_ack`]), and the sustained answered rate of a stepped ramp with the store's
+//!    counted writes per answered text ([`crate::bench_ramp`]).
+//! 5. One table of issue 18's figures beside their same-run baselines and aims
+//!    ([`crate::bench_summary`]).
 //!
 //! The load generator is a small keep-alive HTTP/1.1 client written here over `std::net`, one
 //! OS thread per connection, sending requests built and signed before the clock starts. Why
@@ -29,6 +35,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use crate::bench_ack::StateBackend;
 use crate::procs::{
     ACCOUNT_SID, AUTH_TOKEN, Bins, Gateway, NUMBER, Scratch, Sim, free_port, sms_config,
 };
@@ -38,14 +45,14 @@ const CONNECTIONS: &[usize] = &[2, 16];
 /// Connections for the SQLite vs PostgreSQL comparison.
 const BACKEND_CONNECTIONS: usize = 16;
 /// Load before the measurement of each case (not recorded).
-const WARM_UP: Duration = Duration::from_secs(1);
+pub(crate) const WARM_UP: Duration = Duration::from_secs(1);
 /// Measured load of each case.
-const MEASURE: Duration = Duration::from_secs(5);
+pub(crate) const MEASURE: Duration = Duration::from_secs(5);
 /// Requests built for one connection count (each used once against the gateway, so that every
 /// MessageSid is new); a case that uses them all stops early and says so.
 const POOL_REQUESTS: usize = 250_000;
 /// Distinct senders of the webhook load.
-const SENDERS: usize = 1_000;
+pub(crate) const SENDERS: usize = 1_000;
 /// Socket timeout of the load generator's connections.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the gateway's queue to empty between cases.
@@ -82,7 +89,7 @@ const AIM_RATIO: f64 = 0.5;
 const AIM_READY_MS: f64 = 50.0;
 const AIM_IDLE_RSS_MIB: f64 = 20.0;
 
-const WEBHOOK_PATH: &str = "/webhooks/sms";
+pub(crate) const WEBHOOK_PATH: &str = "/webhooks/sms";
 /// Set by the debug xtask when it re-runs the release one: the binaries are already built.
 const PREBUILT_ENV: &str = "OPENCLAW_BENCH_PREBUILT";
 
@@ -206,7 +213,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
     drop(gw);
     drop(sim);
 
-    // 4: durable accepts on each state backend, same load, same run.
+    // 4: on each state backend, same loads, same run: durable accepts with the pump running,
+    // the ack path alone (pump held) next to the store alone, and the sustained ramp.
     let backends = backends(&bins)?;
 
     let report = Report {
@@ -251,56 +259,82 @@ pub(crate) fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Durable accepts per second on SQLite and on PostgreSQL.
+/// Everything measured on one state backend, each part on a fresh gateway.
 #[derive(Debug)]
-struct Backends {
-    sqlite: LoadResult,
-    /// `Err` says why PostgreSQL was not measured (not installed, no server).
-    postgres: Result<LoadResult, String>,
+pub(crate) struct BackendRun {
+    /// Durable accepts at [`BACKEND_CONNECTIONS`] connections with the pump running (the mixed
+    /// load: webhooks and the pipeline together).
+    pub(crate) durable: LoadResult,
+    /// (a) the ack path alone, next to the store alone.
+    pub(crate) ack: crate::bench_ack::AckPath,
+    /// (b) the stepped ramp, with (d) the counted writes per answered text.
+    pub(crate) ramp: crate::bench_ramp::Ramp,
 }
 
-/// The same webhook load ([`BACKEND_CONNECTIONS`] connections, each text new) against a fresh
-/// gateway on SQLite, then on PostgreSQL (a private cluster on loopback with `fsync` on, or
-/// `OPENCLAW_TEST_PG_URL`). Every 200 is a committed, durable message on either side.
+/// SQLite, and PostgreSQL when a server could be had.
+#[derive(Debug)]
+pub(crate) struct Backends {
+    pub(crate) sqlite: BackendRun,
+    /// `Err` says why PostgreSQL was not measured (not installed, no server, a failure).
+    pub(crate) postgres: Result<BackendRun, String>,
+}
+
+/// The same measurements on SQLite, then on PostgreSQL (a private cluster on loopback with
+/// `fsync` on, or `OPENCLAW_TEST_PG_URL`; each gateway and store in a schema of its own). Every
+/// 200 is a committed, durable message on either side.
 fn backends(bins: &Bins) -> anyhow::Result<Backends> {
-    let run = |state: Option<Value>| -> anyhow::Result<LoadResult> {
-        let dir = Scratch::new("bench-backend")?;
-        let port = free_port()?;
-        let sim = sim_for(bins, port)?;
-        let mut config = bench_config(port, &sim);
-        if let Some(state) = state {
-            crate::procs::merge(&mut config, json!({ "state": state }));
-        }
-        let gw = Gateway::start(bins, dir.path(), port, &config, &[])?;
-        let public_url = format!("http://127.0.0.1:{port}{WEBHOOK_PATH}");
-        let pool: Arc<[Vec<u8>]> = build_requests(&public_url, POOL_REQUESTS, now_nanos())?.into();
-        let result = load(
-            format!("127.0.0.1:{port}").parse()?,
-            &pool,
-            BACKEND_CONNECTIONS,
-            Reuse::Once,
-        )?;
-        drop(gw);
-        Ok(result)
-    };
-    eprintln!("bench: durable accepts, SQLite ({BACKEND_CONNECTIONS} connections)");
-    let sqlite = run(None)?;
+    let sqlite = measure_backend(bins, &StateBackend::Sqlite)?;
     let postgres = match crate::services::Postgres::start() {
         Ok(pg) => {
-            eprintln!("bench: durable accepts, PostgreSQL ({BACKEND_CONNECTIONS} connections)");
-            let schema = format!("bench_{}", now_nanos());
-            let result = run(Some(
-                json!({"backend": "postgres", "url": pg.url(), "schema": schema}),
-            ))?;
+            let backend = StateBackend::Postgres {
+                url: pg.url().to_owned(),
+            };
+            let result = measure_backend(bins, &backend).map_err(|err| format!("failed: {err:#}"));
             drop(pg);
-            Ok(result)
+            result
         }
         Err(err) => Err(format!("{err:#}")),
     };
     Ok(Backends { sqlite, postgres })
 }
 
-fn sim_for(bins: &Bins, port: u16) -> anyhow::Result<Sim> {
+fn measure_backend(bins: &Bins, backend: &StateBackend) -> anyhow::Result<BackendRun> {
+    // The ack path first, on a fresh database: the durable case leaves a gateway's backlog
+    // behind, and PostgreSQL's autovacuum of it would run during whatever comes next.
+    let ack = crate::bench_ack::measure(bins, backend)?;
+    let durable = durable_accepts(bins, backend)?;
+    let ramp = crate::bench_ramp::measure(bins, backend)?;
+    Ok(BackendRun { durable, ack, ramp })
+}
+
+/// [`BACKEND_CONNECTIONS`] connections of new texts against a fresh gateway on `backend`.
+fn durable_accepts(bins: &Bins, backend: &StateBackend) -> anyhow::Result<LoadResult> {
+    eprintln!(
+        "bench: durable accepts, {} ({BACKEND_CONNECTIONS} connections, pump running)",
+        backend.name()
+    );
+    let dir = Scratch::new("bench-backend")?;
+    let port = free_port()?;
+    let sim = sim_for(bins, port)?;
+    let mut config = bench_config(port, &sim);
+    if let Some(state) = backend.state_config() {
+        crate::procs::merge(&mut config, json!({ "state": state }));
+    }
+    let gw = Gateway::start(bins, dir.path(), port, &config, &[])?;
+    let public_url = format!("http://127.0.0.1:{port}{WEBHOOK_PATH}");
+    let pool: Arc<[Vec<u8>]> = build_requests(&public_url, POOL_REQUESTS, now_nanos())?.into();
+    let result = load(
+        format!("127.0.0.1:{port}").parse()?,
+        &pool,
+        BACKEND_CONNECTIONS,
+        Reuse::Once,
+    )?;
+    drop(gw);
+    drop(sim);
+    Ok(result)
+}
+
+pub(crate) fn sim_for(bins: &Bins, port: u16) -> anyhow::Result<Sim> {
     Sim::start(
         bins,
         &[
@@ -311,7 +345,7 @@ fn sim_for(bins: &Bins, port: u16) -> anyhow::Result<Sim> {
 }
 
 /// Anyone may text (`open`, `*`); the webhook limits raised far above the load.
-fn bench_config(port: u16, sim: &Sim) -> Value {
+pub(crate) fn bench_config(port: u16, sim: &Sim) -> Value {
     sms_config(
         port,
         sim,
@@ -328,7 +362,7 @@ fn bench_config(port: u16, sim: &Sim) -> Value {
     )
 }
 
-fn now_nanos() -> u64 {
+pub(crate) fn now_nanos() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -383,12 +417,12 @@ fn rss_mib(pid: u32, field: &str) -> anyhow::Result<f64> {
     Ok(kb / 1024.0)
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// The gateway's inbound queue depth, summed over accounts, from `/metrics`.
-fn queue_depth(gw: &Gateway) -> anyhow::Result<u64> {
+pub(crate) fn queue_depth(gw: &Gateway) -> anyhow::Result<u64> {
     let text = gw.metrics()?;
     Ok(text
         .lines()
@@ -399,7 +433,7 @@ fn queue_depth(gw: &Gateway) -> anyhow::Result<u64> {
 }
 
 /// Waits (up to [`DRAIN_TIMEOUT`]) until the queue is empty; returns the depth it started at.
-fn wait_idle(gw: &Gateway) -> anyhow::Result<u64> {
+pub(crate) fn wait_idle(gw: &Gateway) -> anyhow::Result<u64> {
     let first = queue_depth(gw)?;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     let mut depth = first;
@@ -513,70 +547,116 @@ impl Drop for BareServer {
 // ---------------------------------------------------------------------------------------------
 // The load generator
 
-/// `count` webhook requests, each a valid signed inbound text with a new MessageSid, from
-/// [`SENDERS`] senders in turn; the form is the simulator's (and Twilio's) field set.
-fn build_requests(public_url: &str, count: usize, nonce: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+/// `count` webhook requests ([`build_request`]), each a valid signed inbound text with a new
+/// MessageSid, from [`SENDERS`] senders in turn.
+pub(crate) fn build_requests(
+    public_url: &str,
+    count: usize,
+    nonce: u64,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let token = SecretString::from(AUTH_TOKEN.to_owned());
+    (0..count)
+        .map(|i| {
+            let sid = format!("SM{nonce:016x}{:016x}", i as u64);
+            let from = format!("+1555{:07}", 1_000_000 + i % SENDERS);
+            build_request(public_url, &token, &sid, &from, &format!("bench text {i}"))
+        })
+        .collect()
+}
+
+/// One webhook request to `public_url`: a valid signed inbound text `body` from `from` with
+/// MessageSid `sid`; the form is the simulator's (and Twilio's) field set.
+pub(crate) fn build_request(
+    public_url: &str,
+    token: &SecretString,
+    sid: &str,
+    from: &str,
+    body: &str,
+) -> anyhow::Result<Vec<u8>> {
     let authority = public_url
         .strip_prefix("http://")
         .and_then(|r| r.split('/').next())
         .ok_or_else(|| anyhow!("bad public URL {public_url}"))?;
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let sid = format!("SM{nonce:016x}{:016x}", i as u64);
-        let from = format!("+1555{:07}", 1_000_000 + i % SENDERS);
-        let body = format!("bench text {i}");
-        let params: [(&str, &str); 19] = [
-            ("ToCountry", "US"),
-            ("ToState", ""),
-            ("SmsMessageSid", &sid),
-            ("NumMedia", "0"),
-            ("ToCity", ""),
-            ("FromZip", ""),
-            ("SmsSid", &sid),
-            ("FromState", ""),
-            ("SmsStatus", "received"),
-            ("FromCity", ""),
-            ("Body", &body),
-            ("FromCountry", "US"),
-            ("To", NUMBER),
-            ("ToZip", ""),
-            ("NumSegments", "1"),
-            ("MessageSid", &sid),
-            ("AccountSid", ACCOUNT_SID),
-            ("From", &from),
-            ("ApiVersion", "2010-04-01"),
-        ];
-        let signature = openclaw_twilio::signature::compute(public_url, &params, &token);
-        let form = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params.iter())
-            .finish();
-        let mut request = format!(
-            "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {signature}\r\nContent-Length: {}\r\n\r\n",
-            form.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(form.as_bytes());
-        out.push(request);
-    }
-    Ok(out)
+    let params: [(&str, &str); 19] = [
+        ("ToCountry", "US"),
+        ("ToState", ""),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("ToCity", ""),
+        ("FromZip", ""),
+        ("SmsSid", sid),
+        ("FromState", ""),
+        ("SmsStatus", "received"),
+        ("FromCity", ""),
+        ("Body", body),
+        ("FromCountry", "US"),
+        ("To", NUMBER),
+        ("ToZip", ""),
+        ("NumSegments", "1"),
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", from),
+        ("ApiVersion", "2010-04-01"),
+    ];
+    let signature = openclaw_twilio::signature::compute(public_url, &params, token);
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let mut request = format!(
+        "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {signature}\r\nContent-Length: {}\r\n\r\n",
+        form.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(form.as_bytes());
+    Ok(request)
 }
 
 /// One case's results.
 #[derive(Debug, Default)]
-struct LoadResult {
-    ok: u64,
+pub(crate) struct LoadResult {
+    pub(crate) ok: u64,
     /// Non-200 answers by status, and `0` for IO errors.
-    errors: BTreeMap<u16, u64>,
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    exhausted: bool,
+    pub(crate) errors: BTreeMap<u16, u64>,
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) exhausted: bool,
+}
+
+impl LoadResult {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "ok": self.ok,
+            "requests_per_second": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "errors": errors_json(&self.errors),
+            "request_pool_used_up": self.exhausted,
+        })
+    }
+}
+
+/// Errors by status as JSON (`io` for IO errors).
+pub(crate) fn errors_json(errors: &BTreeMap<u16, u64>) -> Value {
+    errors
+        .iter()
+        .map(|(s, n)| {
+            (
+                if *s == 0 {
+                    "io".to_owned()
+                } else {
+                    s.to_string()
+                },
+                json!(n),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// How the load generator may use its requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reuse {
+pub(crate) enum Reuse {
     /// Each request once (the gateway: a repeated MessageSid would be a cheaper duplicate).
     Once,
     /// Round and round (the bare handler, which keeps nothing).
@@ -586,7 +666,7 @@ enum Reuse {
 /// Drives `connections` keep-alive connections to `addr` with requests from `pool` (each used
 /// at most once) for [`WARM_UP`] then [`MEASURE`]; counts and times only the answers to
 /// requests sent within the measured window.
-fn load(
+pub(crate) fn load(
     addr: SocketAddr,
     pool: &Arc<[Vec<u8>]>,
     connections: usize,
@@ -687,7 +767,7 @@ fn drive(
 }
 
 /// One keep-alive HTTP/1.1 connection that reads `Content-Length` answers.
-struct Conn {
+pub(crate) struct Conn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     line: String,
@@ -695,7 +775,7 @@ struct Conn {
 }
 
 impl Conn {
-    fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+    pub(crate) fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -710,7 +790,7 @@ impl Conn {
 
     /// Sends `request`, reads the answer; returns its status and whether the connection stays
     /// open.
-    fn exchange(&mut self, request: &[u8]) -> anyhow::Result<(u16, bool)> {
+    pub(crate) fn exchange(&mut self, request: &[u8]) -> anyhow::Result<(u16, bool)> {
         self.writer.write_all(request)?;
         self.line.clear();
         self.reader.read_line(&mut self.line)?;
@@ -750,7 +830,7 @@ impl Conn {
 }
 
 /// Nearest-rank percentile of sorted microseconds.
-fn percentile_us(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile_us(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -758,7 +838,7 @@ fn percentile_us(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-fn percentile_ms(sorted_ms: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted_ms: &[f64], p: f64) -> f64 {
     if sorted_ms.is_empty() {
         return f64::NAN;
     }
@@ -804,42 +884,68 @@ fn reply_latency(sim: &Sim) -> anyhow::Result<ReplyLatency> {
 }
 
 /// The gateway's counted store writes (`openclaw_sms_store_writes`) and answered texts
-/// (`openclaw_sms_agent_turns_total{outcome="ok"}`) at one moment.
+/// (`openclaw_sms_agent_turns_total{outcome="ok"}`) at one moment; `None` where the gateway's
+/// store does not export that count.
 #[derive(Debug, Clone, Copy, Default)]
-struct StoreWrites {
-    transactions: f64,
-    write_jobs: f64,
+pub(crate) struct StoreWrites {
+    transactions: Option<f64>,
+    write_jobs: Option<f64>,
     statements: Option<f64>,
     answered: f64,
 }
 
 /// Store writes per answered text (the text's webhook acknowledgement included).
 #[derive(Debug, Clone, Copy)]
-struct WritesPerText {
-    answered: f64,
-    transactions: f64,
-    write_jobs: f64,
-    statements: Option<f64>,
+pub(crate) struct WritesPerText {
+    pub(crate) answered: f64,
+    /// Commits (SQLite: write transactions, each a group commit; PostgreSQL: commits).
+    pub(crate) transactions: f64,
+    pub(crate) write_jobs: Option<f64>,
+    /// Statements sent (PostgreSQL, when counted).
+    pub(crate) statements: Option<f64>,
+}
+
+impl WritesPerText {
+    /// "2.10 write transactions (commits), 8.00 write jobs, 11.0 statements".
+    pub(crate) fn describe(&self) -> String {
+        let mut text = format!("{:.2} write transactions (commits)", self.transactions);
+        if let Some(jobs) = self.write_jobs {
+            text.push_str(&format!(", {jobs:.2} write jobs"));
+        }
+        if let Some(statements) = self.statements {
+            text.push_str(&format!(", {statements:.1} statements"));
+        }
+        text
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "answered": self.answered,
+            "write_transactions": self.transactions,
+            "write_jobs": self.write_jobs,
+            "statements": self.statements,
+        })
+    }
 }
 
 impl StoreWrites {
-    /// `None` when nothing was answered in between or the gateway does not count.
-    fn per_text_since(&self, before: &Self) -> Option<WritesPerText> {
+    /// `None` when nothing was answered in between or the gateway does not count commits.
+    pub(crate) fn per_text_since(&self, before: &Self) -> Option<WritesPerText> {
         let answered = self.answered - before.answered;
-        (answered > 0.0 && self.write_jobs > 0.0).then(|| WritesPerText {
+        let per =
+            |now: Option<f64>, then: Option<f64>| now.zip(then).map(|(a, b)| (a - b) / answered);
+        let transactions = per(self.transactions, before.transactions)?;
+        (answered > 0.0).then(|| WritesPerText {
             answered,
-            transactions: (self.transactions - before.transactions) / answered,
-            write_jobs: (self.write_jobs - before.write_jobs) / answered,
-            statements: self
-                .statements
-                .zip(before.statements)
-                .map(|(a, b)| (a - b) / answered),
+            transactions,
+            write_jobs: per(self.write_jobs, before.write_jobs),
+            statements: per(self.statements, before.statements),
         })
     }
 }
 
 /// Reads [`StoreWrites`] from the gateway's `/metrics`.
-fn store_writes(gw: &Gateway) -> anyhow::Result<StoreWrites> {
+pub(crate) fn store_writes(gw: &Gateway) -> anyhow::Result<StoreWrites> {
     let text = gw.metrics()?;
     let value = |prefix: &str| {
         text.lines()
@@ -848,8 +954,8 @@ fn store_writes(gw: &Gateway) -> anyhow::Result<StoreWrites> {
             .reduce(|a, b| a + b)
     };
     Ok(StoreWrites {
-        transactions: value("openclaw_sms_store_writes{count=\"transactions\"}").unwrap_or(0.0),
-        write_jobs: value("openclaw_sms_store_writes{count=\"write_jobs\"}").unwrap_or(0.0),
+        transactions: value("openclaw_sms_store_writes{count=\"transactions\"}"),
+        write_jobs: value("openclaw_sms_store_writes{count=\"write_jobs\"}"),
         statements: value("openclaw_sms_store_writes{count=\"statements\"}"),
         answered: value("openclaw_sms_agent_turns_total{outcome=\"ok\"}").unwrap_or(0.0),
     })
@@ -928,7 +1034,7 @@ fn post_text(base: &str, phone: &str, body: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn next_reply(base: &str, phone: &str) -> anyhow::Result<String> {
+pub(crate) fn next_reply(base: &str, phone: &str) -> anyhow::Result<String> {
     let url = format!(
         "{base}/_sim/phones/{}/next-reply?timeout_ms={}",
         phone.replace('+', "%2B"),
@@ -949,10 +1055,10 @@ fn next_reply(base: &str, phone: &str) -> anyhow::Result<String> {
 // The report
 
 #[derive(Debug)]
-struct Case {
-    connections: usize,
-    bare: LoadResult,
-    gateway: LoadResult,
+pub(crate) struct Case {
+    pub(crate) connections: usize,
+    pub(crate) bare: LoadResult,
+    pub(crate) gateway: LoadResult,
     backlog_before: u64,
 }
 
@@ -963,32 +1069,34 @@ impl Case {
 }
 
 #[derive(Debug)]
-struct Report {
-    backends: Backends,
+pub(crate) struct Report {
+    pub(crate) backends: Backends,
     fsync_ms: f64,
-    cases: Vec<Case>,
+    pub(crate) cases: Vec<Case>,
     startup: Startup,
     rss_after_load_mib: f64,
     hwm_mib: f64,
-    accepted: u64,
+    /// Texts accepted by the webhook cases' gateway (the measured windows).
+    pub(crate) accepted: u64,
     backlog_after: u64,
-    backlog_drain_s: Option<f64>,
-    rss_drained_mib: f64,
+    pub(crate) backlog_drain_s: Option<f64>,
+    /// Resident memory of that gateway once its queue drained.
+    pub(crate) rss_drained_mib: f64,
     reply: ReplyLatency,
     burst: Burst,
     /// What the store wrote per answered text during the burst (counted by the gateway).
-    writes: Option<WritesPerText>,
+    pub(crate) writes: Option<WritesPerText>,
     total_s: f64,
     /// `/proc/loadavg` (1, 5, 15 min) before and after: other work on the machine shows here.
     load_before: String,
     load_after: String,
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
+pub(crate) fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT MET" }
 }
 
-fn errors_text(errors: &BTreeMap<u16, u64>) -> String {
+pub(crate) fn errors_text(errors: &BTreeMap<u16, u64>) -> String {
     if errors.is_empty() {
         return "0".to_owned();
     }
@@ -1070,27 +1178,32 @@ impl Report {
             "backend", "accepts/s", "p50 ms", "p99 ms", "errors", "ratio to SQLite"
         );
         let b = &self.backends;
+        let sqlite = &b.sqlite.durable;
         println!(
             "{:<11} {:>10.0} {:>9.2} {:>9.2} {:>12} {:>17}",
             "sqlite",
-            b.sqlite.rps,
-            b.sqlite.p50_ms,
-            b.sqlite.p99_ms,
-            errors_text(&b.sqlite.errors),
+            sqlite.rps,
+            sqlite.p50_ms,
+            sqlite.p99_ms,
+            errors_text(&sqlite.errors),
             "1.00"
         );
         match &b.postgres {
             Ok(pg) => println!(
                 "{:<11} {:>10.0} {:>9.2} {:>9.2} {:>12} {:>17.2}",
                 "postgres",
-                pg.rps,
-                pg.p50_ms,
-                pg.p99_ms,
-                errors_text(&pg.errors),
-                pg.rps / b.sqlite.rps
+                pg.durable.rps,
+                pg.durable.p50_ms,
+                pg.durable.p99_ms,
+                errors_text(&pg.durable.errors),
+                pg.durable.rps / sqlite.rps
             ),
             Err(why) => println!("postgres    not measured: {why}"),
         }
+        println!();
+        crate::bench_summary::print_ack_path(self);
+        println!();
+        crate::bench_summary::print_ramps(self);
         println!();
         println!("Start-up and memory");
         let s = &self.startup;
@@ -1119,8 +1232,8 @@ impl Report {
         );
         match self.backlog_drain_s {
             Some(t) => println!(
-                "  queue after the load: {} texts, drained in {t:.1} s; then resident {:.1} MiB",
-                self.backlog_after, self.rss_drained_mib
+                "  queue after the load: {} texts, drained in {t:.1} s",
+                self.backlog_after
             ),
             None => println!(
                 "  queue after the load: {} texts, NOT drained within {} s",
@@ -1128,6 +1241,15 @@ impl Report {
                 DRAIN_TIMEOUT.as_secs()
             ),
         }
+        println!(
+            "  resident memory after the load drained   {:>8.1} MiB  aim < {:.0} MiB {}",
+            self.rss_drained_mib,
+            crate::bench_summary::AIM_DRAINED_RSS_MIB,
+            verdict(
+                self.backlog_drain_s.is_some()
+                    && self.rss_drained_mib < crate::bench_summary::AIM_DRAINED_RSS_MIB
+            )
+        );
         println!();
         println!(
             "Through the simulator (echo agent, sendRatePerSecond raised to {SEND_RATE_PER_SECOND})"
@@ -1145,15 +1267,13 @@ impl Report {
         );
         match &self.writes {
             Some(w) => println!(
-                "  store writes per answered text in the burst (its acknowledgement included, counted): {:.2} write transactions (group commits), {:.2} write jobs{}; aim <= 3 per answered text",
-                w.transactions,
-                w.write_jobs,
-                w.statements
-                    .map(|s| format!(", {s:.1} statements"))
-                    .unwrap_or_default()
+                "  store writes per answered text in the burst (its acknowledgement included, counted): {}; aim <= 3 write transactions per answered text",
+                w.describe()
             ),
             None => println!("  store writes per answered text: not counted"),
         }
+        println!();
+        crate::bench_summary::print_table(self);
         println!();
         println!(
             "total {:.0} s; load average before {}, after {} (other work on the machine skews every figure)",
@@ -1162,17 +1282,8 @@ impl Report {
     }
 
     fn json(&self) -> Value {
-        let load = |r: &LoadResult| {
-            json!({
-                "ok": r.ok,
-                "requests_per_second": r.rps,
-                "p50_ms": r.p50_ms,
-                "p99_ms": r.p99_ms,
-                "errors": r.errors.iter().map(|(s, n)| (if *s == 0 { "io".to_owned() } else { s.to_string() }, json!(n))).collect::<serde_json::Map<_, _>>(),
-                "request_pool_used_up": r.exhausted,
-            })
-        };
-        json!({
+        let load = LoadResult::json;
+        let mut out = json!({
             "machine": {
                 "cpus": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
                 "build": "release",
@@ -1189,12 +1300,12 @@ impl Report {
             "disk_fsync_median_ms": self.fsync_ms,
             "durable_accepts_by_backend": {
                 "connections": BACKEND_CONNECTIONS,
-                "sqlite": load(&self.backends.sqlite),
+                "sqlite": load(&self.backends.sqlite.durable),
                 "postgres": match &self.backends.postgres {
-                    Ok(pg) => load(pg),
+                    Ok(pg) => load(&pg.durable),
                     Err(why) => json!({"not_measured": why}),
                 },
-                "postgres_to_sqlite_ratio": self.backends.postgres.as_ref().ok().map(|pg| pg.rps / self.backends.sqlite.rps),
+                "postgres_to_sqlite_ratio": self.backends.postgres.as_ref().ok().map(|pg| pg.durable.rps / self.backends.sqlite.durable.rps),
             },
             "webhook": self.cases.iter().map(|c| json!({
                 "connections": c.connections,
@@ -1234,13 +1345,10 @@ impl Report {
                 "posted_s": self.burst.posted_s,
                 "drained_s": self.burst.drained_s,
             },
-            "store_writes_per_answered_text": self.writes.map(|w| json!({
-                "answered": w.answered,
-                "write_transactions": w.transactions,
-                "write_jobs": w.write_jobs,
-                "statements": w.statements,
-            })),
+            "store_writes_per_answered_text": self.writes.map(|w| w.json()),
             "total_s": self.total_s,
-        })
+        });
+        crate::procs::merge(&mut out, crate::bench_summary::json(self));
+        out
     }
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod bench_ack;
 mod bench_console;
+mod bench_ramp;
+mod bench_summary;
 mod chaos;
 mod e2e;
 mod e2e_budgets;
@@ -44,7 +47,8 @@ enum Task {
         /// Only scenarios whose name contains this.
         filter: Option<String>,
     },
-    /// Webhook throughput against a bare handler, start-up, memory and reply latency.
+    /// Webhook throughput against a bare handler, the ack path alone, a sustained ramp (SQLite
+    /// and PostgreSQL), start-up, memory and reply latency.
     Bench,
     /// Time the console's pages over 10,000 stored conversations (also part of `bench`).
     BenchConsole {

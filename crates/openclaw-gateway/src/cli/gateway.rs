@@ -27,6 +27,12 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub(crate) const DEV_NUMBER: &str = "+15551234567";
 /// The phone the dev instructions use.
 pub(crate) const DEV_PHONE: &str = "+15557654321";
+/// Bench-only: with the value `1`, the gateway accepts webhooks durably as always but never
+/// starts its pump, so nothing is claimed or answered (`cargo xtask bench` times the ack path
+/// alone with it). Not a setting: read once at start, warned about in the log, documented as
+/// bench-only in docs/operations.md; the texts stay queued and are answered after a start
+/// without it.
+pub(crate) const BENCH_HOLD_PUMP_ENV: &str = "OPENCLAW_BENCH_HOLD_PUMP";
 
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
@@ -203,7 +209,14 @@ async fn serve(mut ctx: Ctx, args: &GatewayArgs, started: Instant) -> anyhow::Re
     let admin_socket = crate::admin_socket::socket_path(local.port());
     let admin_listener = bind_admin_socket(&admin_socket)?;
     let stop = CancellationToken::new();
-    let pump = tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE));
+    let pump = if ctx.env.get(BENCH_HOLD_PUMP_ENV) == Some("1") {
+        tracing::warn!(
+            "{BENCH_HOLD_PUMP_ENV}=1: the pump is held (a benchmark switch): webhooks are accepted and queued, none is answered until a start without it"
+        );
+        tokio::spawn(async {})
+    } else {
+        tokio::spawn(Arc::clone(&channel).run_pump(stop.clone(), SHUTDOWN_GRACE))
+    };
     let scheduled = tokio::spawn(scheduler.run(stop.clone()));
     ready.store(true, Ordering::Release);
     tracing::info!(%local, agent = %agent_name, "gateway ready in {} ms", started.elapsed().as_millis());

@@ -117,6 +117,52 @@ fn an_explicit_echo_agent_answers_and_a_second_gateway_names_the_first() {
     );
 }
 
+/// The benchmark's switch (`OPENCLAW_BENCH_HOLD_PUMP=1`): the webhook is accepted and the
+/// text queued durably, the log says the pump is held, nothing is answered; a start without the
+/// switch answers the queued text.
+#[test]
+fn the_bench_pump_hold_queues_texts_and_a_normal_start_answers_them() {
+    let mut sandbox = Sandbox::new();
+    sandbox.env("RUST_LOG", "warn");
+    let port = sandbox.gateway_port();
+    let webhook = format!("http://127.0.0.1:{port}/webhooks/sms");
+    let twilio = FakeTwilio::start(Some(&webhook));
+    let mut sms = twilio.sms_section();
+    sms["publicWebhookUrl"] = json!(webhook);
+    sms["dmPolicy"] = json!("open");
+    sms["allowFrom"] = json!(["*"]);
+    sandbox.write_config(&json!({"agents": echo_agent(), "channels": {"sms": sms}}));
+    sandbox.env("OPENCLAW_BENCH_HOLD_PUMP", "1");
+    let held = sandbox.spawn_gateway();
+    wait_for_the_gateway(&sandbox);
+    twilio.text_from(PHONE, "hello");
+    let status = sandbox.run(&["state", "status", "--json"]);
+    assert_eq!(
+        status.json()["queueDepth"]["default"],
+        1,
+        "{}",
+        status.render()
+    );
+    assert!(twilio.bodies_to(PHONE).is_empty(), "a held pump answered");
+    drop(held);
+    assert!(
+        sandbox
+            .gateway_log()
+            .contains("OPENCLAW_BENCH_HOLD_PUMP=1: the pump is held"),
+        "{}",
+        sandbox.gateway_log()
+    );
+    // Any value but `1` is off (the last setting of a variable wins).
+    sandbox.env("OPENCLAW_BENCH_HOLD_PUMP", "0");
+    let _running = sandbox.spawn_gateway();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while twilio.bodies_to(PHONE).is_empty() {
+        assert!(Instant::now() < deadline, "no reply after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(twilio.bodies_to(PHONE), ["Echo: hello"]);
+}
+
 #[test]
 fn status_and_pairing_see_a_running_dev_gateway() {
     // No config file at all: the dev gateway's account exists only in the running process.
