@@ -24,6 +24,7 @@ use crate::agent::{AgentReply, AgentTurn, HistoryRole, HistoryTurn};
 use crate::channel::{CHANNEL, SmsChannel};
 use crate::keywords::{Keyword, classify};
 use crate::metrics::{names, noted};
+use crate::outbound::Finish;
 use crate::texts::{SLOW_REPLY_NOTICE, unavailable_media_notice};
 
 pub use crate::pairing::{
@@ -109,6 +110,14 @@ impl LeaseKeeper {
             ),
         }
     }
+}
+
+/// How an answered message ends: the assistant's line to write with the completion, or
+/// already completed with the answer's last part.
+#[derive(Debug, Default)]
+struct Ending {
+    assistant: Option<HistoryLine>,
+    completed: bool,
 }
 
 impl SmsChannel {
@@ -283,8 +292,8 @@ impl SmsChannel {
     /// Processes one claimed message to its end: completed, held, retried or dead-lettered.
     pub async fn process(&self, message: Claimed) -> Processed {
         let id = message.id;
-        let mut assistant = None;
-        let outcome = self.process_inner(&message, &mut assistant).await;
+        let mut ending = Ending::default();
+        let outcome = self.process_inner(&message, &mut ending).await;
         let now = self.clock.now_ms();
         let result = match &outcome {
             Processed::DeadLettered(reason) => {
@@ -313,8 +322,14 @@ impl SmsChannel {
                 }
             }
             Processed::Challenged => Ok(()),
+            // Completed with the answer's last part (one step).
+            _ if ending.completed => Ok(()),
             // The answer's last write: its history line and the completion, one step.
-            _ => self.store.complete_answered(id, now, assistant).await,
+            _ => {
+                self.store
+                    .complete_answered(id, now, ending.assistant)
+                    .await
+            }
         };
         if let Err(err) = result {
             tracing::error!(account = %message.account, event = %Escaped(&message.event_id), "could not record the outcome of an SMS: {err}");
@@ -322,13 +337,9 @@ impl SmsChannel {
         outcome
     }
 
-    /// Runs `message`; an answer leaves the assistant's history line in `assistant`, to be
-    /// written with the completion.
-    async fn process_inner(
-        &self,
-        message: &Claimed,
-        assistant: &mut Option<HistoryLine>,
-    ) -> Processed {
+    /// Runs `message`; an answer leaves the assistant's history line in `ending`, to be
+    /// written with the completion, or says that its last part completed the message.
+    async fn process_inner(&self, message: &Claimed, ending: &mut Ending) -> Processed {
         let Some(account) = self.account(&message.account).cloned() else {
             return Processed::DeadLettered(format!(
                 "account {} is not configured or not enabled",
@@ -410,7 +421,7 @@ impl SmsChannel {
         if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
             return done;
         }
-        self.answer(&account, &sender, &inbound, message, assistant)
+        self.answer(&account, &sender, &inbound, message, ending)
             .await
     }
 
@@ -479,7 +490,7 @@ impl SmsChannel {
         sender: &str,
         inbound: &InboundMessage,
         message: &Claimed,
-        assistant: &mut Option<HistoryLine>,
+        ending: &mut Ending,
     ) -> Processed {
         let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
         let saved = match self.store.reply(&reply_id).await {
@@ -488,6 +499,7 @@ impl SmsChannel {
                 return Processed::Retrying(format!("could not read the saved reply: {err}"));
             }
         };
+        let mut written = None;
         let text = if let Some(saved) = saved {
             tracing::info!(
                 account = account.id(),
@@ -581,7 +593,24 @@ impl SmsChannel {
                     at: message.received_at,
                 },
             };
-            match self.store.save_answer(new, user).await {
+            let saved =
+                match Self::first_intent(account, sender, &new.text, &reply_id, new.created_at) {
+                    // The first part's intent is written with the answer (one step).
+                    Some((reply, intent)) => {
+                        let text = new.text.clone();
+                        self.store
+                            .save_answer_sending(new, user, intent)
+                            .await
+                            .map(|saved| {
+                                if saved.reply.text == text {
+                                    written = saved.first.map(|first| (reply, first));
+                                }
+                                saved.reply
+                            })
+                    }
+                    None => self.store.save_answer(new, user).await,
+                };
+            match saved {
                 Ok(saved) => saved.text,
                 Err(err) => {
                     return Processed::Retrying(format!("could not save the agent's reply: {err}"));
@@ -595,8 +624,15 @@ impl SmsChannel {
                 sender,
                 "SMS reply started for {sender}"
             );
-            let report = self.send_answer(account, sender, &text, &reply_id).await;
-            *assistant = Some(HistoryLine {
+            let finish = Finish {
+                id: message.id,
+                at: now,
+            };
+            let report = self
+                .send_answer(account, sender, &text, &reply_id, (finish, written))
+                .await;
+            ending.completed = report.completed;
+            ending.assistant = Some(HistoryLine {
                 account: account.id().to_owned(),
                 peer: sender.to_owned(),
                 entry: HistoryEntry {
