@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use openclaw_sms_target::InboundSender;
 use openclaw_store::{
-    ClaimScope, Claimed, HistoryEntry, HistoryLine, NewReply, OptOut, Role, TransientFailure,
+    AnswerContext, ClaimScope, Claimed, HistoryEntry, HistoryLine, NewReply, OptOut, Role,
+    TransientFailure,
 };
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
@@ -110,6 +111,14 @@ impl LeaseKeeper {
             ),
         }
     }
+}
+
+/// A text to answer: the message, its reply id and what was read for it.
+struct Asked<'a> {
+    inbound: &'a InboundMessage,
+    message: &'a Claimed,
+    reply_id: String,
+    context: AnswerContext,
 }
 
 /// How an answered message ends: the assistant's line to write with the completion, or
@@ -399,8 +408,15 @@ impl SmsChannel {
                 Err(error) => Processed::Retrying(error),
             };
         }
-        match self.store.is_opted_out(account.id(), &sender).await {
-            Ok(true) => {
+        // The opt-out state, with what an answer reads (the saved answer, the history): one
+        // read.
+        let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
+        let context = match self
+            .store
+            .answer_context(account.id(), &sender, &reply_id, self.options.history_turns)
+            .await
+        {
+            Ok(context) if context.opted_out => {
                 tracing::info!(
                     account = account.id(),
                     sender,
@@ -408,11 +424,13 @@ impl SmsChannel {
                 );
                 return Processed::Dropped("opted_out".to_owned());
             }
-            Ok(false) => {}
+            Ok(context) => context,
             Err(err) => {
-                return Processed::Retrying(format!("could not read the opt-out state: {err}"));
+                return Processed::Retrying(format!(
+                    "could not read the opt-out state, saved reply and history: {err}"
+                ));
             }
-        }
+        };
         match self.decide(&account, &sender, message).await {
             Ok(None) => {}
             Ok(Some(outcome)) => return outcome,
@@ -421,8 +439,13 @@ impl SmsChannel {
         if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
             return done;
         }
-        self.answer(&account, &sender, &inbound, message, ending)
-            .await
+        let asked = Asked {
+            inbound: &inbound,
+            message,
+            reply_id,
+            context,
+        };
+        self.answer(&account, &sender, asked, ending).await
     }
 
     async fn keyword(
@@ -488,19 +511,17 @@ impl SmsChannel {
         &self,
         account: &AccountRuntime,
         sender: &str,
-        inbound: &InboundMessage,
-        message: &Claimed,
+        asked: Asked<'_>,
         ending: &mut Ending,
     ) -> Processed {
-        let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
-        let saved = match self.store.reply(&reply_id).await {
-            Ok(saved) => saved,
-            Err(err) => {
-                return Processed::Retrying(format!("could not read the saved reply: {err}"));
-            }
-        };
+        let Asked {
+            inbound,
+            message,
+            reply_id,
+            context,
+        } = asked;
         let mut written = None;
-        let text = if let Some(saved) = saved {
+        let text = if let Some(saved) = context.saved {
             tracing::info!(
                 account = account.id(),
                 sender,
@@ -520,24 +541,18 @@ impl SmsChannel {
                 }
                 text.push_str(&unavailable_media_notice(media.unavailable));
             }
-            let history = match self
-                .store
-                .recent_history(account.id(), sender, self.options.history_turns)
-                .await
-            {
-                Ok(h) => h
-                    .into_iter()
-                    .map(|e| HistoryTurn {
-                        role: if e.role == Role::Assistant {
-                            HistoryRole::Assistant
-                        } else {
-                            HistoryRole::User
-                        },
-                        text: e.text,
-                    })
-                    .collect(),
-                Err(err) => return Processed::Retrying(format!("could not read history: {err}")),
-            };
+            let history = context
+                .history
+                .into_iter()
+                .map(|e| HistoryTurn {
+                    role: if e.role == Role::Assistant {
+                        HistoryRole::Assistant
+                    } else {
+                        HistoryRole::User
+                    },
+                    text: e.text,
+                })
+                .collect();
             let turn = AgentTurn {
                 channel: CHANNEL.to_owned(),
                 account_id: account.id().to_owned(),

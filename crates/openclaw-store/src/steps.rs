@@ -26,6 +26,17 @@ pub struct HistoryLine {
     pub entry: HistoryEntry,
 }
 
+/// What the pipeline reads before it answers a text ([`PipelineSteps::answer_context`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerContext {
+    /// Whether the sender opted out.
+    pub opted_out: bool,
+    /// The answer saved by an earlier run, if any.
+    pub saved: Option<SavedReply>,
+    /// The conversation's recent lines, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
 /// What [`PipelineSteps::save_answer_sending`] wrote and read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedAnswer {
@@ -165,6 +176,23 @@ pub trait PipelineSteps:
         Ok(SavedAnswer {
             reply: saved,
             first: Some(FirstPart { intent, opted_out }),
+        })
+    }
+
+    /// The reads before an answer, one read: [`crate::OptOutStore::is_opted_out`] of `peer`,
+    /// [`OutboundStore::reply`] of `reply_id` and [`HistoryStore::recent_history`] (`limit`
+    /// lines).
+    async fn answer_context(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+        limit: usize,
+    ) -> Result<AnswerContext, StoreError> {
+        Ok(AnswerContext {
+            opted_out: self.is_opted_out(account, peer).await?,
+            saved: self.reply(reply_id).await?,
+            history: self.recent_history(account, peer, limit).await?,
         })
     }
 }

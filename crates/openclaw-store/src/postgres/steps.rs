@@ -14,10 +14,10 @@ use super::outbound::{reply_row, save_reply_in, saved_reply};
 use super::usage::{MARK_SENT_SQL, mark_sent_refused};
 use super::{PostgresStore, decode, pg};
 use crate::outbound::check_part_index;
-use crate::steps::{Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
+use crate::steps::{AnswerContext, Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
 use crate::{
     DeliveryObservation, HistoryEntry, IngressId, IntentId, IntentState, NewIntent, NewReply,
-    OptOut, OutboundIntent, SavedReply, SentPart, StoreError,
+    OptOut, OutboundIntent, Role, SavedReply, SentPart, StoreError,
 };
 
 const HISTORY_FAILED: &str = "could not append to the conversation history";
@@ -89,6 +89,72 @@ static SAVE_ANSWER_SENDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLoc
         cap_history("$6", "$7", "$11::bigint", "$12::boolean AND")
     )
 });
+
+/// The reads before an answer (`$1` account, `$2` peer, `$3` reply id, `$4` history lines):
+/// whether the peer opted out, the saved reply (NULLs when none) and the recent history
+/// (oldest first, as arrays; NULL when empty).
+const ANSWER_CONTEXT_SQL: &str = "SELECT
+        EXISTS (SELECT 1 FROM opt_outs WHERE account = $1 AND number = $2),
+        r.reply_id, r.account, r.recipient, r.text, r.created_at,
+        h.roles, h.texts, h.ats
+    FROM (SELECT 1) AS one
+    LEFT JOIN saved_replies r ON r.reply_id = $3
+    CROSS JOIN LATERAL (
+        SELECT array_agg(role ORDER BY id) AS roles, array_agg(text ORDER BY id) AS texts,
+               array_agg(at ORDER BY id) AS ats
+        FROM (SELECT id, role, text, at FROM history WHERE account = $1 AND peer = $2
+              ORDER BY id DESC LIMIT $4) AS recent
+    ) AS h";
+
+/// An [`ANSWER_CONTEXT_SQL`] row.
+fn answer_context_row(row: &tokio_postgres::Row) -> Result<AnswerContext, StoreError> {
+    let d = decode("answer context");
+    let saved = match row.try_get::<_, Option<String>>(1).map_err(&d)? {
+        None => None,
+        Some(reply_id) => Some(SavedReply {
+            reply_id,
+            account: row.try_get(2).map_err(&d)?,
+            recipient: row.try_get(3).map_err(&d)?,
+            text: row.try_get(4).map_err(&d)?,
+            created_at: row.try_get(5).map_err(&d)?,
+        }),
+    };
+    let roles: Vec<String> = row
+        .try_get::<_, Option<_>>(6)
+        .map_err(&d)?
+        .unwrap_or_default();
+    let texts: Vec<String> = row
+        .try_get::<_, Option<_>>(7)
+        .map_err(&d)?
+        .unwrap_or_default();
+    let ats: Vec<i64> = row
+        .try_get::<_, Option<_>>(8)
+        .map_err(&d)?
+        .unwrap_or_default();
+    if roles.len() != texts.len() || roles.len() != ats.len() {
+        return Err(StoreError::DecodeRow {
+            what: "answer context",
+            reason: "history arrays of different lengths".to_owned(),
+        });
+    }
+    let history = roles
+        .iter()
+        .zip(texts)
+        .zip(ats)
+        .map(|((role, text), at)| {
+            Ok(HistoryEntry {
+                role: Role::parse(role)?,
+                text,
+                at,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(AnswerContext {
+        opted_out: row.try_get(0).map_err(&d)?,
+        saved,
+        history,
+    })
+}
 
 /// Marks a part sent and counts it ([`MARK_SENT_SQL`], `$1..$5`), and reduces its first
 /// delivery status in (`$6..$12`, when `$13`), only if it was marked; answers how many parts
@@ -613,5 +679,28 @@ impl PipelineSteps for PostgresStore {
                 })
             }
         }
+    }
+
+    async fn answer_context(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+        limit: usize,
+    ) -> Result<AnswerContext, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.conn().await?;
+        let rows = query(
+            &client,
+            "read the answer's context",
+            ANSWER_CONTEXT_SQL,
+            &[&account, &peer, &reply_id, &limit],
+        )
+        .await?;
+        let row = rows.first().ok_or_else(|| StoreError::DecodeRow {
+            what: "answer context",
+            reason: "no row".to_owned(),
+        })?;
+        answer_context_row(row)
     }
 }

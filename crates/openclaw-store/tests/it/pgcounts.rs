@@ -6,9 +6,9 @@
 
 use openclaw_store::{
     ClaimScope, Completion, DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryLine,
-    HistoryStore, IngressQueue as _, NewIntent, NewReply, OptOutStore as _, OutboundStore as _,
-    PairingKey, PairingStore as _, PipelineSteps as _, PostgresOptions, PostgresStore, Role,
-    SentPart, StoreCounts, TurnLedger as _, body_hash,
+    HistoryStore, IngressQueue as _, NewIntent, NewReply, PairingKey, PairingStore as _,
+    PipelineSteps as _, PostgresOptions, PostgresStore, Role, SentPart, StoreCounts,
+    TurnLedger as _, body_hash,
 };
 
 use crate::support::msg;
@@ -121,17 +121,18 @@ async fn answer_one(store: &PostgresStore, event: &str, paired: bool, meter: &mu
         .unwrap();
     assert_eq!(claimed.len(), 1);
     meter.step("claim");
-    assert!(!store.is_opted_out(ACCOUNT, SENDER).await.unwrap());
-    meter.step("opt-out check");
+    let context = store
+        .answer_context(ACCOUNT, SENDER, &reply_id, 10)
+        .await
+        .unwrap();
+    assert!(!context.opted_out);
+    assert!(context.saved.is_none());
+    meter.step("opt-out, saved reply, history");
     if paired {
         store.allow_entries(&key).await.unwrap();
         store.list_requests(&key, 3, 3_600_000).await.unwrap();
         meter.step("access (pairing reads)");
     }
-    assert!(store.reply(&reply_id).await.unwrap().is_none());
-    meter.step("saved reply read");
-    store.recent_history(ACCOUNT, SENDER, 10).await.unwrap();
-    meter.step("history read");
     store.record_agent_turn(ACCOUNT, event, 4).await.unwrap();
     meter.step("agent turn counted");
     let reply = NewReply {
@@ -220,9 +221,7 @@ async fn one_answered_message_costs_counted_statements_and_commits() {
     let expected = [
         ("enqueue (webhook ack)", cost(1, 1)),
         ("claim", cost(1, 1)),
-        ("opt-out check", cost(1, 0)),
-        ("saved reply read", cost(1, 0)),
-        ("history read", cost(1, 0)),
+        ("opt-out, saved reply, history", cost(1, 0)),
         ("agent turn counted", cost(1, 1)),
         ("answer + history + intent", cost(1, 1)),
         ("part sent + complete", cost(1, 1)),
@@ -231,10 +230,11 @@ async fn one_answered_message_costs_counted_statements_and_commits() {
     assert_eq!(meter.steps, expected, "{table}");
     // Before issue 18's cut: 49 statements and 9 commits (BEGIN/COMMIT around each step, a
     // savepoint around each best-effort part, a read after each write, the pairing list read
-    // for a sender the config allows); then 11 and 7 (a statement per step); now 8 and 5: the
-    // answer, its history line, the first part's intent and the opt-out check before the send
-    // are one step, and the last part sent, its first status, its usage, the completion and
-    // the assistant's line another. The 5 commits are one per store call that must be durable
+    // for a sender the config allows); then 11 and 7 (a statement per step); now 6 and 5: the
+    // opt-out check, the saved answer and the history are one read; the answer, its history
+    // line, the first part's intent and the opt-out check before the send are one step; and
+    // the last part sent, its first status, its usage, the completion and the assistant's
+    // line another. The 5 commits are one per store call that must be durable
     // before the next: the ack, the claim, the agent turn (before the model is asked), the
     // answer with its intent (before the provider is asked), and the sent part.
     let callbacks = ["status callbacks (2)"];
@@ -243,8 +243,8 @@ async fn one_answered_message_costs_counted_statements_and_commits() {
         .map(|(n, _)| *n)
         .filter(|n| !callbacks.contains(n))
         .collect();
-    assert_eq!(meter.total(&pipeline), cost(8, 5), "{table}");
-    assert_eq!(meter.total(&[]), cost(10, 7), "{table}");
+    assert_eq!(meter.total(&pipeline), cost(6, 5), "{table}");
+    assert_eq!(meter.total(&[]), cost(8, 7), "{table}");
     // An idle poll of the pump: a claim that finds nothing is one statement and no commit.
     let mut idle = Meter::new(store);
     let none = store

@@ -493,3 +493,54 @@ mod postgres {
         db.drop_schema().await;
     }
 }
+
+/// The reads before an answer, as one: what `is_opted_out`, `reply` and `recent_history`
+/// answer.
+async fn the_answer_context_is_what_the_single_reads_answer(store: Arc<dyn Store>) {
+    let empty = store
+        .answer_context("a", "+1555", "reply:a:SM1", 2)
+        .await
+        .unwrap();
+    assert!(!empty.opted_out);
+    assert_eq!((empty.saved, empty.history), (None, Vec::new()));
+    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
+        let at = i64::try_from(i).unwrap();
+        let l = line(Role::User, text, at);
+        store
+            .append_history(&l.account, &l.peer, l.entry)
+            .await
+            .unwrap();
+    }
+    store.save_reply(reply("answer")).await.unwrap();
+    store
+        .set_opt_out(OptOut {
+            account: "a".to_owned(),
+            number: "+1555".to_owned(),
+            keyword: "STOP".to_owned(),
+            at: 9,
+        })
+        .await
+        .unwrap();
+    let context = store
+        .answer_context("a", "+1555", "reply:a:SM1", 2)
+        .await
+        .unwrap();
+    assert!(context.opted_out);
+    assert_eq!(context.saved, store.reply("reply:a:SM1").await.unwrap());
+    assert_eq!(context.saved.map(|s| s.text), Some("answer".to_owned()));
+    assert_eq!(
+        context.history,
+        store.recent_history("a", "+1555", 2).await.unwrap()
+    );
+    let texts: Vec<_> = context.history.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    // Another peer: none of it.
+    let other = store
+        .answer_context("a", "+1666", "reply:a:SM2", 2)
+        .await
+        .unwrap();
+    assert!(!other.opted_out);
+    assert_eq!((other.saved, other.history), (None, Vec::new()));
+}
+
+on_both_backends!(the_answer_context_is_what_the_single_reads_answer);
