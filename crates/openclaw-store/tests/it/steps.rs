@@ -188,7 +188,7 @@ async fn an_answer_is_saved_with_its_intent_and_completed_with_its_last_part(
     assert_eq!(first.intent.state, IntentState::Pending);
     assert_eq!((first.intent.part_index, first.intent.part_count), (0, 2));
     let stored = store.intents_for_reply("reply:a:SM1").await.unwrap();
-    assert_eq!(stored, [first.intent.clone()]);
+    assert_eq!(stored, std::slice::from_ref(&first.intent));
     // An answer saved before: no intent from this step (the caller creates it as usual).
     store.clear_opt_out("a", "+1555").await.unwrap();
     let again = store
