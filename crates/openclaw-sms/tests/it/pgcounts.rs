@@ -9,10 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openclaw_sms::pipeline::Processed;
-use openclaw_store::{
-    ClaimScope, DeliveryStore as _, IngressQueue as _, PostgresOptions, PostgresStore, Store,
-    StoreCounts,
-};
+use openclaw_store::{ClaimScope, PostgresOptions, PostgresStore, Store, StoreCounts};
 use openclaw_twilio_sim::SimHandle;
 use serde_json::json;
 
