@@ -7,14 +7,16 @@
 //! Each page is sent under its own reply id (`<reply>:more:<page>`), so a page resumed after a
 //! crash, or a `MORE` run twice, sends each part once.
 
-use openclaw_sms_text::{Reply, ReplyOptions, TRUNCATION_NOTICE, analyze, prepare_plain_reply};
-use openclaw_store::{Claimed, HeldRest, HistoryEntry, Role};
+use openclaw_sms_text::{
+    Reply, ReplyOptions, TRUNCATION_NOTICE, analyze, prepare_plain_reply, prepare_reply,
+};
+use openclaw_store::{Claimed, FirstPart, HeldRest, HistoryEntry, NewIntent, Role, body_hash};
 
 use crate::account::AccountRuntime;
 use crate::channel::SmsChannel;
 use crate::config::LongReplies;
 use crate::metrics::{names, noted};
-use crate::outbound::{Budgets, SendReport, reply_options};
+use crate::outbound::{Answering, Budgets, Finish, SendReport, reply_options};
 use crate::pipeline::Processed;
 
 /// The word that asks for the rest (whole message, trimmed, any case).
@@ -80,19 +82,70 @@ pub fn page_of(plain: &str, options: &ReplyOptions) -> Page {
 }
 
 impl SmsChannel {
+    /// The answer `text` prepared for sending and its first part's intent, to be written with
+    /// the answer ([`openclaw_store::PipelineSteps::save_answer_sending`]), when that first
+    /// part is sure to be attempted right after: one reply (not a page offering `MORE`), no
+    /// budget that could stop it, and something to send.
+    pub(crate) fn first_intent(
+        account: &AccountRuntime,
+        sender: &str,
+        text: &str,
+        reply_id: &str,
+        now: i64,
+    ) -> Option<(Reply, NewIntent)> {
+        if account.settings.long_replies == LongReplies::Ask
+            || account.settings.budgets.any()
+            || text.trim().is_empty()
+        {
+            return None;
+        }
+        let reply = prepare_reply(text, &reply_options(account));
+        let first = reply.parts.first()?;
+        let intent = NewIntent {
+            reply_id: reply_id.to_owned(),
+            account: account.id().to_owned(),
+            recipient: sender.to_owned(),
+            body_hash: body_hash(&first.text),
+            part_index: 0,
+            part_count: u32::try_from(reply.parts.len()).unwrap_or(u32::MAX),
+            created_at: now,
+        };
+        Some((reply, intent))
+    }
+
     /// Sends the agent's answer: as one reply, or with `longReplies: "ask"` and a reply over
-    /// `maxSegmentsPerReply`, its first page (the rest held for `MORE`).
+    /// `maxSegmentsPerReply`, its first page (the rest held for `MORE`). As one reply, its
+    /// last part completes `finish` when it is sent now ([`SendReport::completed`]); a page
+    /// does not (the rest is held after it, before the message completes). `written` is the
+    /// reply as prepared when the answer was saved, with its first part's intent
+    /// ([`SmsChannel::first_intent`]).
     pub(crate) async fn send_answer(
         &self,
         account: &AccountRuntime,
         sender: &str,
         text: &str,
         reply_id: &str,
+        (finish, written): (Finish, Option<(Reply, FirstPart)>),
     ) -> SendReport {
         if account.settings.long_replies != LongReplies::Ask {
+            let (reply, first) = match written {
+                Some((reply, first)) => (reply, Some(first)),
+                None => (prepare_reply(text, &reply_options(account)), None),
+            };
+            let answering = Answering {
+                finish: Some(finish),
+                first,
+            };
             return self
                 .outbound
-                .send_reply(account, sender, text, reply_id)
+                .send_prepared_finishing(
+                    account,
+                    sender,
+                    reply,
+                    reply_id,
+                    Budgets::Apply,
+                    answering,
+                )
                 .await;
         }
         let options = reply_options(account);

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use openclaw_sms_text::{ChunkLimit, Reply, ReplyOptions, SplitOptions, prepare_reply};
 use openclaw_store::{
-    DeliveryObservation, IntentCreated, IntentState, NewIntent, OptOut, OutboundIntent, Store,
-    body_hash,
+    Completion, DeliveryObservation, FirstPart, HistoryEntry, HistoryLine, IngressId,
+    IntentCreated, IntentState, NewIntent, OptOut, OutboundIntent, Role, Store, body_hash,
 };
 use openclaw_twilio::{CreateMessage, ListMessages, Message, RetryClass, TwilioError};
 use rand::Rng as _;
@@ -67,6 +67,37 @@ pub struct SendReport {
     /// The daily budget that stopped the reply, if one did (its part is `Failed` with the
     /// reason, the later ones `Skipped`).
     pub budget: Option<crate::budget::Over>,
+    /// Whether the message the reply answers was completed with its last part
+    /// ([`Finish`]); when not, the caller completes it.
+    pub completed: bool,
+}
+
+/// The claimed message an answer completes with its last part, when that part is sent now
+/// (one store step, [`openclaw_store::PipelineSteps::last_part_sent`]), with the assistant's
+/// history line (the reply's text at `at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finish {
+    /// The claimed message.
+    pub id: IngressId,
+    /// When the answer started going out, unix milliseconds (the history line's time).
+    pub at: i64,
+}
+
+/// What an answer's send brings from the step that saved it: the message its last part
+/// completes, and the first part's intent written with the answer.
+#[derive(Debug, Default)]
+pub struct Answering {
+    /// The message to complete with the last part.
+    pub finish: Option<Finish>,
+    /// The first part's intent and the recipient's opt-out, from
+    /// [`openclaw_store::PipelineSteps::save_answer_sending`].
+    pub first: Option<FirstPart>,
+}
+
+/// The completion that rides on the last part, and whether it was written.
+struct LastPart {
+    done: Completion,
+    completed: bool,
 }
 
 impl SendReport {
@@ -168,11 +199,45 @@ impl Outbound {
         reply_id: &str,
         budgets: Budgets,
     ) -> SendReport {
+        self.send_prepared_finishing(account, to, reply, reply_id, budgets, Answering::default())
+            .await
+    }
+
+    /// [`Outbound::send_prepared`] of an answer: its first part's intent may already be
+    /// written (`answering.first`, then not written again and its opt-out not read again), and
+    /// its last part completes `answering.finish` when that part is sent now (see
+    /// [`SendReport::completed`]).
+    pub async fn send_prepared_finishing(
+        &self,
+        account: &AccountRuntime,
+        to: &str,
+        reply: Reply,
+        reply_id: &str,
+        budgets: Budgets,
+        answering: Answering,
+    ) -> SendReport {
+        let Answering { finish, mut first } = answering;
         let count = u32::try_from(reply.parts.len()).unwrap_or(u32::MAX);
         let mut outcomes = Vec::with_capacity(reply.parts.len());
         let mut failed = false;
         let mut gate = self.budget_gate(account, reply_id, budgets).await;
+        let mut last = finish.map(|f| LastPart {
+            done: Completion {
+                id: f.id,
+                assistant: Some(HistoryLine {
+                    account: account.id().to_owned(),
+                    peer: to.to_owned(),
+                    entry: HistoryEntry {
+                        role: Role::Assistant,
+                        text: reply.text.clone(),
+                        at: f.at,
+                    },
+                }),
+            },
+            completed: false,
+        });
         for (index, part) in reply.parts.iter().enumerate() {
+            let is_last = index + 1 == reply.parts.len();
             if failed {
                 outcomes.push(PartOutcome::Skipped);
                 continue;
@@ -190,8 +255,9 @@ impl Outbound {
                     &part.text,
                     part.segments,
                     reply_id,
-                    index,
-                    count,
+                    (index, count),
+                    first.take().filter(|_| index == 0),
+                    last.as_mut().filter(|_| is_last),
                 )
                 .await;
             failed = matches!(outcome, PartOutcome::Failed { .. });
@@ -204,6 +270,7 @@ impl Outbound {
             parts: outcomes,
             reply,
             budget: gate.into_over(),
+            completed: last.is_some_and(|l| l.completed),
         };
         if let Some(over) = &report.budget {
             self.budget_hit(account, to, reply_id, over).await;
@@ -231,29 +298,34 @@ impl Outbound {
         body: &str,
         segments: u32,
         reply_id: &str,
-        index: u32,
-        count: u32,
+        (index, count): (u32, u32),
+        written: Option<FirstPart>,
+        mut last: Option<&mut LastPart>,
     ) -> PartOutcome {
-        let hash = body_hash(body);
-        let created = self
-            .store
-            .create_intent(NewIntent {
-                reply_id: reply_id.to_owned(),
-                account: account.id().to_owned(),
-                recipient: to.to_owned(),
-                body_hash: hash.clone(),
-                part_index: index,
-                part_count: count,
-                created_at: self.clock.now_ms(),
-            })
-            .await;
-        let (intent, existing) = match created {
-            Ok(IntentCreated::New(intent)) => (intent, false),
-            Ok(IntentCreated::Existing(intent)) => (intent, true),
-            Err(err) => {
-                return PartOutcome::Failed {
-                    error: format!("could not record the send intent: {err}"),
-                };
+        let (intent, existing, opt_out) = match written {
+            Some(FirstPart { intent, opted_out }) => (intent, false, Some(opted_out)),
+            None => {
+                let created = self
+                    .store
+                    .create_intent(NewIntent {
+                        reply_id: reply_id.to_owned(),
+                        account: account.id().to_owned(),
+                        recipient: to.to_owned(),
+                        body_hash: body_hash(body),
+                        part_index: index,
+                        part_count: count,
+                        created_at: self.clock.now_ms(),
+                    })
+                    .await;
+                match created {
+                    Ok(IntentCreated::New(intent)) => (intent, false, None),
+                    Ok(IntentCreated::Existing(intent)) => (intent, true, None),
+                    Err(err) => {
+                        return PartOutcome::Failed {
+                            error: format!("could not record the send intent: {err}"),
+                        };
+                    }
+                }
             }
         };
         if existing {
@@ -277,13 +349,18 @@ impl Outbound {
                 _ => {
                     if let Some(sid) = self.reconcile(account, to, body, &intent).await {
                         return self
-                            .mark_sent(account, &intent, (&sid, None), segments, true)
+                            .mark_sent(account, &intent, (&sid, None), (segments, true), last)
                             .await;
                     }
                 }
             }
         }
-        if let Ok(Some(opt_out)) = self.store.opt_out(account.id(), to).await {
+        // Read with the intent when the answer's step wrote it, else now.
+        let opt_out = match opt_out {
+            Some(known) => known,
+            None => self.store.opt_out(account.id(), to).await.ok().flatten(),
+        };
+        if let Some(opt_out) = opt_out {
             let error = format!(
                 "{to} opted out of SMS from this number ({} at {}); nothing was sent",
                 opt_out.keyword, opt_out.at
@@ -305,8 +382,8 @@ impl Outbound {
                             account,
                             &intent,
                             (message.sid.as_str(), first_status),
-                            segments,
-                            false,
+                            (segments, false),
+                            last,
                         )
                         .await;
                 }
@@ -341,7 +418,13 @@ impl Outbound {
                         );
                         if let Some(sid) = self.reconcile(account, to, body, &intent).await {
                             return self
-                                .mark_sent(account, &intent, (&sid, None), segments, false)
+                                .mark_sent(
+                                    account,
+                                    &intent,
+                                    (&sid, None),
+                                    (segments, false),
+                                    last.as_deref_mut(),
+                                )
                                 .await;
                         }
                         tokio::time::sleep(backoff(attempt)).await;
@@ -372,14 +455,14 @@ impl Outbound {
     }
 
     /// Records a sent part and, for a message just created, the provider's first status
-    /// with it (one store step).
+    /// with it, and for the last part of an answer its completion (one store step).
     async fn mark_sent(
         &self,
         account: &AccountRuntime,
         intent: &OutboundIntent,
         (sid, first_status): (&str, Option<DeliveryObservation>),
-        segments: u32,
-        earlier: bool,
+        (segments, earlier): (u32, bool),
+        last: Option<&mut LastPart>,
     ) -> PartOutcome {
         let now = self.clock.now_ms();
         let sent = openclaw_store::SentPart {
@@ -389,7 +472,15 @@ impl Outbound {
             segments,
             now,
         };
-        if let Err(err) = self.store.part_sent(sent, first_status).await {
+        let recorded = match last {
+            Some(last) => self
+                .store
+                .last_part_sent(sent, first_status, last.done.clone())
+                .await
+                .map(|completed| last.completed = completed),
+            None => self.store.part_sent(sent, first_status).await,
+        };
+        if let Err(err) = recorded {
             tracing::error!(
                 account = account.id(),
                 sid,

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use openclaw_sms_target::InboundSender;
 use openclaw_store::{
-    ClaimScope, Claimed, HistoryEntry, HistoryLine, NewReply, OptOut, Role, TransientFailure,
+    AnswerContext, ClaimScope, Claimed, HistoryEntry, HistoryLine, NewReply, OptOut, Role,
+    TransientFailure,
 };
 use openclaw_twilio::escape::Escaped;
 use openclaw_twilio::form::Form;
@@ -24,6 +25,7 @@ use crate::agent::{AgentReply, AgentTurn, HistoryRole, HistoryTurn};
 use crate::channel::{CHANNEL, SmsChannel};
 use crate::keywords::{Keyword, classify};
 use crate::metrics::{names, noted};
+use crate::outbound::Finish;
 use crate::texts::{SLOW_REPLY_NOTICE, unavailable_media_notice};
 
 pub use crate::pairing::{
@@ -109,6 +111,22 @@ impl LeaseKeeper {
             ),
         }
     }
+}
+
+/// A text to answer: the message, its reply id and what was read for it.
+struct Asked<'a> {
+    inbound: &'a InboundMessage,
+    message: &'a Claimed,
+    reply_id: String,
+    context: AnswerContext,
+}
+
+/// How an answered message ends: the assistant's line to write with the completion, or
+/// already completed with the answer's last part.
+#[derive(Debug, Default)]
+struct Ending {
+    assistant: Option<HistoryLine>,
+    completed: bool,
 }
 
 impl SmsChannel {
@@ -283,8 +301,8 @@ impl SmsChannel {
     /// Processes one claimed message to its end: completed, held, retried or dead-lettered.
     pub async fn process(&self, message: Claimed) -> Processed {
         let id = message.id;
-        let mut assistant = None;
-        let outcome = self.process_inner(&message, &mut assistant).await;
+        let mut ending = Ending::default();
+        let outcome = self.process_inner(&message, &mut ending).await;
         let now = self.clock.now_ms();
         let result = match &outcome {
             Processed::DeadLettered(reason) => {
@@ -313,8 +331,14 @@ impl SmsChannel {
                 }
             }
             Processed::Challenged => Ok(()),
+            // Completed with the answer's last part (one step).
+            _ if ending.completed => Ok(()),
             // The answer's last write: its history line and the completion, one step.
-            _ => self.store.complete_answered(id, now, assistant).await,
+            _ => {
+                self.store
+                    .complete_answered(id, now, ending.assistant)
+                    .await
+            }
         };
         if let Err(err) = result {
             tracing::error!(account = %message.account, event = %Escaped(&message.event_id), "could not record the outcome of an SMS: {err}");
@@ -322,13 +346,9 @@ impl SmsChannel {
         outcome
     }
 
-    /// Runs `message`; an answer leaves the assistant's history line in `assistant`, to be
-    /// written with the completion.
-    async fn process_inner(
-        &self,
-        message: &Claimed,
-        assistant: &mut Option<HistoryLine>,
-    ) -> Processed {
+    /// Runs `message`; an answer leaves the assistant's history line in `ending`, to be
+    /// written with the completion, or says that its last part completed the message.
+    async fn process_inner(&self, message: &Claimed, ending: &mut Ending) -> Processed {
         let Some(account) = self.account(&message.account).cloned() else {
             return Processed::DeadLettered(format!(
                 "account {} is not configured or not enabled",
@@ -388,8 +408,15 @@ impl SmsChannel {
                 Err(error) => Processed::Retrying(error),
             };
         }
-        match self.store.is_opted_out(account.id(), &sender).await {
-            Ok(true) => {
+        // The opt-out state, with what an answer reads (the saved answer, the history): one
+        // read.
+        let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
+        let context = match self
+            .store
+            .answer_context(account.id(), &sender, &reply_id, self.options.history_turns)
+            .await
+        {
+            Ok(context) if context.opted_out => {
                 tracing::info!(
                     account = account.id(),
                     sender,
@@ -397,11 +424,13 @@ impl SmsChannel {
                 );
                 return Processed::Dropped("opted_out".to_owned());
             }
-            Ok(false) => {}
+            Ok(context) => context,
             Err(err) => {
-                return Processed::Retrying(format!("could not read the opt-out state: {err}"));
+                return Processed::Retrying(format!(
+                    "could not read the opt-out state, saved reply and history: {err}"
+                ));
             }
-        }
+        };
         match self.decide(&account, &sender, message).await {
             Ok(None) => {}
             Ok(Some(outcome)) => return outcome,
@@ -410,8 +439,13 @@ impl SmsChannel {
         if let Some(done) = self.more(&account, &sender, &inbound.body, message).await {
             return done;
         }
-        self.answer(&account, &sender, &inbound, message, assistant)
-            .await
+        let asked = Asked {
+            inbound: &inbound,
+            message,
+            reply_id,
+            context,
+        };
+        self.answer(&account, &sender, asked, ending).await
     }
 
     async fn keyword(
@@ -477,18 +511,17 @@ impl SmsChannel {
         &self,
         account: &AccountRuntime,
         sender: &str,
-        inbound: &InboundMessage,
-        message: &Claimed,
-        assistant: &mut Option<HistoryLine>,
+        asked: Asked<'_>,
+        ending: &mut Ending,
     ) -> Processed {
-        let reply_id = format!("reply:{}:{}", account.id(), message.event_id);
-        let saved = match self.store.reply(&reply_id).await {
-            Ok(saved) => saved,
-            Err(err) => {
-                return Processed::Retrying(format!("could not read the saved reply: {err}"));
-            }
-        };
-        let text = if let Some(saved) = saved {
+        let Asked {
+            inbound,
+            message,
+            reply_id,
+            context,
+        } = asked;
+        let mut written = None;
+        let text = if let Some(saved) = context.saved {
             tracing::info!(
                 account = account.id(),
                 sender,
@@ -508,24 +541,18 @@ impl SmsChannel {
                 }
                 text.push_str(&unavailable_media_notice(media.unavailable));
             }
-            let history = match self
-                .store
-                .recent_history(account.id(), sender, self.options.history_turns)
-                .await
-            {
-                Ok(h) => h
-                    .into_iter()
-                    .map(|e| HistoryTurn {
-                        role: if e.role == Role::Assistant {
-                            HistoryRole::Assistant
-                        } else {
-                            HistoryRole::User
-                        },
-                        text: e.text,
-                    })
-                    .collect(),
-                Err(err) => return Processed::Retrying(format!("could not read history: {err}")),
-            };
+            let history = context
+                .history
+                .into_iter()
+                .map(|e| HistoryTurn {
+                    role: if e.role == Role::Assistant {
+                        HistoryRole::Assistant
+                    } else {
+                        HistoryRole::User
+                    },
+                    text: e.text,
+                })
+                .collect();
             let turn = AgentTurn {
                 channel: CHANNEL.to_owned(),
                 account_id: account.id().to_owned(),
@@ -581,7 +608,24 @@ impl SmsChannel {
                     at: message.received_at,
                 },
             };
-            match self.store.save_answer(new, user).await {
+            let saved =
+                match Self::first_intent(account, sender, &new.text, &reply_id, new.created_at) {
+                    // The first part's intent is written with the answer (one step).
+                    Some((reply, intent)) => {
+                        let text = new.text.clone();
+                        self.store
+                            .save_answer_sending(new, user, intent)
+                            .await
+                            .map(|saved| {
+                                if saved.reply.text == text {
+                                    written = saved.first.map(|first| (reply, first));
+                                }
+                                saved.reply
+                            })
+                    }
+                    None => self.store.save_answer(new, user).await,
+                };
+            match saved {
                 Ok(saved) => saved.text,
                 Err(err) => {
                     return Processed::Retrying(format!("could not save the agent's reply: {err}"));
@@ -595,8 +639,15 @@ impl SmsChannel {
                 sender,
                 "SMS reply started for {sender}"
             );
-            let report = self.send_answer(account, sender, &text, &reply_id).await;
-            *assistant = Some(HistoryLine {
+            let finish = Finish {
+                id: message.id,
+                at: now,
+            };
+            let report = self
+                .send_answer(account, sender, &text, &reply_id, (finish, written))
+                .await;
+            ending.completed = report.completed;
+            ending.assistant = Some(HistoryLine {
                 account: account.id().to_owned(),
                 peer: sender.to_owned(),
                 entry: HistoryEntry {

@@ -155,7 +155,7 @@ pub use sqlite::{
     DEFAULT_READERS, GATHER_WINDOW, LegacyImport, MAX_BATCH, OpenReport, SqliteStore, StoreOptions,
     WORK_PER_ACK_BATCH, WRITE_QUEUE_CAPACITY,
 };
-pub use steps::{HistoryLine, PipelineSteps};
+pub use steps::{AnswerContext, Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
 pub use turns::TurnLedger;
 pub use usage::{BudgetHit, DayUsage, HeldRest, SentPart, UsageRow, UsageStore};
 

@@ -128,6 +128,20 @@ pub struct NewIntent {
     pub created_at: i64,
 }
 
+/// Refuses an intent whose part index is not below its part count.
+pub(crate) fn check_part_index(intent: &NewIntent) -> Result<(), StoreError> {
+    if intent.part_index < intent.part_count {
+        return Ok(());
+    }
+    Err(StoreError::InvalidInput {
+        what: "part index",
+        reason: format!(
+            "{} is not below the part count {}",
+            intent.part_index, intent.part_count
+        ),
+    })
+}
+
 /// A stored intent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundIntent {

@@ -272,7 +272,11 @@ async fn commit_batch(
 /// The id and state of the stored row of each duplicate's key.
 type Earlier = HashMap<(String, String), (IngressId, String)>;
 
-async fn earlier_rows(client: &Conn<'_>, c: &Columns, slots: &[Slot]) -> Result<Earlier, StoreError> {
+async fn earlier_rows(
+    client: &Conn<'_>,
+    c: &Columns,
+    slots: &[Slot],
+) -> Result<Earlier, StoreError> {
     let (accounts, event_ids): (Vec<&str>, Vec<&str>) = slots
         .iter()
         .zip(c.accounts.iter().zip(&c.event_ids))

@@ -13,9 +13,11 @@ use super::ingress::{complete_in, query, query_opt, refused_completion, try_quer
 use super::outbound::{reply_row, save_reply_in, saved_reply};
 use super::usage::{MARK_SENT_SQL, mark_sent_refused};
 use super::{PostgresStore, decode, pg};
-use crate::steps::{HistoryLine, PipelineSteps};
+use crate::outbound::check_part_index;
+use crate::steps::{AnswerContext, Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
 use crate::{
-    DeliveryObservation, HistoryEntry, IngressId, NewReply, SavedReply, SentPart, StoreError,
+    DeliveryObservation, HistoryEntry, IngressId, IntentId, IntentState, NewIntent, NewReply,
+    OptOut, OutboundIntent, Role, SavedReply, SentPart, StoreError,
 };
 
 const HISTORY_FAILED: &str = "could not append to the conversation history";
@@ -54,6 +56,106 @@ static SAVE_ANSWER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
     )
 });
 
+/// [`SAVE_ANSWER_SQL`] (`$1..$12`) and, only when the reply is saved now, the first part's
+/// intent (`$13..$19`: reply id, account, recipient, body hash, part index, part count, now);
+/// answers the saved reply with the new intent's id (NULL when none) and the recipient's
+/// opt-out (keyword and time, NULL when none).
+static SAVE_ANSWER_SENDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH saved AS (
+            INSERT INTO saved_replies (reply_id, account, recipient, text, created_at)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (reply_id) DO NOTHING
+            RETURNING reply_id, account, recipient, text, created_at
+        ),
+        line AS (
+            INSERT INTO history (account, peer, role, text, at)
+            SELECT $6::text, $7::text, $8::text, $9::text, $10::bigint WHERE $12::boolean
+        ),
+        capped AS ({}),
+        intent AS (
+            INSERT INTO outbound_intents (reply_id, account, recipient, body_hash, part_index,
+                                          part_count, state, created_at, updated_at)
+            SELECT $13::text, $14::text, $15::text, $16::text, $17::bigint, $18::bigint,
+                   'pending', $19::bigint, $19::bigint FROM saved
+            ON CONFLICT (reply_id, part_index) DO NOTHING RETURNING id
+        )
+        SELECT s.reply_id, s.account, s.recipient, s.text, s.created_at,
+               (SELECT id FROM intent), o.keyword, o.at
+        FROM saved s LEFT JOIN opt_outs o ON o.account = $14 AND o.number = $15
+        UNION ALL
+        SELECT reply_id, account, recipient, text, created_at, NULL::bigint, NULL::text,
+               NULL::bigint
+        FROM saved_replies WHERE reply_id = $1 AND NOT EXISTS (SELECT 1 FROM saved)",
+        cap_history("$6", "$7", "$11::bigint", "$12::boolean AND")
+    )
+});
+
+/// The reads before an answer (`$1` account, `$2` peer, `$3` reply id, `$4` history lines):
+/// whether the peer opted out, the saved reply (NULLs when none) and the recent history
+/// (oldest first, as arrays; NULL when empty).
+const ANSWER_CONTEXT_SQL: &str = "SELECT
+        EXISTS (SELECT 1 FROM opt_outs WHERE account = $1 AND number = $2),
+        r.reply_id, r.account, r.recipient, r.text, r.created_at,
+        h.roles, h.texts, h.ats
+    FROM (SELECT 1) AS one
+    LEFT JOIN saved_replies r ON r.reply_id = $3
+    CROSS JOIN LATERAL (
+        SELECT array_agg(role ORDER BY id) AS roles, array_agg(text ORDER BY id) AS texts,
+               array_agg(at ORDER BY id) AS ats
+        FROM (SELECT id, role, text, at FROM history WHERE account = $1 AND peer = $2
+              ORDER BY id DESC LIMIT $4) AS recent
+    ) AS h";
+
+/// An [`ANSWER_CONTEXT_SQL`] row.
+fn answer_context_row(row: &tokio_postgres::Row) -> Result<AnswerContext, StoreError> {
+    let d = decode("answer context");
+    let saved = match row.try_get::<_, Option<String>>(1).map_err(&d)? {
+        None => None,
+        Some(reply_id) => Some(SavedReply {
+            reply_id,
+            account: row.try_get(2).map_err(&d)?,
+            recipient: row.try_get(3).map_err(&d)?,
+            text: row.try_get(4).map_err(&d)?,
+            created_at: row.try_get(5).map_err(&d)?,
+        }),
+    };
+    let roles: Vec<String> = row
+        .try_get::<_, Option<_>>(6)
+        .map_err(&d)?
+        .unwrap_or_default();
+    let texts: Vec<String> = row
+        .try_get::<_, Option<_>>(7)
+        .map_err(&d)?
+        .unwrap_or_default();
+    let ats: Vec<i64> = row
+        .try_get::<_, Option<_>>(8)
+        .map_err(&d)?
+        .unwrap_or_default();
+    if roles.len() != texts.len() || roles.len() != ats.len() {
+        return Err(StoreError::DecodeRow {
+            what: "answer context",
+            reason: "history arrays of different lengths".to_owned(),
+        });
+    }
+    let history = roles
+        .iter()
+        .zip(texts)
+        .zip(ats)
+        .map(|((role, text), at)| {
+            Ok(HistoryEntry {
+                role: Role::parse(role)?,
+                text,
+                at,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(AnswerContext {
+        opted_out: row.try_get(0).map_err(&d)?,
+        saved,
+        history,
+    })
+}
+
 /// Marks a part sent and counts it ([`MARK_SENT_SQL`], `$1..$5`), and reduces its first
 /// delivery status in (`$6..$12`, when `$13`), only if it was marked; answers how many parts
 /// were marked (0 or 1).
@@ -88,6 +190,37 @@ static COMPLETE_ANSWERED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock:
             "$5",
             "$9::bigint",
             "$10::boolean AND EXISTS (SELECT 1 FROM done) AND"
+        )
+    )
+});
+
+/// [`PART_SENT_SQL`] (`$1..$13`) and, only when the part was marked, completes the message
+/// this node holds (`$14` id, `$15` node, at `$3`) and then appends the assistant's line
+/// (`$16..$20`, when `$22`) keeping `$21` lines besides it; answers how many parts were marked
+/// and how many messages completed (0 or 1 each).
+static LAST_PART_SENT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {MARK_SENT_SQL},
+        status AS ({}),
+        done AS (
+            UPDATE ingress SET state = 'completed', payload = '\\x'::bytea, finished_at = $3,
+                   last_error = NULL, owner = NULL, lease_until = NULL
+            WHERE id = $14 AND state = 'claimed' AND owner = $15
+              AND EXISTS (SELECT 1 FROM marked) RETURNING id
+        ),
+        line AS (
+            INSERT INTO history (account, peer, role, text, at)
+            SELECT $16::text, $17::text, $18::text, $19::text, $20::bigint FROM done
+            WHERE $22::boolean
+        ),
+        capped AS ({})
+        SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM done)",
+        record_delivery_sql(6, "WHERE $13::boolean AND EXISTS (SELECT 1 FROM marked)"),
+        cap_history(
+            "$16",
+            "$17",
+            "$21::bigint",
+            "$22::boolean AND EXISTS (SELECT 1 FROM done) AND"
         )
     )
 });
@@ -252,6 +385,142 @@ impl PostgresStore {
     }
 }
 
+/// The first part's intent and the recipient's opt-out from a row of
+/// [`SAVE_ANSWER_SENDING_SQL`] (columns 5..8), when the intent was written.
+fn first_part(
+    row: &tokio_postgres::Row,
+    first: &NewIntent,
+) -> Result<Option<FirstPart>, StoreError> {
+    let d = decode("saved answer");
+    let Some(id) = row.try_get::<_, Option<i64>>(5).map_err(&d)? else {
+        return Ok(None);
+    };
+    let keyword: Option<String> = row.try_get(6).map_err(&d)?;
+    let at: Option<i64> = row.try_get(7).map_err(&d)?;
+    let opted_out = keyword.zip(at).map(|(keyword, at)| OptOut {
+        account: first.account.clone(),
+        number: first.recipient.clone(),
+        keyword,
+        at,
+    });
+    let intent = OutboundIntent {
+        id: IntentId::new(id),
+        reply_id: first.reply_id.clone(),
+        account: first.account.clone(),
+        recipient: first.recipient.clone(),
+        body_hash: first.body_hash.clone(),
+        part_index: first.part_index,
+        part_count: first.part_count,
+        state: IntentState::Pending,
+        message_sid: None,
+        error: None,
+        created_at: first.created_at,
+        updated_at: first.created_at,
+    };
+    Ok(Some(FirstPart { intent, opted_out }))
+}
+
+impl PostgresStore {
+    /// [`SAVE_ANSWER_SENDING_SQL`]: the saved answer; `Ok(None)` when the reply was saved by
+    /// another writer after this statement began (read it again).
+    async fn save_answer_sending_once(
+        client: &Conn<'_>,
+        reply: &NewReply,
+        line: &LineParams,
+        first: &NewIntent,
+    ) -> Result<Option<SavedAnswer>, StoreError> {
+        let (index, count) = (i64::from(first.part_index), i64::from(first.part_count));
+        let Some(row) = query_opt(
+            client,
+            "save answer",
+            &SAVE_ANSWER_SENDING_SQL,
+            &[
+                &reply.reply_id,
+                &reply.account,
+                &reply.recipient,
+                &reply.text,
+                &reply.created_at,
+                &line.account,
+                &line.peer,
+                &line.role,
+                &line.text,
+                &line.at,
+                &line.keep,
+                &line.present,
+                &first.reply_id,
+                &first.account,
+                &first.recipient,
+                &first.body_hash,
+                &index,
+                &count,
+                &first.created_at,
+            ],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SavedAnswer {
+            reply: reply_row(&row)?,
+            first: first_part(&row, first)?,
+        }))
+    }
+
+    /// [`LAST_PART_SENT_SQL`]: how many parts were marked and messages completed.
+    async fn last_part_sent_once(
+        &self,
+        client: &Conn<'_>,
+        part: &SentPart,
+        status: Option<&DeliveryParams>,
+        done: &Completion,
+    ) -> Result<(i64, i64), StoreError> {
+        let none = DeliveryParams::none();
+        let delivery = status.unwrap_or(&none);
+        let [d0, d1, d2, d3, d4, d5, d6] = delivery.params();
+        let present = status.is_some();
+        let segments = i64::from(part.segments);
+        let line = LineParams::new(done.assistant.as_ref(), self.history_cap());
+        let node = self.node_id();
+        let rows = try_query_wrote(
+            client,
+            &LAST_PART_SENT_SQL,
+            &[
+                &part.intent.as_i64(),
+                &part.message_sid,
+                &part.now,
+                &part.day,
+                &segments,
+                d0,
+                d1,
+                d2,
+                d3,
+                d4,
+                d5,
+                d6,
+                &present,
+                &done.id.as_i64(),
+                &node,
+                &line.account,
+                &line.peer,
+                &line.role,
+                &line.text,
+                &line.at,
+                &line.keep,
+                &line.present,
+            ],
+            counted_some,
+        )
+        .await
+        .map_err(pg("mark the last part sent and complete"))?;
+        let row = rows.first();
+        let get = |i: usize| {
+            row.map_or(Ok(0), |r| r.try_get::<_, i64>(i))
+                .map_err(decode("marked parts and completed messages"))
+        };
+        Ok((get(0)?, get(1)?))
+    }
+}
+
 #[async_trait]
 impl PipelineSteps for PostgresStore {
     async fn save_answer(
@@ -341,5 +610,97 @@ impl PipelineSteps for PostgresStore {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// One statement; when it fails (a best-effort part did, or the connection), the part is
+    /// marked alone ([`PipelineSteps::part_sent`]) and the caller completes the message.
+    async fn last_part_sent(
+        &self,
+        part: SentPart,
+        first_status: Option<DeliveryObservation>,
+        done: Completion,
+    ) -> Result<bool, StoreError> {
+        let status = first_status.as_ref().map(DeliveryParams::new);
+        let attempt = {
+            let client = self.conn().await?;
+            self.last_part_sent_once(&client, &part, status.as_ref(), &done)
+                .await
+        };
+        match attempt {
+            Ok((1, completed)) => Ok(completed == 1),
+            Ok(_) => {
+                let client = self.conn().await?;
+                Err(mark_sent_refused(&client, part.intent).await)
+            }
+            Err(err) => {
+                tracing::warn!("the last part and its completion failed together: {err}");
+                self.part_sent(part, first_status).await.map(|()| false)
+            }
+        }
+    }
+
+    /// One statement; when it fails, the answer is saved as [`PipelineSteps::save_answer`]
+    /// does and the caller creates the intent as usual.
+    async fn save_answer_sending(
+        &self,
+        reply: NewReply,
+        user: HistoryLine,
+        first: NewIntent,
+    ) -> Result<SavedAnswer, StoreError> {
+        check_part_index(&first)?;
+        let line = LineParams::new(Some(&user), self.history_cap());
+        let attempt = {
+            let client = self.conn().await?;
+            Self::save_answer_sending_once(&client, &reply, &line, &first).await
+        };
+        match attempt {
+            Ok(Some(saved)) => Ok(saved),
+            // Saved by another writer meanwhile (the user's line is written): read it.
+            Ok(None) => {
+                let client = self.conn().await?;
+                let saved = saved_reply(&client, &reply.reply_id)
+                    .await?
+                    .ok_or_else(|| StoreError::DecodeRow {
+                        what: "saved reply",
+                        reason: "missing right after it was saved (pruned concurrently?)"
+                            .to_owned(),
+                    })?;
+                Ok(SavedAnswer {
+                    reply: saved,
+                    first: None,
+                })
+            }
+            // Nothing of the statement was written: the answer alone, as `save_answer`.
+            Err(err) => {
+                tracing::warn!("the answer and its first part's intent failed together: {err}");
+                Ok(SavedAnswer {
+                    reply: self.save_answer(reply, user).await?,
+                    first: None,
+                })
+            }
+        }
+    }
+
+    async fn answer_context(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+        limit: usize,
+    ) -> Result<AnswerContext, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.conn().await?;
+        let rows = query(
+            &client,
+            "read the answer's context",
+            ANSWER_CONTEXT_SQL,
+            &[&account, &peer, &reply_id, &limit],
+        )
+        .await?;
+        let row = rows.first().ok_or_else(|| StoreError::DecodeRow {
+            what: "answer context",
+            reason: "no row".to_owned(),
+        })?;
+        answer_context_row(row)
     }
 }

@@ -55,7 +55,7 @@ impl OptOutStore for SqliteStore {
     }
 }
 
-fn row_opt_out(r: &rusqlite::Row<'_>) -> rusqlite::Result<OptOut> {
+pub(super) fn row_opt_out(r: &rusqlite::Row<'_>) -> rusqlite::Result<OptOut> {
     Ok(OptOut {
         account: r.get(0)?,
         number: r.get(1)?,

@@ -160,6 +160,46 @@ pub(super) fn save_reply_in(conn: &Connection, reply: &NewReply) -> Result<Saved
     })
 }
 
+/// Writes an intent, or answers the existing one for the same `(reply_id, part_index)`.
+pub(super) fn create_intent_in(
+    conn: &Connection,
+    intent: &NewIntent,
+) -> Result<IntentCreated, StoreError> {
+    let existing = conn
+        .prepare_cached("SELECT id FROM outbound_intents WHERE reply_id = ?1 AND part_index = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![intent.reply_id, intent.part_index], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+        })
+        .map_err(StoreError::query("find outbound intent"))?;
+    if let Some(id) = existing {
+        return Ok(IntentCreated::Existing(by_id(conn, IntentId::new(id))?));
+    }
+    conn.prepare_cached(
+        "INSERT INTO outbound_intents (reply_id, account, recipient, body_hash, part_index, part_count,
+                                       state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            intent.reply_id,
+            intent.account,
+            intent.recipient,
+            intent.body_hash,
+            intent.part_index,
+            intent.part_count,
+            intent.created_at
+        ])
+    })
+    .map_err(StoreError::query("create outbound intent"))?;
+    Ok(IntentCreated::New(by_id(
+        conn,
+        IntentId::new(conn.last_insert_rowid()),
+    )?))
+}
+
 #[async_trait]
 impl OutboundStore for SqliteStore {
     async fn create_intent(&self, intent: NewIntent) -> Result<IntentCreated, StoreError> {
@@ -172,34 +212,8 @@ impl OutboundStore for SqliteStore {
                 ),
             });
         }
-        self.write(move |conn| {
-            let existing = conn
-                .prepare_cached("SELECT id FROM outbound_intents WHERE reply_id = ?1 AND part_index = ?2")
-                .and_then(|mut s| s.query_row(params![intent.reply_id, intent.part_index], |r| r.get::<_, i64>(0)).optional())
-                .map_err(StoreError::query("find outbound intent"))?;
-            if let Some(id) = existing {
-                return Ok(IntentCreated::Existing(by_id(conn, IntentId::new(id))?));
-            }
-            conn.prepare_cached(
-                "INSERT INTO outbound_intents (reply_id, account, recipient, body_hash, part_index, part_count,
-                                               state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    intent.reply_id,
-                    intent.account,
-                    intent.recipient,
-                    intent.body_hash,
-                    intent.part_index,
-                    intent.part_count,
-                    intent.created_at
-                ])
-            })
-            .map_err(StoreError::query("create outbound intent"))?;
-            Ok(IntentCreated::New(by_id(conn, IntentId::new(conn.last_insert_rowid()))?))
-        })
-        .await
+        self.write(move |conn| create_intent_in(conn, &intent))
+            .await
     }
 
     async fn mark_sent(&self, id: IntentId, message_sid: &str, now: i64) -> Result<(), StoreError> {

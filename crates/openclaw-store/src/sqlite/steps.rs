@@ -1,16 +1,21 @@
 //! [`PipelineSteps`] on SQLite: each step is one write job (one savepoint in a group commit).
 
 use async_trait::async_trait;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::SqliteStore;
 use super::delivery::record_delivery_in;
 use super::ingress::complete_in;
 use super::misc::append_history_in;
-use super::outbound::save_reply_in;
+use super::misc::row_opt_out;
+use super::outbound::{create_intent_in, save_reply_in};
 use super::usage::mark_sent_counted_in;
-use crate::steps::{HistoryLine, PipelineSteps};
-use crate::{DeliveryObservation, IngressId, NewReply, SavedReply, SentPart, StoreError};
+use crate::outbound::check_part_index;
+use crate::steps::{Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
+use crate::{
+    DeliveryObservation, IngressId, IntentCreated, NewIntent, NewReply, OptOut, SavedReply,
+    SentPart, StoreError,
+};
 
 /// Runs `work` in its own savepoint: when it fails, what it wrote is undone, the failure is
 /// logged, and the rest of the step goes on.
@@ -38,6 +43,57 @@ fn best_effort(
     if let Err(err) = exec("RELEASE best_effort") {
         tracing::warn!("{what}: {err}");
     }
+}
+
+/// Completes the answered message `done` (and appends its assistant line, best effort) in a
+/// savepoint: when the completion is refused, nothing of it is written and the rest of the
+/// step stays; answers whether the message was completed.
+fn complete_in_savepoint(conn: &Connection, done: &Completion, now: i64, cap: i64) -> bool {
+    let exec = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(drop)
+    };
+    const WHAT: &str = "the answered SMS was not completed with its last part";
+    if let Err(err) = exec("SAVEPOINT completion") {
+        tracing::warn!("{WHAT}: {err}");
+        return false;
+    }
+    let completed = match complete_in(conn, done.id, now) {
+        Ok(()) => {
+            if let Some(line) = &done.assistant {
+                append_line(conn, line, cap);
+            }
+            true
+        }
+        Err(err) => {
+            tracing::warn!("{WHAT}: {err}");
+            if let Err(err) = exec("ROLLBACK TO completion") {
+                tracing::warn!("{WHAT}: {err}");
+            }
+            false
+        }
+    };
+    if let Err(err) = exec("RELEASE completion") {
+        tracing::warn!("{WHAT}: {err}");
+    }
+    completed
+}
+
+/// The opt-out of `number`, read in the step's transaction.
+fn opt_out_in(
+    conn: &Connection,
+    account: &str,
+    number: &str,
+) -> Result<Option<OptOut>, StoreError> {
+    conn.prepare_cached(
+        "SELECT account, number, keyword, at FROM opt_outs WHERE account = ?1 AND number = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![account, number], row_opt_out)
+            .optional()
+    })
+    .map_err(StoreError::query("read opt-out"))
 }
 
 impl SqliteStore {
@@ -98,6 +154,61 @@ impl PipelineSteps for SqliteStore {
                 append_line(conn, line, cap);
             }
             complete_in(conn, id, now)
+        })
+        .await
+    }
+
+    async fn last_part_sent(
+        &self,
+        part: SentPart,
+        first_status: Option<DeliveryObservation>,
+        done: Completion,
+    ) -> Result<bool, StoreError> {
+        let cap = self.history_cap();
+        self.write(move |conn| {
+            if let Some(observation) = &first_status {
+                best_effort(
+                    conn,
+                    "SMS delivery initial state could not be persisted",
+                    |c| record_delivery_in(c, observation).map(drop),
+                );
+            }
+            mark_sent_counted_in(conn, &part)?;
+            Ok(complete_in_savepoint(conn, &done, part.now, cap))
+        })
+        .await
+    }
+
+    async fn save_answer_sending(
+        &self,
+        reply: NewReply,
+        user: HistoryLine,
+        first: NewIntent,
+    ) -> Result<SavedAnswer, StoreError> {
+        check_part_index(&first)?;
+        let cap = self.history_cap();
+        self.write(move |conn| {
+            let saved = save_reply_in(conn, &reply)?;
+            // The reply's INSERT is the last change before the read in `save_reply_in`.
+            let inserted = conn.changes() == 1;
+            append_line(conn, &user, cap);
+            if !inserted {
+                return Ok(SavedAnswer {
+                    reply: saved,
+                    first: None,
+                });
+            }
+            let IntentCreated::New(intent) = create_intent_in(conn, &first)? else {
+                return Ok(SavedAnswer {
+                    reply: saved,
+                    first: None,
+                });
+            };
+            let opted_out = opt_out_in(conn, &first.account, &first.recipient)?;
+            Ok(SavedAnswer {
+                reply: saved,
+                first: Some(FirstPart { intent, opted_out }),
+            })
         })
         .await
     }

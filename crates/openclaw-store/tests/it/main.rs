@@ -14,9 +14,9 @@ mod optout;
 mod outbound;
 mod pairing;
 #[cfg(feature = "postgres")]
-mod pgcounts;
-#[cfg(feature = "postgres")]
 mod pg_acks;
+#[cfg(feature = "postgres")]
+mod pgcounts;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod replies;

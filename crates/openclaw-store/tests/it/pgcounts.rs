@@ -5,10 +5,10 @@
 //! sent part (issue 18: at most 12 statements and 4 commits per answered message).
 
 use openclaw_store::{
-    ClaimScope, DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryLine, HistoryStore,
-    IngressQueue as _, NewIntent, NewReply, OptOutStore as _, OutboundStore as _, PairingKey,
-    PairingStore as _, PipelineSteps as _, PostgresOptions, PostgresStore, Role, SentPart,
-    StoreCounts, TurnLedger as _, body_hash,
+    ClaimScope, Completion, DeliveryObservation, DeliveryStore as _, HistoryEntry, HistoryLine,
+    HistoryStore, IngressQueue as _, NewIntent, NewReply, PairingKey, PairingStore as _,
+    PipelineSteps as _, PostgresOptions, PostgresStore, Role, SentPart, StoreCounts,
+    TurnLedger as _, body_hash,
 };
 
 use crate::support::msg;
@@ -121,17 +121,18 @@ async fn answer_one(store: &PostgresStore, event: &str, paired: bool, meter: &mu
         .unwrap();
     assert_eq!(claimed.len(), 1);
     meter.step("claim");
-    assert!(!store.is_opted_out(ACCOUNT, SENDER).await.unwrap());
-    meter.step("opt-out check");
+    let context = store
+        .answer_context(ACCOUNT, SENDER, &reply_id, 10)
+        .await
+        .unwrap();
+    assert!(!context.opted_out);
+    assert!(context.saved.is_none());
+    meter.step("opt-out, saved reply, history");
     if paired {
         store.allow_entries(&key).await.unwrap();
         store.list_requests(&key, 3, 3_600_000).await.unwrap();
         meter.step("access (pairing reads)");
     }
-    assert!(store.reply(&reply_id).await.unwrap().is_none());
-    meter.step("saved reply read");
-    store.recent_history(ACCOUNT, SENDER, 10).await.unwrap();
-    meter.step("history read");
     store.record_agent_turn(ACCOUNT, event, 4).await.unwrap();
     meter.step("agent turn counted");
     let reply = NewReply {
@@ -141,29 +142,27 @@ async fn answer_one(store: &PostgresStore, event: &str, paired: bool, meter: &mu
         text: "hello".to_owned(),
         created_at: 5,
     };
-    store
-        .save_answer(reply, line(Role::User, "hi", 1))
+    let first = NewIntent {
+        reply_id: reply_id.clone(),
+        account: ACCOUNT.to_owned(),
+        recipient: SENDER.to_owned(),
+        body_hash: body_hash("hello"),
+        part_index: 0,
+        part_count: 1,
+        created_at: 5,
+    };
+    let saved = store
+        .save_answer_sending(reply, line(Role::User, "hi", 1), first)
         .await
         .unwrap();
-    meter.step("save answer + history");
-    let intent = store
-        .create_intent(NewIntent {
-            reply_id: reply_id.clone(),
-            account: ACCOUNT.to_owned(),
-            recipient: SENDER.to_owned(),
-            body_hash: body_hash("hello"),
-            part_index: 0,
-            part_count: 1,
-            created_at: 6,
-        })
-        .await
-        .unwrap();
-    meter.step("send intent");
-    assert!(store.opt_out(ACCOUNT, SENDER).await.unwrap().is_none());
-    meter.step("opt-out check before send");
+    meter.step("answer + history + intent");
+    let first = saved
+        .first
+        .expect("the first part's intent is written with the answer");
+    assert_eq!(first.opted_out, None);
     let sid = format!("SMout{event}");
     let sent = SentPart {
-        intent: intent.intent().id,
+        intent: first.intent.id,
         message_sid: sid.clone(),
         day: "2026-12-05".to_owned(),
         segments: 1,
@@ -173,13 +172,16 @@ async fn answer_one(store: &PostgresStore, event: &str, paired: bool, meter: &mu
         message_sid: sid.clone(),
         ..status("queued", 7)
     };
-    store.part_sent(sent, Some(queued)).await.unwrap();
-    meter.step("part sent + status + usage");
-    store
-        .complete_answered(claimed[0].id, 8, Some(line(Role::Assistant, "hello", 8)))
+    let done = Completion {
+        id: claimed[0].id,
+        assistant: Some(line(Role::Assistant, "hello", 8)),
+    };
+    let completed = store
+        .last_part_sent(sent, Some(queued), done)
         .await
         .unwrap();
-    meter.step("complete + history");
+    assert!(completed);
+    meter.step("part sent + complete");
     for (word, at) in [("sent", 9), ("delivered", 10)] {
         let observation = DeliveryObservation {
             message_sid: sid.clone(),
@@ -219,31 +221,30 @@ async fn one_answered_message_costs_counted_statements_and_commits() {
     let expected = [
         ("enqueue (webhook ack)", cost(1, 1)),
         ("claim", cost(1, 1)),
-        ("opt-out check", cost(1, 0)),
-        ("saved reply read", cost(1, 0)),
-        ("history read", cost(1, 0)),
+        ("opt-out, saved reply, history", cost(1, 0)),
         ("agent turn counted", cost(1, 1)),
-        ("save answer + history", cost(1, 1)),
-        ("send intent", cost(1, 1)),
-        ("opt-out check before send", cost(1, 0)),
-        ("part sent + status + usage", cost(1, 1)),
-        ("complete + history", cost(1, 1)),
+        ("answer + history + intent", cost(1, 1)),
+        ("part sent + complete", cost(1, 1)),
         ("status callbacks (2)", cost(2, 2)),
     ];
     assert_eq!(meter.steps, expected, "{table}");
     // Before issue 18's cut: 49 statements and 9 commits (BEGIN/COMMIT around each step, a
     // savepoint around each best-effort part, a read after each write, the pairing list read
-    // for a sender the config allows). The pipeline's own steps, callbacks aside, are within
-    // the 12 statements; their 7 commits are one per store call that must be durable before
-    // the next (the pipeline's call sequence, not the store, sets that floor).
+    // for a sender the config allows); then 11 and 7 (a statement per step); now 6 and 5: the
+    // opt-out check, the saved answer and the history are one read; the answer, its history
+    // line, the first part's intent and the opt-out check before the send are one step; and
+    // the last part sent, its first status, its usage, the completion and the assistant's
+    // line another. The 5 commits are one per store call that must be durable
+    // before the next: the ack, the claim, the agent turn (before the model is asked), the
+    // answer with its intent (before the provider is asked), and the sent part.
     let callbacks = ["status callbacks (2)"];
     let pipeline: Vec<&str> = expected
         .iter()
         .map(|(n, _)| *n)
         .filter(|n| !callbacks.contains(n))
         .collect();
-    assert_eq!(meter.total(&pipeline), cost(11, 7), "{table}");
-    assert_eq!(meter.total(&[]), cost(13, 9), "{table}");
+    assert_eq!(meter.total(&pipeline), cost(6, 5), "{table}");
+    assert_eq!(meter.total(&[]), cost(8, 7), "{table}");
     // An idle poll of the pump: a claim that finds nothing is one statement and no commit.
     let mut idle = Meter::new(store);
     let none = store

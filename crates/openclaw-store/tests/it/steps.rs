@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use openclaw_store::{
-    ClaimScope, DeliveryObservation, HistoryEntry, HistoryLine, HistoryStore, IngressQueue,
-    IngressState, IntentState, NewIntent, NewReply, PipelineSteps, Role, SentPart, SqliteStore,
-    Store, StoreOptions, body_hash,
+    ClaimScope, Completion, DeliveryObservation, HistoryEntry, HistoryLine, HistoryStore,
+    IngressQueue, IngressState, IntentState, NewIntent, NewReply, OptOut, PipelineSteps, Role,
+    SentPart, SqliteStore, Store, StoreOptions, body_hash,
 };
 
 use crate::support::{db_path, msg, on_both_backends};
@@ -128,6 +128,210 @@ async fn an_answer_is_saved_sent_and_completed_in_three_steps(store: Arc<dyn Sto
 }
 
 on_both_backends!(an_answer_is_saved_sent_and_completed_in_three_steps);
+
+fn first_intent(text: &str, created_at: i64) -> NewIntent {
+    NewIntent {
+        reply_id: "reply:a:SM1".to_owned(),
+        account: "a".to_owned(),
+        recipient: "+1555".to_owned(),
+        body_hash: body_hash(text),
+        part_index: 0,
+        part_count: 2,
+        created_at,
+    }
+}
+
+fn queued(sid: &str, at: i64) -> DeliveryObservation {
+    DeliveryObservation {
+        account: "a".to_owned(),
+        message_sid: sid.to_owned(),
+        status: "queued".to_owned(),
+        error_code: None,
+        at,
+    }
+}
+
+fn completion(id: openclaw_store::IngressId, text: &str, at: i64) -> Completion {
+    Completion {
+        id,
+        assistant: Some(line(Role::Assistant, text, at)),
+    }
+}
+
+/// The folded steps: the answer with its first part's intent and the recipient's opt-out,
+/// and the last part sent with the message's completion; each means its parts in sequence.
+async fn an_answer_is_saved_with_its_intent_and_completed_with_its_last_part(
+    store: Arc<dyn Store>,
+) {
+    store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+    let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    let stop = OptOut {
+        account: "a".to_owned(),
+        number: "+1555".to_owned(),
+        keyword: "STOP".to_owned(),
+        at: 1,
+    };
+    store.set_opt_out(stop.clone()).await.unwrap();
+    let saved = store
+        .save_answer_sending(
+            reply("one"),
+            line(Role::User, "hi", 1),
+            first_intent("o", 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.reply.text, "one");
+    let first = saved
+        .first
+        .expect("the intent is written with a new answer");
+    assert_eq!(first.opted_out, Some(stop));
+    assert_eq!(first.intent.state, IntentState::Pending);
+    assert_eq!((first.intent.part_index, first.intent.part_count), (0, 2));
+    let stored = store.intents_for_reply("reply:a:SM1").await.unwrap();
+    assert_eq!(stored, std::slice::from_ref(&first.intent));
+    // An answer saved before: no intent from this step (the caller creates it as usual).
+    store.clear_opt_out("a", "+1555").await.unwrap();
+    let again = store
+        .save_answer_sending(
+            reply("two"),
+            line(Role::User, "hi", 1),
+            first_intent("t", 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.reply.text.as_str(), again.first), ("one", None));
+    assert_eq!(
+        store.intents_for_reply("reply:a:SM1").await.unwrap().len(),
+        1
+    );
+    // A part index beyond the count is refused, as by create_intent.
+    let mut beyond = first_intent("x", 4);
+    beyond.part_index = 2;
+    assert!(
+        store
+            .save_answer_sending(reply("x"), line(Role::User, "hi", 1), beyond)
+            .await
+            .is_err()
+    );
+    let completed = store
+        .last_part_sent(
+            sent(first.intent.id, "SMout", 5),
+            Some(queued("SMout", 5)),
+            completion(claimed[0].id, "one", 5),
+        )
+        .await
+        .unwrap();
+    assert!(completed);
+    let intents = store.intents_for_reply("reply:a:SM1").await.unwrap();
+    assert_eq!(intents[0].state, IntentState::Sent);
+    let delivery = store.delivery("a", "SMout").await.unwrap().unwrap();
+    assert_eq!(delivery.status, "queued");
+    let usage = store.day_usage("a", "2026-12-05", "+1555").await.unwrap();
+    assert_eq!(usage.peer_segments, 2);
+    let dup = store.enqueue(msg("a", "SM1", "+1555", 6)).await.unwrap();
+    assert!(matches!(
+        dup,
+        openclaw_store::Enqueued::Duplicate {
+            state: IngressState::Completed,
+            ..
+        }
+    ));
+    let history = store.recent_history("a", "+1555", 10).await.unwrap();
+    let lines: Vec<_> = history.iter().map(|e| (e.role, e.text.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (Role::User, "hi"),
+            (Role::User, "hi"),
+            (Role::Assistant, "one")
+        ]
+    );
+    // A part is sent once: a second outcome is refused, with or without a completion.
+    assert!(
+        store
+            .last_part_sent(
+                sent(first.intent.id, "SMother", 7),
+                None,
+                completion(claimed[0].id, "one", 7),
+            )
+            .await
+            .is_err()
+    );
+}
+
+on_both_backends!(an_answer_is_saved_with_its_intent_and_completed_with_its_last_part);
+
+/// The sent part is what must hold: when the message cannot be completed with it (here it
+/// was completed already), the part is still marked sent and counted, the step says so, and
+/// no assistant line is written.
+async fn a_last_part_whose_completion_is_refused_is_still_marked_sent(store: Arc<dyn Store>) {
+    store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+    let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    let saved = store
+        .save_answer_sending(
+            reply("one"),
+            line(Role::User, "hi", 1),
+            first_intent("o", 2),
+        )
+        .await
+        .unwrap();
+    let intent = saved.first.unwrap().intent;
+    store
+        .complete_answered(claimed[0].id, 3, None)
+        .await
+        .unwrap();
+    let completed = store
+        .last_part_sent(
+            sent(intent.id, "SMout", 4),
+            Some(queued("SMout", 4)),
+            completion(claimed[0].id, "late", 4),
+        )
+        .await
+        .unwrap();
+    assert!(!completed);
+    let intents = store.intents_for_reply("reply:a:SM1").await.unwrap();
+    assert_eq!(intents[0].state, IntentState::Sent);
+    assert_eq!(intents[0].message_sid.as_deref(), Some("SMout"));
+    let usage = store.day_usage("a", "2026-12-05", "+1555").await.unwrap();
+    assert_eq!(usage.peer_segments, 2);
+    let history = store.recent_history("a", "+1555", 10).await.unwrap();
+    let lines: Vec<_> = history.iter().map(|e| (e.role, e.text.as_str())).collect();
+    assert_eq!(lines, [(Role::User, "hi")]);
+}
+
+on_both_backends!(a_last_part_whose_completion_is_refused_is_still_marked_sent);
+
+/// On SQLite the folded steps are one write job each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_each_folded_step_is_one_write_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&db_path(&dir), &StoreOptions::default())
+        .await
+        .unwrap();
+    store.enqueue(msg("a", "SM1", "+1555", 1)).await.unwrap();
+    let claimed = store.claim_next(ClaimScope::All, 1, 1).await.unwrap();
+    let before = store.write_counts();
+    let saved = store
+        .save_answer_sending(
+            reply("one"),
+            line(Role::User, "hi", 1),
+            first_intent("o", 2),
+        )
+        .await
+        .unwrap();
+    let intent = saved.first.unwrap().intent;
+    let completed = store
+        .last_part_sent(
+            sent(intent.id, "SMout", 3),
+            Some(queued("SMout", 3)),
+            completion(claimed[0].id, "one", 3),
+        )
+        .await
+        .unwrap();
+    assert!(completed);
+    let after = store.write_counts();
+    assert_eq!(after.write_jobs - before.write_jobs, 2);
+}
 
 /// On SQLite each step is one write job; a refused completion leaves no history line behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,3 +493,54 @@ mod postgres {
         db.drop_schema().await;
     }
 }
+
+/// The reads before an answer, as one: what `is_opted_out`, `reply` and `recent_history`
+/// answer.
+async fn the_answer_context_is_what_the_single_reads_answer(store: Arc<dyn Store>) {
+    let empty = store
+        .answer_context("a", "+1555", "reply:a:SM1", 2)
+        .await
+        .unwrap();
+    assert!(!empty.opted_out);
+    assert_eq!((empty.saved, empty.history), (None, Vec::new()));
+    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
+        let at = i64::try_from(i).unwrap();
+        let l = line(Role::User, text, at);
+        store
+            .append_history(&l.account, &l.peer, l.entry)
+            .await
+            .unwrap();
+    }
+    store.save_reply(reply("answer")).await.unwrap();
+    store
+        .set_opt_out(OptOut {
+            account: "a".to_owned(),
+            number: "+1555".to_owned(),
+            keyword: "STOP".to_owned(),
+            at: 9,
+        })
+        .await
+        .unwrap();
+    let context = store
+        .answer_context("a", "+1555", "reply:a:SM1", 2)
+        .await
+        .unwrap();
+    assert!(context.opted_out);
+    assert_eq!(context.saved, store.reply("reply:a:SM1").await.unwrap());
+    assert_eq!(context.saved.map(|s| s.text), Some("answer".to_owned()));
+    assert_eq!(
+        context.history,
+        store.recent_history("a", "+1555", 2).await.unwrap()
+    );
+    let texts: Vec<_> = context.history.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    // Another peer: none of it.
+    let other = store
+        .answer_context("a", "+1666", "reply:a:SM2", 2)
+        .await
+        .unwrap();
+    assert!(!other.opted_out);
+    assert_eq!((other.saved, other.history), (None, Vec::new()));
+}
+
+on_both_backends!(the_answer_context_is_what_the_single_reads_answer);
