@@ -36,12 +36,8 @@ impl OptOutStore for SqliteStore {
 
     async fn opt_out(&self, account: &str, number: &str) -> Result<Option<OptOut>, StoreError> {
         let (account, number) = (account.to_owned(), number.to_owned());
-        self.read(move |conn| {
-            conn.prepare_cached("SELECT account, number, keyword, at FROM opt_outs WHERE account = ?1 AND number = ?2")
-                .and_then(|mut s| s.query_row(params![account, number], row_opt_out).optional())
-                .map_err(StoreError::query("read opt-out"))
-        })
-        .await
+        self.read(move |conn| opt_out_in(conn, &account, &number))
+            .await
     }
 
     async fn list_opt_outs(&self, account: &str) -> Result<Vec<OptOut>, StoreError> {
@@ -53,6 +49,54 @@ impl OptOutStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The opt-out of `number`, if any (on the caller's connection).
+pub(super) fn opt_out_in(
+    conn: &Connection,
+    account: &str,
+    number: &str,
+) -> Result<Option<OptOut>, StoreError> {
+    conn.prepare_cached(
+        "SELECT account, number, keyword, at FROM opt_outs WHERE account = ?1 AND number = ?2",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![account, number], row_opt_out)
+            .optional()
+    })
+    .map_err(StoreError::query("read opt-out"))
+}
+
+/// The conversation's last `limit` lines, oldest first (on the caller's connection).
+pub(super) fn recent_history_in(
+    conn: &Connection,
+    account: &str,
+    peer: &str,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<(String, String, i64)> = conn
+        .prepare_cached(
+            "SELECT role, text, at FROM (
+                SELECT id, role, text, at FROM history WHERE account = ?1 AND peer = ?2
+                ORDER BY id DESC LIMIT ?3) ORDER BY id",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![account, peer, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .map_err(StoreError::query("read history"))?;
+    rows.into_iter()
+        .map(|(role, text, at)| {
+            Ok(HistoryEntry {
+                role: Role::parse(&role)?,
+                text,
+                at,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn row_opt_out(r: &rusqlite::Row<'_>) -> rusqlite::Result<OptOut> {
@@ -85,32 +129,8 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         let (account, peer) = (account.to_owned(), peer.to_owned());
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            let rows: Vec<(String, String, i64)> = conn
-                .prepare_cached(
-                    "SELECT role, text, at FROM (
-                        SELECT id, role, text, at FROM history WHERE account = ?1 AND peer = ?2
-                        ORDER BY id DESC LIMIT ?3) ORDER BY id",
-                )
-                .and_then(|mut s| {
-                    s.query_map(params![account, peer, limit], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?
-                    .collect()
-                })
-                .map_err(StoreError::query("read history"))?;
-            rows.into_iter()
-                .map(|(role, text, at)| {
-                    Ok(HistoryEntry {
-                        role: Role::parse(&role)?,
-                        text,
-                        at,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.read(move |conn| recent_history_in(conn, &account, &peer, limit))
+            .await
     }
 
     async fn list_conversations(

@@ -67,7 +67,10 @@ pub(super) fn by_id(conn: &Connection, id: IntentId) -> Result<OutboundIntent, S
         })
 }
 
-fn saved_reply(conn: &Connection, reply_id: &str) -> Result<Option<SavedReply>, StoreError> {
+pub(super) fn saved_reply(
+    conn: &Connection,
+    reply_id: &str,
+) -> Result<Option<SavedReply>, StoreError> {
     conn.prepare_cached(
         "SELECT reply_id, account, recipient, text, created_at FROM saved_replies WHERE reply_id = ?1",
     )

@@ -1,20 +1,19 @@
 //! [`PipelineSteps`] on SQLite: each step is one write job (one savepoint in a group commit).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::Connection;
 
 use super::SqliteStore;
 use super::delivery::record_delivery_in;
 use super::ingress::complete_in;
-use super::misc::append_history_in;
-use super::misc::row_opt_out;
-use super::outbound::{create_intent_in, save_reply_in};
+use super::misc::{append_history_in, opt_out_in, recent_history_in};
+use super::outbound::{create_intent_in, save_reply_in, saved_reply};
 use super::usage::mark_sent_counted_in;
 use crate::outbound::check_part_index;
-use crate::steps::{Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
+use crate::steps::{AnswerContext, Completion, FirstPart, HistoryLine, PipelineSteps, SavedAnswer};
 use crate::{
-    DeliveryObservation, IngressId, IntentCreated, NewIntent, NewReply, OptOut, SavedReply,
-    SentPart, StoreError,
+    DeliveryObservation, IngressId, IntentCreated, NewIntent, NewReply, SavedReply, SentPart,
+    StoreError,
 };
 
 /// Runs `work` in its own savepoint: when it fails, what it wrote is undone, the failure is
@@ -78,22 +77,6 @@ fn complete_in_savepoint(conn: &Connection, done: &Completion, now: i64, cap: i6
         tracing::warn!("{WHAT}: {err}");
     }
     completed
-}
-
-/// The opt-out of `number`, read in the step's transaction.
-fn opt_out_in(
-    conn: &Connection,
-    account: &str,
-    number: &str,
-) -> Result<Option<OptOut>, StoreError> {
-    conn.prepare_cached(
-        "SELECT account, number, keyword, at FROM opt_outs WHERE account = ?1 AND number = ?2",
-    )
-    .and_then(|mut s| {
-        s.query_row(params![account, number], row_opt_out)
-            .optional()
-    })
-    .map_err(StoreError::query("read opt-out"))
 }
 
 impl SqliteStore {
@@ -208,6 +191,26 @@ impl PipelineSteps for SqliteStore {
             Ok(SavedAnswer {
                 reply: saved,
                 first: Some(FirstPart { intent, opted_out }),
+            })
+        })
+        .await
+    }
+
+    /// One read job (one hand-off to a reader) for the three reads the pipeline makes before
+    /// it answers.
+    async fn answer_context(
+        &self,
+        account: &str,
+        peer: &str,
+        reply_id: &str,
+        limit: usize,
+    ) -> Result<AnswerContext, StoreError> {
+        let (account, peer, reply_id) = (account.to_owned(), peer.to_owned(), reply_id.to_owned());
+        self.read(move |conn| {
+            Ok(AnswerContext {
+                opted_out: opt_out_in(conn, &account, &peer)?.is_some(),
+                saved: saved_reply(conn, &reply_id)?,
+                history: recent_history_in(conn, &account, &peer, limit)?,
             })
         })
         .await

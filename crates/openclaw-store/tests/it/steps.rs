@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use openclaw_store::{
     ClaimScope, Completion, DeliveryObservation, HistoryEntry, HistoryLine, HistoryStore,
-    IngressQueue, IngressState, IntentState, NewIntent, NewReply, OptOut, PipelineSteps, Role,
-    SentPart, SqliteStore, Store, StoreOptions, body_hash,
+    IngressQueue, IngressState, IntentState, NewIntent, NewReply, OptOut, OptOutStore,
+    OutboundStore, PipelineSteps, Role, SentPart, SqliteStore, Store, StoreOptions, body_hash,
 };
 
 use crate::support::{db_path, msg, on_both_backends};
@@ -331,6 +331,26 @@ async fn on_sqlite_each_folded_step_is_one_write_job() {
     assert!(completed);
     let after = store.write_counts();
     assert_eq!(after.write_jobs - before.write_jobs, 2);
+}
+
+/// On SQLite the reads before an answer are one job: on an in-memory store, whose reads run on
+/// the writer and are counted there, `answer_context` is one job where the three single reads
+/// it replaces are three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_the_answer_context_is_one_read_job() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let before = store.write_counts();
+    store.is_opted_out("a", "+1555").await.unwrap();
+    store.reply("reply:a:SM1").await.unwrap();
+    store.recent_history("a", "+1555", 2).await.unwrap();
+    let singles = store.write_counts().write_jobs - before.write_jobs;
+    let before = store.write_counts();
+    store
+        .answer_context("a", "+1555", "reply:a:SM1", 2)
+        .await
+        .unwrap();
+    let together = store.write_counts().write_jobs - before.write_jobs;
+    assert_eq!((singles, together), (3, 1));
 }
 
 /// On SQLite each step is one write job; a refused completion leaves no history line behind.
