@@ -30,7 +30,7 @@ use deadpool_postgres::{Object, Pool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::conn::{Conn, Counters};
-use super::ingress::query;
+use super::ingress::{earlier_row_vanished, query};
 use super::{LOCK_CLASS_LANE, SslMode, decode, pool_reason, tls};
 use crate::StoreError;
 use crate::ingress::{Enqueued, IngressId, IngressState, NewIngress};
@@ -313,10 +313,7 @@ fn duplicate(
     let earlier = earlier.as_ref().map_err(Clone::clone)?;
     let (id, state) = earlier
         .get(&(account.to_owned(), event_id.to_owned()))
-        .ok_or_else(|| StoreError::QueryDatabase {
-            context: "find earlier ingress message",
-            reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
-        })?;
+        .ok_or_else(earlier_row_vanished)?;
     Ok(Enqueued::Duplicate {
         id: *id,
         state: IngressState::parse(state)?,

@@ -131,6 +131,15 @@ pub(super) async fn batch_execute<C: Sql + ?Sized>(
     Ok(())
 }
 
+/// The error when a duplicate's earlier row is gone by the time it is read (pruned
+/// concurrently): the caller retries.
+pub(super) fn earlier_row_vanished() -> StoreError {
+    StoreError::QueryDatabase {
+        context: "find earlier ingress message",
+        reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
+    }
+}
+
 /// The state (and owner) of one row, or `FindRow`.
 async fn state_of<C: Sql + ?Sized>(
     c: &C,
@@ -581,10 +590,7 @@ impl PostgresStore {
             &[&item.account, &item.event_id],
         )
         .await?
-        .ok_or_else(|| StoreError::QueryDatabase {
-            context: "find earlier ingress message",
-            reason: "conflicting row vanished (pruned concurrently); retry".to_owned(),
-        })?;
+        .ok_or_else(earlier_row_vanished)?;
         let state: String = row.try_get(1).map_err(decode("ingress state"))?;
         Ok(Enqueued::Duplicate {
             id: IngressId::new(row.try_get(0).map_err(decode("ingress id"))?),

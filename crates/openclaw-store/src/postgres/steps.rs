@@ -309,9 +309,28 @@ fn counted_some(rows: &[tokio_postgres::Row]) -> bool {
 }
 
 fn count_of(rows: &[tokio_postgres::Row], what: &'static str) -> Result<i64, StoreError> {
+    count_at(rows, 0, what)
+}
+
+/// Column `column` of a statement's count row (0 when it answered no row).
+fn count_at(
+    rows: &[tokio_postgres::Row],
+    column: usize,
+    what: &'static str,
+) -> Result<i64, StoreError> {
     rows.first()
-        .map_or(Ok(0), |r| r.try_get::<_, i64>(0))
+        .map_or(Ok(0), |r| r.try_get::<_, i64>(column))
         .map_err(decode(what))
+}
+
+/// The reply another writer saved after a statement that would have saved it began.
+async fn saved_by_another(client: &Conn<'_>, reply_id: &str) -> Result<SavedReply, StoreError> {
+    saved_reply(client, reply_id)
+        .await?
+        .ok_or_else(|| StoreError::DecodeRow {
+            what: "saved reply",
+            reason: "missing right after it was saved (pruned concurrently?)".to_owned(),
+        })
 }
 
 impl PostgresStore {
@@ -512,12 +531,8 @@ impl PostgresStore {
         )
         .await
         .map_err(pg("mark the last part sent and complete"))?;
-        let row = rows.first();
-        let get = |i: usize| {
-            row.map_or(Ok(0), |r| r.try_get::<_, i64>(i))
-                .map_err(decode("marked parts and completed messages"))
-        };
-        Ok((get(0)?, get(1)?))
+        let what = "marked parts and completed messages";
+        Ok((count_at(&rows, 0, what)?, count_at(&rows, 1, what)?))
     }
 }
 
@@ -532,15 +547,7 @@ impl PipelineSteps for PostgresStore {
         let client = self.conn().await?;
         match Self::save_answer_once(&client, &reply, &line).await {
             Ok(Some(saved)) => Ok(saved),
-            Ok(None) => {
-                saved_reply(&client, &reply.reply_id)
-                    .await?
-                    .ok_or_else(|| StoreError::DecodeRow {
-                        what: "saved reply",
-                        reason: "missing right after it was saved (pruned concurrently?)"
-                            .to_owned(),
-                    })
-            }
+            Ok(None) => saved_by_another(&client, &reply.reply_id).await,
             Err(err) => {
                 tracing::warn!("{HISTORY_FAILED}: {err}");
                 save_reply_in(&client, &reply).await
@@ -658,15 +665,8 @@ impl PipelineSteps for PostgresStore {
             // Saved by another writer meanwhile (the user's line is written): read it.
             Ok(None) => {
                 let client = self.conn().await?;
-                let saved = saved_reply(&client, &reply.reply_id)
-                    .await?
-                    .ok_or_else(|| StoreError::DecodeRow {
-                        what: "saved reply",
-                        reason: "missing right after it was saved (pruned concurrently?)"
-                            .to_owned(),
-                    })?;
                 Ok(SavedAnswer {
-                    reply: saved,
+                    reply: saved_by_another(&client, &reply.reply_id).await?,
                     first: None,
                 })
             }
