@@ -123,9 +123,15 @@ pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
         let mut got = 0;
         // Replies are printed as they come; once the gateway has finished the message (its
         // queue for the number is empty), every part is at the simulator: take them and stop.
+        // A first message held for pairing leaves the queue when its request is stored, just
+        // before the code is texted: with nothing received yet, the queue must be found empty
+        // twice, one poll window apart, so that the code's text is not missed.
+        let mut settled_before = false;
         loop {
             let settled = queue_settled(&gateway, &to).await;
-            let window = if settled {
+            let finished = settled && (got > 0 || settled_before);
+            settled_before = settled;
+            let window = if finished {
                 Duration::ZERO
             } else {
                 SETTLE_POLL.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
@@ -135,7 +141,7 @@ pub(crate) fn run(ctx: Ctx, cmd: SimCommand) -> anyhow::Result<ExitCode> {
                 outln!("{} -> {from}:", message["from"].as_str().unwrap_or("?"));
                 outln!("{}", message["body"].as_str().unwrap_or(""));
             }
-            if settled || tokio::time::Instant::now() >= deadline {
+            if finished || tokio::time::Instant::now() >= deadline {
                 break;
             }
         }
